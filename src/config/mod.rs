@@ -1,0 +1,159 @@
+//! Reading a job file: YAML text → [`raw`] serde structs → the validated [`model::JobFile`].
+//!
+//! Parsing is serde-saphyr's (pure Rust, line and column for every error); our own checks live
+//! in `validate`. Both report through [`Diagnostics`], so every error names file:line:column.
+
+mod graph;
+pub mod model;
+pub mod raw;
+mod sources;
+pub mod validate;
+
+use std::path::Path;
+
+pub use model::*;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos, did_you_mean};
+
+/// Reads, parses and validates a job file.
+pub fn load(path: &Path) -> Result<JobFile, Diagnostics> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => return Err(Diagnostic::new(path, None, "the job file is not UTF-8 text").into()),
+        },
+        Err(e) => return Err(Diagnostic::new(path, None, format!("cannot read the job file: {e}")).into()),
+    };
+    parse(path, &text)
+}
+
+/// Parses and validates job-file text; `path` is used for messages and relative paths.
+pub fn parse(path: &Path, text: &str) -> Result<JobFile, Diagnostics> {
+    if text.trim().is_empty() {
+        return Err(Diagnostic::new(path, None, "the job file is empty: it needs at least `jobs:`").into());
+    }
+    let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
+    let raw: raw::RawJobFile = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| Diagnostics::from(parse_error(path, text, &e)))?;
+    validate::validate(path, text, raw)
+}
+
+fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
+    let pos = error.location().as_ref().and_then(Pos::from_location);
+    let mut message = error.to_string();
+    // serde-saphyr appends the place; we show it in the `-->` line instead.
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    if let Some(better) = unknown_key_message(&message, pos, text) {
+        message = better;
+    } else if message.starts_with("expected mapping start") && pos.is_some_and(|p| p.line == 1) {
+        message = "the job file must be a map with a `jobs` key".into();
+    }
+    Diagnostic::new(path, pos, message).with_source(text)
+}
+
+/// Rewrites serde's "unknown field `x`, expected one of a, b" into a sentence that says where
+/// the key is and which key was probably meant.
+fn unknown_key_message(message: &str, pos: Option<Pos>, text: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest
+        .split_once("expected one of ")
+        .or_else(|| rest.split_once("expected "))
+        .map(|(_, list)| list.split(", ").map(|s| s.trim_matches('`')).collect())
+        .unwrap_or_default();
+    let place = pos.and_then(|p| enclosing_keys(text, p.line)).map(describe_place).unwrap_or_default();
+    let hint = match did_you_mean(key, expected.iter().copied()) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None if !expected.is_empty() => format!("; expected one of {}", expected.join(", ")),
+        None => String::new(),
+    };
+    Some(format!("unknown key `{key}`{place}{hint}"))
+}
+
+fn describe_place(parents: Vec<String>) -> String {
+    match parents.as_slice() {
+        [jobs, job, ..] if jobs == "jobs" && parents.len() == 2 => format!(" in job `{job}`"),
+        [jobs, job, key, ..] if jobs == "jobs" => format!(" in `{key}` of job `{job}`"),
+        [top] => format!(" in `{top}`"),
+        _ => String::new(),
+    }
+}
+
+/// The keys that enclose line `line` (1-based), outermost first, found by indentation. Good
+/// enough for block-style YAML, which is what people write; flow style just gets no context.
+fn enclosing_keys(text: &str, line: u32) -> Option<Vec<String>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let target = lines.get(line.checked_sub(1)? as usize)?;
+    let mut indent = target.len() - target.trim_start().len();
+    let mut parents = Vec::new();
+    for l in lines[..line as usize - 1].iter().rev() {
+        let trimmed = l.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('-') {
+            continue;
+        }
+        let this_indent = l.len() - trimmed.len();
+        if this_indent < indent {
+            let key = trimmed.split(':').next()?.trim().trim_matches(['"', '\'']).to_owned();
+            parents.push(key);
+            indent = this_indent;
+            if indent == 0 {
+                break;
+            }
+        }
+    }
+    parents.reverse();
+    Some(parents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        parse(Path::new("t.yaml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn misspelt_key_in_a_job_names_the_job_and_suggests() {
+        let e = error_of("jobs:\n  export:\n    comand: echo hi\n");
+        assert!(e.contains("unknown key `comand` in job `export`; did you mean `command`?"), "{e}");
+        assert!(e.contains("t.yaml:3:5"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_top_level_key() {
+        let e = error_of("concurency: 2\njobs:\n  a:\n    command: x\n");
+        assert!(e.contains("did you mean `concurrency`?"), "{e}");
+        assert!(e.contains("t.yaml:1:1"), "{e}");
+    }
+
+    #[test]
+    fn empty_and_non_map_files() {
+        assert!(error_of("").contains("empty"));
+        assert!(error_of("- 1\n").contains("must be a map"));
+    }
+
+    #[test]
+    fn needs_cycles_and_unknown_names() {
+        let e = error_of("jobs:\n  a:\n    command: x\n    needs: [b]\n  b:\n    command: y\n    needs: [a]\n");
+        assert!(e.contains("cycle: a → b → a"), "{e}");
+        let e = error_of("jobs:\n  a:\n    command: x\n    needs: [bb]\n  b:\n    command: y\n");
+        assert!(e.contains("unknown job `bb`"), "{e}");
+    }
+
+    #[test]
+    fn jobs_are_ordered_after_their_needs() {
+        let f = parse(Path::new("t.yaml"), "jobs:\n  last:\n    command: x\n    needs: [first]\n  first:\n    command: y\n").unwrap();
+        let names: Vec<_> = f.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["first", "last"]);
+        assert_eq!(f.jobs[1].needs, [0]);
+    }
+
+    #[test]
+    fn collects_several_errors() {
+        let e = parse(Path::new("t.yaml"), "jobs:\n  a:\n    command: x\n    shell: zsh\n    concurrency: 0\n").unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+    }
+}

@@ -1,0 +1,149 @@
+//! The validated job file: typed values that the planner can trust.
+//!
+//! Everything here has been checked (names, numbers, durations, the `needs` graph), so the
+//! planner and runner never re-validate. Template strings stay strings: they are compiled and
+//! checked against the names in scope by the planner, which knows the vars' values.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use crate::diagnostic::Pos;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub pos: Option<Pos>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobFile {
+    /// The path as the user gave it, for messages.
+    pub path: PathBuf,
+    /// The job file's folder: relative paths in the file resolve against it.
+    pub dir: PathBuf,
+    pub name: String,
+    pub concurrency: Option<usize>,
+    pub vars: IndexMap<String, Located<Var>>,
+    pub limits: IndexMap<String, usize>,
+    /// In an order that runs every job after the jobs it needs (file order where free).
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Var {
+    Literal(Json),
+    /// `{sh: CMD}`: the trimmed stdout of CMD, computed once before planning.
+    Command(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub pos: Option<Pos>,
+    pub work: Work,
+    /// Indices into [`JobFile::jobs`]; always smaller than this job's own index.
+    pub needs: Vec<usize>,
+    pub concurrency: Option<usize>,
+    /// Indices into [`JobFile::limits`].
+    pub uses: Vec<usize>,
+    pub settings: Settings,
+}
+
+/// What a job runs: a list of command templates, or one template over a source of bindings.
+#[derive(Debug, Clone)]
+pub enum Work {
+    Commands(Vec<Located<String>>),
+    Templated { command: Located<String>, source: Source },
+}
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// One task.
+    Single,
+    Range(RangeSpec),
+    Matrix(MatrixSpec),
+    Items(ItemsSpec),
+}
+
+#[derive(Debug, Clone)]
+pub struct RangeSpec {
+    /// Integers, or templates that render to integers.
+    pub from: Located<String>,
+    pub to: Located<String>,
+    pub split: Split,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Step(u64),
+    Chunks(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct MatrixSpec {
+    pub axes: Vec<(String, Axis)>,
+    pub include: Vec<IndexMap<String, Json>>,
+    pub exclude: Vec<IndexMap<String, Json>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Axis {
+    List(Vec<Json>),
+    /// `{from, to, step}`: the numbers from, from+step, … up to `to` inclusive.
+    Range { from: i64, to: i64, step: u64 },
+}
+
+#[derive(Debug, Clone)]
+pub enum ItemsSpec {
+    Inline(Vec<Json>),
+    File { path: PathBuf, format: ItemsFormat, pos: Option<Pos> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemsFormat {
+    Lines,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Auto,
+    Sh,
+    Bash,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    Continue,
+    Stop,
+    Kill,
+}
+
+/// The keys `defaults` sets and each job may override, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub shell: Shell,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub retry_delay: Duration,
+    pub kill_grace: Duration,
+    /// Values are templates.
+    pub env: IndexMap<String, Located<String>>,
+    pub cwd: PathBuf,
+    pub on_failure: OnFailure,
+    pub start_gap: Duration,
+}
+
+impl Job {
+    /// Whether the job needs anything from issue-3 failure handling that this build lacks.
+    pub fn has_failure_policy(&self) -> bool {
+        let s = &self.settings;
+        s.timeout.is_some() || s.retries > 0 || s.on_failure != OnFailure::Continue
+    }
+}

@@ -1,0 +1,132 @@
+//! Errors that point into a job file.
+//!
+//! Every problem a user can make in a job file is reported as a [`Diagnostic`]: a message, the
+//! file, and where in it (line and column, 1-based) when there is a place to point at. They are
+//! rendered the way rustc renders errors, with the offending line and a caret, because a user
+//! fixing a YAML file wants to see the line, not count to it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A place in a job file, 1-based, with the length of the thing it points at (for the caret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+    pub len: u32,
+}
+
+impl Pos {
+    pub fn from_location(loc: &serde_saphyr::Location) -> Option<Pos> {
+        let line = u32::try_from(loc.line()).ok()?;
+        let col = u32::try_from(loc.column()).ok()?;
+        if line == 0 {
+            return None;
+        }
+        let len = u32::try_from(loc.span().len()).unwrap_or(1);
+        Some(Pos { line, col, len })
+    }
+}
+
+/// One problem in one job file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub pos: Option<Pos>,
+    pub message: String,
+    /// The offending source line, kept so the error renders without reading the file again.
+    pub source_line: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(file: &Path, pos: Option<Pos>, message: impl Into<String>) -> Self {
+        Diagnostic { file: file.to_path_buf(), pos, message: message.into(), source_line: None }
+    }
+
+    /// Attaches the line `pos` points at, taken from the file's text.
+    pub fn with_source(mut self, text: &str) -> Self {
+        if let Some(pos) = self.pos {
+            self.source_line = text.lines().nth(pos.line as usize - 1).map(str::to_owned);
+        }
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        match self.pos {
+            Some(pos) => {
+                write!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.col)?;
+                if let Some(line) = &self.source_line {
+                    let gutter = " ".repeat(pos.line.to_string().len());
+                    let caret_at = line
+                        .chars()
+                        .take(pos.col.saturating_sub(1) as usize)
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect::<String>();
+                    let carets = "^".repeat(pos.len.clamp(1, 80) as usize);
+                    write!(f, "\n{gutter} |\n{} | {line}\n{gutter} | {caret_at}{carets}", pos.line)?;
+                }
+                Ok(())
+            }
+            None => write!(f, "  --> {}", self.file.display()),
+        }
+    }
+}
+
+/// Every problem found in a job file; validation reports them all at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+/// The closest candidate to a misspelt name, if one is close enough to be a plausible typo.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let keys = ["command", "commands", "range", "matrix"];
+        assert_eq!(did_you_mean("comand", keys), Some("command"));
+        assert_eq!(did_you_mean("rnage", keys), Some("range"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+
+    #[test]
+    fn renders_file_line_column_and_caret() {
+        let d = Diagnostic::new(Path::new("a.yaml"), Some(Pos { line: 2, col: 3, len: 6 }), "bad")
+            .with_source("jobs:\n  comand: x\n");
+        let text = d.to_string();
+        assert!(text.contains("a.yaml:2:3"), "{text}");
+        assert!(text.contains("2 |   comand: x"), "{text}");
+        assert!(text.contains("  | ^^^^^^") || text.contains("|   ^^^^^^"), "{text}");
+    }
+}

@@ -1,0 +1,3 @@
+//! batchrun: run batch jobs declared in YAML.
+pub mod config;
+pub mod diagnostic;
