@@ -40,7 +40,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(file: &Path, pos: Option<Pos>, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.to_path_buf(), pos, message: message.into(), source_line: None }
+        Diagnostic {
+            file: file.to_path_buf(),
+            pos,
+            message: message.into(),
+            source_line: None,
+        }
     }
 
     /// Attaches the line `pos` points at, taken from the file's text.
@@ -66,7 +71,11 @@ impl fmt::Display for Diagnostic {
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect::<String>();
                     let carets = "^".repeat(pos.len.clamp(1, 80) as usize);
-                    write!(f, "\n{gutter} |\n{} | {line}\n{gutter} | {caret_at}{carets}", pos.line)?;
+                    write!(
+                        f,
+                        "\n{gutter} |\n{} | {line}\n{gutter} | {caret_at}{carets}",
+                        pos.line
+                    )?;
                 }
                 Ok(())
             }
@@ -99,13 +108,23 @@ impl From<Diagnostic> for Diagnostics {
 }
 
 /// The closest candidate to a misspelt name, if one is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// `"; did you mean `x`?"` for a message, or nothing when no candidate is close.
+pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    did_you_mean(name, candidates)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -122,11 +141,22 @@ mod tests {
 
     #[test]
     fn renders_file_line_column_and_caret() {
-        let d = Diagnostic::new(Path::new("a.yaml"), Some(Pos { line: 2, col: 3, len: 6 }), "bad")
-            .with_source("jobs:\n  comand: x\n");
+        let d = Diagnostic::new(
+            Path::new("a.yaml"),
+            Some(Pos {
+                line: 2,
+                col: 3,
+                len: 6,
+            }),
+            "bad",
+        )
+        .with_source("jobs:\n  comand: x\n");
         let text = d.to_string();
         assert!(text.contains("a.yaml:2:3"), "{text}");
         assert!(text.contains("2 |   comand: x"), "{text}");
-        assert!(text.contains("  | ^^^^^^") || text.contains("|   ^^^^^^"), "{text}");
+        assert!(
+            text.contains("  | ^^^^^^") || text.contains("|   ^^^^^^"),
+            "{text}"
+        );
     }
 }

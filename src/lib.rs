@@ -1,3 +1,155 @@
 //! batchrun: run batch jobs declared in YAML.
+//!
+//! The data flows one way:
+//! job file ─[`config`]→ `JobFile` ─[`plan`]→ lazy tasks ─[`run`]→ [`events`] → [`reporter`]s.
+
+pub mod cli;
 pub mod config;
+pub mod console;
 pub mod diagnostic;
+pub mod events;
+pub mod exit_code;
+pub mod plan;
+pub mod reporter;
+pub mod run;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use cli::{Cli, Command, PlanArgs, PlanFormat, RunArgs, Selection};
+use diagnostic::Diagnostics;
+use exit_code::ExitCode;
+use plan::{Plan, PlanOptions};
+use reporter::{ProgressMode, Reporter, Reporters};
+
+/// The whole program: parse `args`, do what they say, return the exit status.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(cli::normalize(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Usage.into()
+            } else {
+                ExitCode::Success.into()
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) if args.dry_run => {
+            let plan_args = PlanArgs {
+                file: args.file,
+                selection: args.selection,
+                format: PlanFormat::Text,
+            };
+            print_plan(&plan_args)
+        }
+        Command::Run(args) => run(&args),
+        Command::Plan(args) => print_plan(&args),
+        Command::Validate { files } => validate(&files),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            ExitCode::Usage.into()
+        }
+    }
+}
+
+fn load_plan(file: &Path, selection: &Selection) -> Result<Plan, Diagnostics> {
+    let job_file = config::load(file)?;
+    let options = PlanOptions {
+        set: selection.set.clone(),
+        only: selection.only.clone(),
+    };
+    Plan::new(job_file, &options)
+}
+
+fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
+    let plan = load_plan(&args.file, &args.selection)?;
+    let workers = args
+        .jobs
+        .map(|j| j as usize)
+        .or(plan.file.concurrency)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    let progress = args.progress.resolve();
+    let mut console = console::Console::new();
+    if progress == ProgressMode::Bar {
+        console.set_bars(reporter::progress::Progress::bars());
+    }
+    let console = Arc::new(console);
+    let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
+    match progress {
+        ProgressMode::Bar => {
+            reporters.push(Box::new(reporter::progress::Progress::new(console.clone())))
+        }
+        ProgressMode::Plain => {
+            reporters.push(Box::new(reporter::plain::Plain::new(console.clone())))
+        }
+        ProgressMode::None | ProgressMode::Auto => {}
+    }
+    reporters.push(Box::new(reporter::summary::Summary::new(console.clone())));
+
+    let output = run::output::Output::new(args.output, console);
+    let counts = run::run(&plan, workers, &output, &mut Reporters(reporters));
+    Ok(if counts.failed > 0 || counts.skipped > 0 {
+        ExitCode::TasksFailed
+    } else {
+        ExitCode::Success
+    })
+}
+
+fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
+    let plan = load_plan(&args.file, &args.selection)?;
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let printed = match args.format {
+        PlanFormat::Text => plan::print::text(&plan, &mut out),
+        PlanFormat::Json => plan::print::json(&plan, &mut out),
+    }
+    .and_then(|broken| out.flush().map(|()| broken));
+    match printed {
+        Ok(0) => Ok(ExitCode::Success),
+        Ok(broken) => {
+            eprintln!("error: {broken} tasks could not be rendered");
+            Ok(ExitCode::Usage)
+        }
+        // stdout closed early (`plan … | head`): not an error of the plan.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
+        Err(e) => {
+            eprintln!("error: cannot write the plan: {e}");
+            Ok(ExitCode::Usage)
+        }
+    }
+}
+
+fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
+    let mut all = Vec::new();
+    for file in files {
+        match load_plan(
+            file,
+            &Selection {
+                set: Vec::new(),
+                only: Vec::new(),
+            },
+        ) {
+            Ok(plan) => eprintln!(
+                "{}: ok ({} tasks in {} jobs)",
+                file.display(),
+                plan.total(),
+                plan.jobs.len()
+            ),
+            Err(Diagnostics(mut errors)) => all.append(&mut errors),
+        }
+    }
+    if all.is_empty() {
+        Ok(ExitCode::Success)
+    } else {
+        Err(Diagnostics(all))
+    }
+}

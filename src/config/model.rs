@@ -57,7 +57,10 @@ pub struct Job {
 #[derive(Debug, Clone)]
 pub enum Work {
     Commands(Vec<Located<String>>),
-    Templated { command: Located<String>, source: Source },
+    Templated {
+        command: Located<String>,
+        source: Source,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -94,13 +97,21 @@ pub struct MatrixSpec {
 pub enum Axis {
     List(Vec<Json>),
     /// `{from, to, step}`: the numbers from, from+step, … up to `to` inclusive.
-    Range { from: i64, to: i64, step: u64 },
+    Range {
+        from: i64,
+        to: i64,
+        step: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub enum ItemsSpec {
     Inline(Vec<Json>),
-    File { path: PathBuf, format: ItemsFormat, pos: Option<Pos> },
+    File {
+        path: PathBuf,
+        format: ItemsFormat,
+        pos: Option<Pos>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

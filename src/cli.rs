@@ -1,0 +1,139 @@
+//! The command line (clap derive).
+//!
+//! `batchrun FILE …` is short for `batchrun run FILE …`: [`normalize`] inserts `run` when the
+//! first argument is not a subcommand, so clap sees one consistent grammar.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::reporter::ProgressMode;
+use crate::run::output::OutputMode;
+
+#[derive(Debug, Parser)]
+#[command(name = "batchrun", version, about = "Run batch jobs declared in YAML on a pool of workers", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a job file (the default: `batchrun FILE` is `batchrun run FILE`).
+    Run(RunArgs),
+    /// Expand a job file and print its tasks without running them.
+    Plan(PlanArgs),
+    /// Check job files; print every error found.
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// What selects and shapes the plan; shared by `run` and `plan`.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Override a var: KEY=VALUE, the value read as a YAML scalar (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Run only this job and the jobs it needs (repeatable).
+    #[arg(long = "only", value_name = "JOB")]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file.
+    pub file: PathBuf,
+    /// Number of workers (overrides `concurrency`; default: number of CPUs).
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print the plan and run nothing (same as `batchrun plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How progress is shown: a bar on a terminal, plain lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// How task output is printed.
+    #[arg(long, value_enum, default_value_t = OutputMode::Grouped)]
+    pub output: OutputMode,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The job file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// `text` for people, `json` for one object per task per line.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+/// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.
+pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
+    const TOP_LEVEL: &[&str] = &[
+        "run",
+        "plan",
+        "validate",
+        "help",
+        "-h",
+        "--help",
+        "-V",
+        "--version",
+    ];
+    if let Some(first) = args.get(1)
+        && !TOP_LEVEL.iter().any(|t| first == t)
+    {
+        args.insert(1, "run".into());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::parse_from(normalize(args.iter().map(OsString::from).collect()))
+    }
+
+    #[test]
+    fn file_alone_means_run() {
+        let Command::Run(run) = parse(&["batchrun", "jobs/x.yaml", "-j", "3"]).command else {
+            panic!()
+        };
+        assert_eq!(run.file, PathBuf::from("jobs/x.yaml"));
+        assert_eq!(run.jobs, Some(3));
+        let Command::Run(run) = parse(&["batchrun", "-j", "3", "x.yaml"]).command else {
+            panic!()
+        };
+        assert_eq!(run.file, PathBuf::from("x.yaml"));
+    }
+
+    #[test]
+    fn set_takes_key_value() {
+        let Command::Plan(plan) = parse(&["batchrun", "plan", "x.yaml", "--set", "a=b=c"]).command
+        else {
+            panic!()
+        };
+        assert_eq!(plan.selection.set, [("a".to_owned(), "b=c".to_owned())]);
+        assert!(Cli::try_parse_from(["batchrun", "plan", "x", "--set", "novalue"]).is_err());
+    }
+}

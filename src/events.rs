@@ -1,0 +1,110 @@
+//! What the runner tells the outside world.
+//!
+//! Events are the only link between the dispatcher and the reporters (progress bar, plain
+//! lines, summary): every event carries the current [`Counts`], so reporters keep no counting
+//! logic of their own. Reporters receive events on the dispatcher's thread, in order.
+
+use std::time::Duration;
+
+/// Tallies of the whole run, as of an event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    /// Tasks that will not run again: succeeded, failed or skipped.
+    pub fn done(&self) -> u64 {
+        self.succeeded + self.failed + self.skipped
+    }
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// Exited with a non-zero code.
+    Exited(i32),
+    /// Killed by a signal (its number).
+    Signalled(i32),
+    /// Could not be started (command not found, bad cwd, …) or rendered.
+    NotStarted(String),
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        *self == Outcome::Succeeded
+    }
+
+    /// `exit 1`, `signal 9 (SIGKILL)`, `not started: …`, for summaries and log lines.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Succeeded => "ok".into(),
+            Outcome::Exited(code) => format!("exit {code}"),
+            Outcome::Signalled(sig) => match signal_name(*sig) {
+                Some(name) => format!("signal {sig} ({name})"),
+                None => format!("signal {sig}"),
+            },
+            Outcome::NotStarted(why) => format!("not started: {why}"),
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+/// A finished task, as reporters see it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub job: usize,
+    pub index: u64,
+    pub label: String,
+    pub command: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    /// The last lines of its stderr, kept for failed tasks only.
+    pub stderr_tail: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum Event<'a> {
+    RunStarted {
+        name: &'a str,
+        counts: Counts,
+        workers: usize,
+    },
+    TaskStarted {
+        label: &'a str,
+        counts: Counts,
+    },
+    TaskFinished {
+        task: &'a Finished,
+        counts: Counts,
+    },
+    /// A job will not run because a job it needs did not succeed.
+    JobSkipped {
+        job: &'a str,
+        tasks: u64,
+        reason: &'a str,
+        counts: Counts,
+    },
+    RunFinished {
+        counts: Counts,
+        elapsed: Duration,
+    },
+}

@@ -1,0 +1,414 @@
+//! The planner: a validated job file → every job's tasks, rendered lazily, with exact counts.
+//!
+//! Building a [`Plan`] does all the checking that can happen before anything runs: vars are
+//! resolved (`--set`, `{sh: …}`), templates compiled, every name they use checked against what
+//! is in scope, range bounds rendered, items files counted, and each job's first task rendered.
+//! Tasks themselves are produced one at a time by [`Plan::tasks`], so memory does not grow with
+//! the number of tasks.
+
+pub mod command_line;
+pub mod expand;
+pub mod partition;
+pub mod print;
+pub mod task;
+pub mod template;
+mod vars;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use minijinja::{Environment, Value};
+
+use crate::config::{ItemsSpec, Job, JobFile, Located, RangeSpec, Source, Work};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos, hint};
+pub use command_line::CommandLine;
+use expand::{Bindings, Expansion};
+use partition::Partitions;
+pub use task::{BrokenTask, PlannedTask, Task};
+use template::{COMMAND_SUFFIX, Scope, json_value};
+
+/// What the user asked to plan: overrides and a selection of jobs.
+#[derive(Debug, Default, Clone)]
+pub struct PlanOptions {
+    /// `--set KEY=VALUE`.
+    pub set: Vec<(String, String)>,
+    /// `--only JOB`: these jobs and what they need; empty means all.
+    pub only: Vec<String>,
+}
+
+pub struct Plan {
+    pub file: JobFile,
+    /// One per job of the file, in the file's (needs-respecting) job order.
+    pub jobs: Vec<JobPlan>,
+    env: Environment<'static>,
+    vars: Arc<Vec<(Arc<str>, Value)>>,
+}
+
+pub struct JobPlan {
+    /// Left out by `--only`: planned as zero tasks and never run.
+    pub selected: bool,
+    pub expansion: Expansion,
+    /// Position of this job's first task in the whole plan.
+    pub first_seq: u64,
+}
+
+impl JobPlan {
+    pub fn count(&self) -> u64 {
+        if self.selected {
+            self.expansion.count()
+        } else {
+            0
+        }
+    }
+}
+
+impl Plan {
+    pub fn new(file: JobFile, options: &PlanOptions) -> Result<Plan, Diagnostics> {
+        let selected = select(&file, &options.only)?;
+        let vars = Arc::new(vars::resolve(&file, &options.set)?);
+        let mut env = template::environment();
+        let mut errors = Vec::new();
+        let mut jobs = Vec::with_capacity(file.jobs.len());
+        let mut next_seq = 0;
+        for (i, job) in file.jobs.iter().enumerate() {
+            let plan = if selected[i] {
+                match plan_job(&file, job, &vars, &mut env) {
+                    Ok(expansion) => JobPlan {
+                        selected: true,
+                        expansion,
+                        first_seq: next_seq,
+                    },
+                    Err(mut e) => {
+                        errors.append(&mut e);
+                        JobPlan {
+                            selected: true,
+                            expansion: Expansion::Commands(0),
+                            first_seq: next_seq,
+                        }
+                    }
+                }
+            } else {
+                JobPlan {
+                    selected: false,
+                    expansion: Expansion::Commands(0),
+                    first_seq: next_seq,
+                }
+            };
+            next_seq += plan.count();
+            jobs.push(plan);
+        }
+        let plan = Plan {
+            file,
+            jobs,
+            env,
+            vars,
+        };
+        if errors.is_empty() {
+            plan.render_first_tasks()?;
+            Ok(plan)
+        } else {
+            Err(Diagnostics(
+                errors
+                    .into_iter()
+                    .map(|d| d.with_source(&plan.source_text()))
+                    .collect(),
+            ))
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.jobs.iter().map(JobPlan::count).sum()
+    }
+
+    /// The tasks of job `job`, in order, rendered one at a time.
+    pub fn tasks(&self, job: usize) -> impl Iterator<Item = PlannedTask> + Send + '_ {
+        let plan = &self.jobs[job];
+        let limit = if plan.selected { usize::MAX } else { 0 };
+        plan.expansion
+            .bindings()
+            .take(limit)
+            .enumerate()
+            .map(move |(index, bindings)| {
+                let index = index as u64;
+                match bindings {
+                    Ok(b) => self.render(job, index, b),
+                    Err(error) => Err(self.broken(job, index, error)),
+                }
+            })
+    }
+
+    /// Every task of the plan, job after job.
+    pub fn all_tasks(&self) -> impl Iterator<Item = PlannedTask> + Send + '_ {
+        (0..self.jobs.len()).flat_map(|j| self.tasks(j))
+    }
+
+    fn broken(&self, job: usize, index: u64, error: String) -> BrokenTask {
+        let plan = &self.jobs[job];
+        BrokenTask {
+            job,
+            index,
+            seq: plan.first_seq + index,
+            label: self.label(job, index),
+            error,
+        }
+    }
+
+    pub fn label(&self, job: usize, index: u64) -> String {
+        let single = matches!(self.jobs[job].expansion, Expansion::Single);
+        task::label(&self.file.jobs[job].name, index, single)
+    }
+
+    fn render(&self, job: usize, index: u64, mut bindings: Bindings) -> PlannedTask {
+        let spec = &self.file.jobs[job];
+        let plan = &self.jobs[job];
+        let own = bindings.len();
+        bindings.push((Arc::from("job"), Value::from(spec.name.as_str())));
+        bindings.push((Arc::from("index"), Value::from(index)));
+        bindings.push((Arc::from("count"), Value::from(plan.count())));
+        let scope = Value::from_object(Scope {
+            vars: self.vars.clone(),
+            bindings,
+        });
+        let render = |name: &str| -> Result<String, String> {
+            let template = self
+                .env
+                .get_template(name)
+                .map_err(|e| template::describe(&e))?;
+            template.render(&scope).map_err(|e| template::describe(&e))
+        };
+        let command_name = command_template_name(spec, index);
+        let rendered =
+            render(&command_name).map_err(|e| self.broken(job, index, format!("command: {e}")))?;
+        let command = CommandLine::resolve(&rendered, spec.settings.shell)
+            .map_err(|e| self.broken(job, index, e))?;
+        let mut env = Vec::with_capacity(spec.settings.env.len());
+        for key in spec.settings.env.keys() {
+            let value = render(&env_template_name(&spec.name, key))
+                .map_err(|e| self.broken(job, index, format!("env {key}: {e}")))?;
+            env.push((key.clone(), value));
+        }
+        let mut bindings =
+            match Arc::try_unwrap(scope.downcast_object::<Scope>().expect("scope is a Scope")) {
+                Ok(scope) => scope.bindings,
+                Err(shared) => shared.bindings.clone(),
+            };
+        bindings.truncate(own);
+        Ok(Task {
+            job,
+            index,
+            seq: plan.first_seq + index,
+            label: self.label(job, index),
+            rendered,
+            command,
+            env,
+            bindings,
+        })
+    }
+
+    /// Renders each job's first task so that mistakes only data reveals (a missing field, a
+    /// command that `shell: none` cannot run) stop the run before anything starts.
+    fn render_first_tasks(&self) -> Result<(), Diagnostics> {
+        let mut errors = Vec::new();
+        for (job, spec) in self.file.jobs.iter().enumerate() {
+            if let Some(Err(broken)) = self.tasks(job).next() {
+                let pos = match &spec.work {
+                    Work::Commands(list) => list.first().and_then(|c| c.pos),
+                    Work::Templated { command, .. } => command.pos,
+                };
+                errors.push(
+                    Diagnostic::new(
+                        &self.file.path,
+                        pos,
+                        format!(
+                            "job `{}`, task {}: {}",
+                            spec.name, broken.label, broken.error
+                        ),
+                    )
+                    .with_source(&self.source_text()),
+                );
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    fn source_text(&self) -> String {
+        std::fs::read_to_string(&self.file.path).unwrap_or_default()
+    }
+}
+
+fn command_template_name(job: &Job, index: u64) -> String {
+    match job.work {
+        Work::Commands(_) => format!("{}:commands[{index}]{COMMAND_SUFFIX}", job.name),
+        Work::Templated { .. } => format!("{}:command{COMMAND_SUFFIX}", job.name),
+    }
+}
+
+fn env_template_name(job: &str, key: &str) -> String {
+    format!("{job}:env:{key}")
+}
+
+/// Which jobs run: all, or those named by `--only` and everything they need.
+fn select(file: &JobFile, only: &[String]) -> Result<Vec<bool>, Diagnostics> {
+    if only.is_empty() {
+        return Ok(vec![true; file.jobs.len()]);
+    }
+    let mut selected = vec![false; file.jobs.len()];
+    let mut errors = Vec::new();
+    for name in only {
+        match file.jobs.iter().position(|j| &j.name == name) {
+            Some(i) => selected[i] = true,
+            None => {
+                let hint = hint(name, file.jobs.iter().map(|j| j.name.as_str()));
+                errors.push(Diagnostic::new(
+                    &file.path,
+                    None,
+                    format!("--only {name}: the job file has no job `{name}`{hint}"),
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    // Jobs come after their needs, so one backward sweep closes the selection.
+    for i in (0..file.jobs.len()).rev() {
+        if selected[i] {
+            for &need in &file.jobs[i].needs {
+                selected[need] = true;
+            }
+        }
+    }
+    Ok(selected)
+}
+
+/// Compiles a job's templates, checks the names they use, and builds its expansion.
+fn plan_job(
+    file: &JobFile,
+    job: &Job,
+    vars: &[(Arc<str>, Value)],
+    env: &mut Environment<'static>,
+) -> Result<Expansion, Vec<Diagnostic>> {
+    let diag = |pos: Option<Pos>, message: String| Diagnostic::new(&file.path, pos, message);
+    let expansion = match &job.work {
+        Work::Commands(list) => Expansion::Commands(list.len() as u64),
+        Work::Templated { source, .. } => match source {
+            Source::Single => Expansion::Single,
+            Source::Range(range) => Expansion::Range(
+                partitions(range, &job.name, vars, env).map_err(|(p, m)| vec![diag(p, m)])?,
+            ),
+            Source::Matrix(spec) => Expansion::Matrix(
+                expand::Matrix::new(spec)
+                    .map_err(|m| vec![diag(job.pos, format!("job `{}`: {m}", job.name))])?,
+            ),
+            Source::Items(ItemsSpec::Inline(items)) => {
+                Expansion::Inline(items.iter().map(json_value).collect())
+            }
+            Source::Items(ItemsSpec::File { path, format, pos }) => {
+                let count = expand::count_records(path, *format)
+                    .map_err(|m| vec![diag(*pos, format!("job `{}`: {m}", job.name))])?;
+                Expansion::File {
+                    path: path.clone(),
+                    format: *format,
+                    count,
+                }
+            }
+        },
+    };
+
+    let mut in_scope: HashSet<&str> = vars.iter().map(|(k, _)| &**k).collect();
+    in_scope.extend(["job", "index", "count"]);
+    match &expansion {
+        Expansion::Range(_) => in_scope.extend(["start", "end"]),
+        Expansion::Inline(_) | Expansion::File { .. } => _ = in_scope.insert("item"),
+        Expansion::Matrix(m) => in_scope.extend(m.names()),
+        Expansion::Single | Expansion::Commands(_) => {}
+    }
+    let globals: Vec<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
+    in_scope.extend(globals.iter().map(String::as_str));
+
+    let mut templates: Vec<(String, &Located<String>, String)> = Vec::new();
+    match &job.work {
+        Work::Commands(list) => {
+            for (i, c) in list.iter().enumerate() {
+                templates.push((
+                    command_template_name(job, i as u64),
+                    c,
+                    format!("commands[{i}]"),
+                ));
+            }
+        }
+        Work::Templated { command, .. } => {
+            templates.push((command_template_name(job, 0), command, "command".into()))
+        }
+    }
+    for (key, value) in &job.settings.env {
+        templates.push((
+            env_template_name(&job.name, key),
+            value,
+            format!("env `{key}`"),
+        ));
+    }
+
+    let mut errors = Vec::new();
+    for (name, source, what) in templates {
+        if let Err(e) = env.add_template_owned(name.clone(), source.value.clone()) {
+            errors.push(diag(
+                source.pos,
+                format!("job `{}`, {what}: {}", job.name, template::describe(&e)),
+            ));
+            continue;
+        }
+        let template = env.get_template(&name).expect("template was just added");
+        let mut unknown: Vec<String> = template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|n| !in_scope.contains(n.as_str()))
+            .collect();
+        unknown.sort();
+        for name in unknown {
+            let hint = hint(&name, in_scope.iter().copied());
+            errors.push(diag(
+                source.pos,
+                format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(expansion)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Renders a range's bounds (which may be templates over the vars) and splits it.
+fn partitions(
+    range: &RangeSpec,
+    job: &str,
+    vars: &[(Arc<str>, Value)],
+    env: &Environment<'static>,
+) -> Result<Partitions, (Option<Pos>, String)> {
+    let bound = |b: &Located<String>, what: &str| -> Result<i64, (Option<Pos>, String)> {
+        let fail = |m: String| (b.pos, format!("job `{job}`: range `{what}`: {m}"));
+        let text = if b.value.contains("{{") || b.value.contains("{%") {
+            let scope = Value::from_object(Scope {
+                vars: Arc::new(vars.to_vec()),
+                bindings: Vec::new(),
+            });
+            env.render_str(&b.value, scope)
+                .map_err(|e| fail(template::describe(&e)))?
+        } else {
+            b.value.clone()
+        };
+        let text = text.trim().replace('_', "");
+        text.parse::<i64>()
+            .map_err(|_| fail(format!("`{text}` is not an integer")))
+    };
+    let from = bound(&range.from, "from")?;
+    let to = bound(&range.to, "to")?;
+    Partitions::new(from, to, range.split)
+        .map_err(|m| (range.from.pos, format!("job `{job}`: range: {m}")))
+}

@@ -1,0 +1,45 @@
+//! A planned task: everything the runner needs to start it.
+
+use super::command_line::CommandLine;
+use super::expand::Bindings;
+
+/// One unit of work, rendered and ready to run.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Index of its job in the plan.
+    pub job: usize,
+    /// 0-based within its job.
+    pub index: u64,
+    /// 0-based position in the whole plan (job order, then index): `--output ordered` order.
+    pub seq: u64,
+    /// `export[3]`, or the job's name for a job of one task.
+    pub label: String,
+    /// The command as rendered, as `plan` shows it.
+    pub rendered: String,
+    pub command: CommandLine,
+    /// The job's `env`, rendered for this task.
+    pub env: Vec<(String, String)>,
+    /// The task's own bindings (`start`, `end`, `item`, matrix keys).
+    pub bindings: Bindings,
+}
+
+/// A task whose command could not be rendered (say, an item without the field the template
+/// reads). It fails without running, and says why.
+#[derive(Debug, Clone)]
+pub struct BrokenTask {
+    pub job: usize,
+    pub index: u64,
+    pub seq: u64,
+    pub label: String,
+    pub error: String,
+}
+
+pub type PlannedTask = Result<Task, BrokenTask>;
+
+pub fn label(job: &str, index: u64, single: bool) -> String {
+    if single {
+        job.to_owned()
+    } else {
+        format!("{job}[{index}]")
+    }
+}

@@ -1,0 +1,121 @@
+//! The values of the file's `vars`: literals, `--set` overrides and `{sh: CMD}` commands.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use minijinja::Value;
+
+use crate::plan::template::json_value;
+use serde_json::Value as Json;
+
+use crate::config::{JobFile, Var};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+
+/// Resolves every var; `overrides` (`--set KEY=VALUE`) win over the file and skip its commands.
+pub fn resolve(
+    file: &JobFile,
+    overrides: &[(String, String)],
+) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
+    let mut errors = Vec::new();
+    for (key, _) in overrides {
+        if !file.vars.contains_key(key) {
+            let hint = crate::diagnostic::hint(key, file.vars.keys().map(String::as_str));
+            errors.push(Diagnostic::new(
+                &file.path,
+                None,
+                format!("--set {key}: the job file has no var `{key}`{hint}"),
+            ));
+        }
+    }
+    let mut vars = Vec::with_capacity(file.vars.len());
+    for (name, var) in &file.vars {
+        let value = if let Some((_, text)) = overrides.iter().rev().find(|(k, _)| k == name) {
+            Ok(json_value(&yaml_scalar(text)))
+        } else {
+            match &var.value {
+                Var::Literal(json) => Ok(json_value(json)),
+                Var::Command(cmd) => run_computed(cmd, &file.dir)
+                    .map(|out| integer_or_string(&out))
+                    .map_err(|e| {
+                        Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))
+                    }),
+            }
+        };
+        match value {
+            Ok(v) => vars.push((Arc::from(name.as_str()), v)),
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.is_empty() {
+        Ok(vars)
+    } else {
+        Err(Diagnostics(errors))
+    }
+}
+
+/// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string.
+pub fn yaml_scalar(text: &str) -> Json {
+    match serde_saphyr::from_str::<Json>(text) {
+        Ok(v @ (Json::Number(_) | Json::Bool(_) | Json::String(_))) => v,
+        _ => Json::String(text.to_owned()),
+    }
+}
+
+/// Command output that is exactly an integer becomes a number (so `{{ max_id + 1 }}` works);
+/// anything else, `007` included, stays text.
+fn integer_or_string(text: &str) -> Value {
+    match text.parse::<i64>() {
+        Ok(n) if n.to_string() == text => Value::from(n),
+        _ => Value::from(text),
+    }
+}
+
+fn run_computed(cmd: &str, dir: &Path) -> Result<String, String> {
+    let output = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(format!(
+            "`{cmd}` failed ({}){}",
+            output.status,
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", tail.join(" / "))
+            }
+        ));
+    }
+    String::from_utf8(output.stdout)
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| format!("`{cmd}` printed something that is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars() {
+        assert_eq!(yaml_scalar("3"), Json::from(3));
+        assert_eq!(yaml_scalar("true"), Json::from(true));
+        assert_eq!(yaml_scalar("a b"), Json::from("a b"));
+        assert_eq!(yaml_scalar("[1"), Json::from("[1"));
+        assert_eq!(integer_or_string("42"), Value::from(42));
+        assert_eq!(integer_or_string("007"), Value::from("007"));
+    }
+}

@@ -1,0 +1,64 @@
+//! Reporters turn run events into what people (and CI logs) see.
+//!
+//! One file per format. The progress bar is for terminals; anything else (a pipe, a file, `CI`
+//! set) gets plain lines with no escape codes, a separate reporter rather than a hidden bar
+//! (indicatif's hidden bar drops everything printed through it).
+
+mod format;
+pub mod plain;
+pub mod progress;
+pub mod summary;
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crate::events::{Counts, Event};
+
+pub trait Reporter {
+    fn event(&mut self, event: &Event);
+    /// Called about ten times a second while the run goes on.
+    fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {}
+}
+
+/// Several reporters fed the same events, in order.
+pub struct Reporters(pub Vec<Box<dyn Reporter>>);
+
+impl Reporter for Reporters {
+    fn event(&mut self, event: &Event) {
+        for r in &mut self.0 {
+            r.event(event);
+        }
+    }
+
+    fn tick(&mut self, counts: &Counts, elapsed: Duration) {
+        for r in &mut self.0 {
+            r.tick(counts, elapsed);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal; plain lines otherwise or when `CI` is set.
+    Auto,
+    Bar,
+    Plain,
+    None,
+}
+
+impl ProgressMode {
+    /// `auto` resolved: the bar only on a real terminal outside CI.
+    pub fn resolve(self) -> ProgressMode {
+        match self {
+            ProgressMode::Auto => {
+                let term = std::env::var("TERM").unwrap_or_default();
+                if std::io::stderr().is_terminal() && !is_ci::uncached() && term != "dumb" {
+                    ProgressMode::Bar
+                } else {
+                    ProgressMode::Plain
+                }
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The terminal display: one overall bar and a line per running task.
+//!
+//! Events only update state; drawing happens on ticks (10 Hz), so a run of thousands of tiny
+//! tasks per second costs no redraw per task. Lines for running tasks are capped, so more
+//! workers than terminal rows never break the display. Everything else that reaches the
+//! terminal goes through the [`Console`], which suspends these bars around it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Reporter;
+use super::format::{duration, eta};
+use crate::console::{Console, Stream};
+use crate::events::{Counts, Event};
+
+/// At most this many running tasks get a line of their own.
+const MAX_RUNNING_LINES: usize = 8;
+
+pub struct Progress {
+    console: Arc<Console>,
+    multi: MultiProgress,
+    overall: ProgressBar,
+    lines: Vec<ProgressBar>,
+    max_lines: usize,
+    /// Running tasks, oldest first, with their start time.
+    running: Vec<(String, Instant)>,
+}
+
+impl Progress {
+    /// The bars to hand to [`Console::set_bars`] before the console is shared.
+    pub fn bars() -> MultiProgress {
+        MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10))
+    }
+
+    pub fn new(console: Arc<Console>) -> Progress {
+        let multi = console.bars().cloned().unwrap_or_else(Progress::bars);
+        let overall = multi.add(ProgressBar::new(0));
+        overall.set_style(
+            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let rows = console::Term::stderr()
+            .size_checked()
+            .map_or(24, |(rows, _)| rows as usize);
+        let max_lines = MAX_RUNNING_LINES.min(rows.saturating_sub(3)).max(1);
+        Progress {
+            console,
+            multi,
+            overall,
+            lines: Vec::new(),
+            max_lines,
+            running: Vec::new(),
+        }
+    }
+
+    fn draw(&mut self, counts: &Counts, elapsed: Duration) {
+        self.overall.set_length(counts.total);
+        self.overall.set_position(counts.done());
+        let mut msg = String::new();
+        if counts.failed > 0 {
+            msg.push_str(&format!("{} failed · ", counts.failed));
+        }
+        if counts.skipped > 0 {
+            msg.push_str(&format!("{} skipped · ", counts.skipped));
+        }
+        msg.push_str(&format!("{} elapsed", duration(elapsed)));
+        if let Some(eta) = eta(counts, elapsed) {
+            msg.push_str(&format!(" · ETA {}", duration(eta)));
+        }
+        self.overall.set_message(msg);
+
+        let shown = self.running.len().min(self.max_lines);
+        while self.lines.len() < shown {
+            let line = self.multi.add(ProgressBar::new_spinner());
+            line.set_style(
+                ProgressStyle::with_template("  {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            self.lines.push(line);
+        }
+        while self.lines.len() > shown {
+            if let Some(line) = self.lines.pop() {
+                line.finish_and_clear();
+                self.multi.remove(&line);
+            }
+        }
+        let now = Instant::now();
+        let hidden = self.running.len() - shown;
+        for (i, (line, (label, since))) in self.lines.iter().zip(&self.running).enumerate() {
+            let more = if hidden > 0 && i + 1 == shown {
+                format!("   (+{hidden} more running)")
+            } else {
+                String::new()
+            };
+            line.set_message(format!("▸ {label}  {}{more}", duration(now - *since)));
+        }
+    }
+
+    fn clear(&mut self) {
+        for line in self.lines.drain(..) {
+            line.finish_and_clear();
+            self.multi.remove(&line);
+        }
+        self.overall.finish_and_clear();
+    }
+}
+
+impl Reporter for Progress {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { name, counts, .. } => {
+                self.overall.set_prefix(name.to_string());
+                self.draw(counts, Duration::ZERO);
+            }
+            Event::TaskStarted { label, .. } => {
+                self.running.push((label.to_string(), Instant::now()))
+            }
+            Event::TaskFinished { task, .. } => {
+                if let Some(at) = self.running.iter().position(|(l, _)| *l == task.label) {
+                    self.running.remove(at);
+                }
+                if !task.outcome.is_success() {
+                    let line = format!(
+                        "FAILED {} {} after {}\n",
+                        task.label,
+                        task.outcome.describe(),
+                        duration(task.duration)
+                    );
+                    self.console.write(Stream::Stderr, line.as_bytes());
+                }
+            }
+            Event::JobSkipped {
+                job, tasks, reason, ..
+            } => {
+                self.console.write(
+                    Stream::Stderr,
+                    format!("SKIPPED {job} ({tasks} tasks): {reason}\n").as_bytes(),
+                );
+            }
+            Event::RunFinished { .. } => self.clear(),
+        }
+    }
+
+    fn tick(&mut self, counts: &Counts, elapsed: Duration) {
+        self.draw(counts, elapsed);
+    }
+}

@@ -1,0 +1,102 @@
+//! The end-of-run summary on stderr: counts, times, the slowest tasks, and for each failed task
+//! what happened and the last lines of its stderr.
+//!
+//! It keeps a bounded amount of state whatever the number of tasks: the few slowest, and the
+//! first [`MAX_FAILURES_SHOWN`] failures in full (the rest are counted).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Reporter;
+use super::format::duration;
+use crate::console::{Console, Stream};
+use crate::events::{Event, Finished};
+
+const SLOWEST_SHOWN: usize = 3;
+const MAX_FAILURES_SHOWN: usize = 20;
+
+pub struct Summary {
+    console: Arc<Console>,
+    task_time: Duration,
+    slowest: Vec<(Duration, String)>,
+    failures: Vec<Finished>,
+    skipped: Vec<String>,
+}
+
+impl Summary {
+    pub fn new(console: Arc<Console>) -> Summary {
+        Summary {
+            console,
+            task_time: Duration::ZERO,
+            slowest: Vec::new(),
+            failures: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn note_duration(&mut self, label: &str, took: Duration) {
+        self.task_time += took;
+        if self.slowest.len() < SLOWEST_SHOWN || self.slowest.last().is_some_and(|(d, _)| took > *d)
+        {
+            let at = self.slowest.partition_point(|(d, _)| *d >= took);
+            self.slowest.insert(at, (took, label.to_owned()));
+            self.slowest.truncate(SLOWEST_SHOWN);
+        }
+    }
+}
+
+impl Reporter for Summary {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::TaskFinished { task, .. } => {
+                self.note_duration(&task.label, task.duration);
+                if !task.outcome.is_success() && self.failures.len() < MAX_FAILURES_SHOWN {
+                    self.failures.push((*task).clone());
+                }
+            }
+            Event::JobSkipped {
+                job, tasks, reason, ..
+            } => self
+                .skipped
+                .push(format!("{job} ({tasks} tasks): {reason}")),
+            Event::RunFinished { counts, elapsed } => {
+                let mut out = String::new();
+                out.push_str(&format!(
+                    "\nSummary: {} tasks: {} succeeded, {} failed, {} skipped in {} (task time {})\n",
+                    counts.total,
+                    counts.succeeded,
+                    counts.failed,
+                    counts.skipped,
+                    duration(*elapsed),
+                    duration(self.task_time)
+                ));
+                if counts.total > 1 && !self.slowest.is_empty() {
+                    let slowest: Vec<String> = self
+                        .slowest
+                        .iter()
+                        .map(|(d, l)| format!("{l} {}", duration(*d)))
+                        .collect();
+                    out.push_str(&format!("  slowest: {}\n", slowest.join(", ")));
+                }
+                for f in &self.failures {
+                    out.push_str(&format!("  FAILED {}: {}\n", f.label, f.outcome.describe()));
+                    if !f.command.is_empty() {
+                        out.push_str(&format!("    command: {}\n", f.command));
+                    }
+                    for line in &f.stderr_tail {
+                        out.push_str(&format!("    stderr | {line}\n"));
+                    }
+                }
+                let unshown = counts.failed.saturating_sub(self.failures.len() as u64);
+                if unshown > 0 {
+                    out.push_str(&format!("  … and {unshown} more failed tasks\n"));
+                }
+                for s in &self.skipped {
+                    out.push_str(&format!("  SKIPPED {s}\n"));
+                }
+                self.console.write(Stream::Stderr, out.as_bytes());
+            }
+            Event::RunStarted { .. } | Event::TaskStarted { .. } => {}
+        }
+    }
+}
