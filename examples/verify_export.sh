@@ -1,0 +1,18 @@
+#!/bin/sh
+# verify_export.sh TABLE DIR: checks that the partitions in DIR together hold every row of
+# TABLE exactly once (no row lost, none duplicated).
+set -eu
+table=$1 dir=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+tail -n +2 "$table" | LC_ALL=C sort > "$tmp/expected"
+cat "$dir"/part-*.csv | LC_ALL=C sort > "$tmp/exported"
+rows=$(wc -l < "$tmp/expected")
+parts=$(ls "$dir"/part-*.csv | wc -l)
+if cmp -s "$tmp/expected" "$tmp/exported"; then
+    echo "verified: $parts partitions hold all $rows rows exactly once"
+else
+    echo "MISMATCH: the partitions do not hold every row exactly once" >&2
+    echo "expected $rows rows, exported $(wc -l < "$tmp/exported")" >&2
+    exit 1
+fi
