@@ -112,12 +112,15 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // Close in spelling (a swapped, missing or extra letter), or sharing most of a prefix.
+    let max_edits = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .filter(|c| {
+            strsim::damerau_levenshtein(name, c) <= max_edits
+                || strsim::jaro_winkler(name, c) > 0.85
+        })
+        .min_by_key(|c| strsim::damerau_levenshtein(name, c))
 }
 
 /// `"; did you mean `x`?"` for a message, or nothing when no candidate is close.
@@ -137,6 +140,7 @@ mod tests {
         assert_eq!(did_you_mean("comand", keys), Some("command"));
         assert_eq!(did_you_mean("rnage", keys), Some("range"));
         assert_eq!(did_you_mean("zzz", keys), None);
+        assert_eq!(did_you_mean("mdi", ["base", "mid", "other"]), Some("mid"));
     }
 
     #[test]

@@ -122,12 +122,15 @@ fn records(path: &Path, format: ItemsFormat) -> Result<Records, String> {
                 .headers()
                 .map_err(|e| format!("{shown}: {e}"))?
                 .clone();
-            let headers: Vec<Arc<str>> = headers.iter().map(Arc::from).collect();
+            let headers: Vec<String> = headers.iter().map(str::to_owned).collect();
             Ok(Box::new(reader.into_records().map(move |record| {
                 let record = record.map_err(|e| format!("{shown}: {e}"))?;
-                Ok(Value::from_iter(
-                    headers.iter().cloned().zip(record.iter().map(Value::from)),
-                ))
+                let row: serde_json::Map<String, Json> = headers
+                    .iter()
+                    .cloned()
+                    .zip(record.iter().map(Json::from))
+                    .collect();
+                Ok(json_value(&Json::Object(row)))
             })))
         }
     }

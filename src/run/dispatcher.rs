@@ -143,11 +143,12 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 let spec = &self.plan.file.jobs[i];
                 let blocker = spec.needs.iter().find_map(|&n| match self.jobs[n].status {
                     JobStatus::Done { failed: true } => {
-                        Some(format!("`{}` failed", self.plan.file.jobs[n].name))
+                        Some(format!("`{}`, which failed", self.plan.file.jobs[n].name))
                     }
-                    JobStatus::Skipped => {
-                        Some(format!("`{}` was skipped", self.plan.file.jobs[n].name))
-                    }
+                    JobStatus::Skipped => Some(format!(
+                        "`{}`, which was skipped",
+                        self.plan.file.jobs[n].name
+                    )),
                     _ => None,
                 });
                 let ready = spec

@@ -1,0 +1,12 @@
+//! Integration tests: the real binary on real job files.
+
+mod harness;
+
+mod errors;
+mod needs_and_limits;
+mod output;
+mod plan;
+mod progress;
+mod quoting;
+mod seeds;
+mod sources;
