@@ -65,6 +65,21 @@ impl JobPlan {
 impl Plan {
     pub fn new(file: JobFile, options: &PlanOptions) -> Result<Plan, Diagnostics> {
         let selected = select(&file, &options.only)?;
+        let unsupported: Vec<Diagnostic> = file
+            .jobs
+            .iter()
+            .filter(|j| j.has_failure_policy())
+            .map(|j| {
+                Diagnostic::new(
+                    &file.path,
+                    j.pos,
+                    format!("job `{}`: `timeout`, `retries` and `on_failure` are not supported by this version yet", j.name),
+                )
+            })
+            .collect();
+        if !unsupported.is_empty() {
+            return Err(Diagnostics(unsupported));
+        }
         let vars = Arc::new(vars::resolve(&file, &options.set)?);
         let mut env = template::environment();
         let mut errors = Vec::new();
