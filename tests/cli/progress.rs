@@ -57,3 +57,38 @@ fn a_missing_command_is_a_failed_task_not_a_crash() {
     ran.code(1)
         .stderr_has("not started: command not found: `no-such-command-xyz`");
 }
+
+/// On a real terminal (a pty from `script`, part of Debian's essential bsdutils), the bar is
+/// drawn, task output still arrives whole, and the bars are cleared before the summary.
+#[test]
+fn a_terminal_gets_the_bar_and_the_output_above_it() {
+    let b = crate::harness::batchrun().file(
+        "job.yaml",
+        "jobs:\n  t:\n    range: {from: 1, to: 6}\n    command: sh -c 'sleep 0.15; echo line-{{ start }}'\n",
+    );
+    let command = format!("{} job.yaml -j 2", env!("CARGO_BIN_EXE_batchrun"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(b.path())
+        .env_remove("CI")
+        .env("TERM", "xterm")
+        .output()
+        .expect("script runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains('\x1b'), "no bar was drawn: {screen:?}");
+    assert!(
+        screen.contains("/6"),
+        "the bar shows done/total: {screen:?}"
+    );
+    for i in 1..=6 {
+        assert!(
+            screen.contains(&format!("line-{i}\r\n")),
+            "output of task {i} is whole: {screen:?}"
+        );
+    }
+    assert!(
+        screen.contains("Summary: 6 tasks: 6 succeeded"),
+        "{screen:?}"
+    );
+}
