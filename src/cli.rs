@@ -60,6 +60,25 @@ pub struct RunArgs {
     /// How task output is printed.
     #[arg(long, value_enum, default_value_t = OutputMode::Grouped)]
     pub output: OutputMode,
+    /// Stop starting tasks after the first failure (`on_failure: stop` for every job).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Per-attempt timeout for every job, e.g. 30s, 5m (overrides the file).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Extra attempts after a failed one, for every job (overrides the file).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Keep every task's output on disk, not only failed tasks'.
+    #[arg(long)]
+    pub keep_logs: bool,
+    /// The state folder (logs); default: `.batchrun/<name>` beside the job file.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 500ms, 10s, 5m"))
 }
 
 #[derive(Debug, Args)]
@@ -88,16 +107,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.
 pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
-    const TOP_LEVEL: &[&str] = &[
-        "run",
-        "plan",
-        "validate",
-        "help",
-        "-h",
-        "--help",
-        "-V",
-        "--version",
-    ];
+    const TOP_LEVEL: &[&str] = &["run", "plan", "validate", "help", "-h", "--help", "-V", "--version"];
     if let Some(first) = args.get(1)
         && !TOP_LEVEL.iter().any(|t| first == t)
     {
@@ -116,23 +126,16 @@ mod tests {
 
     #[test]
     fn file_alone_means_run() {
-        let Command::Run(run) = parse(&["batchrun", "jobs/x.yaml", "-j", "3"]).command else {
-            panic!()
-        };
+        let Command::Run(run) = parse(&["batchrun", "jobs/x.yaml", "-j", "3"]).command else { panic!() };
         assert_eq!(run.file, PathBuf::from("jobs/x.yaml"));
         assert_eq!(run.jobs, Some(3));
-        let Command::Run(run) = parse(&["batchrun", "-j", "3", "x.yaml"]).command else {
-            panic!()
-        };
+        let Command::Run(run) = parse(&["batchrun", "-j", "3", "x.yaml"]).command else { panic!() };
         assert_eq!(run.file, PathBuf::from("x.yaml"));
     }
 
     #[test]
     fn set_takes_key_value() {
-        let Command::Plan(plan) = parse(&["batchrun", "plan", "x.yaml", "--set", "a=b=c"]).command
-        else {
-            panic!()
-        };
+        let Command::Plan(plan) = parse(&["batchrun", "plan", "x.yaml", "--set", "a=b=c"]).command else { panic!() };
         assert_eq!(plan.selection.set, [("a".to_owned(), "b=c".to_owned())]);
         assert!(Cli::try_parse_from(["batchrun", "plan", "x", "--set", "novalue"]).is_err());
     }

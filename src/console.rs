@@ -25,11 +25,7 @@ pub struct Console {
 
 impl Console {
     pub fn new() -> Console {
-        Console {
-            bars: None,
-            stdout_is_tty: io::stdout().is_terminal(),
-            lock: Mutex::new(()),
-        }
+        Console { bars: None, stdout_is_tty: io::stdout().is_terminal(), lock: Mutex::new(()) }
     }
 
     /// From now on, writes to a terminal go around these bars (drawn on stderr).

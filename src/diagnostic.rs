@@ -40,12 +40,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(file: &Path, pos: Option<Pos>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            file: file.to_path_buf(),
-            pos,
-            message: message.into(),
-            source_line: None,
-        }
+        Diagnostic { file: file.to_path_buf(), pos, message: message.into(), source_line: None }
     }
 
     /// Attaches the line `pos` points at, taken from the file's text.
@@ -71,11 +66,7 @@ impl fmt::Display for Diagnostic {
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect::<String>();
                     let carets = "^".repeat(pos.len.clamp(1, 80) as usize);
-                    write!(
-                        f,
-                        "\n{gutter} |\n{} | {line}\n{gutter} | {caret_at}{carets}",
-                        pos.line
-                    )?;
+                    write!(f, "\n{gutter} |\n{} | {line}\n{gutter} | {caret_at}{carets}", pos.line)?;
                 }
                 Ok(())
             }
@@ -108,26 +99,18 @@ impl From<Diagnostic> for Diagnostics {
 }
 
 /// The closest candidate to a misspelt name, if one is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     // Close in spelling (a swapped, missing or extra letter), or sharing most of a prefix.
     let max_edits = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .filter(|c| {
-            strsim::damerau_levenshtein(name, c) <= max_edits
-                || strsim::jaro_winkler(name, c) > 0.85
-        })
+        .filter(|c| strsim::damerau_levenshtein(name, c) <= max_edits || strsim::jaro_winkler(name, c) > 0.85)
         .min_by_key(|c| strsim::damerau_levenshtein(name, c))
 }
 
 /// `"; did you mean `x`?"` for a message, or nothing when no candidate is close.
 pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    did_you_mean(name, candidates)
-        .map(|s| format!("; did you mean `{s}`?"))
-        .unwrap_or_default()
+    did_you_mean(name, candidates).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -145,22 +128,11 @@ mod tests {
 
     #[test]
     fn renders_file_line_column_and_caret() {
-        let d = Diagnostic::new(
-            Path::new("a.yaml"),
-            Some(Pos {
-                line: 2,
-                col: 3,
-                len: 6,
-            }),
-            "bad",
-        )
-        .with_source("jobs:\n  comand: x\n");
+        let d = Diagnostic::new(Path::new("a.yaml"), Some(Pos { line: 2, col: 3, len: 6 }), "bad")
+            .with_source("jobs:\n  comand: x\n");
         let text = d.to_string();
         assert!(text.contains("a.yaml:2:3"), "{text}");
         assert!(text.contains("2 |   comand: x"), "{text}");
-        assert!(
-            text.contains("  | ^^^^^^") || text.contains("|   ^^^^^^"),
-            "{text}"
-        );
+        assert!(text.contains("  | ^^^^^^") || text.contains("|   ^^^^^^"), "{text}");
     }
 }

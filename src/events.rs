@@ -29,8 +29,12 @@ pub enum Outcome {
     Succeeded,
     /// Exited with a non-zero code.
     Exited(i32),
-    /// Killed by a signal (its number).
+    /// Killed by a signal (its number) that batchrun did not send.
     Signalled(i32),
+    /// Ran past its `timeout` and was stopped.
+    TimedOut(Duration),
+    /// Stopped by batchrun: an interrupt, or `on_failure: kill` after another task failed.
+    Cancelled,
     /// Could not be started (command not found, bad cwd, …) or rendered.
     NotStarted(String),
 }
@@ -49,6 +53,8 @@ impl Outcome {
                 Some(name) => format!("signal {sig} ({name})"),
                 None => format!("signal {sig}"),
             },
+            Outcome::TimedOut(after) => format!("timed out after {}", humantime::format_duration(*after)),
+            Outcome::Cancelled => "cancelled".into(),
             Outcome::NotStarted(why) => format!("not started: {why}"),
         }
     }
@@ -76,9 +82,14 @@ pub struct Finished {
     pub label: String,
     pub command: String,
     pub outcome: Outcome,
+    /// Of the last attempt.
     pub duration: Duration,
-    /// The last lines of its stderr, kept for failed tasks only.
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The last lines of its stderr, kept for failed attempts only.
     pub stderr_tail: Vec<String>,
+    /// Where its output was saved (`.out` and `.err` beside this stem), if it was.
+    pub log: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -90,16 +101,29 @@ pub enum Event<'a> {
     },
     TaskStarted {
         label: &'a str,
+        attempt: u32,
         counts: Counts,
     },
+    /// An attempt failed and the task will run again after `delay`.
+    TaskRetrying {
+        task: &'a Finished,
+        delay: Duration,
+        counts: Counts,
+    },
+    /// The task's last attempt ended.
     TaskFinished {
         task: &'a Finished,
         counts: Counts,
     },
-    /// A job will not run because a job it needs did not succeed.
+    /// Tasks of a job that will not run: a job it needs did not succeed, or the run stopped.
     JobSkipped {
         job: &'a str,
         tasks: u64,
+        reason: &'a str,
+        counts: Counts,
+    },
+    /// No new task will start: a task failed under `on_failure: stop|kill`, or an interrupt.
+    RunCancelling {
         reason: &'a str,
         counts: Counts,
     },

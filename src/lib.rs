@@ -28,24 +28,22 @@ use reporter::{ProgressMode, Reporter, Reporters};
 
 /// The whole program: parse `args`, do what they say, return the exit status.
 pub fn main(args: Vec<OsString>) -> i32 {
+    if args.get(1).is_some_and(|a| a == run::watchdog::SUBCOMMAND) {
+        return match run::watchdog::watch(io::stdin().lock()) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        };
+    }
     let cli = match Cli::try_parse_from(cli::normalize(args)) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::Usage.into()
-            } else {
-                ExitCode::Success.into()
-            };
+            return if e.use_stderr() { ExitCode::Usage.into() } else { ExitCode::Success.into() };
         }
     };
     let result = match cli.command {
         Command::Run(args) if args.dry_run => {
-            let plan_args = PlanArgs {
-                file: args.file,
-                selection: args.selection,
-                format: PlanFormat::Text,
-            };
+            let plan_args = PlanArgs { file: args.file, selection: args.selection, format: PlanFormat::Text };
             print_plan(&plan_args)
         }
         Command::Run(args) => run(&args),
@@ -63,15 +61,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 fn load_plan(file: &Path, selection: &Selection) -> Result<Plan, Diagnostics> {
     let job_file = config::load(file)?;
-    let options = PlanOptions {
-        set: selection.set.clone(),
-        only: selection.only.clone(),
-    };
+    let options = PlanOptions { set: selection.set.clone(), only: selection.only.clone() };
     Plan::new(job_file, &options)
 }
 
 fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
-    let plan = load_plan(&args.file, &args.selection)?;
+    let mut job_file = config::load(&args.file)?;
+    apply_overrides(&mut job_file, args);
+    let options = PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone() };
+    let plan = Plan::new(job_file, &options)?;
     let workers = args
         .jobs
         .map(|j| j as usize)
@@ -86,23 +84,38 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let console = Arc::new(console);
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::new();
     match progress {
-        ProgressMode::Bar => {
-            reporters.push(Box::new(reporter::progress::Progress::new(console.clone())))
-        }
-        ProgressMode::Plain => {
-            reporters.push(Box::new(reporter::plain::Plain::new(console.clone())))
-        }
+        ProgressMode::Bar => reporters.push(Box::new(reporter::progress::Progress::new(console.clone()))),
+        ProgressMode::Plain => reporters.push(Box::new(reporter::plain::Plain::new(console.clone()))),
         ProgressMode::None | ProgressMode::Auto => {}
     }
     reporters.push(Box::new(reporter::summary::Summary::new(console.clone())));
 
-    let output = run::output::Output::new(args.output, console);
-    let counts = run::run(&plan, workers, &output, &mut Reporters(reporters));
-    Ok(if counts.failed > 0 || counts.skipped > 0 {
-        ExitCode::TasksFailed
-    } else {
-        ExitCode::Success
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| plan.file.dir.join(".batchrun").join(&plan.file.name));
+    let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
+    let output = run::output::Output::new(args.output, console, logs);
+    let result = run::run(&plan, workers, &output, &mut Reporters(reporters));
+    let counts = result.counts;
+    Ok(match result.interrupted_by {
+        Some(signal) => ExitCode::Interrupted(signal),
+        None if counts.failed > 0 || counts.skipped > 0 => ExitCode::TasksFailed,
+        None => ExitCode::Success,
     })
+}
+
+/// Command-line settings that override every job's.
+fn apply_overrides(file: &mut config::JobFile, args: &RunArgs) {
+    for job in &mut file.jobs {
+        let s = &mut job.settings;
+        if args.fail_fast {
+            s.on_failure = config::OnFailure::Stop;
+        }
+        if let Some(t) = args.timeout {
+            s.timeout = Some(t);
+        }
+        if let Some(r) = args.retries {
+            s.retries = r;
+        }
+    }
 }
 
 fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
@@ -131,25 +144,10 @@ fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
 fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
     let mut all = Vec::new();
     for file in files {
-        match load_plan(
-            file,
-            &Selection {
-                set: Vec::new(),
-                only: Vec::new(),
-            },
-        ) {
-            Ok(plan) => eprintln!(
-                "{}: ok ({} tasks in {} jobs)",
-                file.display(),
-                plan.total(),
-                plan.jobs.len()
-            ),
+        match load_plan(file, &Selection { set: Vec::new(), only: Vec::new() }) {
+            Ok(plan) => eprintln!("{}: ok ({} tasks in {} jobs)", file.display(), plan.total(), plan.jobs.len()),
             Err(Diagnostics(mut errors)) => all.append(&mut errors),
         }
     }
-    if all.is_empty() {
-        Ok(ExitCode::Success)
-    } else {
-        Err(Diagnostics(all))
-    }
+    if all.is_empty() { Ok(ExitCode::Success) } else { Err(Diagnostics(all)) }
 }

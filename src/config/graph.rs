@@ -7,11 +7,7 @@ use crate::diagnostic::Pos;
 /// Orders `jobs` so that every job comes after the jobs it needs, keeping file order wherever
 /// the graph allows (so `plan` and `--output ordered` follow the file). `needs[i]` lists job
 /// `i`'s needs as indices in file order, with where each was written.
-pub(super) fn order_by_needs(
-    ck: &mut Checker,
-    mut jobs: Vec<Job>,
-    needs: Vec<Vec<(usize, Option<Pos>)>>,
-) -> Vec<Job> {
+pub(super) fn order_by_needs(ck: &mut Checker, mut jobs: Vec<Job>, needs: Vec<Vec<(usize, Option<Pos>)>>) -> Vec<Job> {
     let n = jobs.len();
     let mut placed = vec![false; n];
     let mut order = Vec::with_capacity(n);
@@ -45,12 +41,7 @@ pub(super) fn order_by_needs(
 
 /// Every unplaced job waits on another unplaced one, so walking `needs` from any of them must
 /// come back to a job already seen: that loop is the cycle to report.
-fn report_cycle(
-    ck: &mut Checker,
-    jobs: &[Job],
-    needs: &[Vec<(usize, Option<Pos>)>],
-    placed: &[bool],
-) {
+fn report_cycle(ck: &mut Checker, jobs: &[Job], needs: &[Vec<(usize, Option<Pos>)>], placed: &[bool]) {
     let Some(start) = (0..jobs.len()).find(|&i| !placed[i]) else {
         return;
     };
@@ -62,11 +53,8 @@ fn report_cycle(
             return;
         };
         if let Some(first) = path.iter().position(|&j| j == next) {
-            let cycle: Vec<&str> = path[first..]
-                .iter()
-                .chain(std::iter::once(&next))
-                .map(|&j| jobs[j].name.as_str())
-                .collect();
+            let cycle: Vec<&str> =
+                path[first..].iter().chain(std::iter::once(&next)).map(|&j| jobs[j].name.as_str()).collect();
             let at = at_pos.or(p);
             ck.error(at, format!("`needs` forms a cycle: {}", cycle.join(" → ")));
             return;

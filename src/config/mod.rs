@@ -25,9 +25,7 @@ pub fn load(path: &Path) -> Result<JobFile, Diagnostics> {
             }
         },
         Err(e) => {
-            return Err(
-                Diagnostic::new(path, None, format!("cannot read the job file: {e}")).into(),
-            );
+            return Err(Diagnostic::new(path, None, format!("cannot read the job file: {e}")).into());
         }
     };
     parse(path, &text)
@@ -36,12 +34,7 @@ pub fn load(path: &Path) -> Result<JobFile, Diagnostics> {
 /// Parses and validates job-file text; `path` is used for messages and relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<JobFile, Diagnostics> {
     if text.trim().is_empty() {
-        return Err(Diagnostic::new(
-            path,
-            None,
-            "the job file is empty: it needs at least `jobs:`",
-        )
-        .into());
+        return Err(Diagnostic::new(path, None, "the job file is empty: it needs at least `jobs:`").into());
     }
     let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
     let raw: raw::RawJobFile = serde_saphyr::from_str_with_options(text, options)
@@ -74,10 +67,7 @@ fn unknown_key_message(message: &str, pos: Option<Pos>, text: &str) -> Option<St
         .or_else(|| rest.split_once("expected "))
         .map(|(_, list)| list.split(", ").map(|s| s.trim_matches('`')).collect())
         .unwrap_or_default();
-    let place = pos
-        .and_then(|p| enclosing_keys(text, p.line))
-        .map(describe_place)
-        .unwrap_or_default();
+    let place = pos.and_then(|p| enclosing_keys(text, p.line)).map(describe_place).unwrap_or_default();
     let hint = match did_you_mean(key, expected.iter().copied()) {
         Some(s) => format!("; did you mean `{s}`?"),
         None if !expected.is_empty() => format!("; expected one of {}", expected.join(", ")),
@@ -109,12 +99,7 @@ fn enclosing_keys(text: &str, line: u32) -> Option<Vec<String>> {
         }
         let this_indent = l.len() - trimmed.len();
         if this_indent < indent {
-            let key = trimmed
-                .split(':')
-                .next()?
-                .trim()
-                .trim_matches(['"', '\''])
-                .to_owned();
+            let key = trimmed.split(':').next()?.trim().trim_matches(['"', '\'']).to_owned();
             parents.push(key);
             indent = this_indent;
             if indent == 0 {
@@ -137,10 +122,7 @@ mod tests {
     #[test]
     fn misspelt_key_in_a_job_names_the_job_and_suggests() {
         let e = error_of("jobs:\n  export:\n    comand: echo hi\n");
-        assert!(
-            e.contains("unknown key `comand` in job `export`; did you mean `command`?"),
-            "{e}"
-        );
+        assert!(e.contains("unknown key `comand` in job `export`; did you mean `command`?"), "{e}");
         assert!(e.contains("t.yaml:3:5"), "{e}");
     }
 
@@ -159,9 +141,7 @@ mod tests {
 
     #[test]
     fn needs_cycles_and_unknown_names() {
-        let e = error_of(
-            "jobs:\n  a:\n    command: x\n    needs: [b]\n  b:\n    command: y\n    needs: [a]\n",
-        );
+        let e = error_of("jobs:\n  a:\n    command: x\n    needs: [b]\n  b:\n    command: y\n    needs: [a]\n");
         assert!(e.contains("cycle: a → b → a"), "{e}");
         let e = error_of("jobs:\n  a:\n    command: x\n    needs: [bb]\n  b:\n    command: y\n");
         assert!(e.contains("unknown job `bb`"), "{e}");
@@ -181,11 +161,8 @@ mod tests {
 
     #[test]
     fn collects_several_errors() {
-        let e = parse(
-            Path::new("t.yaml"),
-            "jobs:\n  a:\n    command: x\n    shell: zsh\n    concurrency: 0\n",
-        )
-        .unwrap_err();
+        let e = parse(Path::new("t.yaml"), "jobs:\n  a:\n    command: x\n    shell: zsh\n    concurrency: 0\n")
+            .unwrap_err();
         assert_eq!(e.0.len(), 2, "{e}");
     }
 }

@@ -57,10 +57,7 @@ pub struct Job {
 #[derive(Debug, Clone)]
 pub enum Work {
     Commands(Vec<Located<String>>),
-    Templated {
-        command: Located<String>,
-        source: Source,
-    },
+    Templated { command: Located<String>, source: Source },
 }
 
 #[derive(Debug, Clone)]
@@ -107,11 +104,7 @@ pub enum Axis {
 #[derive(Debug, Clone)]
 pub enum ItemsSpec {
     Inline(Vec<Json>),
-    File {
-        path: PathBuf,
-        format: ItemsFormat,
-        pos: Option<Pos>,
-    },
+    File { path: PathBuf, format: ItemsFormat, pos: Option<Pos> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,12 +142,4 @@ pub struct Settings {
     pub cwd: PathBuf,
     pub on_failure: OnFailure,
     pub start_gap: Duration,
-}
-
-impl Job {
-    /// Whether the job needs anything from issue-3 failure handling that this build lacks.
-    pub fn has_failure_policy(&self) -> bool {
-        let s = &self.settings;
-        s.timeout.is_some() || s.retries > 0 || s.on_failure != OnFailure::Continue
-    }
 }

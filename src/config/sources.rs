@@ -14,57 +14,36 @@ pub(super) fn matrix(
     job: &str,
     raw: Spanned<IndexMap<Spanned<String>, Spanned<Json>>>,
 ) -> Option<MatrixSpec> {
-    let mut spec = MatrixSpec {
-        axes: Vec::new(),
-        include: Vec::new(),
-        exclude: Vec::new(),
-    };
+    let mut spec = MatrixSpec { axes: Vec::new(), include: Vec::new(), exclude: Vec::new() };
     let errors_before = ck.errors.len();
     for (key, value) in &raw.value {
         match key.value.as_str() {
             "include" | "exclude" => {
                 let Some(maps) = list_of_maps(&value.value) else {
-                    ck.error(
-                        pos(value),
-                        format!("job `{job}`: matrix `{}` must be a list of maps", key.value),
-                    );
+                    ck.error(pos(value), format!("job `{job}`: matrix `{}` must be a list of maps", key.value));
                     continue;
                 };
-                if key.value == "include" {
-                    spec.include = maps
-                } else {
-                    spec.exclude = maps
-                }
+                if key.value == "include" { spec.include = maps } else { spec.exclude = maps }
             }
             name => {
                 if !super::validate::is_identifier(name) {
                     ck.error(
                         pos(key),
-                        format!(
-                            "job `{job}`: invalid matrix key `{name}`: use letters, digits and `_`"
-                        ),
+                        format!("job `{job}`: invalid matrix key `{name}`: use letters, digits and `_`"),
                     );
                 }
                 match axis(&value.value) {
                     Ok(Axis::List(list)) if list.is_empty() => {
-                        ck.error(
-                            pos(value),
-                            format!("job `{job}`: matrix key `{name}` has no values"),
-                        );
+                        ck.error(pos(value), format!("job `{job}`: matrix key `{name}` has no values"));
                     }
                     Ok(a) => spec.axes.push((name.to_owned(), a)),
-                    Err(e) => {
-                        ck.error(pos(value), format!("job `{job}`: matrix key `{name}`: {e}"))
-                    }
+                    Err(e) => ck.error(pos(value), format!("job `{job}`: matrix key `{name}`: {e}")),
                 }
             }
         }
     }
     if spec.axes.is_empty() && spec.include.is_empty() && ck.errors.len() == errors_before {
-        ck.error(
-            pos(&raw),
-            format!("job `{job}`: the matrix is empty: give at least one key with values"),
-        );
+        ck.error(pos(&raw), format!("job `{job}`: the matrix is empty: give at least one key with values"));
     }
     (ck.errors.len() == errors_before).then_some(spec)
 }
@@ -73,10 +52,7 @@ fn list_of_maps(value: &Json) -> Option<Vec<IndexMap<String, Json>>> {
     value
         .as_array()?
         .iter()
-        .map(|v| {
-            v.as_object()
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        })
+        .map(|v| v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
         .collect()
 }
 
@@ -89,12 +65,7 @@ fn axis(value: &Json) -> Result<Axis, String> {
                     return Err(format!("unknown range key `{key}`: use from, to, step"));
                 }
             }
-            let int = |k: &str| {
-                map.get(k).map(|v| {
-                    v.as_i64()
-                        .ok_or_else(|| format!("`{k}` must be an integer"))
-                })
-            };
+            let int = |k: &str| map.get(k).map(|v| v.as_i64().ok_or_else(|| format!("`{k}` must be an integer")));
             let from = int("from").ok_or("a range needs `from`")??;
             let to = int("to").ok_or("a range needs `to`")??;
             let step = int("step").transpose()?.unwrap_or(1);
@@ -104,40 +75,22 @@ fn axis(value: &Json) -> Result<Axis, String> {
             if from > to {
                 return Err(format!("`from` ({from}) is greater than `to` ({to})"));
             }
-            Ok(Axis::Range {
-                from,
-                to,
-                step: step as u64,
-            })
+            Ok(Axis::Range { from, to, step: step as u64 })
         }
         _ => Err("expected a list of values or a range {from, to, step}".into()),
     }
 }
 
-pub(super) fn items(
-    ck: &mut Checker,
-    dir: &Path,
-    job: &str,
-    raw: Spanned<Json>,
-) -> Option<ItemsSpec> {
+pub(super) fn items(ck: &mut Checker, dir: &Path, job: &str, raw: Spanned<Json>) -> Option<ItemsSpec> {
     match &raw.value {
         Json::Array(list) => Some(ItemsSpec::Inline(list.clone())),
         Json::Object(map) => {
-            if let Some(key) = map
-                .keys()
-                .find(|k| !["file", "format"].contains(&k.as_str()))
-            {
-                ck.error(
-                    pos(&raw),
-                    format!("job `{job}`: unknown items key `{key}`: use `file` and `format`"),
-                );
+            if let Some(key) = map.keys().find(|k| !["file", "format"].contains(&k.as_str())) {
+                ck.error(pos(&raw), format!("job `{job}`: unknown items key `{key}`: use `file` and `format`"));
                 return None;
             }
             let Some(Json::String(file)) = map.get("file") else {
-                ck.error(
-                    pos(&raw),
-                    format!("job `{job}`: `items` needs `file: PATH` (or a list of items)"),
-                );
+                ck.error(pos(&raw), format!("job `{job}`: `items` needs `file: PATH` (or a list of items)"));
                 return None;
             };
             let format = match map.get("format").map(|f| f.as_str()) {
@@ -148,32 +101,23 @@ pub(super) fn items(
                     let shown = other.unwrap_or("a non-string");
                     ck.error(
                         pos(&raw),
-                        format!(
-                            "job `{job}`: unknown items format `{shown}`: use lines, csv or jsonl"
-                        ),
+                        format!("job `{job}`: unknown items format `{shown}`: use lines, csv or jsonl"),
                     );
                     return None;
                 }
             };
             let path = dir.join(file);
             if !path.is_file() {
-                ck.error(
-                    pos(&raw),
-                    format!(
-                        "job `{job}`: items file `{}` does not exist",
-                        path.display()
-                    ),
-                );
+                ck.error(pos(&raw), format!("job `{job}`: items file `{}` does not exist", path.display()));
                 return None;
             }
-            Some(ItemsSpec::File {
-                path,
-                format,
-                pos: pos(&raw),
-            })
+            Some(ItemsSpec::File { path, format, pos: pos(&raw) })
         }
         _ => {
-            ck.error(pos(&raw), format!("job `{job}`: `items` must be a list or `{{file: PATH, format: lines|csv|jsonl}}`"));
+            ck.error(
+                pos(&raw),
+                format!("job `{job}`: `items` must be a list or `{{file: PATH, format: lines|csv|jsonl}}`"),
+            );
             None
         }
     }
@@ -186,18 +130,8 @@ mod tests {
 
     #[test]
     fn axes() {
-        assert_eq!(
-            axis(&json!([1, 2])),
-            Ok(Axis::List(vec![json!(1), json!(2)]))
-        );
-        assert_eq!(
-            axis(&json!({"from": 1, "to": 9})),
-            Ok(Axis::Range {
-                from: 1,
-                to: 9,
-                step: 1
-            })
-        );
+        assert_eq!(axis(&json!([1, 2])), Ok(Axis::List(vec![json!(1), json!(2)])));
+        assert_eq!(axis(&json!({"from": 1, "to": 9})), Ok(Axis::Range { from: 1, to: 9, step: 1 }));
         assert!(axis(&json!({"from": 1, "to": 9, "step": 0})).is_err());
         assert!(axis(&json!({"from": 5, "to": 1})).is_err());
         assert!(axis(&json!("x")).is_err());

@@ -23,8 +23,7 @@ pub(super) struct Checker<'a> {
 
 impl Checker<'_> {
     pub fn error(&mut self, pos: Option<Pos>, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::new(self.file, pos, message).with_source(self.text));
+        self.errors.push(Diagnostic::new(self.file, pos, message).with_source(self.text));
     }
 }
 
@@ -33,18 +32,12 @@ pub(super) fn pos<T>(s: &Spanned<T>) -> Option<Pos> {
 }
 
 pub(super) fn located<T: Clone>(s: &Spanned<T>) -> Located<T> {
-    Located {
-        value: s.value.clone(),
-        pos: pos(s),
-    }
+    Located { value: s.value.clone(), pos: pos(s) }
 }
 
 /// Names of jobs (and so of state folders and labels): `[A-Za-z0-9_-]+`.
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Template variable names must be identifiers so that `{{ name }}` can reach them.
@@ -56,62 +49,34 @@ pub fn is_identifier(name: &str) -> bool {
 
 pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFile, Diagnostics> {
     let dir = job_file_dir(path);
-    let mut ck = Checker {
-        file: path,
-        text,
-        errors: Vec::new(),
-    };
+    let mut ck = Checker { file: path, text, errors: Vec::new() };
 
     let name = match &raw.name {
         Some(n) if !is_valid_name(&n.value) => {
-            ck.error(
-                pos(n),
-                format!(
-                    "invalid name `{}`: use letters, digits, `_` and `-`",
-                    n.value
-                ),
-            );
+            ck.error(pos(n), format!("invalid name `{}`: use letters, digits, `_` and `-`", n.value));
             n.value.clone()
         }
         Some(n) => n.value.clone(),
         None => default_name(path),
     };
-    let concurrency = raw
-        .concurrency
-        .as_ref()
-        .and_then(|c| positive(&mut ck, c, "concurrency"));
+    let concurrency = raw.concurrency.as_ref().and_then(|c| positive(&mut ck, c, "concurrency"));
 
     let mut vars = IndexMap::new();
     for (key, value) in &raw.vars {
         if !is_identifier(&key.value) {
-            ck.error(
-                pos(key),
-                format!(
-                    "invalid var name `{}`: use letters, digits and `_`",
-                    key.value
-                ),
-            );
+            ck.error(pos(key), format!("invalid var name `{}`: use letters, digits and `_`", key.value));
         }
         let var = match &value.value {
             Json::Object(map) if map.contains_key("sh") => match (map.len(), map.get("sh")) {
                 (1, Some(Json::String(cmd))) => Var::Command(cmd.clone()),
                 _ => {
-                    ck.error(
-                        pos(value),
-                        format!("var `{}`: a computed var is `{{sh: COMMAND}}`", key.value),
-                    );
+                    ck.error(pos(value), format!("var `{}`: a computed var is `{{sh: COMMAND}}`", key.value));
                     continue;
                 }
             },
             other => Var::Literal(other.clone()),
         };
-        vars.insert(
-            key.value.clone(),
-            Located {
-                value: var,
-                pos: pos(key),
-            },
-        );
+        vars.insert(key.value.clone(), Located { value: var, pos: pos(key) });
     }
 
     let mut limits = IndexMap::new();
@@ -121,18 +86,10 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
         }
     }
 
-    let defaults = settings(
-        &mut ck,
-        &dir,
-        raw.defaults.unwrap_or_default(),
-        &base_settings(&dir),
-    );
+    let defaults = settings(&mut ck, &dir, raw.defaults.unwrap_or_default(), &base_settings(&dir));
 
     let Some(raw_jobs) = raw.jobs else {
-        ck.error(
-            None,
-            "the job file has no `jobs`: add a map of job names to jobs",
-        );
+        ck.error(None, "the job file has no `jobs`: add a map of job names to jobs");
         return Err(Diagnostics(ck.errors));
     };
     if raw_jobs.is_empty() {
@@ -144,74 +101,32 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
     for (key, job) in raw_jobs {
         let job_pos = pos(&key);
         if !is_valid_name(&key.value) {
-            ck.error(
-                job_pos,
-                format!(
-                    "invalid job name `{}`: use letters, digits, `_` and `-`",
-                    key.value
-                ),
-            );
+            ck.error(job_pos, format!("invalid job name `{}`: use letters, digits, `_` and `-`", key.value));
         }
         let job_pos_value = pos(&job);
-        let (job, job_needs) = job_from_raw(
-            &mut ck,
-            &dir,
-            &names,
-            &limits,
-            &defaults,
-            key.value,
-            job_pos,
-            job_pos_value,
-            job.value,
-        );
+        let (job, job_needs) =
+            job_from_raw(&mut ck, &dir, &names, &limits, &defaults, key.value, job_pos, job_pos_value, job.value);
         jobs.push(job);
         needs.push(job_needs);
     }
     let jobs = graph::order_by_needs(&mut ck, jobs, needs);
 
     if ck.errors.is_empty() {
-        Ok(JobFile {
-            path: path.to_path_buf(),
-            dir,
-            name,
-            concurrency,
-            vars,
-            limits,
-            jobs,
-        })
+        Ok(JobFile { path: path.to_path_buf(), dir, name, concurrency, vars, limits, jobs })
     } else {
         Err(Diagnostics(ck.errors))
     }
 }
 
 fn job_file_dir(path: &Path) -> PathBuf {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
 }
 
 fn default_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let cleaned: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() {
-        "batch".into()
-    } else {
-        cleaned
-    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let cleaned: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    if cleaned.is_empty() { "batch".into() } else { cleaned }
 }
 
 fn base_settings(dir: &Path) -> Settings {
@@ -242,10 +157,7 @@ fn job_from_raw(
 ) -> (Job, Vec<(usize, Option<Pos>)>) {
     let settings = settings(ck, dir, raw.take_settings(), defaults);
     let work = work(ck, dir, &name, body_pos, &mut raw);
-    let concurrency = raw
-        .concurrency
-        .as_ref()
-        .and_then(|c| positive(ck, c, "concurrency"));
+    let concurrency = raw.concurrency.as_ref().and_then(|c| positive(ck, c, "concurrency"));
 
     let mut needs = Vec::new();
     for need in &raw.needs {
@@ -253,10 +165,7 @@ fn job_from_raw(
             Some(i) => needs.push((i, pos(need))),
             None => {
                 let hint = hint(&need.value, names.iter().map(String::as_str));
-                ck.error(
-                    pos(need),
-                    format!("job `{name}` needs unknown job `{}`{hint}", need.value),
-                );
+                ck.error(pos(need), format!("job `{name}` needs unknown job `{}`{hint}", need.value));
             }
         }
     }
@@ -266,50 +175,31 @@ fn job_from_raw(
             Some(i) => uses.push(i),
             None => {
                 let hint = hint(&limit.value, limits.keys().map(String::as_str));
-                ck.error(
-                    pos(limit),
-                    format!("job `{name}` uses unknown limit `{}`{hint}", limit.value),
-                );
+                ck.error(pos(limit), format!("job `{name}` uses unknown limit `{}`{hint}", limit.value));
             }
         }
     }
-    (
-        Job {
-            name,
-            pos: name_pos,
-            work,
-            needs: Vec::new(),
-            concurrency,
-            uses,
-            settings,
-        },
-        needs,
-    )
+    (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings }, needs)
 }
 
 fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &mut RawJob) -> Work {
-    let sources = [
-        raw.range.is_some(),
-        raw.matrix.is_some(),
-        raw.items.is_some(),
-    ];
+    let sources = [raw.range.is_some(), raw.matrix.is_some(), raw.items.is_some()];
     if sources.iter().filter(|s| **s).count() > 1 {
-        ck.error(
-            body_pos,
-            format!("job `{name}` has more than one of `range`, `matrix` and `items`; keep one"),
-        );
+        ck.error(body_pos, format!("job `{name}` has more than one of `range`, `matrix` and `items`; keep one"));
     }
     match (raw.command.take(), raw.commands.take()) {
         (Some(c), Some(_)) => {
-            ck.error(
-                pos(&c),
-                format!("job `{name}` has both `command` and `commands`; keep one"),
-            );
+            ck.error(pos(&c), format!("job `{name}` has both `command` and `commands`; keep one"));
             Work::Commands(Vec::new())
         }
         (None, Some(list)) => {
             if sources.contains(&true) {
-                ck.error(pos(&list), format!("job `{name}`: `commands` takes no `range`, `matrix` or `items`; use `command` with a source"));
+                ck.error(
+                    pos(&list),
+                    format!(
+                        "job `{name}`: `commands` takes no `range`, `matrix` or `items`; use `command` with a source"
+                    ),
+                );
             }
             if list.value.is_empty() {
                 ck.error(pos(&list), format!("job `{name}`: `commands` is empty"));
@@ -317,10 +207,7 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
             Work::Commands(list.value.iter().map(located).collect())
         }
         (None, None) => {
-            ck.error(
-                body_pos,
-                format!("job `{name}` has no `command` or `commands`"),
-            );
+            ck.error(body_pos, format!("job `{name}` has no `command` or `commands`"));
             Work::Commands(Vec::new())
         }
         (Some(command), None) => {
@@ -333,28 +220,17 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
             } else {
                 Source::Single
             };
-            Work::Templated {
-                command: located(&command),
-                source,
-            }
+            Work::Templated { command: located(&command), source }
         }
     }
 }
 
 fn range_spec(ck: &mut Checker, job: &str, range: Spanned<RawRange>) -> Option<RangeSpec> {
     let at = pos(&range);
-    let RawRange {
-        from,
-        to,
-        step,
-        chunks,
-    } = range.value;
+    let RawRange { from, to, step, chunks } = range.value;
     let split = match (step, chunks) {
         (Some(s), Some(_)) => {
-            ck.error(
-                pos(&s),
-                format!("job `{job}`: `range` takes `step` or `chunks`, not both"),
-            );
+            ck.error(pos(&s), format!("job `{job}`: `range` takes `step` or `chunks`, not both"));
             return None;
         }
         (_, Some(c)) => Split::Chunks(positive(ck, &c, "range.chunks")? as u64),
@@ -362,17 +238,10 @@ fn range_spec(ck: &mut Checker, job: &str, range: Spanned<RawRange>) -> Option<R
         (None, None) => Split::Step(1),
     };
     let (Some(from), Some(to)) = (from, to) else {
-        ck.error(
-            at,
-            format!("job `{job}`: `range` needs both `from` and `to`"),
-        );
+        ck.error(at, format!("job `{job}`: `range` needs both `from` and `to`"));
         return None;
     };
-    Some(RangeSpec {
-        from: located(&from),
-        to: located(&to),
-        split,
-    })
+    Some(RangeSpec { from: located(&from), to: located(&to), split })
 }
 
 /// `value` as a count of at least 1, or an error naming `what`.
@@ -380,10 +249,7 @@ pub(super) fn positive(ck: &mut Checker, value: &Spanned<i64>, what: &str) -> Op
     match usize::try_from(value.value) {
         Ok(n) if n > 0 => Some(n),
         _ => {
-            ck.error(
-                pos(value),
-                format!("`{what}` must be at least 1, got {}", value.value),
-            );
+            ck.error(pos(value), format!("`{what}` must be at least 1, got {}", value.value));
             None
         }
     }
@@ -399,10 +265,7 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
             "bash" => Shell::Bash,
             "none" => Shell::None,
             other => {
-                ck.error(
-                    pos(&shell),
-                    format!("unknown shell `{other}`: use auto, sh, bash or none"),
-                );
+                ck.error(pos(&shell), format!("unknown shell `{other}`: use auto, sh, bash or none"));
                 s.shell
             }
         };
@@ -413,10 +276,7 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
     if let Some(r) = raw.retries {
         match u32::try_from(r.value) {
             Ok(n) => s.retries = n,
-            Err(_) => ck.error(
-                pos(&r),
-                format!("`retries` must be 0 or more, got {}", r.value),
-            ),
+            Err(_) => ck.error(pos(&r), format!("`retries` must be 0 or more, got {}", r.value)),
         }
     }
     if let Some(d) = raw.retry_delay {
@@ -431,10 +291,7 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
     if let Some(env) = raw.env {
         for (key, value) in env {
             if key.value.is_empty() || key.value.contains(['=', '\0']) {
-                ck.error(
-                    pos(&key),
-                    format!("invalid environment variable name `{}`", key.value),
-                );
+                ck.error(pos(&key), format!("invalid environment variable name `{}`", key.value));
             }
             s.env.insert(key.value, located(&value));
         }
@@ -448,10 +305,7 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
             "stop" => OnFailure::Stop,
             "kill" => OnFailure::Kill,
             other => {
-                ck.error(
-                    pos(&f),
-                    format!("unknown on_failure `{other}`: use continue, stop or kill"),
-                );
+                ck.error(pos(&f), format!("unknown on_failure `{other}`: use continue, stop or kill"));
                 s.on_failure
             }
         };
@@ -465,10 +319,7 @@ fn duration(ck: &mut Checker, value: &Spanned<String>, what: &str) -> Option<Dur
         Err(e) => {
             ck.error(
                 pos(value),
-                format!(
-                    "`{what}`: `{}` is not a duration ({e}); write e.g. 500ms, 10s, 5m, 1h30m",
-                    value.value
-                ),
+                format!("`{what}`: `{}` is not a duration ({e}); write e.g. 500ms, 10s, 5m, 1h30m", value.value),
             );
             None
         }

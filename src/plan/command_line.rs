@@ -10,10 +10,7 @@ use crate::config::Shell;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandLine {
     /// `program -c script`.
-    Shell {
-        program: &'static str,
-        script: String,
-    },
+    Shell { program: &'static str, script: String },
     /// Executed directly; `argv[0]` is looked up in `PATH`.
     Argv(Vec<String>),
 }
@@ -23,10 +20,7 @@ impl CommandLine {
         if rendered.trim().is_empty() {
             return Err("the command is empty".into());
         }
-        let sh = || CommandLine::Shell {
-            program: "/bin/sh",
-            script: rendered.to_owned(),
-        };
+        let sh = || CommandLine::Shell { program: "/bin/sh", script: rendered.to_owned() };
         match shell {
             Shell::Sh => Ok(sh()),
             Shell::Bash => Ok(CommandLine::Shell { program: "bash", script: rendered.to_owned() }),
@@ -43,11 +37,10 @@ impl CommandLine {
 
 /// Builtins and keywords that only a shell can run (or that behave differently outside one).
 const SHELL_WORDS: &[&str] = &[
-    "!", ".", ":", "[[", "alias", "break", "case", "cd", "command", "continue", "declare", "do",
-    "done", "elif", "else", "esac", "eval", "exec", "exit", "export", "fi", "for", "function",
-    "getopts", "hash", "if", "let", "local", "read", "readonly", "return", "select", "set",
-    "shift", "source", "then", "time", "times", "trap", "type", "typeset", "ulimit", "umask",
-    "unalias", "unset", "until", "wait", "while",
+    "!", ".", ":", "[[", "alias", "break", "case", "cd", "command", "continue", "declare", "do", "done", "elif",
+    "else", "esac", "eval", "exec", "exit", "export", "fi", "for", "function", "getopts", "hash", "if", "let", "local",
+    "read", "readonly", "return", "select", "set", "shift", "source", "then", "time", "times", "trap", "type",
+    "typeset", "ulimit", "umask", "unalias", "unset", "until", "wait", "while",
 ];
 
 /// The command's words, or `None` when it needs a shell to mean what it says.
@@ -105,8 +98,9 @@ fn has_shell_syntax(command: &str) -> bool {
                     return true;
                 }
             }
-            '|' | '&' | ';' | '<' | '>' | '(' | ')' | '$' | '`' | '*' | '?' | '[' | ']' | '{'
-            | '}' | '\n' => return true,
+            '|' | '&' | ';' | '<' | '>' | '(' | ')' | '$' | '`' | '*' | '?' | '[' | ']' | '{' | '}' | '\n' => {
+                return true;
+            }
             '#' | '~' if word_start => return true,
             '=' if first_word => return true,
             ' ' | '\t' => {
@@ -133,26 +127,11 @@ mod tests {
 
     #[test]
     fn plain_commands_run_directly() {
-        assert_eq!(
-            argv("echo a b"),
-            Some(vec!["echo".into(), "a".into(), "b".into()])
-        );
-        assert_eq!(
-            argv("./x.sh 'a b' \"c d\""),
-            Some(vec!["./x.sh".into(), "a b".into(), "c d".into()])
-        );
-        assert_eq!(
-            argv("curl '; touch PWNED'"),
-            Some(vec!["curl".into(), "; touch PWNED".into()])
-        );
-        assert_eq!(
-            argv("tool --opt=1 a#b"),
-            Some(vec!["tool".into(), "--opt=1".into(), "a#b".into()])
-        );
-        assert_eq!(
-            argv("echo '$HOME'"),
-            Some(vec!["echo".into(), "$HOME".into()])
-        );
+        assert_eq!(argv("echo a b"), Some(vec!["echo".into(), "a".into(), "b".into()]));
+        assert_eq!(argv("./x.sh 'a b' \"c d\""), Some(vec!["./x.sh".into(), "a b".into(), "c d".into()]));
+        assert_eq!(argv("curl '; touch PWNED'"), Some(vec!["curl".into(), "; touch PWNED".into()]));
+        assert_eq!(argv("tool --opt=1 a#b"), Some(vec!["tool".into(), "--opt=1".into(), "a#b".into()]));
+        assert_eq!(argv("echo '$HOME'"), Some(vec!["echo".into(), "$HOME".into()]));
     }
 
     #[test]
@@ -183,18 +162,9 @@ mod tests {
     #[test]
     fn modes() {
         let sh = CommandLine::resolve("echo hi", Shell::Sh).unwrap();
-        assert!(matches!(
-            sh,
-            CommandLine::Shell {
-                program: "/bin/sh",
-                ..
-            }
-        ));
+        assert!(matches!(sh, CommandLine::Shell { program: "/bin/sh", .. }));
         assert!(CommandLine::resolve("a | b", Shell::None).is_err());
         assert!(CommandLine::resolve("   ", Shell::Auto).is_err());
-        assert_eq!(
-            CommandLine::resolve("true", Shell::Auto).unwrap(),
-            CommandLine::Argv(vec!["true".into()])
-        );
+        assert_eq!(CommandLine::resolve("true", Shell::Auto).unwrap(), CommandLine::Argv(vec!["true".into()]));
     }
 }

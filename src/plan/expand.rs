@@ -52,22 +52,13 @@ impl Expansion {
     /// The bindings of every task, in order. An error is about one task (a bad record).
     pub fn bindings(&self) -> Box<dyn Iterator<Item = Result<Bindings, String>> + Send + '_> {
         match self {
-            Expansion::Single | Expansion::Commands(_) => {
-                Box::new((0..self.count()).map(|_| Ok(Vec::new())))
-            }
+            Expansion::Single | Expansion::Commands(_) => Box::new((0..self.count()).map(|_| Ok(Vec::new()))),
             Expansion::Range(p) => Box::new((0..p.count()).map(|i| {
                 let (start, end) = p.get(i);
-                Ok(vec![
-                    (Arc::from("start"), Value::from(start)),
-                    (Arc::from("end"), Value::from(end)),
-                ])
+                Ok(vec![(Arc::from("start"), Value::from(start)), (Arc::from("end"), Value::from(end))])
             })),
             Expansion::Matrix(m) => Box::new(m.iter().map(Ok)),
-            Expansion::Inline(items) => Box::new(
-                items
-                    .iter()
-                    .map(|v| Ok(vec![(Arc::from("item"), v.clone())])),
-            ),
+            Expansion::Inline(items) => Box::new(items.iter().map(|v| Ok(vec![(Arc::from("item"), v.clone())]))),
             Expansion::File { path, format, .. } => match records(path, *format) {
                 Ok(records) => Box::new(records.map(|r| r.map(|v| vec![(Arc::from("item"), v)]))),
                 Err(e) => Box::new(std::iter::once(Err(e))),
@@ -90,46 +81,36 @@ pub fn count_records(path: &Path, format: ItemsFormat) -> Result<u64, String> {
 type Records = Box<dyn Iterator<Item = Result<Value, String>> + Send>;
 
 fn records(path: &Path, format: ItemsFormat) -> Result<Records, String> {
-    let file = File::open(path)
-        .map_err(|e| format!("cannot open items file `{}`: {e}", path.display()))?;
+    let file = File::open(path).map_err(|e| format!("cannot open items file `{}`: {e}", path.display()))?;
     let shown = path.display().to_string();
     match format {
         ItemsFormat::Lines | ItemsFormat::Jsonl => {
-            let lines = BufReader::new(file)
-                .lines()
-                .enumerate()
-                .filter_map(move |(n, line)| {
-                    let line = match line {
-                        Ok(line) => line,
-                        Err(e) => return Some(Err(format!("{shown}:{}: {e}", n + 1))),
-                    };
-                    let line = line.strip_suffix('\r').unwrap_or(&line);
-                    if line.trim().is_empty() {
-                        return None;
-                    }
-                    Some(match format {
-                        ItemsFormat::Jsonl => serde_json::from_str::<Json>(line)
-                            .map(|v| json_value(&v))
-                            .map_err(|e| format!("{shown}:{}: not a JSON value: {e}", n + 1)),
-                        _ => Ok(Value::from(line)),
-                    })
-                });
+            let lines = BufReader::new(file).lines().enumerate().filter_map(move |(n, line)| {
+                let line = match line {
+                    Ok(line) => line,
+                    Err(e) => return Some(Err(format!("{shown}:{}: {e}", n + 1))),
+                };
+                let line = line.strip_suffix('\r').unwrap_or(&line);
+                if line.trim().is_empty() {
+                    return None;
+                }
+                Some(match format {
+                    ItemsFormat::Jsonl => serde_json::from_str::<Json>(line)
+                        .map(|v| json_value(&v))
+                        .map_err(|e| format!("{shown}:{}: not a JSON value: {e}", n + 1)),
+                    _ => Ok(Value::from(line)),
+                })
+            });
             Ok(Box::new(lines))
         }
         ItemsFormat::Csv => {
             let mut reader = csv::Reader::from_reader(BufReader::new(file));
-            let headers = reader
-                .headers()
-                .map_err(|e| format!("{shown}: {e}"))?
-                .clone();
+            let headers = reader.headers().map_err(|e| format!("{shown}: {e}"))?.clone();
             let headers: Vec<String> = headers.iter().map(str::to_owned).collect();
             Ok(Box::new(reader.into_records().map(move |record| {
                 let record = record.map_err(|e| format!("{shown}: {e}"))?;
-                let row: serde_json::Map<String, Json> = headers
-                    .iter()
-                    .cloned()
-                    .zip(record.iter().map(Json::from))
-                    .collect();
+                let row: serde_json::Map<String, Json> =
+                    headers.iter().cloned().zip(record.iter().map(Json::from)).collect();
                 Ok(json_value(&Json::Object(row)))
             })))
         }
@@ -164,9 +145,7 @@ impl AxisValues {
     fn get(&self, i: u64) -> Json {
         match self {
             AxisValues::List(l) => l[i as usize].clone(),
-            AxisValues::Range { from, step, .. } => {
-                Json::from((*from as i128 + (i * step) as i128) as i64)
-            }
+            AxisValues::Range { from, step, .. } => Json::from((*from as i128 + (i * step) as i128) as i64),
         }
     }
 }
@@ -191,37 +170,19 @@ impl Matrix {
         let product = if axes.is_empty() {
             0
         } else {
-            axes.iter()
-                .try_fold(1u64, |acc, (_, a)| acc.checked_mul(a.len()))
-                .ok_or("the matrix is too large")?
+            axes.iter().try_fold(1u64, |acc, (_, a)| acc.checked_mul(a.len())).ok_or("the matrix is too large")?
         };
-        let exclude = spec
-            .exclude
-            .iter()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .collect();
+        let exclude = spec.exclude.iter().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).collect();
         let include = spec
             .include
             .iter()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (Arc::from(k.as_str()), json_value(v)))
-                    .collect()
-            })
+            .map(|m| m.iter().map(|(k, v)| (Arc::from(k.as_str()), json_value(v))).collect())
             .collect();
-        let mut matrix = Matrix {
-            axes,
-            exclude,
-            include,
-            product,
-            count: 0,
-        };
+        let mut matrix = Matrix { axes, exclude, include, product, count: 0 };
         let kept = if matrix.exclude.is_empty() {
             product
         } else {
-            (0..product)
-                .filter(|&i| !matrix.excluded(&matrix.combination(i)))
-                .count() as u64
+            (0..product).filter(|&i| !matrix.excluded(&matrix.combination(i))).count() as u64
         };
         matrix.count = kept + matrix.include.len() as u64;
         Ok(matrix)
@@ -229,10 +190,7 @@ impl Matrix {
 
     /// Every name a task of this matrix binds.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.axes
-            .iter()
-            .map(|(k, _)| &**k)
-            .chain(self.include.iter().flatten().map(|(k, _)| &**k))
+        self.axes.iter().map(|(k, _)| &**k).chain(self.include.iter().flatten().map(|(k, _)| &**k))
     }
 
     fn combination(&self, mut index: u64) -> Vec<Json> {
@@ -247,10 +205,7 @@ impl Matrix {
     fn excluded(&self, combination: &[Json]) -> bool {
         self.exclude.iter().any(|rule| {
             rule.iter().all(|(key, pattern)| {
-                self.axes
-                    .iter()
-                    .position(|(k, _)| &**k == key)
-                    .is_some_and(|i| matches(pattern, &combination[i]))
+                self.axes.iter().position(|(k, _)| &**k == key).is_some_and(|i| matches(pattern, &combination[i]))
             })
         })
     }
@@ -258,13 +213,8 @@ impl Matrix {
     fn iter(&self) -> impl Iterator<Item = Bindings> + Send + '_ {
         let product = (0..self.product).filter_map(move |i| {
             let combination = self.combination(i);
-            (!self.excluded(&combination)).then(|| {
-                self.axes
-                    .iter()
-                    .zip(combination)
-                    .map(|((k, _), v)| (k.clone(), json_value(&v)))
-                    .collect()
-            })
+            (!self.excluded(&combination))
+                .then(|| self.axes.iter().zip(combination).map(|((k, _), v)| (k.clone(), json_value(&v))).collect())
         });
         product.chain(self.include.iter().cloned())
     }
@@ -274,9 +224,7 @@ impl Matrix {
 /// at least its keys with matching values (so `{name: type1}` excludes `{name: type1, weight: 2}`).
 fn matches(pattern: &Json, value: &Json) -> bool {
     match (pattern, value) {
-        (Json::Object(p), Json::Object(v)) => p
-            .iter()
-            .all(|(k, pv)| v.get(k).is_some_and(|vv| matches(pv, vv))),
+        (Json::Object(p), Json::Object(v)) => p.iter().all(|(k, pv)| v.get(k).is_some_and(|vv| matches(pv, vv))),
         (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
         _ => pattern == value,
     }
@@ -291,13 +239,7 @@ mod tests {
     fn spec(axes: Vec<(&str, Axis)>, exclude: Vec<Json>, include: Vec<Json>) -> MatrixSpec {
         let maps = |v: Vec<Json>| -> Vec<IndexMap<String, Json>> {
             v.into_iter()
-                .map(|m| {
-                    m.as_object()
-                        .unwrap()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
+                .map(|m| m.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .collect()
         };
         MatrixSpec {
@@ -308,54 +250,26 @@ mod tests {
     }
 
     fn rendered(m: &Matrix) -> Vec<String> {
-        m.iter()
-            .map(|b| {
-                b.iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .collect()
+        m.iter().map(|b| b.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")).collect()
     }
 
     #[test]
     fn product_is_in_file_order_last_key_fastest() {
         let m = Matrix::new(&spec(
-            vec![
-                ("a", Axis::List(vec![json!("x"), json!("y")])),
-                (
-                    "n",
-                    Axis::Range {
-                        from: 1,
-                        to: 3,
-                        step: 1,
-                    },
-                ),
-            ],
+            vec![("a", Axis::List(vec![json!("x"), json!("y")])), ("n", Axis::Range { from: 1, to: 3, step: 1 })],
             vec![],
             vec![],
         ))
         .unwrap();
         assert_eq!(m.count, 6);
-        assert_eq!(
-            rendered(&m),
-            [
-                "a=x,n=1", "a=x,n=2", "a=x,n=3", "a=y,n=1", "a=y,n=2", "a=y,n=3"
-            ]
-        );
+        assert_eq!(rendered(&m), ["a=x,n=1", "a=x,n=2", "a=x,n=3", "a=y,n=1", "a=y,n=2", "a=y,n=3"]);
     }
 
     #[test]
     fn exclude_drops_and_include_adds() {
         let m = Matrix::new(&spec(
             vec![
-                (
-                    "k",
-                    Axis::List(vec![
-                        json!({"name": "t1", "w": 2}),
-                        json!({"name": "t2", "w": 3}),
-                    ]),
-                ),
+                ("k", Axis::List(vec![json!({"name": "t1", "w": 2}), json!({"name": "t2", "w": 3})])),
                 ("n", Axis::List(vec![json!(1), json!(2)])),
             ],
             vec![json!({"k": {"name": "t1"}, "n": 2})],
@@ -365,10 +279,7 @@ mod tests {
         assert_eq!(m.count, 4);
         assert_eq!(m.iter().count(), 4);
         let all = rendered(&m);
-        assert!(
-            !all.iter().any(|s| s.contains("t1") && s.ends_with("n=2")),
-            "{all:?}"
-        );
+        assert!(!all.iter().any(|s| s.contains("t1") && s.ends_with("n=2")), "{all:?}");
         assert!(all.last().unwrap().contains("t9"));
     }
 }

@@ -54,32 +54,13 @@ pub struct JobPlan {
 
 impl JobPlan {
     pub fn count(&self) -> u64 {
-        if self.selected {
-            self.expansion.count()
-        } else {
-            0
-        }
+        if self.selected { self.expansion.count() } else { 0 }
     }
 }
 
 impl Plan {
     pub fn new(file: JobFile, options: &PlanOptions) -> Result<Plan, Diagnostics> {
         let selected = select(&file, &options.only)?;
-        let unsupported: Vec<Diagnostic> = file
-            .jobs
-            .iter()
-            .filter(|j| j.has_failure_policy())
-            .map(|j| {
-                Diagnostic::new(
-                    &file.path,
-                    j.pos,
-                    format!("job `{}`: `timeout`, `retries` and `on_failure` are not supported by this version yet", j.name),
-                )
-            })
-            .collect();
-        if !unsupported.is_empty() {
-            return Err(Diagnostics(unsupported));
-        }
         let vars = Arc::new(vars::resolve(&file, &options.set)?);
         let mut env = template::environment();
         let mut errors = Vec::new();
@@ -88,46 +69,24 @@ impl Plan {
         for (i, job) in file.jobs.iter().enumerate() {
             let plan = if selected[i] {
                 match plan_job(&file, job, &vars, &mut env) {
-                    Ok(expansion) => JobPlan {
-                        selected: true,
-                        expansion,
-                        first_seq: next_seq,
-                    },
+                    Ok(expansion) => JobPlan { selected: true, expansion, first_seq: next_seq },
                     Err(mut e) => {
                         errors.append(&mut e);
-                        JobPlan {
-                            selected: true,
-                            expansion: Expansion::Commands(0),
-                            first_seq: next_seq,
-                        }
+                        JobPlan { selected: true, expansion: Expansion::Commands(0), first_seq: next_seq }
                     }
                 }
             } else {
-                JobPlan {
-                    selected: false,
-                    expansion: Expansion::Commands(0),
-                    first_seq: next_seq,
-                }
+                JobPlan { selected: false, expansion: Expansion::Commands(0), first_seq: next_seq }
             };
             next_seq += plan.count();
             jobs.push(plan);
         }
-        let plan = Plan {
-            file,
-            jobs,
-            env,
-            vars,
-        };
+        let plan = Plan { file, jobs, env, vars };
         if errors.is_empty() {
             plan.render_first_tasks()?;
             Ok(plan)
         } else {
-            Err(Diagnostics(
-                errors
-                    .into_iter()
-                    .map(|d| d.with_source(&plan.source_text()))
-                    .collect(),
-            ))
+            Err(Diagnostics(errors.into_iter().map(|d| d.with_source(&plan.source_text())).collect()))
         }
     }
 
@@ -139,17 +98,13 @@ impl Plan {
     pub fn tasks(&self, job: usize) -> impl Iterator<Item = PlannedTask> + Send + '_ {
         let plan = &self.jobs[job];
         let limit = if plan.selected { usize::MAX } else { 0 };
-        plan.expansion
-            .bindings()
-            .take(limit)
-            .enumerate()
-            .map(move |(index, bindings)| {
-                let index = index as u64;
-                match bindings {
-                    Ok(b) => self.render(job, index, b),
-                    Err(error) => Err(self.broken(job, index, error)),
-                }
-            })
+        plan.expansion.bindings().take(limit).enumerate().map(move |(index, bindings)| {
+            let index = index as u64;
+            match bindings {
+                Ok(b) => self.render(job, index, b),
+                Err(error) => Err(self.broken(job, index, error)),
+            }
+        })
     }
 
     /// Every task of the plan, job after job.
@@ -159,13 +114,7 @@ impl Plan {
 
     fn broken(&self, job: usize, index: u64, error: String) -> BrokenTask {
         let plan = &self.jobs[job];
-        BrokenTask {
-            job,
-            index,
-            seq: plan.first_seq + index,
-            label: self.label(job, index),
-            error,
-        }
+        BrokenTask { job, index, seq: plan.first_seq + index, label: self.label(job, index), error }
     }
 
     pub fn label(&self, job: usize, index: u64) -> String {
@@ -180,33 +129,24 @@ impl Plan {
         bindings.push((Arc::from("job"), Value::from(spec.name.as_str())));
         bindings.push((Arc::from("index"), Value::from(index)));
         bindings.push((Arc::from("count"), Value::from(plan.count())));
-        let scope = Value::from_object(Scope {
-            vars: self.vars.clone(),
-            bindings,
-        });
+        let scope = Value::from_object(Scope { vars: self.vars.clone(), bindings });
         let render = |name: &str| -> Result<String, String> {
-            let template = self
-                .env
-                .get_template(name)
-                .map_err(|e| template::describe(&e))?;
+            let template = self.env.get_template(name).map_err(|e| template::describe(&e))?;
             template.render(&scope).map_err(|e| template::describe(&e))
         };
         let command_name = command_template_name(spec, index);
-        let rendered =
-            render(&command_name).map_err(|e| self.broken(job, index, format!("command: {e}")))?;
-        let command = CommandLine::resolve(&rendered, spec.settings.shell)
-            .map_err(|e| self.broken(job, index, e))?;
+        let rendered = render(&command_name).map_err(|e| self.broken(job, index, format!("command: {e}")))?;
+        let command = CommandLine::resolve(&rendered, spec.settings.shell).map_err(|e| self.broken(job, index, e))?;
         let mut env = Vec::with_capacity(spec.settings.env.len());
         for key in spec.settings.env.keys() {
             let value = render(&env_template_name(&spec.name, key))
                 .map_err(|e| self.broken(job, index, format!("env {key}: {e}")))?;
             env.push((key.clone(), value));
         }
-        let mut bindings =
-            match Arc::try_unwrap(scope.downcast_object::<Scope>().expect("scope is a Scope")) {
-                Ok(scope) => scope.bindings,
-                Err(shared) => shared.bindings.clone(),
-            };
+        let mut bindings = match Arc::try_unwrap(scope.downcast_object::<Scope>().expect("scope is a Scope")) {
+            Ok(scope) => scope.bindings,
+            Err(shared) => shared.bindings.clone(),
+        };
         bindings.truncate(own);
         Ok(Task {
             job,
@@ -234,20 +174,13 @@ impl Plan {
                     Diagnostic::new(
                         &self.file.path,
                         pos,
-                        format!(
-                            "job `{}`, task {}: {}",
-                            spec.name, broken.label, broken.error
-                        ),
+                        format!("job `{}`, task {}: {}", spec.name, broken.label, broken.error),
                     )
                     .with_source(&self.source_text()),
                 );
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Diagnostics(errors))
-        }
+        if errors.is_empty() { Ok(()) } else { Err(Diagnostics(errors)) }
     }
 
     fn source_text(&self) -> String {
@@ -312,24 +245,17 @@ fn plan_job(
         Work::Commands(list) => Expansion::Commands(list.len() as u64),
         Work::Templated { source, .. } => match source {
             Source::Single => Expansion::Single,
-            Source::Range(range) => Expansion::Range(
-                partitions(range, &job.name, vars, env).map_err(|(p, m)| vec![diag(p, m)])?,
-            ),
-            Source::Matrix(spec) => Expansion::Matrix(
-                expand::Matrix::new(spec)
-                    .map_err(|m| vec![diag(job.pos, format!("job `{}`: {m}", job.name))])?,
-            ),
-            Source::Items(ItemsSpec::Inline(items)) => {
-                Expansion::Inline(items.iter().map(json_value).collect())
+            Source::Range(range) => {
+                Expansion::Range(partitions(range, &job.name, vars, env).map_err(|(p, m)| vec![diag(p, m)])?)
             }
+            Source::Matrix(spec) => Expansion::Matrix(
+                expand::Matrix::new(spec).map_err(|m| vec![diag(job.pos, format!("job `{}`: {m}", job.name))])?,
+            ),
+            Source::Items(ItemsSpec::Inline(items)) => Expansion::Inline(items.iter().map(json_value).collect()),
             Source::Items(ItemsSpec::File { path, format, pos }) => {
                 let count = expand::count_records(path, *format)
                     .map_err(|m| vec![diag(*pos, format!("job `{}`: {m}", job.name))])?;
-                Expansion::File {
-                    path: path.clone(),
-                    format: *format,
-                    count,
-                }
+                Expansion::File { path: path.clone(), format: *format, count }
             }
         },
     };
@@ -349,54 +275,31 @@ fn plan_job(
     match &job.work {
         Work::Commands(list) => {
             for (i, c) in list.iter().enumerate() {
-                templates.push((
-                    command_template_name(job, i as u64),
-                    c,
-                    format!("commands[{i}]"),
-                ));
+                templates.push((command_template_name(job, i as u64), c, format!("commands[{i}]")));
             }
         }
-        Work::Templated { command, .. } => {
-            templates.push((command_template_name(job, 0), command, "command".into()))
-        }
+        Work::Templated { command, .. } => templates.push((command_template_name(job, 0), command, "command".into())),
     }
     for (key, value) in &job.settings.env {
-        templates.push((
-            env_template_name(&job.name, key),
-            value,
-            format!("env `{key}`"),
-        ));
+        templates.push((env_template_name(&job.name, key), value, format!("env `{key}`")));
     }
 
     let mut errors = Vec::new();
     for (name, source, what) in templates {
         if let Err(e) = env.add_template_owned(name.clone(), source.value.clone()) {
-            errors.push(diag(
-                source.pos,
-                format!("job `{}`, {what}: {}", job.name, template::describe(&e)),
-            ));
+            errors.push(diag(source.pos, format!("job `{}`, {what}: {}", job.name, template::describe(&e))));
             continue;
         }
         let template = env.get_template(&name).expect("template was just added");
-        let mut unknown: Vec<String> = template
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|n| !in_scope.contains(n.as_str()))
-            .collect();
+        let mut unknown: Vec<String> =
+            template.undeclared_variables(false).into_iter().filter(|n| !in_scope.contains(n.as_str())).collect();
         unknown.sort();
         for name in unknown {
             let hint = hint(&name, in_scope.iter().copied());
-            errors.push(diag(
-                source.pos,
-                format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name),
-            ));
+            errors.push(diag(source.pos, format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name)));
         }
     }
-    if errors.is_empty() {
-        Ok(expansion)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(expansion) } else { Err(errors) }
 }
 
 /// Renders a range's bounds (which may be templates over the vars) and splits it.
@@ -409,21 +312,15 @@ fn partitions(
     let bound = |b: &Located<String>, what: &str| -> Result<i64, (Option<Pos>, String)> {
         let fail = |m: String| (b.pos, format!("job `{job}`: range `{what}`: {m}"));
         let text = if b.value.contains("{{") || b.value.contains("{%") {
-            let scope = Value::from_object(Scope {
-                vars: Arc::new(vars.to_vec()),
-                bindings: Vec::new(),
-            });
-            env.render_str(&b.value, scope)
-                .map_err(|e| fail(template::describe(&e)))?
+            let scope = Value::from_object(Scope { vars: Arc::new(vars.to_vec()), bindings: Vec::new() });
+            env.render_str(&b.value, scope).map_err(|e| fail(template::describe(&e)))?
         } else {
             b.value.clone()
         };
         let text = text.trim().replace('_', "");
-        text.parse::<i64>()
-            .map_err(|_| fail(format!("`{text}` is not an integer")))
+        text.parse::<i64>().map_err(|_| fail(format!("`{text}` is not an integer")))
     };
     let from = bound(&range.from, "from")?;
     let to = bound(&range.to, "to")?;
-    Partitions::new(from, to, range.split)
-        .map_err(|m| (range.from.pos, format!("job `{job}`: range: {m}")))
+    Partitions::new(from, to, range.split).map_err(|m| (range.from.pos, format!("job `{job}`: range: {m}")))
 }

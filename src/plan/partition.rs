@@ -26,14 +26,8 @@ impl Partitions {
             // Never more chunks than values: a chunk is never empty.
             Split::Chunks(chunks) => total.min(chunks as u128),
         };
-        let count = u64::try_from(count)
-            .map_err(|_| "the range has more than 2^64 partitions".to_string())?;
-        Ok(Partitions {
-            from,
-            split,
-            total,
-            count,
-        })
+        let count = u64::try_from(count).map_err(|_| "the range has more than 2^64 partitions".to_string())?;
+        Ok(Partitions { from, split, total, count })
     }
 
     pub fn count(&self) -> u64 {
@@ -77,15 +71,9 @@ mod tests {
     #[test]
     fn last_step_is_cut_and_chunks_are_near_equal() {
         let p = Partitions::new(1, 10, Split::Step(4)).unwrap();
-        assert_eq!(
-            (0..p.count()).map(|i| p.get(i)).collect::<Vec<_>>(),
-            [(1, 4), (5, 8), (9, 10)]
-        );
+        assert_eq!((0..p.count()).map(|i| p.get(i)).collect::<Vec<_>>(), [(1, 4), (5, 8), (9, 10)]);
         let p = Partitions::new(1, 10, Split::Chunks(3)).unwrap();
-        assert_eq!(
-            (0..p.count()).map(|i| p.get(i)).collect::<Vec<_>>(),
-            [(1, 4), (5, 7), (8, 10)]
-        );
+        assert_eq!((0..p.count()).map(|i| p.get(i)).collect::<Vec<_>>(), [(1, 4), (5, 7), (8, 10)]);
         assert_eq!(Partitions::new(1, 2, Split::Chunks(5)).unwrap().count(), 2);
         assert!(Partitions::new(2, 1, Split::Step(1)).is_err());
         let p = Partitions::new(i64::MIN, i64::MAX, Split::Chunks(2)).unwrap();
@@ -93,10 +81,7 @@ mod tests {
     }
 
     fn split() -> impl Strategy<Value = Split> {
-        prop_oneof![
-            (1u64..5000).prop_map(Split::Step),
-            (1u64..5000).prop_map(Split::Chunks)
-        ]
+        prop_oneof![(1u64..5000).prop_map(Split::Step), (1u64..5000).prop_map(Split::Chunks)]
     }
 
     proptest! {

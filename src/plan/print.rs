@@ -9,28 +9,14 @@ use super::{Plan, PlannedTask};
 /// Writes every task; returns how many could not be rendered (each reported in place).
 pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
     let jobs = plan.jobs.iter().filter(|j| j.selected).count();
-    writeln!(
-        out,
-        "{}: {} tasks in {} jobs",
-        plan.file.name,
-        plan.total(),
-        jobs
-    )?;
+    writeln!(out, "{}: {} tasks in {} jobs", plan.file.name, plan.total(), jobs)?;
     let mut broken = 0;
     for (i, job) in plan.file.jobs.iter().enumerate() {
         if !plan.jobs[i].selected {
             continue;
         }
-        let needs: Vec<&str> = job
-            .needs
-            .iter()
-            .map(|&n| plan.file.jobs[n].name.as_str())
-            .collect();
-        let needs = if needs.is_empty() {
-            String::new()
-        } else {
-            format!(", needs {}", needs.join(", "))
-        };
+        let needs: Vec<&str> = job.needs.iter().map(|&n| plan.file.jobs[n].name.as_str()).collect();
+        let needs = if needs.is_empty() { String::new() } else { format!(", needs {}", needs.join(", ")) };
         writeln!(out, "{} ({} tasks{needs})", job.name, plan.jobs[i].count())?;
         for task in plan.tasks(i) {
             match task {
@@ -66,12 +52,7 @@ fn json_line(plan: &Plan, task: &PlannedTask) -> serde_json::Value {
             let vars: serde_json::Map<String, serde_json::Value> = t
                 .bindings
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-                    )
-                })
+                .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
                 .collect();
             json!({
                 "job": plan.file.jobs[t.job].name,

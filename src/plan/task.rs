@@ -37,9 +37,5 @@ pub struct BrokenTask {
 pub type PlannedTask = Result<Task, BrokenTask>;
 
 pub fn label(job: &str, index: u64, single: bool) -> String {
-    if single {
-        job.to_owned()
-    } else {
-        format!("{job}[{index}]")
-    }
+    if single { job.to_owned() } else { format!("{job}[{index}]") }
 }

@@ -19,27 +19,18 @@ const SHELL_ESCAPE: AutoEscape = AutoEscape::Custom(std::borrow::Cow::Borrowed("
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|name| {
-        if name.ends_with(COMMAND_SUFFIX) {
-            SHELL_ESCAPE
-        } else {
-            AutoEscape::None
-        }
-    });
+    env.set_auto_escape_callback(|name| if name.ends_with(COMMAND_SUFFIX) { SHELL_ESCAPE } else { AutoEscape::None });
     env.set_formatter(|out, state, value| {
         if *state.auto_escape() == SHELL_ESCAPE && !value.is_safe() {
             let text = value.to_string();
-            let quoted = shlex::try_quote(&text).map_err(|_| {
-                Error::new(ErrorKind::InvalidOperation, "a value contains a NUL byte")
-            })?;
+            let quoted = shlex::try_quote(&text)
+                .map_err(|_| Error::new(ErrorKind::InvalidOperation, "a value contains a NUL byte"))?;
             out.write_str(&quoted).map_err(Error::from)
         } else {
             minijinja::escape_formatter(out, state, value)
         }
     });
-    env.add_filter("raw", |value: Value| {
-        Value::from_safe_string(value.to_string())
-    });
+    env.add_filter("raw", |value: Value| Value::from_safe_string(value.to_string()));
     env
 }
 
@@ -59,11 +50,7 @@ pub struct Scope {
 impl Object for Scope {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
-        self.bindings
-            .iter()
-            .chain(self.vars.iter())
-            .find(|(k, _)| &**k == key)
-            .map(|(_, v)| v.clone())
+        self.bindings.iter().chain(self.vars.iter()).find(|(k, _)| &**k == key).map(|(_, v)| v.clone())
     }
 }
 
@@ -87,42 +74,24 @@ mod tests {
 
     fn render(source: &str, bindings: Vec<(&str, Value)>) -> Result<String, Error> {
         let mut env = environment();
-        env.add_template_owned(format!("t{COMMAND_SUFFIX}"), source.to_owned())
-            .unwrap();
-        let scope = Scope {
-            vars: Arc::new(vec![]),
-            bindings: bindings
-                .into_iter()
-                .map(|(k, v)| (Arc::from(k), v))
-                .collect(),
-        };
-        env.get_template(&format!("t{COMMAND_SUFFIX}"))
-            .unwrap()
-            .render(Value::from_object(scope))
+        env.add_template_owned(format!("t{COMMAND_SUFFIX}"), source.to_owned()).unwrap();
+        let scope =
+            Scope { vars: Arc::new(vec![]), bindings: bindings.into_iter().map(|(k, v)| (Arc::from(k), v)).collect() };
+        env.get_template(&format!("t{COMMAND_SUFFIX}")).unwrap().render(Value::from_object(scope))
     }
 
     #[test]
     fn values_are_quoted_as_one_word() {
         let out = render("echo {{ x }}", vec![("x", Value::from("; touch PWNED"))]).unwrap();
         assert_eq!(out, "echo '; touch PWNED'");
-        let out = render(
-            "curl {{ u }}",
-            vec![("u", Value::from("https://x/?a=1&b=2"))],
-        )
-        .unwrap();
+        let out = render("curl {{ u }}", vec![("u", Value::from("https://x/?a=1&b=2"))]).unwrap();
         assert_eq!(shlex::split(&out).unwrap(), ["curl", "https://x/?a=1&b=2"]);
-        assert_eq!(
-            render("echo {{ n * 2 }}", vec![("n", Value::from(21))]).unwrap(),
-            "echo 42"
-        );
+        assert_eq!(render("echo {{ n * 2 }}", vec![("n", Value::from(21))]).unwrap(), "echo 42");
     }
 
     #[test]
     fn raw_opts_out_and_undefined_is_an_error() {
-        assert_eq!(
-            render("{{ x | raw }}", vec![("x", Value::from("a|b"))]).unwrap(),
-            "a|b"
-        );
+        assert_eq!(render("{{ x | raw }}", vec![("x", Value::from("a|b"))]).unwrap(), "a|b");
         let e = render("{{ strat }}", vec![]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UndefinedError);
     }

@@ -13,10 +13,7 @@ use crate::config::{JobFile, Var};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// Resolves every var; `overrides` (`--set KEY=VALUE`) win over the file and skip its commands.
-pub fn resolve(
-    file: &JobFile,
-    overrides: &[(String, String)],
-) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
+pub fn resolve(file: &JobFile, overrides: &[(String, String)]) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
     let mut errors = Vec::new();
     for (key, _) in overrides {
         if !file.vars.contains_key(key) {
@@ -37,9 +34,7 @@ pub fn resolve(
                 Var::Literal(json) => Ok(json_value(json)),
                 Var::Command(cmd) => run_computed(cmd, &file.dir)
                     .map(|out| integer_or_string(&out))
-                    .map_err(|e| {
-                        Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))
-                    }),
+                    .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
             }
         };
         match value {
@@ -47,11 +42,7 @@ pub fn resolve(
             Err(d) => errors.push(d),
         }
     }
-    if errors.is_empty() {
-        Ok(vars)
-    } else {
-        Err(Diagnostics(errors))
-    }
+    if errors.is_empty() { Ok(vars) } else { Err(Diagnostics(errors)) }
 }
 
 /// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string.
@@ -82,22 +73,11 @@ fn run_computed(cmd: &str, dir: &Path) -> Result<String, String> {
         .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(3)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail: Vec<&str> = stderr.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
         return Err(format!(
             "`{cmd}` failed ({}){}",
             output.status,
-            if tail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", tail.join(" / "))
-            }
+            if tail.is_empty() { String::new() } else { format!(": {}", tail.join(" / ")) }
         ));
     }
     String::from_utf8(output.stdout)

@@ -25,9 +25,7 @@ pub fn eta(counts: &Counts, elapsed: Duration) -> Option<Duration> {
         return None;
     }
     let per_task = elapsed.as_secs_f64() / done as f64;
-    Some(Duration::from_secs_f64(
-        per_task * (counts.total - done) as f64,
-    ))
+    Some(Duration::from_secs_f64(per_task * (counts.total - done) as f64))
 }
 
 #[cfg(test)]
@@ -44,24 +42,8 @@ mod tests {
 
     #[test]
     fn eta_follows_the_rate() {
-        let counts = Counts {
-            total: 10,
-            succeeded: 5,
-            ..Counts::default()
-        };
-        assert_eq!(
-            eta(&counts, Duration::from_secs(10)),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(
-            eta(
-                &Counts {
-                    total: 10,
-                    ..Counts::default()
-                },
-                Duration::from_secs(1)
-            ),
-            None
-        );
+        let counts = Counts { total: 10, succeeded: 5, ..Counts::default() };
+        assert_eq!(eta(&counts, Duration::from_secs(10)), Some(Duration::from_secs(10)));
+        assert_eq!(eta(&Counts { total: 10, ..Counts::default() }, Duration::from_secs(1)), None);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::Reporter;
 use super::format::{duration, eta};
 use crate::console::{Console, Stream};
-use crate::events::{Counts, Event};
+use crate::events::{Counts, Event, Finished};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
@@ -18,16 +18,28 @@ pub struct Plain {
 
 impl Plain {
     pub fn new(console: Arc<Console>) -> Plain {
-        Plain {
-            console,
-            next_progress: PROGRESS_EVERY,
-        }
+        Plain { console, next_progress: PROGRESS_EVERY }
     }
 
     fn line(&self, text: String) {
-        self.console
-            .write(Stream::Stderr, format!("{text}\n").as_bytes());
+        self.console.write(Stream::Stderr, format!("{text}\n").as_bytes());
     }
+}
+
+/// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.
+pub fn finished_line(task: &Finished) -> String {
+    let took = duration(task.duration);
+    let attempts = if task.attempt > 1 { format!(" after {} attempts", task.attempt) } else { String::new() };
+    if task.outcome.is_success() {
+        format!("ok {} {took}{attempts}", task.label)
+    } else {
+        format!("FAILED {} {}{attempts} ({took})", task.label, task.outcome.describe())
+    }
+}
+
+/// `RETRY export[4] exit 1 (attempt 1), again in 1.0s`.
+pub fn retry_line(task: &Finished, delay: Duration) -> String {
+    format!("RETRY {} {} (attempt {}), again in {}", task.label, task.outcome.describe(), task.attempt, duration(delay))
 }
 
 /// `1234/5000 done, 2 failed, 4 running, 10.0s elapsed, ETA 30.0s`.
@@ -36,11 +48,7 @@ pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
     if counts.failed > 0 {
         line.push_str(&format!(", {} failed", counts.failed));
     }
-    line.push_str(&format!(
-        ", {} running, {} elapsed",
-        counts.running,
-        duration(elapsed)
-    ));
+    line.push_str(&format!(", {} running, {} elapsed", counts.running, duration(elapsed)));
     if let Some(eta) = eta(counts, elapsed) {
         line.push_str(&format!(", ETA {}", duration(eta)));
     }
@@ -50,32 +58,16 @@ pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
 impl Reporter for Plain {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted {
-                name,
-                counts,
-                workers,
-            } => self.line(format!(
-                "batchrun: {name}: {} tasks on {workers} workers",
-                counts.total
-            )),
+            Event::RunStarted { name, counts, workers } => {
+                self.line(format!("batchrun: {name}: {} tasks on {workers} workers", counts.total))
+            }
             Event::TaskStarted { .. } | Event::RunFinished { .. } => {}
-            Event::TaskFinished { task, .. } => {
-                let took = duration(task.duration);
-                if task.outcome.is_success() {
-                    self.line(format!("ok {} {took}", task.label));
-                } else {
-                    self.line(format!(
-                        "FAILED {} {} after {took}",
-                        task.label,
-                        task.outcome.describe()
-                    ));
-                }
+            Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
+            Event::TaskFinished { task, .. } => self.line(finished_line(task)),
+            Event::JobSkipped { job, tasks, reason, .. } => {
+                self.line(format!("SKIPPED {job} ({tasks} tasks): {reason}"))
             }
-            Event::JobSkipped {
-                job, tasks, reason, ..
-            } => {
-                self.line(format!("SKIPPED {job} ({tasks} tasks): {reason}"));
-            }
+            Event::RunCancelling { reason, .. } => self.line(format!("STOPPING: {reason}")),
         }
     }
 

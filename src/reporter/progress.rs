@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::Reporter;
 use super::format::{duration, eta};
+use super::{Reporter, plain};
 use crate::console::{Console, Stream};
 use crate::events::{Counts, Event};
 
@@ -24,8 +24,8 @@ pub struct Progress {
     overall: ProgressBar,
     lines: Vec<ProgressBar>,
     max_lines: usize,
-    /// Running tasks, oldest first, with their start time.
-    running: Vec<(String, Instant)>,
+    /// Running tasks, oldest first: label, what to show, start time.
+    running: Vec<(String, String, Instant)>,
 }
 
 impl Progress {
@@ -42,18 +42,9 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        let rows = console::Term::stderr()
-            .size_checked()
-            .map_or(24, |(rows, _)| rows as usize);
+        let rows = console::Term::stderr().size_checked().map_or(24, |(rows, _)| rows as usize);
         let max_lines = MAX_RUNNING_LINES.min(rows.saturating_sub(3)).max(1);
-        Progress {
-            console,
-            multi,
-            overall,
-            lines: Vec::new(),
-            max_lines,
-            running: Vec::new(),
-        }
+        Progress { console, multi, overall, lines: Vec::new(), max_lines, running: Vec::new() }
     }
 
     fn draw(&mut self, counts: &Counts, elapsed: Duration) {
@@ -76,8 +67,7 @@ impl Progress {
         while self.lines.len() < shown {
             let line = self.multi.add(ProgressBar::new_spinner());
             line.set_style(
-                ProgressStyle::with_template("  {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template("  {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             self.lines.push(line);
         }
@@ -89,14 +79,22 @@ impl Progress {
         }
         let now = Instant::now();
         let hidden = self.running.len() - shown;
-        for (i, (line, (label, since))) in self.lines.iter().zip(&self.running).enumerate() {
-            let more = if hidden > 0 && i + 1 == shown {
-                format!("   (+{hidden} more running)")
-            } else {
-                String::new()
-            };
+        for (i, (line, (_, label, since))) in self.lines.iter().zip(&self.running).enumerate() {
+            let more =
+                if hidden > 0 && i + 1 == shown { format!("   (+{hidden} more running)") } else { String::new() };
             line.set_message(format!("▸ {label}  {}{more}", duration(now - *since)));
         }
+    }
+
+    fn ended(&mut self, label: &str) {
+        if let Some(at) = self.running.iter().position(|(l, _, _)| l == label) {
+            self.running.remove(at);
+        }
+    }
+
+    /// A line above the bars.
+    fn say(&self, line: &str) {
+        self.console.write(Stream::Stderr, format!("{line}\n").as_bytes());
     }
 
     fn clear(&mut self) {
@@ -115,31 +113,24 @@ impl Reporter for Progress {
                 self.overall.set_prefix(name.to_string());
                 self.draw(counts, Duration::ZERO);
             }
-            Event::TaskStarted { label, .. } => {
-                self.running.push((label.to_string(), Instant::now()))
+            Event::TaskStarted { label, attempt, .. } => {
+                let shown = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.to_string() };
+                self.running.push((label.to_string(), shown, Instant::now()));
+            }
+            Event::TaskRetrying { task, delay, .. } => {
+                self.ended(&task.label);
+                self.say(&plain::retry_line(task, *delay));
             }
             Event::TaskFinished { task, .. } => {
-                if let Some(at) = self.running.iter().position(|(l, _)| *l == task.label) {
-                    self.running.remove(at);
-                }
+                self.ended(&task.label);
                 if !task.outcome.is_success() {
-                    let line = format!(
-                        "FAILED {} {} after {}\n",
-                        task.label,
-                        task.outcome.describe(),
-                        duration(task.duration)
-                    );
-                    self.console.write(Stream::Stderr, line.as_bytes());
+                    self.say(&plain::finished_line(task));
                 }
             }
-            Event::JobSkipped {
-                job, tasks, reason, ..
-            } => {
-                self.console.write(
-                    Stream::Stderr,
-                    format!("SKIPPED {job} ({tasks} tasks): {reason}\n").as_bytes(),
-                );
+            Event::JobSkipped { job, tasks, reason, .. } => {
+                self.say(&format!("SKIPPED {job} ({tasks} tasks): {reason}"))
             }
+            Event::RunCancelling { reason, .. } => self.say(&format!("STOPPING: {reason}")),
             Event::RunFinished { .. } => self.clear(),
         }
     }

@@ -21,6 +21,9 @@ pub struct Summary {
     slowest: Vec<(Duration, String)>,
     failures: Vec<Finished>,
     skipped: Vec<String>,
+    retried_tasks: u64,
+    extra_attempts: u64,
+    stopped: Option<String>,
 }
 
 impl Summary {
@@ -31,13 +34,15 @@ impl Summary {
             slowest: Vec::new(),
             failures: Vec::new(),
             skipped: Vec::new(),
+            retried_tasks: 0,
+            extra_attempts: 0,
+            stopped: None,
         }
     }
 
     fn note_duration(&mut self, label: &str, took: Duration) {
         self.task_time += took;
-        if self.slowest.len() < SLOWEST_SHOWN || self.slowest.last().is_some_and(|(d, _)| took > *d)
-        {
+        if self.slowest.len() < SLOWEST_SHOWN || self.slowest.last().is_some_and(|(d, _)| took > *d) {
             let at = self.slowest.partition_point(|(d, _)| *d >= took);
             self.slowest.insert(at, (took, label.to_owned()));
             self.slowest.truncate(SLOWEST_SHOWN);
@@ -54,11 +59,19 @@ impl Reporter for Summary {
                     self.failures.push((*task).clone());
                 }
             }
-            Event::JobSkipped {
-                job, tasks, reason, ..
-            } => self
-                .skipped
-                .push(format!("{job} ({tasks} tasks): {reason}")),
+            Event::TaskRetrying { task, .. } => {
+                self.task_time += task.duration;
+                self.extra_attempts += 1;
+                if task.attempt == 1 {
+                    self.retried_tasks += 1;
+                }
+            }
+            Event::RunCancelling { reason, .. } => {
+                self.stopped.get_or_insert_with(|| reason.to_string());
+            }
+            Event::JobSkipped { job, tasks, reason, .. } => {
+                self.skipped.push(format!("{job} ({tasks} tasks): {reason}"))
+            }
             Event::RunFinished { counts, elapsed } => {
                 let mut out = String::new();
                 out.push_str(&format!(
@@ -70,21 +83,31 @@ impl Reporter for Summary {
                     duration(*elapsed),
                     duration(self.task_time)
                 ));
+                if self.retried_tasks > 0 {
+                    out.push_str(&format!(
+                        "  retried {} tasks, {} extra attempts\n",
+                        self.retried_tasks, self.extra_attempts
+                    ));
+                }
+                if let Some(reason) = &self.stopped {
+                    out.push_str(&format!("  stopped early: {reason}\n"));
+                }
                 if counts.total > 1 && !self.slowest.is_empty() {
-                    let slowest: Vec<String> = self
-                        .slowest
-                        .iter()
-                        .map(|(d, l)| format!("{l} {}", duration(*d)))
-                        .collect();
+                    let slowest: Vec<String> =
+                        self.slowest.iter().map(|(d, l)| format!("{l} {}", duration(*d))).collect();
                     out.push_str(&format!("  slowest: {}\n", slowest.join(", ")));
                 }
                 for f in &self.failures {
-                    out.push_str(&format!("  FAILED {}: {}\n", f.label, f.outcome.describe()));
+                    let attempts = if f.attempt > 1 { format!(" ({} attempts)", f.attempt) } else { String::new() };
+                    out.push_str(&format!("  FAILED {}: {}{attempts}\n", f.label, f.outcome.describe()));
                     if !f.command.is_empty() {
                         out.push_str(&format!("    command: {}\n", f.command));
                     }
                     for line in &f.stderr_tail {
                         out.push_str(&format!("    stderr | {line}\n"));
+                    }
+                    if let Some(log) = &f.log {
+                        out.push_str(&format!("    log: {}.out, .err\n", log.display()));
                     }
                 }
                 let unshown = counts.failed.saturating_sub(self.failures.len() as u64);

@@ -1,7 +1,8 @@
 //! The dispatcher: the single owner of run state.
 //!
-//! It decides which task starts next (jobs whose `needs` succeeded, per-job caps, named limits,
-//! `start_gap`, the ordered-output window), hands tasks to idle workers, takes their results,
+//! It decides which attempt starts next (due retries first, then jobs whose `needs` succeeded,
+//! within per-job caps, named limits, `start_gap` and the ordered-output window), hands it to
+//! an idle worker, takes results, schedules retries, applies `on_failure`, handles interrupts,
 //! skips jobs whose needs failed, and turns all of it into [`Event`]s for the reporters. Tasks
 //! are pulled from the planner's lazy iterators only when a worker is free, so nothing is
 //! queued ahead and memory does not grow with the number of tasks.
@@ -10,13 +11,30 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::cancel::{Cancel, Level};
 use super::output::Output;
+use super::retry;
+use super::worker::{Attempt, AttemptDone};
+use crate::config::OnFailure;
 use crate::events::{Counts, Event, Finished, Outcome};
 use crate::plan::{Plan, PlannedTask, Task};
 use crate::reporter::Reporter;
 
 /// How often reporters get a [`Reporter::tick`] (progress redraws, periodic lines).
 const TICK: Duration = Duration::from_millis(100);
+
+/// What reaches the dispatcher: results from workers, signals from the signal thread.
+pub enum Message {
+    Done(Box<AttemptDone>),
+    Signal(i32),
+}
+
+/// How a run ended.
+pub struct RunResult {
+    pub counts: Counts,
+    /// The signal that interrupted the run, if one did.
+    pub interrupted_by: Option<i32>,
+}
 
 enum JobStatus {
     /// Waiting for the jobs it needs.
@@ -39,21 +57,35 @@ struct JobState<'p> {
     last_start: Option<Instant>,
 }
 
+/// A failed attempt waiting for its retry.
+struct Retry {
+    task: Task,
+    next: u32,
+    at: Instant,
+    last: Finished,
+}
+
 pub struct Dispatcher<'p, 'r> {
     plan: &'p Plan,
     output: &'p Output,
+    cancel: &'p Cancel,
     reporter: &'r mut dyn Reporter,
     jobs: Vec<JobState<'p>>,
     limits_in_use: Vec<usize>,
+    retries: Vec<Retry>,
     idle: usize,
     counts: Counts,
     started: Instant,
+    /// Set once no new attempt may start (`on_failure: stop|kill`, or an interrupt).
+    stopping: bool,
+    interrupted_by: Option<i32>,
 }
 
 impl<'p, 'r> Dispatcher<'p, 'r> {
     pub fn new(
         plan: &'p Plan,
         output: &'p Output,
+        cancel: &'p Cancel,
         workers: usize,
         reporter: &'r mut dyn Reporter,
     ) -> Self {
@@ -61,11 +93,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             .jobs
             .iter()
             .map(|j| JobState {
-                status: if j.selected {
-                    JobStatus::Waiting
-                } else {
-                    JobStatus::Done { failed: false }
-                },
+                status: if j.selected { JobStatus::Waiting } else { JobStatus::Done { failed: false } },
                 tasks: None,
                 count: j.count(),
                 dispatched: 0,
@@ -78,40 +106,38 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         Dispatcher {
             plan,
             output,
+            cancel,
             reporter,
             jobs,
             limits_in_use: vec![0; plan.file.limits.len()],
+            retries: Vec::new(),
             idle: workers,
-            counts: Counts {
-                total: plan.total(),
-                ..Counts::default()
-            },
+            counts: Counts { total: plan.total(), ..Counts::default() },
             started: Instant::now(),
+            stopping: false,
+            interrupted_by: None,
         }
     }
 
-    /// Runs the plan to the end; returns the final counts.
-    pub fn run(mut self, tasks: Sender<Task>, results: Receiver<Finished>) -> Counts {
+    /// Runs the plan to the end (or until stopped); returns how it ended.
+    pub fn run(mut self, attempts: Sender<Attempt>, messages: Receiver<Message>) -> RunResult {
         let workers = self.idle;
-        self.reporter.event(&Event::RunStarted {
-            name: &self.plan.file.name,
-            counts: self.counts,
-            workers,
-        });
+        self.reporter.event(&Event::RunStarted { name: &self.plan.file.name, counts: self.counts, workers });
         let mut next_tick = Instant::now() + TICK;
         loop {
             self.update_job_statuses();
-            let wake_for_gap = self.start_tasks(&tasks);
-            if self.counts.done() == self.counts.total
-                && self.counts.running == 0
-                && self.all_jobs_settled()
-            {
+            let mut wake = next_tick;
+            if !self.stopping {
+                if let Some(at) = self.start_attempts(&attempts) {
+                    wake = wake.min(at);
+                }
+            }
+            if self.counts.running == 0 && (self.stopping || (self.retries.is_empty() && self.all_jobs_settled())) {
                 break;
             }
-            let now = Instant::now();
-            let wake = wake_for_gap.map_or(next_tick, |w| w.min(next_tick));
-            match results.recv_timeout(wake.saturating_duration_since(now)) {
-                Ok(finished) => self.on_finished(finished),
+            match messages.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+                Ok(Message::Done(done)) => self.on_done(*done),
+                Ok(Message::Signal(signal)) => self.on_signal(signal),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -120,18 +146,16 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 next_tick = Instant::now() + TICK;
             }
         }
-        drop(tasks);
-        self.reporter.event(&Event::RunFinished {
-            counts: self.counts,
-            elapsed: self.started.elapsed(),
-        });
-        self.counts
+        drop(attempts);
+        if self.stopping {
+            self.give_up_on_the_rest();
+        }
+        self.reporter.event(&Event::RunFinished { counts: self.counts, elapsed: self.started.elapsed() });
+        RunResult { counts: self.counts, interrupted_by: self.interrupted_by }
     }
 
     fn all_jobs_settled(&self) -> bool {
-        self.jobs
-            .iter()
-            .all(|j| matches!(j.status, JobStatus::Done { .. } | JobStatus::Skipped))
+        self.jobs.iter().all(|j| matches!(j.status, JobStatus::Done { .. } | JobStatus::Skipped))
     }
 
     /// Activates jobs whose needs all succeeded, skips those with a need that did not, and
@@ -145,18 +169,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                     JobStatus::Done { failed: true } => {
                         Some(format!("`{}`, which failed", self.plan.file.jobs[n].name))
                     }
-                    JobStatus::Skipped => Some(format!(
-                        "`{}`, which was skipped",
-                        self.plan.file.jobs[n].name
-                    )),
+                    JobStatus::Skipped => Some(format!("`{}`, which was skipped", self.plan.file.jobs[n].name)),
                     _ => None,
                 });
-                let ready = spec
-                    .needs
-                    .iter()
-                    .all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
+                let ready =
+                    spec.needs.iter().all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
                 if let Some(reason) = blocker {
-                    self.skip_job(i, &format!("it needs {reason}"));
+                    self.skip_rest_of_job(i, &format!("it needs {reason}"));
                 } else if ready {
                     self.jobs[i].status = JobStatus::Active;
                     self.jobs[i].tasks = Some(Box::new(self.plan.tasks(i)));
@@ -166,66 +185,53 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             if let JobStatus::Active = job.status
                 && job.finished == job.count
             {
-                job.status = JobStatus::Done {
-                    failed: job.failed > 0,
-                };
+                job.status = JobStatus::Done { failed: job.failed > 0 };
                 job.tasks = None;
             }
         }
     }
 
-    fn skip_job(&mut self, i: usize, reason: &str) {
+    /// Counts the job's tasks that were never started as skipped, with `reason`.
+    fn skip_rest_of_job(&mut self, i: usize, reason: &str) {
         let job = &mut self.jobs[i];
-        job.status = JobStatus::Skipped;
-        let tasks = job.count;
+        let tasks = job.count - job.dispatched;
+        job.status = if job.dispatched == 0 { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
+        job.tasks = None;
+        if tasks == 0 {
+            return;
+        }
         self.counts.skipped += tasks;
-        self.output.nothing(self.plan.jobs[i].first_seq, tasks);
+        self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, tasks);
+        job.finished += tasks;
         let name = &self.plan.file.jobs[i].name;
-        self.reporter.event(&Event::JobSkipped {
-            job: name,
-            tasks,
-            reason,
-            counts: self.counts,
-        });
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, counts: self.counts });
     }
 
-    /// Starts tasks while workers are idle and some job may start one. Returns when a job held
-    /// back only by its `start_gap` may start next.
-    fn start_tasks(&mut self, tasks: &Sender<Task>) -> Option<Instant> {
-        let mut wake = None;
+    /// Starts attempts while workers are idle and something may start. Returns when the
+    /// earliest held-back attempt (a retry, or a job waiting for its start gap) may start.
+    fn start_attempts(&mut self, attempts: &Sender<Attempt>) -> Option<Instant> {
+        let mut wake: Option<Instant> = None;
+        let mut note = |at: Instant| wake = Some(wake.map_or(at, |w| w.min(at)));
         while self.idle > 0 {
             let now = Instant::now();
-            let Some(i) = self.next_job(now, &mut wake) else {
-                break;
-            };
+            if let Some(r) = self.due_retry(now, &mut note) {
+                let retry = self.retries.swap_remove(r);
+                self.send(attempts, retry.task, retry.next, now);
+                continue;
+            }
+            let Some(i) = self.next_job(now, &mut note) else { break };
             let job = &mut self.jobs[i];
             let Some(planned) = job.tasks.as_mut().and_then(Iterator::next) else {
                 // The source ran dry early (an items file shrank since planning).
                 let missing = job.count - job.dispatched;
                 job.count = job.dispatched;
                 self.counts.total -= missing;
-                self.output
-                    .nothing(self.plan.jobs[i].first_seq + job.dispatched, missing);
+                self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, missing);
                 continue;
             };
             job.dispatched += 1;
-            job.last_start = Some(now);
             match planned {
-                Ok(task) => {
-                    job.running += 1;
-                    for &l in &self.plan.file.jobs[i].uses {
-                        self.limits_in_use[l] += 1;
-                    }
-                    self.idle -= 1;
-                    self.counts.running += 1;
-                    self.reporter.event(&Event::TaskStarted {
-                        label: &task.label,
-                        counts: self.counts,
-                    });
-                    if tasks.send(task).is_err() {
-                        break;
-                    }
-                }
+                Ok(task) => self.send(attempts, task, 1, now),
                 Err(broken) => {
                     self.output.nothing(broken.seq, 1);
                     let finished = Finished {
@@ -235,74 +241,164 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                         command: String::new(),
                         outcome: Outcome::NotStarted(broken.error),
                         duration: Duration::ZERO,
+                        attempt: 1,
                         stderr_tail: Vec::new(),
+                        log: None,
                     };
-                    self.record(finished);
+                    self.finish(finished);
                 }
             }
         }
         wake
     }
 
-    /// The first job (in plan order) that may start a task now. Notes in `wake` when a job
-    /// that is waiting only for its start gap becomes startable.
-    fn next_job(&self, now: Instant, wake: &mut Option<Instant>) -> Option<usize> {
-        (0..self.jobs.len()).find(|&i| {
-            let job = &self.jobs[i];
-            let spec = &self.plan.file.jobs[i];
-            if !matches!(job.status, JobStatus::Active) || job.dispatched >= job.count {
+    fn send(&mut self, attempts: &Sender<Attempt>, task: Task, number: u32, now: Instant) {
+        let i = task.job;
+        let job = &mut self.jobs[i];
+        job.running += 1;
+        job.last_start = Some(now);
+        for &l in &self.plan.file.jobs[i].uses {
+            self.limits_in_use[l] += 1;
+        }
+        self.idle -= 1;
+        self.counts.running += 1;
+        self.reporter.event(&Event::TaskStarted { label: &task.label, attempt: number, counts: self.counts });
+        // Workers outlive the dispatcher's loop, so the channel is open.
+        let _ = attempts.send(Attempt { task, number });
+    }
+
+    /// Whether job `i` may start an attempt now, as far as caps, limits and gaps go.
+    fn job_has_room(&self, i: usize, now: Instant, note: &mut impl FnMut(Instant)) -> bool {
+        let job = &self.jobs[i];
+        let spec = &self.plan.file.jobs[i];
+        if spec.concurrency.is_some_and(|cap| job.running >= cap) {
+            return false;
+        }
+        if spec.uses.iter().any(|&l| self.limits_in_use[l] >= self.plan.file.limits[l]) {
+            return false;
+        }
+        if let Some(last) = job.last_start {
+            let at = last + spec.settings.start_gap;
+            if at > now {
+                note(at);
                 return false;
             }
-            if spec.concurrency.is_some_and(|cap| job.running >= cap) {
+        }
+        true
+    }
+
+    fn due_retry(&self, now: Instant, note: &mut impl FnMut(Instant)) -> Option<usize> {
+        self.retries.iter().position(|r| {
+            if r.at > now {
+                note(r.at);
                 return false;
             }
-            if spec
-                .uses
-                .iter()
-                .any(|&l| self.limits_in_use[l] >= self.plan.file.limits[l])
-            {
-                return false;
-            }
-            if !self
-                .output
-                .may_start(self.plan.jobs[i].first_seq + job.dispatched)
-            {
-                return false;
-            }
-            if let Some(last) = job.last_start {
-                let at = last + spec.settings.start_gap;
-                if at > now {
-                    *wake = Some(wake.map_or(at, |w: Instant| w.min(at)));
-                    return false;
-                }
-            }
-            true
+            self.job_has_room(r.task.job, now, note)
         })
     }
 
-    fn on_finished(&mut self, finished: Finished) {
-        let i = finished.job;
+    /// The first job (in plan order) that may start a new task now.
+    fn next_job(&self, now: Instant, note: &mut impl FnMut(Instant)) -> Option<usize> {
+        (0..self.jobs.len()).find(|&i| {
+            let job = &self.jobs[i];
+            matches!(job.status, JobStatus::Active)
+                && job.dispatched < job.count
+                && self.output.may_start(self.plan.jobs[i].first_seq + job.dispatched)
+                && self.job_has_room(i, now, note)
+        })
+    }
+
+    fn on_done(&mut self, done: AttemptDone) {
+        let i = done.task.job;
         self.jobs[i].running -= 1;
         for &l in &self.plan.file.jobs[i].uses {
             self.limits_in_use[l] -= 1;
         }
         self.idle += 1;
         self.counts.running -= 1;
-        self.record(finished);
+        let finished = Finished {
+            job: i,
+            index: done.task.index,
+            label: done.task.label.clone(),
+            command: done.task.rendered.clone(),
+            outcome: done.outcome,
+            duration: done.started.elapsed(),
+            attempt: done.number,
+            stderr_tail: done.kept.stderr_tail,
+            log: done.kept.log,
+        };
+        let settings = &self.plan.file.jobs[i].settings;
+        let retryable = !matches!(finished.outcome, Outcome::Succeeded | Outcome::Cancelled);
+        if retryable && done.number <= settings.retries && !self.stopping {
+            let delay = retry::delay(settings.retry_delay, done.number);
+            self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
+            self.retries.push(Retry {
+                task: done.task,
+                next: done.number + 1,
+                at: Instant::now() + delay,
+                last: finished,
+            });
+        } else {
+            self.finish(finished);
+        }
     }
 
-    fn record(&mut self, finished: Finished) {
-        let job = &mut self.jobs[finished.job];
+    /// Records a task's last attempt, and applies its job's `on_failure`.
+    fn finish(&mut self, finished: Finished) {
+        let i = finished.job;
+        let job = &mut self.jobs[i];
         job.finished += 1;
-        if finished.outcome.is_success() {
-            self.counts.succeeded += 1;
-        } else {
+        let failed = !finished.outcome.is_success();
+        if failed {
             job.failed += 1;
             self.counts.failed += 1;
+        } else {
+            self.counts.succeeded += 1;
         }
-        self.reporter.event(&Event::TaskFinished {
-            task: &finished,
-            counts: self.counts,
-        });
+        self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
+        if failed && finished.outcome != Outcome::Cancelled && !self.stopping {
+            match self.plan.file.jobs[i].settings.on_failure {
+                OnFailure::Continue => {}
+                OnFailure::Stop => {
+                    self.stop(Level::Drain, &format!("{} failed and on_failure is `stop`", finished.label))
+                }
+                OnFailure::Kill => {
+                    self.stop(Level::Terminate, &format!("{} failed and on_failure is `kill`", finished.label))
+                }
+            }
+        }
+    }
+
+    fn on_signal(&mut self, signal: i32) {
+        if self.interrupted_by.is_some() {
+            self.cancel.raise(Level::Kill);
+            self.reporter.event(&Event::RunCancelling {
+                reason: "interrupted again: killing every task now",
+                counts: self.counts,
+            });
+            return;
+        }
+        self.interrupted_by = Some(signal);
+        let name = if signal == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+        self.stop(Level::Terminate, &format!("{name} received: stopping every task (again to kill at once)"));
+    }
+
+    fn stop(&mut self, level: Level, reason: &str) {
+        self.cancel.raise(level);
+        self.stopping = true;
+        self.reporter.event(&Event::RunCancelling { reason, counts: self.counts });
+    }
+
+    /// After a stop: pending retries end with their last failure, and every task that never
+    /// started is counted as not run.
+    fn give_up_on_the_rest(&mut self) {
+        for retry in std::mem::take(&mut self.retries) {
+            self.finish(retry.last);
+        }
+        for i in 0..self.jobs.len() {
+            if matches!(self.jobs[i].status, JobStatus::Waiting | JobStatus::Active) {
+                self.skip_rest_of_job(i, "the run was stopped before they started");
+            }
+        }
     }
 }

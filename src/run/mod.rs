@@ -1,40 +1,50 @@
 //! Running a plan: a fixed pool of worker threads fed by one dispatcher.
 //!
 //! ```text
-//! dispatcher ──Task──▶ bounded channel ──▶ worker × N ──spawn/wait──▶ child process
-//!     ▲                                        │
-//!     └──────────────── Finished ◀─────────────┘
+//! signal thread ──Signal──┐
+//!                         ▼
+//! dispatcher ──Attempt──▶ bounded channel ──▶ worker × N ──spawn/wait──▶ task process group
+//!     ▲                                         │                          ▲
+//!     └──────────────── Done ◀──────────────────┘   watchdog (+pgid/-pgid) ┘
 //! ```
-//! The dispatcher sends a task only when a worker is idle, so the channel never holds more than
-//! one task per worker.
+//! The dispatcher sends an attempt only when a worker is idle, so the channel never holds more
+//! than one per worker.
 
+pub mod cancel;
 mod dispatcher;
 pub mod output;
 mod process;
+mod retry;
+mod signals;
+pub mod watchdog;
 mod worker;
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::events::Counts;
-use crate::plan::Plan;
-use crate::reporter::Reporter;
+pub use dispatcher::RunResult;
 use output::Output;
 
-/// Runs every selected task of `plan` on `workers` threads; returns the final counts.
-pub fn run(plan: &Plan, workers: usize, output: &Output, reporter: &mut dyn Reporter) -> Counts {
+use crate::plan::Plan;
+use crate::reporter::Reporter;
+
+/// Runs every selected task of `plan` on `workers` threads.
+pub fn run(plan: &Plan, workers: usize, output: &Output, reporter: &mut dyn Reporter) -> RunResult {
     // No more threads than tasks: a one-task job file should not start 16 threads.
-    let workers = workers.clamp(
-        1,
-        usize::try_from(plan.total()).unwrap_or(usize::MAX).max(1),
-    );
-    let (task_tx, task_rx) = bounded(workers);
-    let (result_tx, result_rx) = unbounded();
+    let workers = workers.clamp(1, usize::try_from(plan.total()).unwrap_or(usize::MAX).max(1));
+    let cancel = cancel::Cancel::default();
+    let watchdog = watchdog::Watchdog::start();
+    let (attempt_tx, attempt_rx) = bounded(workers);
+    let (message_tx, message_rx) = unbounded();
+    if let Err(e) = signals::forward_to(message_tx.clone()) {
+        eprintln!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
+    }
+    let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: watchdog.as_ref() };
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            let (tasks, results) = (task_rx.clone(), result_tx.clone());
-            scope.spawn(move || worker::work(plan, output, tasks, results));
+            let (attempts, results, ctx) = (attempt_rx.clone(), message_tx.clone(), &ctx);
+            scope.spawn(move || worker::work(ctx, attempts, results));
         }
-        drop(result_tx);
-        dispatcher::Dispatcher::new(plan, output, workers, reporter).run(task_tx, result_rx)
+        drop(message_tx);
+        dispatcher::Dispatcher::new(plan, output, &cancel, workers, reporter).run(attempt_tx, message_rx)
     })
 }

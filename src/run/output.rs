@@ -1,17 +1,23 @@
 //! Where task output goes, per `--output` mode, without ever interleaving or holding it whole.
 //!
-//! - `grouped`: the child writes to two spool files (unnamed temporary files, reused by the next
-//!   task); when it ends, each is copied as one block to our stdout / stderr.
-//! - `ordered`: the same, but blocks are printed in plan order. A finished task's spools wait
-//!   (as open files, not memory) until every earlier task has printed; the dispatcher stops
-//!   starting tasks more than [`ORDERED_WINDOW`] ahead of the oldest unprinted one, which bounds
-//!   the files kept open.
-//! - `tagged`: pipes, read live by two threads that prefix each line with the task's label.
-//! - `none`: stdout is discarded; stderr is spooled only for the failure summary.
+//! Every attempt's stdout and stderr go to a pair of spool files (unnamed temporary files,
+//! reused from a pool, so no file is created per task). What happens next depends on the mode:
+//!
+//! - `grouped`: when the task ends, each spool is copied as one block to our stdout / stderr.
+//! - `ordered`: the same, in plan order. A finished task's spools wait (as open files, not
+//!   memory) until every earlier task has printed; the dispatcher stops starting tasks more than
+//!   [`ORDERED_WINDOW`] ahead of the oldest unprinted one, which bounds the files kept open.
+//! - `tagged`: the child writes to pipes; two threads copy each line to the spools and, prefixed
+//!   with the task's label, to our stdout / stderr as it comes.
+//! - `none`: nothing is printed.
+//!
+//! Only a task's last attempt is printed. A failed attempt's spools are saved as its log (every
+//! attempt's with `--keep-logs`), and the last lines of its stderr go to the summary.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,6 +37,14 @@ pub enum OutputMode {
     None,
 }
 
+/// Where logs go: `<dir>/<job>/<index>.<attempt>.out|err`.
+#[derive(Debug, Clone)]
+pub struct Logs {
+    pub dir: PathBuf,
+    /// Keep every attempt's output, not only failed ones.
+    pub keep_all: bool,
+}
+
 /// A pair of spool files: the task's stdout and stderr.
 struct Spools {
     out: File,
@@ -39,10 +53,7 @@ struct Spools {
 
 impl Spools {
     fn new() -> io::Result<Spools> {
-        Ok(Spools {
-            out: tempfile::tempfile()?,
-            err: tempfile::tempfile()?,
-        })
+        Ok(Spools { out: tempfile::tempfile()?, err: tempfile::tempfile()? })
     }
 
     fn reset(&mut self) -> io::Result<()> {
@@ -68,117 +79,135 @@ struct Ordered {
 pub struct Output {
     mode: OutputMode,
     console: Arc<Console>,
+    logs: Logs,
     pool: Mutex<Vec<Spools>>,
     ordered: Mutex<Ordered>,
 }
 
 /// The child's side of a task's output, from [`Output::begin`] to [`Output::end`].
 pub struct Capture {
-    pub stdout: Stdio,
-    pub stderr: Stdio,
-    kind: CaptureKind,
+    pub stdout: Option<Stdio>,
+    pub stderr: Option<Stdio>,
+    spools: Spools,
+    tagged: Option<(JoinHandle<()>, JoinHandle<()>)>,
 }
 
-enum CaptureKind {
-    Spooled(Spools),
-    Tagged {
-        out: JoinHandle<()>,
-        err: JoinHandle<Vec<String>>,
-    },
+/// What [`Output::end`] needs to know about the attempt.
+pub struct Ending<'a> {
+    pub seq: u64,
+    pub job: &'a str,
+    pub index: u64,
+    pub attempt: u32,
+    pub failed: bool,
+    /// The task will not run again: print its output.
+    pub last_attempt: bool,
+}
+
+/// What [`Output::end`] kept of a failed attempt.
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub stderr_tail: Vec<String>,
+    pub log: Option<PathBuf>,
 }
 
 impl Output {
-    pub fn new(mode: OutputMode, console: Arc<Console>) -> Output {
+    pub fn new(mode: OutputMode, console: Arc<Console>, logs: Logs) -> Output {
         Output {
             mode,
             console,
+            logs,
             pool: Mutex::new(Vec::new()),
-            ordered: Mutex::new(Ordered {
-                next: 0,
-                pending: BTreeMap::new(),
-            }),
+            ordered: Mutex::new(Ordered { next: 0, pending: BTreeMap::new() }),
         }
     }
 
-    pub fn mode(&self) -> OutputMode {
-        self.mode
-    }
-
-    /// Sets up the output of the task `label`.
+    /// Sets up the output of an attempt of the task `label`.
     pub fn begin(&self, label: &str) -> io::Result<Capture> {
-        if self.mode == OutputMode::Tagged {
-            return self.begin_tagged(label);
-        }
         let mut spools = match self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             Some(s) => s,
             None => Spools::new()?,
         };
         spools.reset()?;
-        let stdout = match self.mode {
-            OutputMode::None => Stdio::null(),
-            _ => Stdio::from(spools.out.try_clone()?),
-        };
+        if self.mode == OutputMode::Tagged {
+            return self.begin_tagged(label, spools);
+        }
+        let stdout = Stdio::from(spools.out.try_clone()?);
         let stderr = Stdio::from(spools.err.try_clone()?);
-        Ok(Capture {
-            stdout,
-            stderr,
-            kind: CaptureKind::Spooled(spools),
-        })
+        Ok(Capture { stdout: Some(stdout), stderr: Some(stderr), spools, tagged: None })
     }
 
-    fn begin_tagged(&self, label: &str) -> io::Result<Capture> {
+    fn begin_tagged(&self, label: &str, spools: Spools) -> io::Result<Capture> {
         let (out_r, out_w) = io::pipe()?;
         let (err_r, err_w) = io::pipe()?;
         let prefix = format!("{label} | ");
-        let (c1, c2, p2) = (self.console.clone(), self.console.clone(), prefix.clone());
-        let out = std::thread::spawn(move || {
-            tag_lines(out_r, &prefix, |line| c1.write(Stream::Stdout, line));
-        });
-        let err = std::thread::spawn(move || {
-            let mut tail = std::collections::VecDeque::with_capacity(TAIL_LINES);
-            tag_lines(err_r, &p2, |line| {
-                c2.write(Stream::Stderr, line);
-                if tail.len() == TAIL_LINES {
-                    tail.pop_front();
-                }
-                let text = String::from_utf8_lossy(&line[p2.len()..]);
-                tail.push_back(text.trim_end_matches(['\n', '\r']).to_owned());
-            });
-            tail.into()
-        });
+        let tee = |reader: io::PipeReader, mut spool: File, stream: Stream| {
+            let console = self.console.clone();
+            let prefix = prefix.clone();
+            std::thread::spawn(move || {
+                tag_lines(reader, &prefix, |line| {
+                    console.write(stream, line);
+                    let _ = spool.write_all(&line[prefix.len()..]);
+                })
+            })
+        };
+        let out = tee(out_r, spools.out.try_clone()?, Stream::Stdout);
+        let err = tee(err_r, spools.err.try_clone()?, Stream::Stderr);
         Ok(Capture {
-            stdout: Stdio::from(out_w),
-            stderr: Stdio::from(err_w),
-            kind: CaptureKind::Tagged { out, err },
+            stdout: Some(Stdio::from(out_w)),
+            stderr: Some(Stdio::from(err_w)),
+            spools,
+            tagged: Some((out, err)),
         })
     }
 
-    /// Prints the task's output as its mode says, and returns the tail of its stderr when it
-    /// `failed`. Must be called once the child has exited.
-    pub fn end(&self, seq: u64, capture: Capture, failed: bool) -> Vec<String> {
+    /// Prints an attempt's output as its mode says, and keeps what a failure needs. Must be
+    /// called once the child (and its process group) has ended.
+    pub fn end(&self, capture: Capture, ending: &Ending) -> Kept {
+        let Capture { stdout, stderr, mut spools, tagged } = capture;
         // Our copies of the child's ends must close, or the tagged readers never see EOF.
-        drop((capture.stdout, capture.stderr));
-        match capture.kind {
-            CaptureKind::Tagged { out, err } => {
-                let _ = out.join();
-                let tail = err.join().unwrap_or_default();
-                if failed { tail } else { Vec::new() }
+        drop((stdout, stderr));
+        if let Some((out, err)) = tagged {
+            let _ = out.join();
+            let _ = err.join();
+        }
+        let mut kept = Kept::default();
+        if ending.failed {
+            kept.stderr_tail = tail_of(&mut spools.err);
+        }
+        if ending.failed || self.logs.keep_all {
+            kept.log = self.save_log(&mut spools, ending);
+        }
+        match self.mode {
+            OutputMode::Ordered if ending.last_attempt => self.print_in_order(ending.seq, Pending::Done(spools)),
+            OutputMode::Grouped if ending.last_attempt => {
+                self.print(&mut spools);
+                self.recycle(spools);
             }
-            CaptureKind::Spooled(mut spools) => {
-                let tail = if failed {
-                    tail_of(&mut spools.err)
-                } else {
-                    Vec::new()
-                };
-                match self.mode {
-                    OutputMode::Ordered => self.print_in_order(seq, Pending::Done(spools)),
-                    OutputMode::Grouped => {
-                        self.print(&mut spools);
-                        self.recycle(spools);
-                    }
-                    _ => self.recycle(spools),
-                }
-                tail
+            _ => self.recycle(spools),
+        }
+        kept
+    }
+
+    /// Copies the spools to `<logs>/<job>/<index>.<attempt>.out|err`; returns the path stem.
+    fn save_log(&self, spools: &mut Spools, e: &Ending) -> Option<PathBuf> {
+        let dir = self.logs.dir.join(e.job);
+        let stem = dir.join(format!("{}.{}", e.index, e.attempt));
+        let save = |file: &mut File, path: &Path| -> io::Result<()> {
+            file.seek(SeekFrom::Start(0))?;
+            io::copy(file, &mut File::create(path)?).map(drop)
+        };
+        let saved = std::fs::create_dir_all(&dir)
+            .and_then(|()| save(&mut spools.out, &dir.join(format!("{}.{}.out", e.index, e.attempt))))
+            .and_then(|()| save(&mut spools.err, &dir.join(format!("{}.{}.err", e.index, e.attempt))));
+        match saved {
+            Ok(()) => Some(stem),
+            Err(err) => {
+                self.console.write(
+                    Stream::Stderr,
+                    format!("batchrun: cannot save the log of {}[{}] in {}: {err}\n", e.job, e.index, dir.display())
+                        .as_bytes(),
+                );
+                None
             }
         }
     }
@@ -214,20 +243,14 @@ impl Output {
     }
 
     fn print(&self, spools: &mut Spools) {
-        for (stream, file) in [
-            (Stream::Stdout, &mut spools.out),
-            (Stream::Stderr, &mut spools.err),
-        ] {
+        for (stream, file) in [(Stream::Stdout, &mut spools.out), (Stream::Stderr, &mut spools.err)] {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             self.console.copy_file(stream, file, len);
         }
     }
 
     fn recycle(&self, spools: Spools) {
-        self.pool
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(spools);
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(spools);
     }
 }
 
@@ -287,10 +310,7 @@ fn tail_of(file: &mut File) -> Vec<String> {
     let bytes = read().unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(TAIL_LINES)..]
-        .iter()
-        .map(|l| (*l).to_owned())
-        .collect()
+    lines[lines.len().saturating_sub(TAIL_LINES)..].iter().map(|l| (*l).to_owned()).collect()
 }
 
 #[cfg(test)]
@@ -307,12 +327,7 @@ mod tests {
     fn lines_are_prefixed_and_the_last_one_completed() {
         assert_eq!(
             tagged(b"a\nb\n\nc"),
-            [
-                b"t | a\n".to_vec(),
-                b"t | b\n".to_vec(),
-                b"t | \n".to_vec(),
-                b"t | c\n".to_vec()
-            ]
+            [b"t | a\n".to_vec(), b"t | b\n".to_vec(), b"t | \n".to_vec(), b"t | c\n".to_vec()]
         );
         assert!(tagged(b"").is_empty());
     }

@@ -1,52 +1,180 @@
-//! Starting one task as a child process, and reading how it ended.
+//! One task as a child process: start it, wait for it (with a deadline and cancellation), and
+//! stop its whole process group.
 //!
-//! Each task gets its own process group (so it can later be signalled as a whole without
-//! touching batchrun), stdin from /dev/null (a background group must never read the
-//! terminal), and the `BATCHRUN_*` variables. `process_group` is set through std rather than a
-//! `pre_exec` hook, which keeps std's fast `posix_spawn` path.
+//! Each task gets its own process group, so a timeout or a cancellation reaches the task's
+//! children and grandchildren too: SIGTERM to the group, a grace period, then SIGKILL. When the
+//! group leader exits, the rest of its group is swept with SIGKILL, so no background process of
+//! a task outlives it. `process_group` is set through std rather than a `pre_exec` hook, which
+//! keeps std's fast `posix_spawn` path.
+//!
+//! Waiting is event-driven on Linux: the worker polls a pidfd of its child, waking at once when
+//! the child exits, and at least every [`SLICE`] to look at the cancellation level. Elsewhere it
+//! falls back to `try_wait` every few milliseconds.
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal};
+
+use super::cancel::{Cancel, Level};
 use crate::events::Outcome;
 use crate::plan::{CommandLine, Task};
 
-pub fn spawn(
-    task: &Task,
-    job: &str,
-    cwd: &Path,
-    attempt: u32,
-    stdout: Stdio,
-    stderr: Stdio,
-) -> Result<Child, String> {
-    let mut command = match &task.command {
-        CommandLine::Shell { program, script } => {
-            let mut c = Command::new(program);
-            c.arg("-c").arg(script);
-            c
+/// Longest a worker waits before looking at the cancellation level again.
+const SLICE: Duration = Duration::from_millis(50);
+
+pub struct Running {
+    child: Child,
+    pgid: Pid,
+    #[cfg(target_os = "linux")]
+    pidfd: Option<std::os::fd::OwnedFd>,
+}
+
+/// How an attempt ended, before it is judged.
+pub enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+    Cancelled,
+}
+
+pub struct Spawn<'a> {
+    pub task: &'a Task,
+    pub job: &'a str,
+    pub cwd: &'a Path,
+    pub attempt: u32,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+impl Running {
+    pub fn spawn(s: Spawn) -> Result<Running, String> {
+        let mut command = match &s.task.command {
+            CommandLine::Shell { program, script } => {
+                let mut c = Command::new(program);
+                c.arg("-c").arg(script);
+                c
+            }
+            CommandLine::Argv(argv) => {
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+        };
+        command
+            .current_dir(s.cwd)
+            .envs(s.task.env.iter().map(|(k, v)| (k, v)))
+            .env("BATCHRUN_JOB", s.job)
+            .env("BATCHRUN_INDEX", s.task.index.to_string())
+            .env("BATCHRUN_TASK", &s.task.label)
+            .env("BATCHRUN_ATTEMPT", s.attempt.to_string())
+            .stdin(Stdio::null())
+            .stdout(s.stdout)
+            .stderr(s.stderr)
+            .process_group(0);
+        let child = command.spawn().map_err(|e| describe_spawn_error(&e, s.task, s.cwd))?;
+        let pgid = Pid::from_child(&child);
+        Ok(Running {
+            #[cfg(target_os = "linux")]
+            pidfd: rustix::process::pidfd_open(pgid, rustix::process::PidfdFlags::empty()).ok(),
+            child,
+            pgid,
+        })
+    }
+
+    /// The task's process group id (the leader's pid).
+    pub fn pgid(&self) -> i32 {
+        self.pgid.as_raw_nonzero().get()
+    }
+
+    /// Waits for the task to end: by itself, by its `timeout`, or by cancellation. A timed out
+    /// or cancelled task is stopped (TERM, `grace`, KILL) before this returns. Either way the
+    /// group is swept afterwards.
+    pub fn wait(&mut self, timeout: Option<Duration>, grace: Duration, cancel: &Cancel) -> io::Result<Ended> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let ended = loop {
+            let now = Instant::now();
+            let until = deadline.map_or(now + SLICE, |d| d.min(now + SLICE));
+            if let Some(status) = self.wait_until(until)? {
+                break Ended::Exited(status);
+            }
+            if cancel.level() >= Level::Terminate {
+                self.stop(grace, cancel)?;
+                break Ended::Cancelled;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.stop(grace, cancel)?;
+                break Ended::TimedOut;
+            }
+        };
+        self.sweep();
+        Ok(ended)
+    }
+
+    /// SIGTERM to the group; SIGKILL when it has not ended after `grace` (or at once when the
+    /// cancellation level becomes `Kill`).
+    fn stop(&mut self, grace: Duration, cancel: &Cancel) -> io::Result<()> {
+        if cancel.level() < Level::Kill {
+            let _ = rustix::process::kill_process_group(self.pgid, Signal::TERM);
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline && cancel.level() < Level::Kill {
+                if self.wait_until(deadline.min(Instant::now() + SLICE))?.is_some() {
+                    return Ok(());
+                }
+            }
         }
-        CommandLine::Argv(argv) => {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            c
+        let _ = rustix::process::kill_process_group(self.pgid, Signal::KILL);
+        self.child.wait().map(drop)
+    }
+
+    /// Kills whatever is left of the task's group (background children of a finished task).
+    fn sweep(&self) {
+        let _ = rustix::process::kill_process_group(self.pgid, Signal::KILL);
+    }
+
+    /// Waits until the child exits or `until` passes; `Some(status)` when it exited.
+    fn wait_until(&mut self, until: Instant) -> io::Result<Option<ExitStatus>> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            self.block(left);
         }
-    };
-    command
-        .current_dir(cwd)
-        .envs(task.env.iter().map(|(k, v)| (k, v)))
-        .env("BATCHRUN_JOB", job)
-        .env("BATCHRUN_INDEX", task.index.to_string())
-        .env("BATCHRUN_TASK", &task.label)
-        .env("BATCHRUN_ATTEMPT", attempt.to_string())
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0);
-    command
-        .spawn()
-        .map_err(|e| describe_spawn_error(&e, task, cwd))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn block(&self, left: Duration) {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        match &self.pidfd {
+            Some(fd) => {
+                let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+                let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                let _ = poll(&mut fds, Some(&timeout));
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn block(&self, left: Duration) {
+        std::thread::sleep(left.min(Duration::from_millis(5)));
+    }
+}
+
+impl Drop for Running {
+    /// A task is never left behind, whatever path led here.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = rustix::process::kill_process_group(self.pgid, Signal::KILL);
+            let _ = self.child.wait();
+        }
+    }
 }
 
 fn describe_spawn_error(e: &io::Error, task: &Task, cwd: &Path) -> String {
@@ -63,11 +191,16 @@ fn describe_spawn_error(e: &io::Error, task: &Task, cwd: &Path) -> String {
     e.to_string()
 }
 
-pub fn outcome(status: ExitStatus) -> Outcome {
-    match (status.code(), status.signal()) {
-        (Some(0), _) => Outcome::Succeeded,
-        (Some(code), _) => Outcome::Exited(code),
-        (None, Some(sig)) => Outcome::Signalled(sig),
-        (None, None) => Outcome::Exited(-1),
+/// Judges how an attempt ended.
+pub fn outcome(ended: Ended, timeout: Option<Duration>) -> Outcome {
+    match ended {
+        Ended::TimedOut => Outcome::TimedOut(timeout.unwrap_or_default()),
+        Ended::Cancelled => Outcome::Cancelled,
+        Ended::Exited(status) => match (status.code(), status.signal()) {
+            (Some(0), _) => Outcome::Succeeded,
+            (Some(code), _) => Outcome::Exited(code),
+            (None, Some(sig)) => Outcome::Signalled(sig),
+            (None, None) => Outcome::Exited(-1),
+        },
     }
 }

@@ -1,64 +1,93 @@
-//! A worker thread: takes the next task, runs it to the end, reports, takes the next.
+//! A worker thread: takes the next attempt, runs it to the end, reports, takes the next.
 
-use std::path::Path;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::output::Output;
-use super::process;
-use crate::events::{Finished, Outcome};
+use super::cancel::{Cancel, Level};
+use super::dispatcher::Message;
+use super::output::{Ending, Kept, Output};
+use super::process::{self, Running, Spawn};
+use super::watchdog::Watchdog;
+use crate::events::Outcome;
 use crate::plan::{Plan, Task};
 
-/// Runs tasks from `tasks` until the channel closes, sending each result to `results`.
-pub fn work(plan: &Plan, output: &Output, tasks: Receiver<Task>, results: Sender<Finished>) {
-    for task in tasks {
-        let finished = run_task(plan, output, &task);
-        if results.send(finished).is_err() {
+/// One attempt at a task, as the dispatcher hands it out.
+pub struct Attempt {
+    pub task: Task,
+    /// 1 for the first.
+    pub number: u32,
+}
+
+/// An attempt's result, sent back with its task (so the dispatcher can retry it).
+pub struct AttemptDone {
+    pub task: Task,
+    pub number: u32,
+    pub outcome: Outcome,
+    pub started: Instant,
+    pub kept: Kept,
+}
+
+/// What every worker shares.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub output: &'a Output,
+    pub cancel: &'a Cancel,
+    pub watchdog: Option<&'a Watchdog>,
+}
+
+/// Runs attempts from `attempts` until the channel closes, sending each result to `results`.
+pub fn work(ctx: &Context, attempts: Receiver<Attempt>, results: Sender<Message>) {
+    for attempt in attempts {
+        let done = run(ctx, attempt);
+        if results.send(Message::Done(Box::new(done))).is_err() {
             break;
         }
     }
 }
 
-fn run_task(plan: &Plan, output: &Output, task: &Task) -> Finished {
-    let job = &plan.file.jobs[task.job];
+fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
+    let job = &ctx.plan.file.jobs[task.job];
+    let settings = &job.settings;
     let started = Instant::now();
-    let (outcome, stderr_tail) = match output.begin(&task.label) {
+    let mut capture = match ctx.output.begin(&task.label) {
+        Ok(capture) => capture,
         Err(e) => {
-            output.nothing(task.seq, 1);
-            (
-                Outcome::NotStarted(format!("cannot capture output: {e}")),
-                Vec::new(),
-            )
-        }
-        Ok(mut capture) => {
-            let stdout = std::mem::replace(&mut capture.stdout, std::process::Stdio::null());
-            let stderr = std::mem::replace(&mut capture.stderr, std::process::Stdio::null());
-            let outcome = match process::spawn(
-                task,
-                &job.name,
-                Path::new(&job.settings.cwd),
-                1,
-                stdout,
-                stderr,
-            ) {
-                Ok(mut child) => match child.wait() {
-                    Ok(status) => process::outcome(status),
-                    Err(e) => Outcome::NotStarted(format!("cannot wait for the task: {e}")),
-                },
-                Err(why) => Outcome::NotStarted(why),
-            };
-            let tail = output.end(task.seq, capture, !outcome.is_success());
-            (outcome, tail)
+            ctx.output.nothing(task.seq, 1);
+            let outcome = Outcome::NotStarted(format!("cannot capture its output: {e}"));
+            return AttemptDone { task, number, outcome, started, kept: Kept::default() };
         }
     };
-    Finished {
-        job: task.job,
-        index: task.index,
-        label: task.label.clone(),
-        command: task.rendered.clone(),
-        outcome,
-        duration: started.elapsed(),
-        stderr_tail,
-    }
+    let spawned = Running::spawn(Spawn {
+        task: &task,
+        job: &job.name,
+        cwd: &settings.cwd,
+        attempt: number,
+        stdout: capture.stdout.take().unwrap_or_else(std::process::Stdio::null),
+        stderr: capture.stderr.take().unwrap_or_else(std::process::Stdio::null),
+    });
+    let outcome = match spawned {
+        Err(why) => Outcome::NotStarted(why),
+        Ok(mut running) => {
+            let pgid = running.pgid();
+            if let Some(w) = ctx.watchdog {
+                w.track(pgid);
+            }
+            let outcome = match running.wait(settings.timeout, settings.kill_grace, ctx.cancel) {
+                Ok(ended) => process::outcome(ended, settings.timeout),
+                Err(e) => Outcome::NotStarted(format!("cannot wait for it: {e}")),
+            };
+            drop(running);
+            if let Some(w) = ctx.watchdog {
+                w.untrack(pgid);
+            }
+            outcome
+        }
+    };
+    let failed = !outcome.is_success();
+    let retries_left = number <= settings.retries;
+    let last_attempt = !failed || !retries_left || outcome == Outcome::Cancelled || ctx.cancel.level() > Level::None;
+    let ending = Ending { seq: task.seq, job: &job.name, index: task.index, attempt: number, failed, last_attempt };
+    let kept = ctx.output.end(capture, &ending);
+    AttemptDone { task, number, outcome, started, kept }
 }

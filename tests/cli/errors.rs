@@ -4,12 +4,8 @@ use crate::harness::batchrun;
 
 #[test]
 fn a_misspelt_key_names_its_place_and_a_suggestion() {
-    let ran = batchrun()
-        .job("jobs:\n  export:\n    comand: touch ran\n")
-        .run();
-    ran.code(2)
-        .stderr_has("unknown key `comand` in job `export`; did you mean `command`?")
-        .stderr_has("job.yaml:3:5");
+    let ran = batchrun().job("jobs:\n  export:\n    comand: touch ran\n").run();
+    ran.code(2).stderr_has("unknown key `comand` in job `export`; did you mean `command`?").stderr_has("job.yaml:3:5");
     assert!(!ran.path("ran").exists());
 }
 
@@ -17,40 +13,26 @@ fn a_misspelt_key_names_its_place_and_a_suggestion() {
 fn an_undefined_template_name_stops_everything_before_it_runs() {
     let yaml = "jobs:\n  first:\n    command: touch ran\n  second:\n    range: {from: 1, to: 3}\n    command: echo {{ strat }}\n";
     let ran = batchrun().job(yaml).run();
-    ran.code(2)
-        .stderr_has("undefined name `strat`; did you mean `start`?")
-        .stderr_has("job.yaml:6:14");
-    assert!(
-        !ran.path("ran").exists(),
-        "nothing may run when the plan is bad"
-    );
+    ran.code(2).stderr_has("undefined name `strat`; did you mean `start`?").stderr_has("job.yaml:6:14");
+    assert!(!ran.path("ran").exists(), "nothing may run when the plan is bad");
 }
 
 #[test]
 fn an_unclosed_template_is_reported_at_its_line() {
-    let ran = batchrun()
-        .job("jobs:\n  a:\n    command: echo {{ x\n")
-        .run();
-    ran.code(2)
-        .stderr_has("job.yaml:3:14")
-        .stderr_has("syntax error");
+    let ran = batchrun().job("jobs:\n  a:\n    command: echo {{ x\n").run();
+    ran.code(2).stderr_has("job.yaml:3:14").stderr_has("syntax error");
 }
 
 #[test]
 fn a_missing_field_in_the_first_item_is_caught_at_plan_time() {
-    let ran = batchrun()
-        .job("jobs:\n  a:\n    items: [{x: 1}]\n    command: echo {{ item.y }}\n")
-        .run();
+    let ran = batchrun().job("jobs:\n  a:\n    items: [{x: 1}]\n    command: echo {{ item.y }}\n").run();
     ran.code(2).stderr_has("job `a`");
 }
 
 #[test]
 fn validate_reports_every_error_of_every_file() {
     let ran = batchrun()
-        .file(
-            "a.yaml",
-            "jobs:\n  a:\n    command: x\n    shell: zsh\n    concurrency: 0\n",
-        )
+        .file("a.yaml", "jobs:\n  a:\n    command: x\n    shell: zsh\n    concurrency: 0\n")
         .file("b.yaml", "jobs:\n  b:\n    command: x\n    needs: [nope]\n")
         .file("ok.yaml", "jobs:\n  fine:\n    command: 'true'\n")
         .args(&["validate", "a.yaml", "b.yaml", "ok.yaml"])
@@ -71,41 +53,17 @@ fn structural_errors() {
         ("- a\n- b\n", "must be a map"),
         ("jobs:\n\ta: 1\n", "tabs"),
         ("jobs:\n  a: {}\n", "no `command` or `commands`"),
-        (
-            "jobs:\n  a: {command: x, commands: [y]}\n",
-            "both `command` and `commands`",
-        ),
-        (
-            "jobs:\n  a: {command: x, range: {from: 1, to: 5, step: 0}}\n",
-            "`range.step` must be at least 1",
-        ),
-        (
-            "jobs:\n  a: {command: x, range: {from: 5, to: 1}}\n",
-            "greater than `to`",
-        ),
-        (
-            "jobs:\n  a: {command: x, range: {from: 1, to: 5, chunks: 0}}\n",
-            "`range.chunks` must be at least 1",
-        ),
+        ("jobs:\n  a: {command: x, commands: [y]}\n", "both `command` and `commands`"),
+        ("jobs:\n  a: {command: x, range: {from: 1, to: 5, step: 0}}\n", "`range.step` must be at least 1"),
+        ("jobs:\n  a: {command: x, range: {from: 5, to: 1}}\n", "greater than `to`"),
+        ("jobs:\n  a: {command: x, range: {from: 1, to: 5, chunks: 0}}\n", "`range.chunks` must be at least 1"),
         ("jobs:\n  a: {command: x, matrix: {}}\n", "matrix is empty"),
         ("jobs:\n  a: {command: x, needs: [a]}\n", "cycle: a → a"),
-        (
-            "jobs:\n  a: {command: x, start_gap: soon}\n",
-            "not a duration",
-        ),
-        (
-            "jobs:\n  a: {command: x, items: {file: missing.txt}}\n",
-            "does not exist",
-        ),
+        ("jobs:\n  a: {command: x, start_gap: soon}\n", "not a duration"),
+        ("jobs:\n  a: {command: x, items: {file: missing.txt}}\n", "does not exist"),
         ("jobs:\n  'bad name': {command: x}\n", "invalid job name"),
-        (
-            "vars:\n  v: {sh: 'exit 3'}\njobs:\n  a: {command: x}\n",
-            "computed var `v`",
-        ),
-        (
-            "jobs:\n  a: {command: x, uses: [db]}\n",
-            "unknown limit `db`",
-        ),
+        ("vars:\n  v: {sh: 'exit 3'}\njobs:\n  a: {command: x}\n", "computed var `v`"),
+        ("jobs:\n  a: {command: x, uses: [db]}\n", "unknown limit `db`"),
     ] {
         let ran = batchrun().job(yaml).run();
         ran.code(2).stderr_has(message);
@@ -115,19 +73,7 @@ fn structural_errors() {
 
 #[test]
 fn a_missing_file_and_bad_usage_exit_2() {
-    batchrun()
-        .arg("nope.yaml")
-        .run()
-        .code(2)
-        .stderr_has("cannot read the job file");
-    batchrun()
-        .job("jobs:\n  a: {command: x}\n")
-        .args(&["--output", "sideways"])
-        .run()
-        .code(2);
-    batchrun()
-        .job("jobs:\n  a: {command: x}\n")
-        .args(&["-j", "0"])
-        .run()
-        .code(2);
+    batchrun().arg("nope.yaml").run().code(2).stderr_has("cannot read the job file");
+    batchrun().job("jobs:\n  a: {command: x}\n").args(&["--output", "sideways"]).run().code(2);
+    batchrun().job("jobs:\n  a: {command: x}\n").args(&["-j", "0"]).run().code(2);
 }

@@ -22,11 +22,7 @@ pub struct Ran {
 
 /// A fresh temporary folder to run batchrun in.
 pub fn batchrun() -> Batchrun {
-    Batchrun {
-        dir: tempfile::tempdir().expect("temp dir"),
-        args: Vec::new(),
-        envs: Vec::new(),
-    }
+    Batchrun { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), envs: Vec::new() }
 }
 
 impl Batchrun {
@@ -64,10 +60,7 @@ impl Batchrun {
 
     pub fn run(self) -> Ran {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_batchrun"));
-        cmd.current_dir(self.dir.path())
-            .args(&self.args)
-            .env_remove("CI")
-            .env("NO_COLOR", "1");
+        cmd.current_dir(self.dir.path()).args(&self.args).env_remove("CI").env("NO_COLOR", "1");
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
@@ -86,11 +79,7 @@ impl Batchrun {
 
 impl Ran {
     pub fn code(&self, expected: i32) -> &Self {
-        assert_eq!(
-            self.code, expected,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 
@@ -110,20 +99,12 @@ impl Ran {
     }
 
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}\n--- stderr\n{}",
-            self.stderr
-        );
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n--- stderr\n{}", self.stderr);
         self
     }
 
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}\n--- stdout\n{}",
-            self.stdout
-        );
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n--- stdout\n{}", self.stdout);
         self
     }
 
@@ -137,9 +118,6 @@ impl Ran {
 
     /// The plan's JSON lines, parsed.
     pub fn json_lines(&self) -> Vec<serde_json::Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect()
+        self.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
     }
 }

@@ -15,11 +15,7 @@ jobs:
     range: {from: 1, to: 5}
     command: sh -c 'sleep 0.05; touch marks/{{ start }}'
 "#;
-    let ran = batchrun()
-        .file("marks/.keep", "")
-        .job(yaml)
-        .args(&["-j", "4"])
-        .run();
+    let ran = batchrun().file("marks/.keep", "").job(yaml).args(&["-j", "4"]).run();
     ran.success();
     assert!(ran.stdout.contains("all-there"));
 }
@@ -45,10 +41,7 @@ jobs:
         .stderr_has("SKIPPED third (1 tasks): it needs `second`, which was skipped")
         .stderr_has("2 succeeded, 1 failed, 2 skipped");
     assert!(!ran.path("second-ran").exists() && !ran.path("third-ran").exists());
-    assert!(
-        ran.path("independent-ran").exists(),
-        "a failure must not stop unrelated jobs"
-    );
+    assert!(ran.path("independent-ran").exists(), "a failure must not stop unrelated jobs");
 }
 
 /// Each task marks itself running while it holds a slot; none may see more marks than the cap.
@@ -57,23 +50,13 @@ jobs:
 const OVERLAP: &str = "sh -c 'touch running/{{ job }}{{ index }}; ls running | wc -l >> seen; sleep 0.2; rm running/{{ job }}{{ index }}'";
 
 fn max_seen(ran: &crate::harness::Ran) -> usize {
-    ran.read("seen")
-        .lines()
-        .map(|l| l.trim().parse::<usize>().unwrap())
-        .max()
-        .unwrap()
+    ran.read("seen").lines().map(|l| l.trim().parse::<usize>().unwrap()).max().unwrap()
 }
 
 #[test]
 fn a_job_cap_holds_under_more_workers() {
-    let yaml = format!(
-        "jobs:\n  a:\n    concurrency: 2\n    range: {{from: 1, to: 6}}\n    command: {OVERLAP}\n"
-    );
-    let ran = batchrun()
-        .file("running/.keep", "")
-        .job(&yaml)
-        .args(&["-j", "6"])
-        .run();
+    let yaml = format!("jobs:\n  a:\n    concurrency: 2\n    range: {{from: 1, to: 6}}\n    command: {OVERLAP}\n");
+    let ran = batchrun().file("running/.keep", "").job(&yaml).args(&["-j", "6"]).run();
     ran.success();
     assert!(max_seen(&ran) <= 2, "at most 2 tasks of the job at once");
 }
@@ -83,11 +66,7 @@ fn a_named_limit_is_shared_across_jobs() {
     let yaml = format!(
         "limits: {{db: 2}}\njobs:\n  a:\n    uses: [db]\n    range: {{from: 1, to: 4}}\n    command: {OVERLAP}\n  b:\n    uses: [db]\n    range: {{from: 1, to: 4}}\n    command: {OVERLAP}\n"
     );
-    let ran = batchrun()
-        .file("running/.keep", "")
-        .job(&yaml)
-        .args(&["-j", "8"])
-        .run();
+    let ran = batchrun().file("running/.keep", "").job(&yaml).args(&["-j", "8"]).run();
     ran.success();
     assert!(max_seen(&ran) <= 2, "at most 2 tasks using `db` at once");
 }
@@ -95,11 +74,7 @@ fn a_named_limit_is_shared_across_jobs() {
 #[test]
 fn workers_flag_bounds_parallelism() {
     let yaml = format!("jobs:\n  a:\n    range: {{from: 1, to: 6}}\n    command: {OVERLAP}\n");
-    let ran = batchrun()
-        .file("running/.keep", "")
-        .job(&yaml)
-        .args(&["-j", "1"])
-        .run();
+    let ran = batchrun().file("running/.keep", "").job(&yaml).args(&["-j", "1"]).run();
     ran.success();
     assert_eq!(max_seen(&ran), 1, "one task at a time");
 }
@@ -107,17 +82,11 @@ fn workers_flag_bounds_parallelism() {
 #[test]
 fn start_gap_spaces_the_starts_of_a_job() {
     let ran = batchrun()
-        .job(
-            "jobs:\n  a:\n    start_gap: 200ms\n    range: {from: 1, to: 4}\n    command: 'true'\n",
-        )
+        .job("jobs:\n  a:\n    start_gap: 200ms\n    range: {from: 1, to: 4}\n    command: 'true'\n")
         .args(&["-j", "4"])
         .run();
     ran.success();
-    assert!(
-        ran.elapsed >= Duration::from_millis(600),
-        "4 starts 200ms apart take 600ms at least: {:?}",
-        ran.elapsed
-    );
+    assert!(ran.elapsed >= Duration::from_millis(600), "4 starts 200ms apart take 600ms at least: {:?}", ran.elapsed);
 }
 
 #[test]
@@ -137,10 +106,5 @@ fn set_overrides_a_var_and_rejects_unknown_ones() {
     let ran = batchrun().job(yaml).args(&["--set", "n=41"]).run();
     ran.success();
     assert_eq!(ran.stdout, "42\n");
-    batchrun()
-        .job(yaml)
-        .args(&["--set", "m=2"])
-        .run()
-        .code(2)
-        .stderr_has("no var `m`");
+    batchrun().job(yaml).args(&["--set", "m=2"]).run().code(2).stderr_has("no var `m`");
 }

@@ -12,52 +12,30 @@ jobs:
 
 #[test]
 fn grouped_prints_each_task_as_one_block() {
-    let ran = batchrun()
-        .job(CHATTY)
-        .args(&["-j", "2", "--progress", "none"])
-        .run();
+    let ran = batchrun().job(CHATTY).args(&["-j", "2", "--progress", "none"]).run();
     ran.success();
     let out = ran.stdout_lines();
     assert_eq!(out.len(), 10);
     // Each task's five lines are contiguous.
     for block in out.chunks(5) {
         let task = &block[0][..1];
-        assert!(
-            block.iter().all(|l| l.starts_with(task)),
-            "interleaved: {out:?}"
-        );
+        assert!(block.iter().all(|l| l.starts_with(task)), "interleaved: {out:?}");
     }
-    assert!(
-        ran.stderr
-            .contains("err-a1\nerr-a2\nerr-a3\nerr-a4\nerr-a5\n"),
-        "{}",
-        ran.stderr
-    );
-    assert!(
-        ran.stderr
-            .contains("err-b1\nerr-b2\nerr-b3\nerr-b4\nerr-b5\n"),
-        "{}",
-        ran.stderr
-    );
+    assert!(ran.stderr.contains("err-a1\nerr-a2\nerr-a3\nerr-a4\nerr-a5\n"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("err-b1\nerr-b2\nerr-b3\nerr-b4\nerr-b5\n"), "{}", ran.stderr);
 }
 
 #[test]
 fn ordered_follows_plan_order_not_finish_order() {
     let yaml = "jobs:\n  o:\n    items: [0.3, 0.1, 0]\n    command: sh -c 'sleep {{ item }}; echo slept {{ item }}'\n";
-    let ran = batchrun()
-        .job(yaml)
-        .args(&["-j", "3", "--output", "ordered"])
-        .run();
+    let ran = batchrun().job(yaml).args(&["-j", "3", "--output", "ordered"]).run();
     ran.success();
     assert_eq!(ran.stdout_lines(), ["slept 0.3", "slept 0.1", "slept 0"]);
 }
 
 #[test]
 fn tagged_prefixes_every_line_with_its_task() {
-    let ran = batchrun()
-        .job(CHATTY)
-        .args(&["-j", "2", "--output", "tagged", "--progress", "none"])
-        .run();
+    let ran = batchrun().job(CHATTY).args(&["-j", "2", "--output", "tagged", "--progress", "none"]).run();
     ran.success();
     let mut out = ran.stdout_lines();
     out.sort();
@@ -69,10 +47,7 @@ fn tagged_prefixes_every_line_with_its_task() {
 
 #[test]
 fn none_prints_no_task_output() {
-    let ran = batchrun()
-        .job(CHATTY)
-        .args(&["--output", "none", "--progress", "none"])
-        .run();
+    let ran = batchrun().job(CHATTY).args(&["--output", "none", "--progress", "none"]).run();
     ran.success();
     assert_eq!(ran.stdout, "");
     assert!(!ran.stderr.contains("err-a"), "{}", ran.stderr);
@@ -85,11 +60,7 @@ fn output_is_passed_on_byte_for_byte() {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_batchrun"));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("job.yaml"), yaml).unwrap();
-    let out = cmd
-        .current_dir(dir.path())
-        .args(["job.yaml", "--progress", "none"])
-        .output()
-        .unwrap();
+    let out = cmd.current_dir(dir.path()).args(["job.yaml", "--progress", "none"]).output().unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, b"x\0y\xffz");
 }
@@ -98,10 +69,8 @@ fn output_is_passed_on_byte_for_byte() {
 fn a_large_output_streams_through_without_being_held() {
     // 64 MB from one task: it must arrive whole (memory is measured in the closing note; here,
     // correctness of the streaming copy).
-    let ran = batchrun()
-        .job("jobs:\n  big:\n    command: head -c 67108864 /dev/zero\n")
-        .args(&["--progress", "none"])
-        .run();
+    let ran =
+        batchrun().job("jobs:\n  big:\n    command: head -c 67108864 /dev/zero\n").args(&["--progress", "none"]).run();
     ran.success();
     assert_eq!(ran.stdout.len(), 64 << 20);
 }

@@ -9,10 +9,7 @@ const JOB: &str = "jobs:\n  prep:\n    command: touch ran\n  export:\n    needs:
 
 #[test]
 fn plan_json_is_one_object_per_task() {
-    let ran = batchrun()
-        .file("job.yaml", JOB)
-        .args(&["plan", "--format", "json", "job.yaml"])
-        .run();
+    let ran = batchrun().file("job.yaml", JOB).args(&["plan", "--format", "json", "job.yaml"]).run();
     ran.success();
     let lines = ran.json_lines();
     assert_eq!(lines.len(), 4);
@@ -27,13 +24,8 @@ fn plan_json_is_one_object_per_task() {
 
 #[test]
 fn plan_text_and_dry_run_agree_and_run_nothing() {
-    let plan = batchrun()
-        .file("job.yaml", JOB)
-        .args(&["plan", "job.yaml"])
-        .run();
-    plan.success()
-        .stdout_has("job: 4 tasks in 2 jobs")
-        .stdout_has("export[1]: ./export.sh 101 200");
+    let plan = batchrun().file("job.yaml", JOB).args(&["plan", "job.yaml"]).run();
+    plan.success().stdout_has("job: 4 tasks in 2 jobs").stdout_has("export[1]: ./export.sh 101 200");
     let dry = batchrun().job(JOB).arg("--dry-run").run();
     dry.success();
     assert_eq!(plan.stdout, dry.stdout);
@@ -44,8 +36,7 @@ fn plan_text_and_dry_run_agree_and_run_nothing() {
 fn plan_streams_a_range_too_large_to_hold() {
     // 10^12 partitions: only a lazy planner can print the first lines at all.
     let dir = tempfile::tempdir().unwrap();
-    let yaml =
-        "jobs:\n  huge:\n    range: {from: 1, to: 1000000000000}\n    command: echo {{ start }}\n";
+    let yaml = "jobs:\n  huge:\n    range: {from: 1, to: 1000000000000}\n    command: echo {{ start }}\n";
     std::fs::write(dir.path().join("job.yaml"), yaml).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
         .current_dir(dir.path())
@@ -66,7 +57,10 @@ fn plan_streams_a_range_too_large_to_hold() {
 #[test]
 fn validate_counts_a_huge_range_without_expanding_it() {
     let ran = batchrun()
-        .file("job.yaml", "jobs:\n  huge:\n    range: {from: 1, to: 10000000, step: 1}\n    command: echo {{ start }}\n")
+        .file(
+            "job.yaml",
+            "jobs:\n  huge:\n    range: {from: 1, to: 10000000, step: 1}\n    command: echo {{ start }}\n",
+        )
         .args(&["validate", "job.yaml"])
         .run();
     ran.success().stderr_has("ok (10000000 tasks in 1 jobs)");

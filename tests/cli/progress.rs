@@ -8,24 +8,14 @@ const JOB: &str = "jobs:\n  p:\n    commands: ['true', 'false', 'echo hi']\n";
 fn not_a_terminal_means_plain_lines_without_escape_codes() {
     let ran = batchrun().job(JOB).run();
     ran.code(1);
-    assert!(
-        !ran.stderr.contains('\x1b') && !ran.stderr.contains('\r'),
-        "escape codes: {:?}",
-        ran.stderr
-    );
-    ran.stderr_has("ok p[0]")
-        .stderr_has("FAILED p[1] exit 1")
-        .stderr_has("ok p[2]");
+    assert!(!ran.stderr.contains('\x1b') && !ran.stderr.contains('\r'), "escape codes: {:?}", ran.stderr);
+    ran.stderr_has("ok p[0]").stderr_has("FAILED p[1] exit 1").stderr_has("ok p[2]");
     ran.stderr_has("Summary: 3 tasks: 2 succeeded, 1 failed, 0 skipped");
 }
 
 #[test]
 fn ci_gets_plain_lines_even_when_asked_for_auto() {
-    let ran = batchrun()
-        .job(JOB)
-        .env("CI", "true")
-        .args(&["--progress", "auto"])
-        .run();
+    let ran = batchrun().job(JOB).env("CI", "true").args(&["--progress", "auto"]).run();
     ran.code(1);
     assert!(!ran.stderr.contains('\x1b'), "{:?}", ran.stderr);
     ran.stderr_has("ok p[0]");
@@ -43,19 +33,14 @@ fn progress_none_prints_only_the_summary() {
 fn the_summary_shows_each_failure_with_its_stderr() {
     let yaml = "jobs:\n  f:\n    command: sh -c 'echo first >&2; echo the reason >&2; exit 3'\n";
     let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
-    ran.code(1)
-        .stderr_has("FAILED f: exit 3")
-        .stderr_has("stderr | the reason");
+    ran.code(1).stderr_has("FAILED f: exit 3").stderr_has("stderr | the reason");
 }
 
 #[test]
 fn a_missing_command_is_a_failed_task_not_a_crash() {
-    let ran = batchrun()
-        .job("jobs:\n  m:\n    command: no-such-command-xyz arg\n")
-        .args(&["--progress", "plain"])
-        .run();
-    ran.code(1)
-        .stderr_has("not started: command not found: `no-such-command-xyz`");
+    let ran =
+        batchrun().job("jobs:\n  m:\n    command: no-such-command-xyz arg\n").args(&["--progress", "plain"]).run();
+    ran.code(1).stderr_has("not started: command not found: `no-such-command-xyz`");
 }
 
 /// On a real terminal (a pty from `script`, part of Debian's essential bsdutils), the bar is
@@ -77,18 +62,9 @@ fn a_terminal_gets_the_bar_and_the_output_above_it() {
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");
     assert!(screen.contains('\x1b'), "no bar was drawn: {screen:?}");
-    assert!(
-        screen.contains("/6"),
-        "the bar shows done/total: {screen:?}"
-    );
+    assert!(screen.contains("/6"), "the bar shows done/total: {screen:?}");
     for i in 1..=6 {
-        assert!(
-            screen.contains(&format!("line-{i}\r\n")),
-            "output of task {i} is whole: {screen:?}"
-        );
+        assert!(screen.contains(&format!("line-{i}\r\n")), "output of task {i} is whole: {screen:?}");
     }
-    assert!(
-        screen.contains("Summary: 6 tasks: 6 succeeded"),
-        "{screen:?}"
-    );
+    assert!(screen.contains("Summary: 6 tasks: 6 succeeded"), "{screen:?}");
 }

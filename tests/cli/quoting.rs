@@ -11,27 +11,14 @@ jobs:
 "#;
 
 fn check(shell: &str) {
-    let ran = batchrun()
-        .job(&NASTY.replace("SHELL", shell))
-        .args(&["--output", "ordered"])
-        .run();
+    let ran = batchrun().job(&NASTY.replace("SHELL", shell)).args(&["--output", "ordered"]).run();
     ran.success();
     assert_eq!(
         ran.stdout_lines(),
-        [
-            "[; touch PWNED]",
-            "[https://x/?a=1&b=2]",
-            "[$(touch PWNED2)]",
-            "[it's \"quoted\"]",
-            "[a b  c]",
-            "[*]"
-        ],
+        ["[; touch PWNED]", "[https://x/?a=1&b=2]", "[$(touch PWNED2)]", "[it's \"quoted\"]", "[a b  c]", "[*]"],
         "shell: {shell}"
     );
-    assert!(
-        !ran.path("PWNED").exists() && !ran.path("PWNED2").exists(),
-        "a value was run as code"
-    );
+    assert!(!ran.path("PWNED").exists() && !ran.path("PWNED2").exists(), "a value was run as code");
 }
 
 #[test]
@@ -51,8 +38,7 @@ fn values_are_literal_without_a_shell() {
 
 #[test]
 fn raw_opts_out_of_quoting() {
-    let yaml =
-        "vars:\n  pipe: '| tr a-z A-Z'\njobs:\n  r:\n    command: echo hello {{ pipe | raw }}\n";
+    let yaml = "vars:\n  pipe: '| tr a-z A-Z'\njobs:\n  r:\n    command: echo hello {{ pipe | raw }}\n";
     let ran = batchrun().job(yaml).run();
     ran.success();
     assert_eq!(ran.stdout, "HELLO\n");
@@ -60,9 +46,7 @@ fn raw_opts_out_of_quoting() {
 
 #[test]
 fn shell_none_refuses_shell_syntax_before_running() {
-    let ran = batchrun()
-        .job("jobs:\n  a:\n    shell: none\n    command: echo a | cat\n")
-        .run();
+    let ran = batchrun().job("jobs:\n  a:\n    shell: none\n    command: echo a | cat\n").run();
     ran.code(2).stderr_has("uses shell syntax");
 }
 

@@ -34,10 +34,8 @@ fn seeded() -> crate::harness::Batchrun {
 
 #[test]
 fn weights_prints_the_eighteen_results_in_order() {
-    let ran = batchrun()
-        .arg(project().join("jobs/weights.yaml").to_str().unwrap())
-        .args(&["--output", "ordered"])
-        .run();
+    let ran =
+        batchrun().arg(project().join("jobs/weights.yaml").to_str().unwrap()).args(&["--output", "ordered"]).run();
     ran.success();
     let expected: Vec<String> = [("type1", 2), ("type2", 3)]
         .iter()
@@ -50,73 +48,29 @@ fn weights_prints_the_eighteen_results_in_order() {
 fn threads_runs_five_sleeps_on_two_workers() {
     // Sleeps of 3,1,2,1,2 units: 9 units one after another, 5 on two workers that each take
     // the next command when done.
-    let ran = seeded()
-        .args(&[
-            "jobs/threads.yaml",
-            "--set",
-            "unit=0.3",
-            "--progress",
-            "plain",
-        ])
-        .run();
-    ran.success()
-        .stderr_has("5 tasks on 2 workers")
-        .stderr_has("5 succeeded");
-    assert!(
-        ran.elapsed >= Duration::from_millis(1500),
-        "{:?}",
-        ran.elapsed
-    );
-    assert!(
-        ran.elapsed < Duration::from_millis(2700),
-        "not parallel: {:?}",
-        ran.elapsed
-    );
+    let ran = seeded().args(&["jobs/threads.yaml", "--set", "unit=0.3", "--progress", "plain"]).run();
+    ran.success().stderr_has("5 tasks on 2 workers").stderr_has("5 succeeded");
+    assert!(ran.elapsed >= Duration::from_millis(1500), "{:?}", ran.elapsed);
+    assert!(ran.elapsed < Duration::from_millis(2700), "not parallel: {:?}", ran.elapsed);
 }
 
 #[test]
 fn export_partitions_hold_every_row_exactly_once() {
-    let ran = seeded()
-        .args(&[
-            "jobs/export.yaml",
-            "--set",
-            "rows=25000",
-            "--progress",
-            "plain",
-        ])
-        .run();
+    let ran = seeded().args(&["jobs/export.yaml", "--set", "rows=25000", "--progress", "plain"]).run();
     ran.success()
         .stdout_has("generated 25000 rows")
         .stdout_has("verified: 1 partitions hold all 25000 rows exactly once");
-    let ran = seeded()
-        .args(&[
-            "jobs/export.yaml",
-            "--set",
-            "rows=250000",
-            "--progress",
-            "plain",
-        ])
-        .run();
-    ran.success()
-        .stdout_has("verified: 3 partitions hold all 250000 rows exactly once");
+    let ran = seeded().args(&["jobs/export.yaml", "--set", "rows=250000", "--progress", "plain"]).run();
+    ran.success().stdout_has("verified: 3 partitions hold all 250000 rows exactly once");
     ran.stderr_has("ok export[2]").stderr_has("ok verify");
 }
 
 #[test]
 fn urls_fetches_every_listed_url() {
-    let ran = seeded()
-        .args(&["jobs/urls.yaml", "--progress", "none"])
-        .run();
+    let ran = seeded().args(&["jobs/urls.yaml", "--progress", "none"]).run();
     ran.success();
     let lines = ran.sorted_stdout();
     assert_eq!(lines.len(), 5, "{lines:?}");
-    assert!(
-        lines.iter().all(|l| l.contains(" bytes file://")),
-        "{lines:?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.ends_with("/examples/pages/alpha.html"))
-    );
+    assert!(lines.iter().all(|l| l.contains(" bytes file://")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.ends_with("/examples/pages/alpha.html")));
 }

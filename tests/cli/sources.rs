@@ -4,9 +4,7 @@ use crate::harness::batchrun;
 
 #[test]
 fn commands_list_runs_each_entry() {
-    let ran = batchrun()
-        .job("jobs:\n  a:\n    commands: [echo one, echo two, echo three]\n")
-        .run();
+    let ran = batchrun().job("jobs:\n  a:\n    commands: [echo one, echo two, echo three]\n").run();
     ran.success();
     assert_eq!(ran.sorted_stdout(), ["one", "three", "two"]);
 }
@@ -55,10 +53,7 @@ jobs:
 "#;
     let ran = batchrun().job(yaml).args(&["--output", "ordered"]).run();
     ran.success();
-    assert_eq!(
-        ran.stdout_lines(),
-        ["linux-1", "linux-2", "linux-3", "mac-1", "mac-3", "bsd-9"]
-    );
+    assert_eq!(ran.stdout_lines(), ["linux-1", "linux-2", "linux-3", "mac-1", "mac-3", "bsd-9"]);
 }
 
 #[test]
@@ -131,15 +126,10 @@ jobs:
 
 #[test]
 fn relative_paths_resolve_against_the_job_file_folder() {
-    let b = batchrun().file("jobs/names.txt", "x\ny\n").file(
-        "jobs/j.yaml",
-        "jobs:\n  i:\n    items: {file: names.txt}\n    command: cat {{ item }}.txt\n",
-    );
-    let b = b
-        .file("jobs/x.txt", "X\n")
-        .file("jobs/y.txt", "Y\n")
-        .arg("jobs/j.yaml")
-        .args(&["--output", "ordered"]);
+    let b = batchrun()
+        .file("jobs/names.txt", "x\ny\n")
+        .file("jobs/j.yaml", "jobs:\n  i:\n    items: {file: names.txt}\n    command: cat {{ item }}.txt\n");
+    let b = b.file("jobs/x.txt", "X\n").file("jobs/y.txt", "Y\n").arg("jobs/j.yaml").args(&["--output", "ordered"]);
     let ran = b.run();
     ran.success();
     assert_eq!(ran.stdout_lines(), ["X", "Y"]);

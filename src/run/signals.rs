@@ -1,0 +1,22 @@
+//! SIGINT and SIGTERM become messages for the dispatcher.
+//!
+//! Tasks run in process groups of their own, so a Ctrl-C from the terminal reaches batchrun
+//! only; the dispatcher decides what the tasks get (see `dispatcher.rs`).
+
+use crossbeam_channel::Sender;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::dispatcher::Message;
+
+/// Starts the signal thread. It lives as long as the process; when the dispatcher is gone the
+/// send fails and the signal is ignored (the run is ending anyway).
+pub fn forward_to(messages: Sender<Message>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            let _ = messages.send(Message::Signal(signal));
+        }
+    })?;
+    Ok(())
+}
