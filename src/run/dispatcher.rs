@@ -127,10 +127,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         loop {
             self.update_job_statuses();
             let mut wake = next_tick;
-            if !self.stopping {
-                if let Some(at) = self.start_attempts(&attempts) {
-                    wake = wake.min(at);
-                }
+            if !self.stopping
+                && let Some(at) = self.start_attempts(&attempts)
+            {
+                wake = wake.min(at);
             }
             if self.counts.running == 0 && (self.stopping || (self.retries.is_empty() && self.all_jobs_settled())) {
                 break;
