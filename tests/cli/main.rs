@@ -3,6 +3,7 @@
 mod harness;
 
 mod errors;
+mod failure;
 mod needs_and_limits;
 mod output;
 mod plan;

@@ -1,0 +1,219 @@
+//! Failure handling with real processes: retries, timeouts, on_failure, signals, no survivors.
+//!
+//! Survivors are checked by process: every task writes the pids of its shell and of a
+//! background grandchild, and the test checks each one is gone. Tests wait for events (files
+//! appearing, processes ending) with generous timeouts, never for a fixed time.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::batchrun;
+
+/// A task that records its pid and a grandchild's, then hangs.
+const HANG: &str = "sh -c 'sleep 1000 & echo $$ $! > pids/{{ index }}; wait'";
+
+fn hanging_job(tasks: u32, extra: &str) -> String {
+    format!("jobs:\n  hang:\n{extra}    range: {{from: 1, to: {tasks}}}\n    command: {HANG}\n")
+}
+
+/// Waits until `check` holds, up to a generous limit.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn recorded_pids(dir: &Path) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(dir.join("pids")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        pids.extend(text.split_whitespace().map(|p| p.parse::<i32>().unwrap()));
+    }
+    pids
+}
+
+/// Alive means present and not a zombie (a killed orphan may wait a moment to be reaped).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn start(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("CI")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_with_output(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn signal(child: &Child, sig: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::kill_process(pid, sig).unwrap();
+}
+
+#[test]
+fn sigint_stops_every_task_and_exits_130_with_no_survivors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pids")).unwrap();
+    std::fs::write(dir.path().join("job.yaml"), hanging_job(6, "")).unwrap();
+    let child = start(dir.path(), &["job.yaml", "-j", "3", "--progress", "plain"]);
+    wait_for("3 tasks to start", || files_in(&dir.path().join("pids")) == 3);
+    wait_for("the pid files to be written", || recorded_pids(dir.path()).len() == 6);
+    let pids = recorded_pids(dir.path());
+    signal(&child, rustix::process::Signal::INT);
+    let (code, stderr) = wait_with_output(child);
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("STOPPING: SIGINT received"), "{stderr}");
+    assert!(stderr.contains("SKIPPED hang (3 tasks): the run was stopped"), "{stderr}");
+    let survivors: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(survivors.is_empty(), "still running after batchrun exited: {survivors:?}");
+}
+
+#[test]
+fn sigterm_exits_143() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pids")).unwrap();
+    std::fs::write(dir.path().join("job.yaml"), hanging_job(1, "")).unwrap();
+    let child = start(dir.path(), &["job.yaml"]);
+    wait_for("the task to start", || recorded_pids(dir.path()).len() == 2);
+    signal(&child, rustix::process::Signal::TERM);
+    let (code, _) = wait_with_output(child);
+    assert_eq!(code, 143);
+}
+
+#[test]
+fn sigkill_of_batchrun_leaves_no_task_or_grandchild() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pids")).unwrap();
+    std::fs::write(dir.path().join("job.yaml"), hanging_job(4, "")).unwrap();
+    let child = start(dir.path(), &["job.yaml", "-j", "4"]);
+    wait_for("4 tasks to start", || recorded_pids(dir.path()).len() == 8);
+    let pids = recorded_pids(dir.path());
+    signal(&child, rustix::process::Signal::KILL);
+    let (code, _) = wait_with_output(child);
+    assert_eq!(code, -1, "killed by a signal");
+    wait_for("the watchdog to kill every task", || pids.iter().all(|&p| !alive(p)));
+}
+
+#[test]
+fn a_timeout_kills_the_whole_tree_even_when_term_is_ignored() {
+    let yaml = "jobs:\n  t:\n    timeout: 200ms\n    kill_grace: 300ms\n    command: sh -c 'trap \"\" TERM; sleep 1000 & echo $$ $! > pids/0; wait'\n";
+    let ran = batchrun().file("pids/.keep", "").job(yaml).args(&["--progress", "plain"]).run();
+    std::fs::remove_file(ran.path("pids/.keep")).unwrap();
+    ran.code(1).stderr_has("FAILED t timed out after 200ms");
+    let pids = recorded_pids(ran.dir.path());
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|&p| !alive(p)), "the shell or its child survived the timeout");
+}
+
+#[test]
+fn retries_run_again_with_the_attempt_number_until_success() {
+    // Fails on attempts 1 and 2, succeeds on 3.
+    let yaml = "jobs:\n  f:\n    retries: 3\n    retry_delay: 10ms\n    command: sh -c 'echo $BATCHRUN_ATTEMPT >> attempts; test $BATCHRUN_ATTEMPT -ge 3'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.success()
+        .stderr_has("RETRY f exit 1 (attempt 1)")
+        .stderr_has("RETRY f exit 1 (attempt 2)")
+        .stderr_has("ok f")
+        .stderr_has("after 3 attempts")
+        .stderr_has("retried 1 tasks, 2 extra attempts");
+    assert_eq!(ran.read("attempts"), "1\n2\n3\n");
+}
+
+#[test]
+fn retries_give_up_and_report_the_last_failure() {
+    let yaml = "jobs:\n  f:\n    retries: 2\n    retry_delay: 1ms\n    command: sh -c 'echo try $BATCHRUN_ATTEMPT; echo broken >&2; exit 4'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.code(1).stderr_has("FAILED f: exit 4 (3 attempts)").stderr_has("stderr | broken");
+    // Only the last attempt's output is printed; every failed attempt is kept as a log.
+    assert_eq!(ran.stdout, "try 3\n");
+    let logs = ran.path(".batchrun/job/logs/f");
+    for attempt in 1..=3 {
+        assert_eq!(std::fs::read_to_string(logs.join(format!("0.{attempt}.out"))).unwrap(), format!("try {attempt}\n"));
+        assert_eq!(std::fs::read_to_string(logs.join(format!("0.{attempt}.err"))).unwrap(), "broken\n");
+    }
+}
+
+#[test]
+fn keep_logs_saves_successful_tasks_too() {
+    let ran = batchrun()
+        .job("jobs:\n  ok:\n    commands: [echo a, echo b]\n")
+        .args(&["--keep-logs", "--state-dir", "state"])
+        .run();
+    ran.success();
+    assert_eq!(ran.read("state/logs/ok/0.1.out"), "a\n");
+    assert_eq!(ran.read("state/logs/ok/1.1.out"), "b\n");
+}
+
+/// One failing task, and slow tasks running beside it.
+const MIXED: &str = r#"
+jobs:
+  work:
+    on_failure: POLICY
+    items: [fail, slow, slow, later, later]
+    command: sh -c 'case {{ item }} in fail) while [ $(ls started | wc -l) -lt 2 ]; do sleep 0.01; done; exit 1;; slow) touch started/{{ index }}; sleep 1; touch finished/{{ index }};; later) touch later/{{ index }};; esac'
+"#;
+
+fn mixed(policy: &str) -> crate::harness::Ran {
+    batchrun()
+        .file("started/.keep", "")
+        .file("finished/.keep", "")
+        .file("later/.keep", "")
+        .job(&MIXED.replace("POLICY", policy))
+        .args(&["-j", "3", "--progress", "plain"])
+        .run()
+}
+
+#[test]
+fn on_failure_stop_lets_running_tasks_finish_and_starts_nothing_new() {
+    let ran = mixed("stop");
+    ran.code(1).stderr_has("STOPPING: work[0] failed and on_failure is `stop`");
+    assert_eq!(files_in(&ran.path("finished")), 3, "the two slow tasks finished (plus .keep)");
+    assert_eq!(files_in(&ran.path("later")), 1, "nothing started after the failure (only .keep)");
+    ran.stderr_has("SKIPPED work (2 tasks): the run was stopped");
+}
+
+#[test]
+fn on_failure_kill_terminates_running_tasks() {
+    let ran = mixed("kill");
+    ran.code(1).stderr_has("on_failure is `kill`").stderr_has("FAILED work[1] cancelled");
+    assert_eq!(files_in(&ran.path("finished")), 1, "the slow tasks were killed (only .keep)");
+    assert_eq!(files_in(&ran.path("later")), 1);
+}
+
+#[test]
+fn fail_fast_is_stop_for_every_job() {
+    let ran = batchrun()
+        .job("jobs:\n  a:\n    commands: ['false', 'touch never']\n")
+        .args(&["-j", "1", "--fail-fast", "--progress", "plain"])
+        .run();
+    ran.code(1).stderr_has("STOPPING");
+    assert!(!ran.path("never").exists());
+}
+
+#[test]
+fn cli_timeout_and_retries_override_the_file() {
+    let ran = batchrun()
+        .job("jobs:\n  a:\n    command: sh -c 'echo x >> tries; sleep 1000'\n")
+        .args(&["--timeout", "100ms", "--retries", "1", "--progress", "plain"])
+        .run();
+    ran.code(1).stderr_has("timed out after 100ms");
+    assert_eq!(ran.read("tries"), "x\nx\n");
+}
