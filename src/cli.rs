@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Expand a job file and print its tasks without running them.
     Plan(PlanArgs),
+    /// Per job, from the journal: tasks done, failed and not run.
+    Status(StatusArgs),
     /// Check job files; print every error found.
     Validate {
         #[arg(required = true, value_name = "FILE")]
@@ -69,10 +71,16 @@ pub struct RunArgs {
     /// Extra attempts after a failed one, for every job (overrides the file).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// Run only the tasks that the journal does not record as done.
+    #[arg(long)]
+    pub resume: bool,
+    /// Write no journal (and so allow no later --resume).
+    #[arg(long, conflicts_with = "resume")]
+    pub no_journal: bool,
     /// Keep every task's output on disk, not only failed tasks'.
     #[arg(long)]
     pub keep_logs: bool,
-    /// The state folder (logs); default: `.batchrun/<name>` beside the job file.
+    /// The state folder (journal, logs); default: `.batchrun/<name>` beside the job file.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
@@ -92,6 +100,17 @@ pub struct PlanArgs {
     pub format: PlanFormat,
 }
 
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The job file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The state folder, if the run used --state-dir.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Text,
@@ -107,7 +126,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.
 pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
-    const TOP_LEVEL: &[&str] = &["run", "plan", "validate", "help", "-h", "--help", "-V", "--version"];
+    const TOP_LEVEL: &[&str] = &["run", "plan", "status", "validate", "help", "-h", "--help", "-V", "--version"];
     if let Some(first) = args.get(1)
         && !TOP_LEVEL.iter().any(|t| first == t)
     {

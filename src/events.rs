@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::plan::Task;
+
 /// Tallies of the whole run, as of an event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -14,12 +16,14 @@ pub struct Counts {
     pub succeeded: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Done in an earlier run (`--resume`): not run again.
+    pub already_done: u64,
 }
 
 impl Counts {
     /// Tasks that will not run again: succeeded, failed or skipped.
     pub fn done(&self) -> u64 {
-        self.succeeded + self.failed + self.skipped
+        self.succeeded + self.failed + self.skipped + self.already_done
     }
 }
 
@@ -78,6 +82,8 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub job: usize,
+    /// Identity across runs (see `plan/identity.rs`).
+    pub key: u64,
     pub index: u64,
     pub label: String,
     pub command: String,
@@ -100,7 +106,7 @@ pub enum Event<'a> {
         workers: usize,
     },
     TaskStarted {
-        label: &'a str,
+        task: &'a Task,
         attempt: u32,
         counts: Counts,
     },
@@ -130,5 +136,6 @@ pub enum Event<'a> {
     RunFinished {
         counts: Counts,
         elapsed: Duration,
+        interrupted_by: Option<i32>,
     },
 }

@@ -9,9 +9,11 @@ pub mod console;
 pub mod diagnostic;
 pub mod events;
 pub mod exit_code;
+pub mod journal;
 pub mod plan;
 pub mod reporter;
 pub mod run;
+pub mod status;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -48,6 +50,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
         Command::Run(args) => run(&args),
         Command::Plan(args) => print_plan(&args),
+        Command::Status(args) => show_status(&args),
         Command::Validate { files } => validate(&files),
     };
     match result {
@@ -88,18 +91,69 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         ProgressMode::Plain => reporters.push(Box::new(reporter::plain::Plain::new(console.clone()))),
         ProgressMode::None | ProgressMode::Auto => {}
     }
-    reporters.push(Box::new(reporter::summary::Summary::new(console.clone())));
 
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| plan.file.dir.join(".batchrun").join(&plan.file.name));
+    let state_dir = state_dir(&plan, args.state_dir.as_deref());
+    let in_state_dir =
+        |e: journal::JournalError| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string()));
+    let mut history = None;
+    let mut resume_command = None;
+    if !args.no_journal {
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        let journal = journal::Journal::open(&state_dir, args.resume, names).map_err(in_state_dir)?;
+        if args.resume {
+            let read = journal::reader::read(journal.path())
+                .map_err(|e| in_state_dir(journal::JournalError::Io { path: state_dir.clone(), source: e }))?;
+            history = Some(read);
+        }
+        reporters.insert(0, Box::new(journal));
+        resume_command = Some(resume_hint(args));
+    }
+    reporters.push(Box::new(reporter::summary::Summary::new(console.clone(), resume_command)));
+
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs);
-    let result = run::run(&plan, workers, &output, &mut Reporters(reporters));
+    let result = run::run(&plan, history.as_ref(), workers, &output, &mut Reporters(reporters));
     let counts = result.counts;
     Ok(match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
         None if counts.failed > 0 || counts.skipped > 0 => ExitCode::TasksFailed,
         None => ExitCode::Success,
     })
+}
+
+/// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
+fn state_dir(plan: &Plan, given: Option<&Path>) -> std::path::PathBuf {
+    given.map_or_else(|| plan.file.dir.join(".batchrun").join(&plan.file.name), Path::to_path_buf)
+}
+
+/// The command that finishes this run: the same selection and state folder, with `--resume`.
+fn resume_hint(args: &RunArgs) -> String {
+    let mut words = vec!["batchrun".to_owned(), "run".into(), args.file.display().to_string()];
+    for (k, v) in &args.selection.set {
+        words.push(format!("--set {k}={v}"));
+    }
+    for job in &args.selection.only {
+        words.push(format!("--only {job}"));
+    }
+    if let Some(dir) = &args.state_dir {
+        words.push(format!("--state-dir {}", dir.display()));
+    }
+    words.push("--resume".into());
+    words.join(" ")
+}
+
+fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
+    let plan = load_plan(&args.file, &args.selection)?;
+    let dir = state_dir(&plan, args.state_dir.as_deref());
+    let history = journal::reader::read(&dir.join(journal::JOURNAL_FILE)).map_err(|e| {
+        Diagnostics::from(diagnostic::Diagnostic::new(
+            &args.file,
+            None,
+            format!("cannot read the journal in {}: {e}", dir.display()),
+        ))
+    })?;
+    let _ = status::print(&plan, &history, &dir, &mut io::stdout().lock());
+    Ok(ExitCode::Success)
 }
 
 /// Command-line settings that override every job's.

@@ -8,6 +8,7 @@
 
 pub mod command_line;
 pub mod expand;
+pub mod identity;
 pub mod partition;
 pub mod print;
 pub mod task;
@@ -98,12 +99,15 @@ impl Plan {
     pub fn tasks(&self, job: usize) -> impl Iterator<Item = PlannedTask> + Send + '_ {
         let plan = &self.jobs[job];
         let limit = if plan.selected { usize::MAX } else { 0 };
+        let mut occurrences = identity::Occurrences::new(matches!(plan.expansion, Expansion::Range(_)));
         plan.expansion.bindings().take(limit).enumerate().map(move |(index, bindings)| {
             let index = index as u64;
-            match bindings {
-                Ok(b) => self.render(job, index, b),
-                Err(error) => Err(self.broken(job, index, error)),
-            }
+            let mut task = match bindings {
+                Ok(b) => self.render(job, index, b)?,
+                Err(error) => return Err(self.broken(job, index, error)),
+            };
+            task.key = occurrences.key(task.key);
+            Ok(task)
         })
     }
 
@@ -125,7 +129,7 @@ impl Plan {
     fn render(&self, job: usize, index: u64, mut bindings: Bindings) -> PlannedTask {
         let spec = &self.file.jobs[job];
         let plan = &self.jobs[job];
-        let own = bindings.len();
+        let own = bindings.clone();
         bindings.push((Arc::from("job"), Value::from(spec.name.as_str())));
         bindings.push((Arc::from("index"), Value::from(index)));
         bindings.push((Arc::from("count"), Value::from(plan.count())));
@@ -143,20 +147,17 @@ impl Plan {
                 .map_err(|e| self.broken(job, index, format!("env {key}: {e}")))?;
             env.push((key.clone(), value));
         }
-        let mut bindings = match Arc::try_unwrap(scope.downcast_object::<Scope>().expect("scope is a Scope")) {
-            Ok(scope) => scope.bindings,
-            Err(shared) => shared.bindings.clone(),
-        };
-        bindings.truncate(own);
+        let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
         Ok(Task {
             job,
             index,
+            key,
             seq: plan.first_seq + index,
             label: self.label(job, index),
             rendered,
             command,
             env,
-            bindings,
+            bindings: own,
         })
     }
 

@@ -57,7 +57,8 @@ fn json_line(plan: &Plan, task: &PlannedTask) -> serde_json::Value {
             json!({
                 "job": plan.file.jobs[t.job].name,
                 "index": t.index,
-                "label": t.label,
+                                "label": t.label,
+                "key": crate::plan::identity::format_key(t.key),
                 "command": t.rendered,
                 "vars": vars,
             })

@@ -12,6 +12,8 @@ pub struct Task {
     pub index: u64,
     /// 0-based position in the whole plan (job order, then index): `--output ordered` order.
     pub seq: u64,
+    /// Identity across runs (see `identity.rs`): what `--resume` recognises.
+    pub key: u64,
     /// `export[3]`, or the job's name for a job of one task.
     pub label: String,
     /// The command as rendered, as `plan` shows it.

@@ -18,6 +18,8 @@ pub trait Reporter {
     fn event(&mut self, event: &Event);
     /// Called about ten times a second while the run goes on.
     fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {}
+    /// Called before the dispatcher waits: hand buffered output to the OS.
+    fn flush(&mut self) {}
 }
 
 /// Several reporters fed the same events, in order.
@@ -33,6 +35,12 @@ impl Reporter for Reporters {
     fn tick(&mut self, counts: &Counts, elapsed: Duration) {
         for r in &mut self.0 {
             r.tick(counts, elapsed);
+        }
+    }
+
+    fn flush(&mut self) {
+        for r in &mut self.0 {
+            r.flush();
         }
     }
 }

@@ -113,9 +113,10 @@ impl Reporter for Progress {
                 self.overall.set_prefix(name.to_string());
                 self.draw(counts, Duration::ZERO);
             }
-            Event::TaskStarted { label, attempt, .. } => {
-                let shown = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.to_string() };
-                self.running.push((label.to_string(), shown, Instant::now()));
+            Event::TaskStarted { task, attempt, .. } => {
+                let label = &task.label;
+                let shown = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.clone() };
+                self.running.push((label.clone(), shown, Instant::now()));
             }
             Event::TaskRetrying { task, delay, .. } => {
                 self.ended(&task.label);

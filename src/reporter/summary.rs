@@ -24,10 +24,12 @@ pub struct Summary {
     retried_tasks: u64,
     extra_attempts: u64,
     stopped: Option<String>,
+    /// How to finish the run later, shown when something is left to do.
+    resume_command: Option<String>,
 }
 
 impl Summary {
-    pub fn new(console: Arc<Console>) -> Summary {
+    pub fn new(console: Arc<Console>, resume_command: Option<String>) -> Summary {
         Summary {
             console,
             task_time: Duration::ZERO,
@@ -37,6 +39,7 @@ impl Summary {
             retried_tasks: 0,
             extra_attempts: 0,
             stopped: None,
+            resume_command,
         }
     }
 
@@ -72,14 +75,19 @@ impl Reporter for Summary {
             Event::JobSkipped { job, tasks, reason, .. } => {
                 self.skipped.push(format!("{job} ({tasks} tasks): {reason}"))
             }
-            Event::RunFinished { counts, elapsed } => {
+            Event::RunFinished { counts, elapsed, .. } => {
                 let mut out = String::new();
                 out.push_str(&format!(
-                    "\nSummary: {} tasks: {} succeeded, {} failed, {} skipped in {} (task time {})\n",
+                    "\nSummary: {} tasks: {} succeeded, {} failed, {} skipped{} in {} (task time {})\n",
                     counts.total,
                     counts.succeeded,
                     counts.failed,
                     counts.skipped,
+                    if counts.already_done > 0 {
+                        format!(", {} already done", counts.already_done)
+                    } else {
+                        String::new()
+                    },
                     duration(*elapsed),
                     duration(self.task_time)
                 ));
@@ -116,6 +124,11 @@ impl Reporter for Summary {
                 }
                 for s in &self.skipped {
                     out.push_str(&format!("  SKIPPED {s}\n"));
+                }
+                if counts.failed + counts.skipped > 0
+                    && let Some(command) = &self.resume_command
+                {
+                    out.push_str(&format!("To run what is left: {command}\n"));
                 }
                 self.console.write(Stream::Stderr, out.as_bytes());
             }

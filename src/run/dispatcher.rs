@@ -17,6 +17,7 @@ use super::retry;
 use super::worker::{Attempt, AttemptDone};
 use crate::config::OnFailure;
 use crate::events::{Counts, Event, Finished, Outcome};
+use crate::journal::reader::History;
 use crate::plan::{Plan, PlannedTask, Task};
 use crate::reporter::Reporter;
 
@@ -67,6 +68,8 @@ struct Retry {
 
 pub struct Dispatcher<'p, 'r> {
     plan: &'p Plan,
+    /// With `--resume`: what earlier runs finished.
+    history: Option<&'p History>,
     output: &'p Output,
     cancel: &'p Cancel,
     reporter: &'r mut dyn Reporter,
@@ -84,6 +87,7 @@ pub struct Dispatcher<'p, 'r> {
 impl<'p, 'r> Dispatcher<'p, 'r> {
     pub fn new(
         plan: &'p Plan,
+        history: Option<&'p History>,
         output: &'p Output,
         cancel: &'p Cancel,
         workers: usize,
@@ -105,6 +109,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             .collect();
         Dispatcher {
             plan,
+            history,
             output,
             cancel,
             reporter,
@@ -126,6 +131,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         let mut next_tick = Instant::now() + TICK;
         loop {
             self.update_job_statuses();
+            let settled_before = self.counts.done();
             let mut wake = next_tick;
             if !self.stopping
                 && let Some(at) = self.start_attempts(&attempts)
@@ -135,6 +141,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             if self.counts.running == 0 && (self.stopping || (self.retries.is_empty() && self.all_jobs_settled())) {
                 break;
             }
+            if self.counts.done() != settled_before && self.idle > 0 {
+                // Tasks settled without running (already done, or broken): that may have
+                // finished a job and freed its dependents. Look again without waiting, but
+                // still take messages and ticks.
+                wake = Instant::now();
+            }
+            self.reporter.flush();
             match messages.recv_timeout(wake.saturating_duration_since(Instant::now())) {
                 Ok(Message::Done(done)) => self.on_done(*done),
                 Ok(Message::Signal(signal)) => self.on_signal(signal),
@@ -150,7 +163,12 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         if self.stopping {
             self.give_up_on_the_rest();
         }
-        self.reporter.event(&Event::RunFinished { counts: self.counts, elapsed: self.started.elapsed() });
+        let interrupted_by = self.interrupted_by;
+        self.reporter.event(&Event::RunFinished {
+            counts: self.counts,
+            elapsed: self.started.elapsed(),
+            interrupted_by,
+        });
         RunResult { counts: self.counts, interrupted_by: self.interrupted_by }
     }
 
@@ -212,7 +230,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     fn start_attempts(&mut self, attempts: &Sender<Attempt>) -> Option<Instant> {
         let mut wake: Option<Instant> = None;
         let mut note = |at: Instant| wake = Some(wake.map_or(at, |w| w.min(at)));
-        while self.idle > 0 {
+        // Tasks that settle without a worker (already done, broken) are capped per call, so
+        // a resume over millions of done tasks still draws progress and hears signals.
+        let mut settled_inline = 0;
+        while self.idle > 0 && settled_inline < 4096 {
             let now = Instant::now();
             if let Some(r) = self.due_retry(now, &mut note) {
                 let retry = self.retries.swap_remove(r);
@@ -231,11 +252,18 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             };
             job.dispatched += 1;
             match planned {
+                Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => {
+                    job.finished += 1;
+                    self.counts.already_done += 1;
+                    self.output.nothing(task.seq, 1);
+                    settled_inline += 1;
+                }
                 Ok(task) => self.send(attempts, task, 1, now),
                 Err(broken) => {
                     self.output.nothing(broken.seq, 1);
                     let finished = Finished {
                         job: broken.job,
+                        key: 0,
                         index: broken.index,
                         label: broken.label,
                         command: String::new(),
@@ -246,6 +274,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                         log: None,
                     };
                     self.finish(finished);
+                    settled_inline += 1;
                 }
             }
         }
@@ -262,7 +291,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
         self.idle -= 1;
         self.counts.running += 1;
-        self.reporter.event(&Event::TaskStarted { label: &task.label, attempt: number, counts: self.counts });
+        self.reporter.event(&Event::TaskStarted { task: &task, attempt: number, counts: self.counts });
         // Workers outlive the dispatcher's loop, so the channel is open.
         let _ = attempts.send(Attempt { task, number });
     }
@@ -318,6 +347,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         self.counts.running -= 1;
         let finished = Finished {
             job: i,
+            key: done.task.key,
             index: done.task.index,
             label: done.task.label.clone(),
             command: done.task.rendered.clone(),

@@ -24,11 +24,19 @@ use crossbeam_channel::{bounded, unbounded};
 pub use dispatcher::RunResult;
 use output::Output;
 
+use crate::journal::reader::History;
 use crate::plan::Plan;
 use crate::reporter::Reporter;
 
 /// Runs every selected task of `plan` on `workers` threads.
-pub fn run(plan: &Plan, workers: usize, output: &Output, reporter: &mut dyn Reporter) -> RunResult {
+/// With `history` (`--resume`), tasks it records as done are not run again.
+pub fn run(
+    plan: &Plan,
+    history: Option<&History>,
+    workers: usize,
+    output: &Output,
+    reporter: &mut dyn Reporter,
+) -> RunResult {
     // No more threads than tasks: a one-task job file should not start 16 threads.
     let workers = workers.clamp(1, usize::try_from(plan.total()).unwrap_or(usize::MAX).max(1));
     let cancel = cancel::Cancel::default();
@@ -45,6 +53,6 @@ pub fn run(plan: &Plan, workers: usize, output: &Output, reporter: &mut dyn Repo
             scope.spawn(move || worker::work(ctx, attempts, results));
         }
         drop(message_tx);
-        dispatcher::Dispatcher::new(plan, output, &cancel, workers, reporter).run(attempt_tx, message_rx)
+        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(attempt_tx, message_rx)
     })
 }

@@ -26,6 +26,11 @@ pub fn batchrun() -> Batchrun {
 }
 
 impl Batchrun {
+    /// Runs again in a folder a former run left (its files, journal and state).
+    pub fn in_dir(dir: TempDir) -> Batchrun {
+        Batchrun { dir, args: Vec::new(), envs: Vec::new() }
+    }
+
     /// Writes `contents` to `name` in the folder (creating parent folders).
     pub fn file(self, name: &str, contents: &str) -> Self {
         let path = self.dir.path().join(name);

@@ -4,6 +4,7 @@ mod harness;
 
 mod errors;
 mod failure;
+mod journal;
 mod needs_and_limits;
 mod output;
 mod plan;

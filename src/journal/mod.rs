@@ -1,0 +1,194 @@
+//! The journal: an append-only record of every attempt, for `--resume` and `batchrun status`.
+//!
+//! It lives in the state folder (`.batchrun/<name>/` beside the job file, or `--state-dir`),
+//! as `journal.jsonl`, next to a `lock` file that keeps two runs from sharing the folder.
+//!
+//! The journal is fed the same events as the reporters, on the dispatcher's thread. Records
+//! are handed to the OS once per dispatcher wake-up (so a killed batchrun loses none that
+//! describe a finished task), and made durable by `fdatasync` in a background thread at most
+//! every tick (group commit: durability costs a sync per 100 ms, not per task), and once more,
+//! synchronously, before the run reports its result.
+
+pub mod reader;
+pub mod record;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::events::{Counts, Event, Finished, Outcome};
+use crate::plan::identity::format_key;
+use crate::reporter::Reporter;
+use record::{Record, Status, VERSION};
+
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("another batchrun is using the state folder {0} (its lock is held); wait for it, or use --state-dir")]
+    Locked(PathBuf),
+    #[error("cannot use the state folder {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+pub struct Journal {
+    out: BufWriter<File>,
+    path: PathBuf,
+    /// Held for the whole run; the OS releases it when batchrun ends, however it ends.
+    _lock: File,
+    syncs: Sender<()>,
+    /// Written since the last sync request.
+    dirty: bool,
+    failed: bool,
+    /// Job names by index, as records name jobs.
+    jobs: Vec<String>,
+}
+
+impl Journal {
+    /// Locks the state folder and opens its journal: continued with `resume`, else started afresh.
+    pub fn open(state_dir: &Path, resume: bool, jobs: Vec<String>) -> Result<Journal, JournalError> {
+        let io_error = |source| JournalError::Io { path: state_dir.to_path_buf(), source };
+        std::fs::create_dir_all(state_dir).map_err(io_error)?;
+        let lock = File::create(state_dir.join("lock")).map_err(io_error)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked(state_dir.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+        }
+        let path = state_dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resume)
+            .truncate(!resume)
+            .open(&path)
+            .map_err(io_error)?;
+        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?);
+        Ok(Journal {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            path,
+            _lock: lock,
+            syncs,
+            dirty: false,
+            failed: false,
+            jobs,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write(&mut self, record: &Record) {
+        let written = serde_json::to_writer(&mut self.out, record)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        self.dirty = true;
+        self.check(written);
+    }
+
+    fn check(&mut self, result: io::Result<()>) {
+        if let Err(e) = result
+            && !self.failed
+        {
+            self.failed = true;
+            eprintln!(
+                "batchrun: warning: cannot write the journal {}: {e}; --resume will redo work",
+                self.path.display()
+            );
+        }
+    }
+
+    fn end_record(&self, task: &Finished) -> Record {
+        let (status, exit, signal) = match &task.outcome {
+            Outcome::Succeeded => (Status::Ok, Some(0), None),
+            Outcome::Exited(code) => (Status::Failed, Some(*code), None),
+            Outcome::Signalled(sig) => (Status::Signalled, None, Some(*sig)),
+            Outcome::TimedOut(_) => (Status::Timeout, None, None),
+            Outcome::Cancelled => (Status::Cancelled, None, None),
+            Outcome::NotStarted(_) => (Status::NotStarted, None, None),
+        };
+        Record::End {
+            v: VERSION,
+            key: format_key(task.key),
+            job: self.jobs[task.job].clone(),
+            index: task.index,
+            label: task.label.clone(),
+            attempt: task.attempt,
+            status,
+            exit,
+            signal,
+            duration_ms: task.duration.as_millis() as u64,
+            at: record::now(),
+        }
+    }
+}
+
+/// A thread that `fdatasync`s the journal when asked. Requests arriving while one sync is
+/// pending fold into it.
+fn spawn_syncer(file: File) -> Sender<()> {
+    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+    std::thread::spawn(move || {
+        for () in rx {
+            let _ = file.sync_data();
+        }
+    });
+    tx
+}
+
+impl Reporter for Journal {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { name, .. } => {
+                let resume = self.out.get_ref().metadata().map(|m| m.len() > 0).unwrap_or(false);
+                self.write(&Record::Run { v: VERSION, name: name.to_string(), at: record::now(), resume });
+            }
+            Event::TaskStarted { task, attempt, .. } => self.write(&Record::Start {
+                v: VERSION,
+                key: format_key(task.key),
+                job: self.jobs[task.job].clone(),
+                index: task.index,
+                label: task.label.clone(),
+                attempt: *attempt,
+                at: record::now(),
+            }),
+            Event::TaskRetrying { task, .. } | Event::TaskFinished { task, .. } => {
+                let record = self.end_record(task);
+                self.write(&record);
+            }
+            Event::JobSkipped { .. } | Event::RunCancelling { .. } => {}
+            Event::RunFinished { counts, interrupted_by, .. } => {
+                let Counts { succeeded, failed, skipped, .. } = *counts;
+                let at = record::now();
+                self.write(&Record::RunEnd {
+                    v: VERSION,
+                    at,
+                    succeeded,
+                    failed,
+                    skipped,
+                    interrupted: *interrupted_by,
+                });
+                let flushed = self.out.flush().and_then(|()| self.out.get_ref().sync_data());
+                self.check(flushed);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        let flushed = self.out.flush();
+        self.check(flushed);
+    }
+
+    fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {
+        if self.dirty {
+            self.flush();
+            self.dirty = false;
+            match self.syncs.try_send(()) {
+                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            }
+        }
+    }
+}

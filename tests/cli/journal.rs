@@ -1,0 +1,166 @@
+//! The journal: resume after failures and crashes, identity by content, the lock, status.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::batchrun;
+
+/// Each partition appends its number to `effects`; partitions from 5 on fail until `release`
+/// exists.
+const PARTS: &str = r#"
+jobs:
+  part:
+    range: {from: 1, to: 10}
+    command: sh -c 'echo {{ start }} >> effects; if [ {{ start }} -ge 5 ] && [ ! -e release ]; then exit 1; fi'
+  after:
+    needs: [part]
+    command: touch after-ran
+"#;
+
+fn effect_counts(text: &str) -> Vec<usize> {
+    let mut counts = [0; 11];
+    for line in text.lines() {
+        counts[line.trim().parse::<usize>().unwrap()] += 1;
+    }
+    counts[1..].to_vec()
+}
+
+#[test]
+fn resume_runs_only_what_failed_or_never_ran() {
+    let b = batchrun().job(PARTS).args(&["-j", "2", "--progress", "none"]);
+    let dir = b.path().to_path_buf();
+    let first = b.run();
+    first.code(1).stderr_has("To run what is left: batchrun run job.yaml --resume");
+    assert!(!first.path("after-ran").exists());
+    std::fs::write(dir.join("release"), "").unwrap();
+
+    let second =
+        crate::harness::Batchrun::in_dir(first.dir).args(&["job.yaml", "--resume", "--progress", "none"]).run();
+    second.success().stderr_has("7 succeeded, 0 failed, 0 skipped, 4 already done");
+    assert_eq!(effect_counts(&second.read("effects")), [1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+    assert!(second.path("after-ran").exists());
+
+    let status = crate::harness::Batchrun::in_dir(second.dir).args(&["status", "job.yaml"]).run();
+    status.success().stdout_has("last run ended");
+    let rows: Vec<Vec<&str>> = status.stdout.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["part", "10", "0", "0"], vec!["after", "1", "0", "0"]]);
+}
+
+#[test]
+fn status_counts_done_failed_and_not_run() {
+    let ran = batchrun().job(PARTS).args(&["--progress", "none"]).run();
+    ran.code(1);
+    let status = crate::harness::Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
+    status.success();
+    let rows: Vec<Vec<&str>> = status.stdout.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["part", "4", "6", "0"], vec!["after", "0", "0", "1"]]);
+}
+
+#[test]
+fn a_fresh_run_starts_the_journal_afresh() {
+    let ran = batchrun().job("jobs:\n  a:\n    command: sh -c 'echo x >> effects'\n").arg("--progress=none").run();
+    ran.success();
+    let again = crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--progress", "none"]).run();
+    again.success();
+    assert_eq!(again.read("effects"), "x\nx\n", "without --resume every task runs");
+    let journal = again.read(".batchrun/job/journal.jsonl");
+    assert_eq!(journal.lines().filter(|l| l.contains("\"type\":\"run\"")).count(), 1);
+}
+
+#[test]
+fn reordered_items_are_still_recognised() {
+    let job = |items: &str| {
+        format!("jobs:\n  i:\n    items: [{items}]\n    command: sh -c 'echo {{{{ item }}}} >> effects'\n")
+    };
+    let ran = batchrun().job(&job("a, b, c")).args(&["--progress", "none"]).run();
+    ran.success();
+    std::fs::write(ran.path("job.yaml"), job("c, d, a, b")).unwrap();
+    let again = crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--resume", "--progress", "none"]).run();
+    again.success().stderr_has("1 succeeded, 0 failed, 0 skipped, 3 already done");
+    assert_eq!(again.read("effects").lines().filter(|l| *l == "d").count(), 1);
+    assert_eq!(again.read("effects").lines().count(), 4);
+}
+
+#[test]
+fn identical_commands_are_counted_as_separate_tasks() {
+    let job = "jobs:\n  s:\n    commands: ['sh -c \"echo x >> effects\"', 'sh -c \"echo x >> effects\"']\n";
+    let ran = batchrun().job(job).args(&["--progress", "none"]).run();
+    ran.success();
+    let plan = crate::harness::Batchrun::in_dir(ran.dir).args(&["plan", "--format", "json", "job.yaml"]).run();
+    let lines = plan.json_lines();
+    assert_ne!(lines[0]["key"], lines[1]["key"]);
+}
+
+#[test]
+fn kill_9_then_resume_redoes_only_the_tasks_in_flight() {
+    // Partitions 1-4 finish; 5 and 6 hang until `release` exists; then batchrun is killed.
+    let job = r#"
+jobs:
+  part:
+    range: {from: 1, to: 12}
+    command: sh -c 'echo {{ start }} >> effects; if [ {{ start }} -ge 5 ] && [ ! -e release ]; then sleep 1000; fi'
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "-j", "2", "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = dir.path().join(".batchrun/job/journal.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let ends = text.lines().filter(|l| l.contains("\"type\":\"end\"")).count();
+        let started = std::fs::read_to_string(dir.path().join("effects")).unwrap_or_default().lines().count();
+        if ends == 4 && started == 6 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first 4 partitions did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(dir.path().join("release"), "").unwrap();
+
+    let ran = crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--resume", "--progress", "none"]).run();
+    ran.success().stderr_has("8 succeeded, 0 failed, 0 skipped, 4 already done");
+    let mut counts = [0; 13];
+    for line in ran.read("effects").lines() {
+        counts[line.parse::<usize>().unwrap()] += 1;
+    }
+    assert_eq!(&counts[1..], [1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1], "only the two in flight ran twice");
+}
+
+#[test]
+fn two_runs_cannot_share_a_state_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), "jobs:\n  h:\n    command: sh -c 'touch started; sleep 1000'\n")
+        .unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--progress", "none"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.path().join("started").exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = crate::harness::Batchrun::in_dir(tempfile::TempDir::new().unwrap())
+        .args(&[dir.path().join("job.yaml").to_str().unwrap(), "--progress", "none"])
+        .run();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    second.code(2).stderr_has("another batchrun is using the state folder");
+}
+
+#[test]
+fn no_journal_writes_no_state() {
+    let ran = batchrun().job("jobs:\n  a:\n    command: 'true'\n").args(&["--no-journal"]).run();
+    ran.success();
+    assert!(!ran.path(".batchrun").exists());
+}
