@@ -81,3 +81,13 @@ impl Default for Console {
         Console::new()
     }
 }
+
+/// Prints a line on stderr, like `eprintln!` but without panicking when stderr is closed
+/// (`batchrun … 2>&1 | head`): messages are worth losing, a panic is not.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}

@@ -56,7 +56,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match result {
         Ok(code) => code.into(),
         Err(diagnostics) => {
-            eprintln!("{diagnostics}");
+            say!("{diagnostics}");
             ExitCode::Usage.into()
         }
     }
@@ -183,13 +183,13 @@ fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
     match printed {
         Ok(0) => Ok(ExitCode::Success),
         Ok(broken) => {
-            eprintln!("error: {broken} tasks could not be rendered");
+            say!("error: {broken} tasks could not be rendered");
             Ok(ExitCode::Usage)
         }
         // stdout closed early (`plan … | head`): not an error of the plan.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
         Err(e) => {
-            eprintln!("error: cannot write the plan: {e}");
+            say!("error: cannot write the plan: {e}");
             Ok(ExitCode::Usage)
         }
     }
@@ -199,7 +199,7 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
     let mut all = Vec::new();
     for file in files {
         match load_plan(file, &Selection { set: Vec::new(), only: Vec::new() }) {
-            Ok(plan) => eprintln!("{}: ok ({} tasks in {} jobs)", file.display(), plan.total(), plan.jobs.len()),
+            Ok(plan) => say!("{}: ok ({} tasks in {} jobs)", file.display(), plan.total(), plan.jobs.len()),
             Err(Diagnostics(mut errors)) => all.append(&mut errors),
         }
     }

@@ -51,6 +51,10 @@ fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnost
     }
     if let Some(better) = unknown_key_message(&message, pos, text) {
         message = better;
+    } else if message.starts_with("budget breached") {
+        message = "the YAML expands to too many nodes (aliases that multiply?); a job file may hold 250,000".into();
+    } else if message.starts_with("recursion limit exceeded") {
+        message = "the YAML is nested too deeply".into();
     } else if message.starts_with("expected mapping start") && pos.is_some_and(|p| p.line == 1) {
         message = "the job file must be a map with a `jobs` key".into();
     }

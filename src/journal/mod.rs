@@ -95,7 +95,7 @@ impl Journal {
             && !self.failed
         {
             self.failed = true;
-            eprintln!(
+            crate::say!(
                 "batchrun: warning: cannot write the journal {}: {e}; --resume will redo work",
                 self.path.display()
             );

@@ -44,7 +44,7 @@ pub fn run(
     let (attempt_tx, attempt_rx) = bounded(workers);
     let (message_tx, message_rx) = unbounded();
     if let Err(e) = signals::forward_to(message_tx.clone()) {
-        eprintln!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
+        crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
     }
     let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: watchdog.as_ref() };
     std::thread::scope(|scope| {

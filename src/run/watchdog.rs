@@ -37,7 +37,7 @@ impl Watchdog {
                 Some(Watchdog { pipe, child })
             }
             Err(e) => {
-                eprintln!("batchrun: warning: cannot start the watchdog ({e}); tasks may outlive a killed batchrun");
+                crate::say!("batchrun: warning: cannot start the watchdog ({e}); tasks may outlive a killed batchrun");
                 None
             }
         }

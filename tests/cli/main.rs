@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on real job files.
 
 mod harness;
+mod invalid;
 
 mod errors;
 mod failure;
