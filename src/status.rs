@@ -1,6 +1,5 @@
 //! `batchrun status FILE`: what the journal says, per job: done, failed, not run.
 
-use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -45,9 +44,7 @@ pub fn print(plan: &Plan, history: &History, state_dir: &Path, out: &mut impl Wr
     }
     let width = jobs.iter().map(|(n, _)| n.len()).chain([3]).max().unwrap_or(3);
     writeln!(out, "{:width$}  {:>10}  {:>10}  {:>10}", "job", "done", "failed", "not run")?;
-    let mut seen = HashSet::new();
     for (name, s) in &jobs {
-        seen.insert(name);
         writeln!(out, "{name:width$}  {:>10}  {:>10}  {:>10}", s.done, s.failed, s.not_run)?;
     }
     Ok(())

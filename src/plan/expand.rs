@@ -176,13 +176,14 @@ impl Matrix {
         } else {
             axes.iter().try_fold(1u64, |acc, (_, a)| acc.checked_mul(a.len())).ok_or("the matrix is too large")?
         };
-        let exclude: Vec<Vec<(String, Json)>> = spec.exclude.iter().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).collect();
+        let exclude: Vec<Vec<(String, Json)>> =
+            spec.exclude.iter().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).collect();
         let include = spec
             .include
             .iter()
             .map(|m| m.iter().map(|(k, v)| (Arc::from(k.as_str()), json_value(v))).collect())
             .collect();
-                if !exclude.is_empty() && product > MAX_EXCLUDE_SCAN {
+        if !exclude.is_empty() && product > MAX_EXCLUDE_SCAN {
             return Err(format!(
                 "a matrix with `exclude` may have at most {MAX_EXCLUDE_SCAN} combinations (this one has {product}): \
                  counting what is left means going through them all"

@@ -217,3 +217,41 @@ fn cli_timeout_and_retries_override_the_file() {
     ran.code(1).stderr_has("timed out after 100ms");
     assert_eq!(ran.read("tries"), "x\nx\n");
 }
+
+#[test]
+fn a_finished_task_leaves_no_background_process_behind() {
+    let ran = batchrun()
+        .file("pids/.keep", "")
+        .job("jobs:\n  bg:\n    command: sh -c 'sleep 1000 & echo $! > pids/0'\n")
+        .args(&["--progress", "none"])
+        .run();
+    ran.success();
+    std::fs::remove_file(ran.path("pids/.keep")).unwrap();
+    let pids = recorded_pids(ran.dir.path());
+    assert_eq!(pids.len(), 1);
+    wait_for("the background sleep to be killed", || !alive(pids[0]));
+}
+
+#[test]
+fn a_second_sigint_kills_at_once() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pids")).unwrap();
+    // The tasks ignore SIGTERM and the grace period is an hour: only SIGKILL ends them.
+    let job = "jobs:\n  stubborn:\n    kill_grace: 1h\n    range: {from: 1, to: 2}\n    command: sh -c 'trap \"\" TERM; sleep 1000 & echo $$ $! > pids/{{ index }}; wait'\n";
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let mut child = start(dir.path(), &["job.yaml", "-j", "2", "--progress", "plain"]);
+    wait_for("both tasks to start", || recorded_pids(dir.path()).len() == 4);
+    let pids = recorded_pids(dir.path());
+    signal(&child, rustix::process::Signal::INT);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("STOPPING") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "batchrun ended before stopping");
+    }
+    signal(&child, rustix::process::Signal::INT);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(pids.iter().all(|&p| !alive(p)), "the second Ctrl-C must kill every task");
+}
