@@ -53,10 +53,13 @@ impl Expansion {
     pub fn bindings(&self) -> Box<dyn Iterator<Item = Result<Bindings, String>> + Send + '_> {
         match self {
             Expansion::Single | Expansion::Commands(_) => Box::new((0..self.count()).map(|_| Ok(Vec::new()))),
-            Expansion::Range(p) => Box::new((0..p.count()).map(|i| {
-                let (start, end) = p.get(i);
-                Ok(vec![(Arc::from("start"), Value::from(start)), (Arc::from("end"), Value::from(end))])
-            })),
+            Expansion::Range(p) => {
+                let (start_name, end_name): (Arc<str>, Arc<str>) = (Arc::from("start"), Arc::from("end"));
+                Box::new((0..p.count()).map(move |i| {
+                    let (start, end) = p.get(i);
+                    Ok(vec![(start_name.clone(), Value::from(start)), (end_name.clone(), Value::from(end))])
+                }))
+            }
             Expansion::Matrix(m) => Box::new(m.iter().map(Ok)),
             Expansion::Inline(items) => Box::new(items.iter().map(|v| Ok(vec![(Arc::from("item"), v.clone())]))),
             Expansion::File { path, format, .. } => match records(path, *format) {

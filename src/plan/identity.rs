@@ -19,22 +19,38 @@ use super::expand::Bindings;
 
 pub fn base_key(job: &str, command: &str, cwd: &Path, env: &[(String, String)], bindings: &Bindings) -> u64 {
     let mut h = Xxh3::new();
-    let mut field = |bytes: &[u8]| {
+    let field = |h: &mut Xxh3, bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     };
-    field(job.as_bytes());
-    field(command.as_bytes());
-    field(cwd.as_os_str().as_encoded_bytes());
+    field(&mut h, job.as_bytes());
+    field(&mut h, command.as_bytes());
+    field(&mut h, cwd.as_os_str().as_encoded_bytes());
     for (k, v) in env {
-        field(k.as_bytes());
-        field(v.as_bytes());
+        field(&mut h, k.as_bytes());
+        field(&mut h, v.as_bytes());
     }
     for (k, v) in bindings {
-        field(k.as_bytes());
-        field(serde_json::to_string(v).unwrap_or_default().as_bytes());
+        field(&mut h, k.as_bytes());
+        // JSON text of the value, streamed into the hash, then a byte JSON never contains.
+        let _ = serde_json::to_writer(HashWriter(&mut h), v);
+        h.update(&[0xff]);
     }
     h.digest()
+}
+
+/// Feeds what is written into the hash, so values are hashed without building their text.
+struct HashWriter<'a>(&'a mut Xxh3);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Turns base keys into keys, counting repeats where repeats are possible.

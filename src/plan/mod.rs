@@ -11,6 +11,7 @@ pub mod expand;
 pub mod identity;
 pub mod partition;
 pub mod print;
+mod simple_template;
 pub mod task;
 pub mod template;
 mod vars;
@@ -25,6 +26,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Pos, hint};
 pub use command_line::CommandLine;
 use expand::{Bindings, Expansion};
 use partition::Partitions;
+use simple_template::SimpleTemplate;
 pub use task::{BrokenTask, PlannedTask, Task};
 use template::{COMMAND_SUFFIX, Scope, json_value};
 
@@ -43,6 +45,7 @@ pub struct Plan {
     pub jobs: Vec<JobPlan>,
     env: Environment<'static>,
     vars: Arc<Vec<(Arc<str>, Value)>>,
+    names: Names,
 }
 
 pub struct JobPlan {
@@ -51,6 +54,20 @@ pub struct JobPlan {
     pub expansion: Expansion,
     /// Position of this job's first task in the whole plan.
     pub first_seq: u64,
+    /// Names of the job's templates in the environment, built once rather than per task.
+    command_templates: Vec<String>,
+    /// The fast path for each command template, where it is simple enough.
+    fast: Vec<Option<SimpleTemplate>>,
+    env_templates: Vec<(String, String)>,
+    /// The job's name as a template value.
+    name: Value,
+}
+
+/// Binding names every task has, allocated once.
+struct Names {
+    job: Arc<str>,
+    index: Arc<str>,
+    count: Arc<str>,
 }
 
 impl JobPlan {
@@ -68,21 +85,35 @@ impl Plan {
         let mut jobs = Vec::with_capacity(file.jobs.len());
         let mut next_seq = 0;
         for (i, job) in file.jobs.iter().enumerate() {
-            let plan = if selected[i] {
-                match plan_job(&file, job, &vars, &mut env) {
-                    Ok(expansion) => JobPlan { selected: true, expansion, first_seq: next_seq },
-                    Err(mut e) => {
-                        errors.append(&mut e);
-                        JobPlan { selected: true, expansion: Expansion::Commands(0), first_seq: next_seq }
-                    }
-                }
+            let expansion = if selected[i] {
+                plan_job(&file, job, &vars, &mut env).unwrap_or_else(|mut e| {
+                    errors.append(&mut e);
+                    Expansion::Commands(0)
+                })
             } else {
-                JobPlan { selected: false, expansion: Expansion::Commands(0), first_seq: next_seq }
+                Expansion::Commands(0)
+            };
+            let sources: Vec<&str> = match &job.work {
+                Work::Commands(list) => list.iter().map(|c| c.value.as_str()).collect(),
+                Work::Templated { command, .. } => vec![command.value.as_str()],
+            };
+            let command_templates = (0..sources.len()).map(|i| command_template_name(job, i as u64)).collect();
+            let fast = sources.iter().map(|s| SimpleTemplate::parse(s)).collect();
+            let env_templates = job.settings.env.keys().map(|k| (k.clone(), env_template_name(&job.name, k))).collect();
+            let plan = JobPlan {
+                selected: selected[i],
+                expansion,
+                first_seq: next_seq,
+                command_templates,
+                fast,
+                env_templates,
+                name: Value::from(job.name.as_str()),
             };
             next_seq += plan.count();
             jobs.push(plan);
         }
-        let plan = Plan { file, jobs, env, vars };
+        let names = Names { job: Arc::from("job"), index: Arc::from("index"), count: Arc::from("count") };
+        let plan = Plan { file, jobs, env, vars, names };
         if errors.is_empty() {
             plan.render_first_tasks()?;
             Ok(plan)
@@ -126,27 +157,39 @@ impl Plan {
         task::label(&self.file.jobs[job].name, index, single)
     }
 
-    fn render(&self, job: usize, index: u64, mut bindings: Bindings) -> PlannedTask {
+    fn render(&self, job: usize, index: u64, own: Bindings) -> PlannedTask {
         let spec = &self.file.jobs[job];
         let plan = &self.jobs[job];
-        let own = bindings.clone();
-        bindings.push((Arc::from("job"), Value::from(spec.name.as_str())));
-        bindings.push((Arc::from("index"), Value::from(index)));
-        bindings.push((Arc::from("count"), Value::from(plan.count())));
-        let scope = Value::from_object(Scope { vars: self.vars.clone(), bindings });
-        let render = |name: &str| -> Result<String, String> {
-            let template = self.env.get_template(name).map_err(|e| template::describe(&e))?;
-            template.render(&scope).map_err(|e| template::describe(&e))
+        let extra = [
+            (self.names.job.clone(), plan.name.clone()),
+            (self.names.index.clone(), Value::from(index)),
+            (self.names.count.clone(), Value::from(plan.count())),
+        ];
+        let slot = if plan.command_templates.len() > 1 { index as usize } else { 0 };
+        let lookup = |name: &str| {
+            own.iter().chain(&extra).chain(self.vars.iter()).find(|(k, _)| &**k == name).map(|(_, v)| v.clone())
         };
-        let command_name = command_template_name(spec, index);
-        let rendered = render(&command_name).map_err(|e| self.broken(job, index, format!("command: {e}")))?;
-        let command = CommandLine::resolve(&rendered, spec.settings.shell).map_err(|e| self.broken(job, index, e))?;
-        let mut env = Vec::with_capacity(spec.settings.env.len());
-        for key in spec.settings.env.keys() {
-            let value = render(&env_template_name(&spec.name, key))
-                .map_err(|e| self.broken(job, index, format!("env {key}: {e}")))?;
-            env.push((key.clone(), value));
-        }
+        let fast = plan.fast[slot].as_ref().and_then(|t| t.render(lookup, template::format_for_shell));
+        let (rendered, env, own) = match fast {
+            Some(rendered) if plan.env_templates.is_empty() => (rendered, Vec::new(), own),
+            fast => {
+                let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra });
+                let render = |name: &str| -> Result<String, String> {
+                    let template = self.env.get_template(name).map_err(|e| template::describe(&e))?;
+                    template.render(&scope).map_err(|e| template::describe(&e))
+                };
+                let rendered = fast.unwrap_or_else(|| render(&plan.command_templates[slot]));
+                let mut env = Vec::with_capacity(plan.env_templates.len());
+                for (key, name) in &plan.env_templates {
+                    match render(name) {
+                        Ok(value) => env.push((key.clone(), value)),
+                        Err(e) => return Err(self.broken(job, index, format!("env {key}: {e}"))),
+                    }
+                }
+                (rendered, env, Scope::into_own(scope))
+            }
+        };
+        let rendered = rendered.map_err(|e| self.broken(job, index, format!("command: {e}")))?;
         let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
         Ok(Task {
             job,
@@ -155,10 +198,15 @@ impl Plan {
             seq: plan.first_seq + index,
             label: self.label(job, index),
             rendered,
-            command,
             env,
             bindings: own,
         })
+    }
+
+    /// How the task's command runs (decided by the job's `shell`). Done by the worker that runs
+    /// it rather than the planner, to keep the dispatcher's per-task work small.
+    pub fn command_line(&self, task: &Task) -> Result<CommandLine, String> {
+        CommandLine::resolve(&task.rendered, self.file.jobs[task.job].settings.shell)
     }
 
     /// Renders each job's first task so that mistakes only data reveals (a missing field, a
@@ -166,7 +214,11 @@ impl Plan {
     fn render_first_tasks(&self) -> Result<(), Diagnostics> {
         let mut errors = Vec::new();
         for (job, spec) in self.file.jobs.iter().enumerate() {
-            if let Some(Err(broken)) = self.tasks(job).next() {
+            let first = self
+                .tasks(job)
+                .next()
+                .map(|t| t.and_then(|t| self.command_line(&t).map(drop).map_err(|e| self.broken(job, t.index, e))));
+            if let Some(Err(broken)) = first {
                 let pos = match &spec.work {
                     Work::Commands(list) => list.first().and_then(|c| c.pos),
                     Work::Templated { command, .. } => command.pos,
@@ -313,7 +365,7 @@ fn partitions(
     let bound = |b: &Located<String>, what: &str| -> Result<i64, (Option<Pos>, String)> {
         let fail = |m: String| (b.pos, format!("job `{job}`: range `{what}`: {m}"));
         let text = if b.value.contains("{{") || b.value.contains("{%") {
-            let scope = Value::from_object(Scope { vars: Arc::new(vars.to_vec()), bindings: Vec::new() });
+            let scope = Value::from_object(Scope::of_vars(Arc::new(vars.to_vec())));
             env.render_str(&b.value, scope).map_err(|e| fail(template::describe(&e)))?
         } else {
             b.value.clone()

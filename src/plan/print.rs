@@ -2,8 +2,11 @@
 
 use std::io::{self, Write};
 
-use serde_json::json;
+use serde::Serialize;
+use serde::ser::SerializeMap;
 
+use super::expand::Bindings;
+use super::identity::format_key;
 use super::{Plan, PlannedTask};
 
 /// Writes every task; returns how many could not be rendered (each reported in place).
@@ -34,40 +37,66 @@ pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
 /// One JSON object per task per line:
 /// `{"job":"export","index":0,"label":"export[0]","command":"…","vars":{…}}`.
 pub fn json(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
+    json_tasks(plan, plan.all_tasks(), out)
+}
+
+/// [`json`] over any stream of the plan's tasks.
+pub fn json_tasks(plan: &Plan, tasks: impl Iterator<Item = PlannedTask>, out: &mut impl Write) -> io::Result<u64> {
     let mut broken = 0;
-    for task in plan.all_tasks() {
-        let line = json_line(plan, &task);
-        if task.is_err() {
-            broken += 1;
+    for task in tasks {
+        match &task {
+            Ok(t) => {
+                let key = format_key(t.key);
+                let line = TaskLine {
+                    job: &plan.file.jobs[t.job].name,
+                    index: t.index,
+                    label: &t.label,
+                    key: &key,
+                    command: &t.rendered,
+                    vars: Vars(&t.bindings),
+                };
+                serde_json::to_writer(&mut *out, &line)?;
+            }
+            Err(b) => {
+                broken += 1;
+                let line =
+                    BrokenLine { job: &plan.file.jobs[b.job].name, index: b.index, label: &b.label, error: &b.error };
+                serde_json::to_writer(&mut *out, &line)?;
+            }
         }
-        serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
     }
     Ok(broken)
 }
 
-fn json_line(plan: &Plan, task: &PlannedTask) -> serde_json::Value {
-    match task {
-        Ok(t) => {
-            let vars: serde_json::Map<String, serde_json::Value> = t
-                .bindings
-                .iter()
-                .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
-                .collect();
-            json!({
-                "job": plan.file.jobs[t.job].name,
-                "index": t.index,
-                                "label": t.label,
-                "key": crate::plan::identity::format_key(t.key),
-                "command": t.rendered,
-                "vars": vars,
-            })
+/// One line of `plan --format json`, serialised straight from the task (no JSON tree).
+#[derive(Serialize)]
+struct TaskLine<'a> {
+    job: &'a str,
+    index: u64,
+    label: &'a str,
+    key: &'a str,
+    command: &'a str,
+    vars: Vars<'a>,
+}
+
+#[derive(Serialize)]
+struct BrokenLine<'a> {
+    job: &'a str,
+    index: u64,
+    label: &'a str,
+    error: &'a str,
+}
+
+/// A task's bindings as a JSON object, in binding order.
+struct Vars<'a>(&'a Bindings);
+
+impl Serialize for Vars<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(&**k, v)?;
         }
-        Err(b) => json!({
-            "job": plan.file.jobs[b.job].name,
-            "index": b.index,
-            "label": b.label,
-            "error": b.error,
-        }),
+        map.end()
     }
 }

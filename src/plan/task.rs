@@ -1,6 +1,5 @@
 //! A planned task: everything the runner needs to start it.
 
-use super::command_line::CommandLine;
 use super::expand::Bindings;
 
 /// One unit of work, rendered and ready to run.
@@ -18,7 +17,6 @@ pub struct Task {
     pub label: String,
     /// The command as rendered, as `plan` shows it.
     pub rendered: String,
-    pub command: CommandLine,
     /// The job's `env`, rendered for this task.
     pub env: Vec<(String, String)>,
     /// The task's own bindings (`start`, `end`, `item`, matrix keys).

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use minijinja::value::{Object, Value};
+use minijinja::value::{Object, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// Template names ending in this are commands and get shell quoting.
@@ -21,17 +21,29 @@ pub fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|name| if name.ends_with(COMMAND_SUFFIX) { SHELL_ESCAPE } else { AutoEscape::None });
     env.set_formatter(|out, state, value| {
-        if *state.auto_escape() == SHELL_ESCAPE && !value.is_safe() {
-            let text = value.to_string();
-            let quoted = shlex::try_quote(&text)
-                .map_err(|_| Error::new(ErrorKind::InvalidOperation, "a value contains a NUL byte"))?;
-            out.write_str(&quoted).map_err(Error::from)
-        } else {
-            minijinja::escape_formatter(out, state, value)
+        if *state.auto_escape() != SHELL_ESCAPE {
+            return minijinja::escape_formatter(out, state, value);
         }
+        let mut text = String::new();
+        format_for_shell(&mut text, value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+        out.write_str(&text).map_err(Error::from)
     });
     env.add_filter("raw", |value: Value| Value::from_safe_string(value.to_string()));
     env
+}
+
+/// Appends `value` as a command template shows it: one shell word. Numbers and booleans never
+/// need quoting; `raw` values are written as they are; everything else goes through shlex.
+pub fn format_for_shell(out: &mut String, value: &Value) -> Result<(), String> {
+    use std::fmt::Write as _;
+    if value.is_safe() || matches!(value.kind(), ValueKind::Number | ValueKind::Bool) {
+        let _ = write!(out, "{value}");
+        return Ok(());
+    }
+    let text = value.to_string();
+    let quoted = shlex::try_quote(&text).map_err(|_| "a value contains a NUL byte".to_string())?;
+    out.push_str(&quoted);
+    Ok(())
 }
 
 /// A YAML/JSON value as a template value.
@@ -44,13 +56,33 @@ pub fn json_value(value: &serde_json::Value) -> Value {
 #[derive(Debug)]
 pub struct Scope {
     pub vars: Arc<Vec<(Arc<str>, Value)>>,
-    pub bindings: Vec<(Arc<str>, Value)>,
+    /// The task's own bindings (`start`, `item`, …).
+    pub own: Vec<(Arc<str>, Value)>,
+    /// `job`, `index`, `count`.
+    pub extra: [(Arc<str>, Value); 3],
+}
+
+impl Scope {
+    /// A scope of the vars alone (for range bounds).
+    pub fn of_vars(vars: Arc<Vec<(Arc<str>, Value)>>) -> Scope {
+        let none = || (Arc::from(""), Value::UNDEFINED);
+        Scope { vars, own: Vec::new(), extra: [none(), none(), none()] }
+    }
+
+    /// The task's own bindings back, once rendering is over (without a copy, as the engine
+    /// holds no reference to the scope by then).
+    pub fn into_own(scope: Value) -> Vec<(Arc<str>, Value)> {
+        match scope.downcast_object::<Scope>() {
+            Some(scope) => Arc::try_unwrap(scope).map_or_else(|shared| shared.own.clone(), |s| s.own),
+            None => Vec::new(),
+        }
+    }
 }
 
 impl Object for Scope {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let key = key.as_str()?;
-        self.bindings.iter().chain(self.vars.iter()).find(|(k, _)| &**k == key).map(|(_, v)| v.clone())
+        self.own.iter().chain(&self.extra).chain(self.vars.iter()).find(|(k, _)| &**k == key).map(|(_, v)| v.clone())
     }
 }
 
@@ -75,8 +107,10 @@ mod tests {
     fn render(source: &str, bindings: Vec<(&str, Value)>) -> Result<String, Error> {
         let mut env = environment();
         env.add_template_owned(format!("t{COMMAND_SUFFIX}"), source.to_owned()).unwrap();
-        let scope =
-            Scope { vars: Arc::new(vec![]), bindings: bindings.into_iter().map(|(k, v)| (Arc::from(k), v)).collect() };
+        let scope = Scope {
+            own: bindings.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
+            ..Scope::of_vars(Arc::new(vec![]))
+        };
         env.get_template(&format!("t{COMMAND_SUFFIX}")).unwrap().render(Value::from_object(scope))
     }
 

@@ -42,6 +42,7 @@ pub enum Ended {
 
 pub struct Spawn<'a> {
     pub task: &'a Task,
+    pub command: &'a CommandLine,
     pub job: &'a str,
     pub cwd: &'a Path,
     pub attempt: u32,
@@ -51,7 +52,7 @@ pub struct Spawn<'a> {
 
 impl Running {
     pub fn spawn(s: Spawn) -> Result<Running, String> {
-        let mut command = match &s.task.command {
+        let mut command = match s.command {
             CommandLine::Shell { program, script } => {
                 let mut c = Command::new(program);
                 c.arg("-c").arg(script);
@@ -74,7 +75,7 @@ impl Running {
             .stdout(s.stdout)
             .stderr(s.stderr)
             .process_group(0);
-        let child = command.spawn().map_err(|e| describe_spawn_error(&e, s.task, s.cwd))?;
+        let child = command.spawn().map_err(|e| describe_spawn_error(&e, s.command, s.cwd))?;
         let pgid = Pid::from_child(&child);
         Ok(Running {
             #[cfg(target_os = "linux")]
@@ -177,12 +178,12 @@ impl Drop for Running {
     }
 }
 
-fn describe_spawn_error(e: &io::Error, task: &Task, cwd: &Path) -> String {
+fn describe_spawn_error(e: &io::Error, command: &CommandLine, cwd: &Path) -> String {
     if e.kind() == io::ErrorKind::NotFound {
         if !cwd.is_dir() {
             return format!("working directory `{}` does not exist", cwd.display());
         }
-        let program = match &task.command {
+        let program = match command {
             CommandLine::Shell { program, .. } => program,
             CommandLine::Argv(argv) => argv[0].as_str(),
         };

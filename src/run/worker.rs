@@ -58,13 +58,17 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
             return AttemptDone { task, number, outcome, started, kept: Kept::default() };
         }
     };
-    let spawned = Running::spawn(Spawn {
-        task: &task,
-        job: &job.name,
-        cwd: &settings.cwd,
-        attempt: number,
-        stdout: capture.stdout.take().unwrap_or_else(std::process::Stdio::null),
-        stderr: capture.stderr.take().unwrap_or_else(std::process::Stdio::null),
+    let command = ctx.plan.command_line(&task);
+    let spawned = command.and_then(|command| {
+        Running::spawn(Spawn {
+            task: &task,
+            command: &command,
+            job: &job.name,
+            cwd: &settings.cwd,
+            attempt: number,
+            stdout: capture.stdout.take().unwrap_or_else(std::process::Stdio::null),
+            stderr: capture.stderr.take().unwrap_or_else(std::process::Stdio::null),
+        })
     });
     let outcome = match spawned {
         Err(why) => Outcome::NotStarted(why),
