@@ -26,7 +26,7 @@ PARALLEL=$(command -v parallel || true)
 
 echo "# batchrun benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
-echo "peers: $(xargs --version | head -1)${PARALLEL:+, $("$PARALLEL" --version | head -1)}; GNU parallel ${PARALLEL:+found}${PARALLEL:-not installed}"
+echo "peers: $(xargs --version | head -1), ${PARALLEL:+$("$PARALLEL" --version | head -1)}${PARALLEL:-GNU parallel not installed (left out)}"
 echo "reps: $REPS (median shown; ratios are medians of per-repetition ratios against the reference)"
 
 # A job file whose one job runs `TASK` over INPUT's lines (like `xargs -n 1 TASK < INPUT`).
@@ -52,12 +52,12 @@ run_set() {
     for ((k = 0; k < n; k++)); do
       i=$(((k + r) % n))
       local t0 t1
-      t0=$(date +%s%N)
-      if ! bash -c "${cmds[$i]}" > /dev/null 2>> "$W/stderr"; then
+      t0=${EPOCHREALTIME/./}
+      if ! eval "${cmds[$i]}" > /dev/null 2>> "$W/stderr" < /dev/null; then
         echo "warning: ${labels[$i]} failed (see below)" >&2; tail -3 "$W/stderr" >&2
       fi
-      t1=$(date +%s%N)
-      echo "$r ${labels[$i]} $(((t1 - t0) / 1000))" >> "$W/times"
+      t1=${EPOCHREALTIME/./}
+      echo "$r ${labels[$i]} $((t1 - t0))" >> "$W/times"
     done
   done
   echo
@@ -65,18 +65,19 @@ run_set() {
   echo "| tool | median wall | ratio vs $ref |"
   echo "|---|---|---|"
   for l in "${labels[@]}"; do
-    awk -v l="$l" -v ref="$ref" '
-      { t[$1 " " $2] = $3; reps[$1] = 1 }
-      END {
-        for (r in reps) { if ((r " " l) in t) { w[++n] = t[r " " l]; q[n] = t[r " " l] / t[r " " ref] } }
-        asort(w); asort(q)
-        mw = (n % 2) ? w[(n + 1) / 2] : (w[n / 2] + w[n / 2 + 1]) / 2
-        mq = (n % 2) ? q[(n + 1) / 2] : (q[n / 2] + q[n / 2 + 1]) / 2
-        unit = "ms"; v = mw / 1000; if (v >= 1000) { unit = "s"; v /= 1000 }
-        printf "| %s | %.3f %s | %.2f |\n", l, v, unit, mq
-      }' "$W/times"
+    local wall ratio
+    wall=$(awk -v l="$l" '$2 == l { print $3 }' "$W/times" | median)
+    ratio=$(awk -v l="$l" -v ref="$ref" '
+      { t[$1 " " $2] = $3 }
+      END { for (k in t) { split(k, p, " "); if (p[2] == l && (p[1] " " ref) in t) print t[k] / t[p[1] " " ref] } }' "$W/times" | median)
+    awk -v l="$l" -v w="$wall" -v q="$ratio" 'BEGIN {
+      unit = "ms"; v = w / 1000; if (v >= 1000) { unit = "s"; v /= 1000 }
+      printf "| %s | %.3f %s | %.2f |\n", l, v, unit, q }'
   done
 }
+
+# median: the median of the numbers on stdin (portable: no gawk needed).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # peak_rss COMMAND: the peak RSS (KB) of the command's own process tree leader.
 peak_rss() { /usr/bin/time -f %M bash -c "exec $1" 2>&1 >/dev/null | tail -1; }

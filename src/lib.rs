@@ -73,6 +73,8 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     apply_overrides(&mut job_file, args);
     let options = PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone() };
     let plan = Plan::new(job_file, &options)?;
+    // First, while batchrun still runs a single thread, so that it can be a cheap fork.
+    let watchdog = run::watchdog::Watchdog::start();
     let workers = args
         .jobs
         .map(|j| j as usize)
@@ -112,7 +114,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
 
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs);
-    let result = run::run(&plan, history.as_ref(), workers, &output, &mut Reporters(reporters));
+    let result = run::run(&plan, history.as_ref(), watchdog.as_ref(), workers, &output, &mut Reporters(reporters));
     let counts = result.counts;
     Ok(match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),

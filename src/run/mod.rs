@@ -33,6 +33,7 @@ use crate::reporter::Reporter;
 pub fn run(
     plan: &Plan,
     history: Option<&History>,
+    watchdog: Option<&watchdog::Watchdog>,
     workers: usize,
     output: &Output,
     reporter: &mut dyn Reporter,
@@ -40,13 +41,13 @@ pub fn run(
     // No more threads than tasks: a one-task job file should not start 16 threads.
     let workers = workers.clamp(1, usize::try_from(plan.total()).unwrap_or(usize::MAX).max(1));
     let cancel = cancel::Cancel::default();
-    let watchdog = watchdog::Watchdog::start();
+
     let (attempt_tx, attempt_rx) = bounded(workers);
     let (message_tx, message_rx) = unbounded();
     if let Err(e) = signals::forward_to(message_tx.clone()) {
         crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
     }
-    let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: watchdog.as_ref() };
+    let ctx = worker::Context { plan, output, cancel: &cancel, watchdog };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (attempts, results, ctx) = (attempt_rx.clone(), message_tx.clone(), &ctx);
