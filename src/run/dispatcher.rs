@@ -7,6 +7,7 @@
 //! are pulled from the planner's lazy iterators only when a worker is free, so nothing is
 //! queued ahead and memory does not grow with the number of tasks.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -54,7 +55,10 @@ struct JobState<'p> {
     dispatched: u64,
     finished: u64,
     failed: u64,
+    /// Attempts sent to workers and not finished (running or queued).
     running: usize,
+    /// Attempts that were queued when the run stopped, and never ran.
+    unstarted: u64,
     last_start: Option<Instant>,
 }
 
@@ -76,7 +80,16 @@ pub struct Dispatcher<'p, 'r> {
     jobs: Vec<JobState<'p>>,
     limits_in_use: Vec<usize>,
     retries: Vec<Retry>,
-    idle: usize,
+    workers: usize,
+    /// Workers waiting for an attempt.
+    free_workers: usize,
+    /// Attempts sent while every worker was busy, oldest first: each starts as soon as a worker
+    /// finishes (the channel is first in, first out), so a worker never waits for the
+    /// dispatcher between two tasks. Their `TaskStarted` is sent when they start.
+    queued: VecDeque<(Task, u32)>,
+    /// Whether attempts may be queued ahead at all: not when a failure must stop everything,
+    /// since a queued attempt starts before the dispatcher hears of the failure.
+    prefetch: bool,
     counts: Counts,
     started: Instant,
     /// Set once no new attempt may start (`on_failure: stop|kill`, or an interrupt).
@@ -104,6 +117,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 finished: 0,
                 failed: 0,
                 running: 0,
+                unstarted: 0,
                 last_start: None,
             })
             .collect();
@@ -116,7 +130,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             jobs,
             limits_in_use: vec![0; plan.file.limits.len()],
             retries: Vec::new(),
-            idle: workers,
+            workers,
+            free_workers: workers,
+            queued: VecDeque::new(),
+            prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue),
             counts: Counts { total: plan.total(), ..Counts::default() },
             started: Instant::now(),
             stopping: false,
@@ -126,7 +143,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
 
     /// Runs the plan to the end (or until stopped); returns how it ended.
     pub fn run(mut self, attempts: Sender<Attempt>, messages: Receiver<Message>) -> RunResult {
-        let workers = self.idle;
+        let workers = self.workers;
         self.reporter.event(&Event::RunStarted { name: &self.plan.file.name, counts: self.counts, workers });
         let mut next_tick = Instant::now() + TICK;
         loop {
@@ -141,7 +158,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             if self.counts.running == 0 && (self.stopping || (self.retries.is_empty() && self.all_jobs_settled())) {
                 break;
             }
-            if self.counts.done() != settled_before && self.idle > 0 {
+            if self.counts.done() != settled_before && self.free_workers > 0 {
                 // Tasks settled without running (already done, or broken): that may have
                 // finished a job and freed its dependents. Look again without waiting, but
                 // still take messages and ticks.
@@ -212,14 +229,16 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// Counts the job's tasks that were never started as skipped, with `reason`.
     fn skip_rest_of_job(&mut self, i: usize, reason: &str) {
         let job = &mut self.jobs[i];
-        let tasks = job.count - job.dispatched;
-        job.status = if job.dispatched == 0 { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
+        let never_sent = job.count - job.dispatched;
+        let tasks = never_sent + job.unstarted;
+        job.status =
+            if job.dispatched == job.unstarted { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
         job.tasks = None;
         if tasks == 0 {
             return;
         }
         self.counts.skipped += tasks;
-        self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, tasks);
+        self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, never_sent);
         job.finished += tasks;
         let name = &self.plan.file.jobs[i].name;
         self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, counts: self.counts });
@@ -233,7 +252,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         // Tasks that settle without a worker (already done, broken) are capped per call, so
         // a resume over millions of done tasks still draws progress and hears signals.
         let mut settled_inline = 0;
-        while self.idle > 0 && settled_inline < 4096 {
+        while (self.free_workers > 0 || (self.prefetch && self.queued.len() < self.workers)) && settled_inline < 4096 {
             let now = Instant::now();
             if let Some(r) = self.due_retry(now, &mut note) {
                 let retry = self.retries.swap_remove(r);
@@ -289,9 +308,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         for &l in &self.plan.file.jobs[i].uses {
             self.limits_in_use[l] += 1;
         }
-        self.idle -= 1;
-        self.counts.running += 1;
-        self.reporter.event(&Event::TaskStarted { task: &task, attempt: number, counts: self.counts });
+        if self.free_workers > 0 {
+            self.free_workers -= 1;
+            self.counts.running += 1;
+            self.reporter.event(&Event::TaskStarted { task: &task, attempt: number, counts: self.counts });
+        } else {
+            self.queued.push_back((task.clone(), number));
+        }
         // Workers outlive the dispatcher's loop, so the channel is open.
         let _ = attempts.send(Attempt { task, number });
     }
@@ -300,6 +323,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     fn job_has_room(&self, i: usize, now: Instant, note: &mut impl FnMut(Instant)) -> bool {
         let job = &self.jobs[i];
         let spec = &self.plan.file.jobs[i];
+        // A job that spaces its starts is never queued ahead: its start time must be exact.
+        if self.free_workers == 0 && !spec.settings.start_gap.is_zero() {
+            return false;
+        }
         if spec.concurrency.is_some_and(|cap| job.running >= cap) {
             return false;
         }
@@ -343,8 +370,21 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         for &l in &self.plan.file.jobs[i].uses {
             self.limits_in_use[l] -= 1;
         }
-        self.idle += 1;
-        self.counts.running -= 1;
+        match self.queued.pop_front() {
+            Some((task, number)) => {
+                self.reporter.event(&Event::TaskStarted { task: &task, attempt: number, counts: self.counts })
+            }
+            None => {
+                self.free_workers += 1;
+                self.counts.running -= 1;
+            }
+        }
+        if !done.ran {
+            // Queued before a stop, and refused by its worker: it never ran.
+            self.jobs[i].unstarted += 1;
+            self.output.nothing(done.task.seq, 1);
+            return;
+        }
         let finished = Finished {
             job: i,
             key: done.task.key,

@@ -15,7 +15,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -136,17 +136,35 @@ fn single_threaded() -> bool {
         .unwrap_or(false)
 }
 
+/// How long the watchdog sleeps between reads, so that records pile up and it wakes a few
+/// hundred times a second at most, not twice per task (on two cores, every wake-up is taken
+/// from the tasks). It is also the most that noticing batchrun's death is delayed.
+const NAP: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// The watchdog itself: reads records until end of file, then kills what is left.
-pub fn watch(input: impl io::Read) -> io::Result<()> {
+pub fn watch(mut input: impl io::Read) -> io::Result<()> {
     let mut groups = HashSet::new();
-    for line in io::BufReader::new(input).lines() {
-        let line = line?;
-        let (op, pgid) = line.split_at(line.len().min(1));
-        match (op, pgid.parse::<i32>()) {
-            ("+", Ok(p)) => _ = groups.insert(p),
-            ("-", Ok(p)) => _ = groups.remove(&p),
-            _ => {}
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pending = Vec::new();
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let complete = pending.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1);
+        for line in pending[..complete].split(|&b| b == b'\n') {
+            let (op, pgid) = line.split_at(line.len().min(1));
+            match (op, std::str::from_utf8(pgid).ok().and_then(|p| p.parse::<i32>().ok())) {
+                (b"+", Some(p)) => _ = groups.insert(p),
+                (b"-", Some(p)) => _ = groups.remove(&p),
+                _ => {}
+            }
         }
+        pending.drain(..complete);
+        std::thread::sleep(NAP);
     }
     for pgid in groups {
         if let Some(pid) = Pid::from_raw(pgid) {

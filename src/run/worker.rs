@@ -22,6 +22,8 @@ pub struct Attempt {
 /// An attempt's result, sent back with its task (so the dispatcher can retry it).
 pub struct AttemptDone {
     pub task: Task,
+    /// False when the attempt was refused because the run stopped before it started.
+    pub ran: bool,
     pub number: u32,
     pub outcome: Outcome,
     pub started: Instant,
@@ -50,12 +52,16 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
     let job = &ctx.plan.file.jobs[task.job];
     let settings = &job.settings;
     let started = Instant::now();
+    if ctx.cancel.level() >= Level::Drain {
+        let outcome = Outcome::NotStarted("the run stopped".into());
+        return AttemptDone { task, ran: false, number, outcome, started, kept: Kept::default() };
+    }
     let mut capture = match ctx.output.begin(&task.label) {
         Ok(capture) => capture,
         Err(e) => {
             ctx.output.nothing(task.seq, 1);
             let outcome = Outcome::NotStarted(format!("cannot capture its output: {e}"));
-            return AttemptDone { task, number, outcome, started, kept: Kept::default() };
+            return AttemptDone { task, ran: true, number, outcome, started, kept: Kept::default() };
         }
     };
     let command = ctx.plan.command_line(&task);
@@ -93,5 +99,5 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
     let last_attempt = !failed || !retries_left || outcome == Outcome::Cancelled || ctx.cancel.level() > Level::None;
     let ending = Ending { seq: task.seq, job: &job.name, index: task.index, attempt: number, failed, last_attempt };
     let kept = ctx.output.end(capture, &ending);
-    AttemptDone { task, number, outcome, started, kept }
+    AttemptDone { task, ran: true, number, outcome, started, kept }
 }
