@@ -1,10 +1,10 @@
 /* ceiling.c: the machine's process-spawn ceiling, to measure runners against.
  *
- *   ceiling [-c] N K PROGRAM [ARGS...]
+ *   ceiling [-a] [-c] N K PROGRAM [ARGS...]
  *
  * Runs PROGRAM N times with posix_spawn, keeping K children in flight, and reaps each with
- * waitpid. The task index is appended as a last argument (`true 17`), as the runners get it.
- * With -c each child's stdout goes to its own pipe and is written out whole when the child
+ * waitpid. With -a the task index is appended as a last argument (`true 17`), as the runners
+ * get it from their input. With -c each child's stdout goes to its own pipe and is written out whole when the child
  * exits (the cost of grouped output). No shell, no parsing, no bookkeeping beyond that. */
 #include <spawn.h>
 #include <stdio.h>
@@ -30,21 +30,26 @@ static void drain(struct slot *s) {
 }
 
 int main(int argc, char **argv) {
-    int capture = 0, a = 1;
-    if (a < argc && strcmp(argv[a], "-c") == 0) { capture = 1; a++; }
-    if (argc - a < 3) { fprintf(stderr, "usage: ceiling [-c] N K PROGRAM [ARGS...]\n"); return 2; }
+    int capture = 0, append = 0, a = 1;
+    for (; a < argc && argv[a][0] == '-'; a++) {
+        if (strcmp(argv[a], "-c") == 0) capture = 1;
+        else if (strcmp(argv[a], "-a") == 0) append = 1;
+        else break;
+    }
+    if (argc - a < 3) { fprintf(stderr, "usage: ceiling [-a] [-c] N K PROGRAM [ARGS...]\n"); return 2; }
     long n = atol(argv[a]), k = atol(argv[a + 1]);
     int nargs = argc - (a + 2);
     char **args = calloc((size_t)nargs + 2, sizeof *args);
     for (int i = 0; i < nargs; i++) args[i] = argv[a + 2 + i];
     char index[32];
-    args[nargs] = index;
+    args[nargs] = append ? index : NULL;
     struct slot *slots = calloc((size_t)k, sizeof *slots);
     long started = 0, running = 0, failed = 0;
     while (started < n || running > 0) {
         while (running < k && started < n) {
             long s = 0;
-            while (slots[s].pid) s++;
+            while (s < k && slots[s].pid) s++;
+            if (s == k) return 1;
             snprintf(index, sizeof index, "%ld", started + 1);
             posix_spawn_file_actions_t fa;
             posix_spawn_file_actions_init(&fa);

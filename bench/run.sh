@@ -8,13 +8,14 @@
 #
 # Workloads: trivial (5,000 × `true N`, -j 2 and -j 8), trivial-sh (the same through sh -c),
 # sleep (200 × sleep 0.05, -j 50), output (100 × 1 MB of output, -j 4, to /dev/null),
-# startup (one `true`), memory (100,000 tasks, -j 2: peak RSS), huge (a 10,000,000-partition range:
+# startup (one `true`), progress (5,000 tasks with the bar drawn on a terminal, from `script`,
+# against none), memory (100,000 tasks, -j 2: peak RSS), huge (a 10,000,000-partition range:
 # `plan --format json` throughput, and `run` peak RSS over its first seconds).
 # batchrun runs as a user would: journal on, logs kept as by default, plain progress off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-5}
-WORKLOADS=${WORKLOADS:-"trivial trivial-sh sleep output startup memory huge"}
+WORKLOADS=${WORKLOADS:-"trivial trivial-sh sleep output startup progress memory huge"}
 
 cargo build --release --quiet
 B=$PWD/target/release/batchrun
@@ -90,21 +91,21 @@ for w in $WORKLOADS; do
       if [[ $w == trivial ]]; then
         job t "$j" auto true "$W/args"
         run_set "5,000 × \`true N\`, -j $j" xargs \
-          "ceiling=$W/ceiling 5000 $j /bin/true" \
+          "ceiling=$W/ceiling -a 5000 $j /bin/true" \
           "xargs=xargs -P $j -n 1 true < $W/args" \
           ${PARALLEL:+"parallel=$PARALLEL --will-cite -j $j true < $W/args"} \
           "batchrun=$B $W/t.yaml --progress none"
       else
         job t "$j" sh true "$W/args"
         run_set "5,000 × \`sh -c 'true N'\`, -j $j" xargs-sh \
-          "ceiling-sh=$W/ceiling 5000 $j /bin/sh -c true" \
+          "ceiling-sh=$W/ceiling -a 5000 $j /bin/sh -c true" \
           "xargs-sh=xargs -P $j -n 1 sh -c true < $W/args" \
           "batchrun-sh=$B $W/t.yaml --progress none"
       fi
     done
     ;;
   sleep)
-    yes 0.05 | head -200 > "$W/sleeps"
+    awk 'BEGIN { for (i = 0; i < 200; i++) print "0.05" }' > "$W/sleeps"
     job s 50 auto sleep "$W/sleeps"
     run_set "200 × \`sleep 0.05\`, -j 50 (ideal 0.20 s)" xargs \
       "ceiling=$W/ceiling 200 50 /bin/sleep 0.05" \
@@ -113,7 +114,7 @@ for w in $WORKLOADS; do
       "batchrun=$B $W/s.yaml --progress none"
     ;;
   output)
-    yes /dev/zero | head -100 > "$W/zeros"
+    awk 'BEGIN { for (i = 0; i < 100; i++) print "/dev/zero" }' > "$W/zeros"
     job o 4 auto "head -c 1000000" "$W/zeros"
     run_set "100 × 1 MB of output, -j 4, to /dev/null (batchrun grouped)" xargs \
       "ceiling-grouped=$W/ceiling -c 100 4 /usr/bin/head -c 1000000 /dev/zero" \
@@ -128,6 +129,13 @@ for w in $WORKLOADS; do
       "xargs=xargs -n 1 true < $W/one" \
       ${PARALLEL:+"parallel=$PARALLEL --will-cite true < $W/one"} \
       "batchrun=$B $W/one.yaml --progress none"
+    ;;
+  progress)
+    seq 1 5000 > "$W/args"
+    job t 2 auto true "$W/args"
+    run_set "5,000 × \`true N\`, -j 2, on a terminal (\`script\`): bar against none" none \
+      "none=script -qec '$B $W/t.yaml --progress none' /dev/null" \
+      "bar=script -qec '$B $W/t.yaml --progress bar' /dev/null"
     ;;
   memory)
     seq 1 100000 > "$W/args100k"

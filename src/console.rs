@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
 use std::sync::Mutex;
 
 use indicatif::MultiProgress;
@@ -20,12 +21,24 @@ pub enum Stream {
 pub struct Console {
     bars: Option<MultiProgress>,
     stdout_is_tty: bool,
+    /// Our stdout and stderr as plain files (duplicated descriptors): blocks are written with
+    /// no buffer in between, and copies from spool files stay in the kernel
+    /// (`copy_file_range`/`sendfile`), which std only does between files it can see as such.
+    out: Option<File>,
+    err: Option<File>,
     lock: Mutex<()>,
 }
 
 impl Console {
     pub fn new() -> Console {
-        Console { bars: None, stdout_is_tty: io::stdout().is_terminal(), lock: Mutex::new(()) }
+        let dup = |fd: std::os::fd::BorrowedFd| fd.try_clone_to_owned().ok().map(File::from);
+        Console {
+            bars: None,
+            stdout_is_tty: io::stdout().is_terminal(),
+            out: dup(io::stdout().as_fd()),
+            err: dup(io::stderr().as_fd()),
+            lock: Mutex::new(()),
+        }
     }
 
     /// From now on, writes to a terminal go around these bars (drawn on stderr).
@@ -39,7 +52,7 @@ impl Console {
 
     /// Writes `bytes` as one block.
     pub fn write(&self, stream: Stream, bytes: &[u8]) {
-        self.with(stream, |out| out.write_all(bytes));
+        self.with(stream, |mut out| out.write_all(bytes));
     }
 
     /// Copies the first `len` bytes of `file` as one block, without holding them in memory.
@@ -47,23 +60,23 @@ impl Console {
         if len == 0 {
             return;
         }
-        self.with(stream, |out| {
+        self.with(stream, |mut out| {
             file.seek(SeekFrom::Start(0))?;
-            io::copy(&mut file.take(len), out).map(drop)
+            io::copy(&mut file.take(len), &mut out).map(drop)
         });
     }
 
-    fn with(&self, stream: Stream, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+    fn with(&self, stream: Stream, write: impl FnOnce(&File) -> io::Result<()>) {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let file = match stream {
+            Stream::Stdout => self.out.as_ref(),
+            Stream::Stderr => self.err.as_ref(),
+        };
         let run = || {
             // A closed stdout (`batchrun … | head`) must not stop the run; the tasks go on.
-            let _ = match stream {
-                Stream::Stdout => {
-                    let mut out = io::stdout().lock();
-                    write(&mut out).and_then(|()| out.flush())
-                }
-                Stream::Stderr => write(&mut io::stderr().lock()),
-            };
+            if let Some(file) = file {
+                let _ = write(file);
+            }
         };
         let on_terminal = match stream {
             Stream::Stdout => self.stdout_is_tty,
