@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+mod jobs;
+
 use super::cancel::{Cancel, Level};
 use super::output::Output;
 use super::retry;
@@ -19,8 +21,9 @@ use super::worker::{Attempt, AttemptDone};
 use crate::config::OnFailure;
 use crate::events::{Counts, Event, Finished, Outcome};
 use crate::journal::reader::History;
-use crate::plan::{Plan, PlannedTask, Task};
+use crate::plan::{Plan, Task};
 use crate::reporter::Reporter;
+use jobs::{JobState, JobStatus};
 
 /// How often reporters get a [`Reporter::tick`] (progress redraws, periodic lines).
 const TICK: Duration = Duration::from_millis(100);
@@ -36,30 +39,6 @@ pub struct RunResult {
     pub counts: Counts,
     /// The signal that interrupted the run, if one did.
     pub interrupted_by: Option<i32>,
-}
-
-enum JobStatus {
-    /// Waiting for the jobs it needs.
-    Waiting,
-    Active,
-    Done {
-        failed: bool,
-    },
-    Skipped,
-}
-
-struct JobState<'p> {
-    status: JobStatus,
-    tasks: Option<Box<dyn Iterator<Item = PlannedTask> + Send + 'p>>,
-    count: u64,
-    dispatched: u64,
-    finished: u64,
-    failed: u64,
-    /// Attempts sent to workers and not finished (running or queued).
-    running: usize,
-    /// Attempts that were queued when the run stopped, and never ran.
-    unstarted: u64,
-    last_start: Option<Instant>,
 }
 
 /// A failed attempt waiting for its retry.
@@ -106,21 +85,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         workers: usize,
         reporter: &'r mut dyn Reporter,
     ) -> Self {
-        let jobs = plan
-            .jobs
-            .iter()
-            .map(|j| JobState {
-                status: if j.selected { JobStatus::Waiting } else { JobStatus::Done { failed: false } },
-                tasks: None,
-                count: j.count(),
-                dispatched: 0,
-                finished: 0,
-                failed: 0,
-                running: 0,
-                unstarted: 0,
-                last_start: None,
-            })
-            .collect();
+        let jobs = plan.jobs.iter().map(|j| JobState::new(j.selected, j.count())).collect();
         Dispatcher {
             plan,
             history,
@@ -187,61 +152,6 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             interrupted_by,
         });
         RunResult { counts: self.counts, interrupted_by: self.interrupted_by }
-    }
-
-    fn all_jobs_settled(&self) -> bool {
-        self.jobs.iter().all(|j| matches!(j.status, JobStatus::Done { .. } | JobStatus::Skipped))
-    }
-
-    /// Activates jobs whose needs all succeeded, skips those with a need that did not, and
-    /// closes jobs whose every task has finished. Jobs are in needs order, so one pass settles
-    /// a whole chain.
-    fn update_job_statuses(&mut self) {
-        for i in 0..self.jobs.len() {
-            if let JobStatus::Waiting = self.jobs[i].status {
-                let spec = &self.plan.file.jobs[i];
-                let blocker = spec.needs.iter().find_map(|&n| match self.jobs[n].status {
-                    JobStatus::Done { failed: true } => {
-                        Some(format!("`{}`, which failed", self.plan.file.jobs[n].name))
-                    }
-                    JobStatus::Skipped => Some(format!("`{}`, which was skipped", self.plan.file.jobs[n].name)),
-                    _ => None,
-                });
-                let ready =
-                    spec.needs.iter().all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
-                if let Some(reason) = blocker {
-                    self.skip_rest_of_job(i, &format!("it needs {reason}"));
-                } else if ready {
-                    self.jobs[i].status = JobStatus::Active;
-                    self.jobs[i].tasks = Some(Box::new(self.plan.tasks(i)));
-                }
-            }
-            let job = &mut self.jobs[i];
-            if let JobStatus::Active = job.status
-                && job.finished == job.count
-            {
-                job.status = JobStatus::Done { failed: job.failed > 0 };
-                job.tasks = None;
-            }
-        }
-    }
-
-    /// Counts the job's tasks that were never started as skipped, with `reason`.
-    fn skip_rest_of_job(&mut self, i: usize, reason: &str) {
-        let job = &mut self.jobs[i];
-        let never_sent = job.count - job.dispatched;
-        let tasks = never_sent + job.unstarted;
-        job.status =
-            if job.dispatched == job.unstarted { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
-        job.tasks = None;
-        if tasks == 0 {
-            return;
-        }
-        self.counts.skipped += tasks;
-        self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, never_sent);
-        job.finished += tasks;
-        let name = &self.plan.file.jobs[i].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, counts: self.counts });
     }
 
     /// Starts attempts while workers are idle and something may start. Returns when the
