@@ -26,6 +26,13 @@ pub enum Command {
     Plan(PlanArgs),
     /// Per job, from the journal: tasks done, failed and not run.
     Status(StatusArgs),
+    /// Print a shell completion script: `batchrun completions bash > /etc/bash_completion.d/batchrun`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `batchrun man | man -l -`.
+    Man,
     /// Check job files; print every error found.
     Validate {
         #[arg(required = true, value_name = "FILE")]
@@ -126,7 +133,8 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.
 pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
-    const TOP_LEVEL: &[&str] = &["run", "plan", "status", "validate", "help", "-h", "--help", "-V", "--version"];
+    const TOP_LEVEL: &[&str] =
+        &["run", "plan", "status", "validate", "completions", "man", "help", "-h", "--help", "-V", "--version"];
     if let Some(first) = args.get(1)
         && !TOP_LEVEL.iter().any(|t| first == t)
     {

@@ -51,6 +51,22 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::Run(args) => run(&args),
         Command::Plan(args) => print_plan(&args),
         Command::Status(args) => show_status(&args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "batchrun", &mut io::stdout());
+            Ok(ExitCode::Success)
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            Ok(match page.render(&mut io::stdout()) {
+                Ok(()) => ExitCode::Success,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::Success,
+                Err(e) => {
+                    say!("error: cannot write the manual page: {e}");
+                    ExitCode::Usage
+                }
+            })
+        }
         Command::Validate { files } => validate(&files),
     };
     match result {

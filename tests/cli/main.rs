@@ -12,4 +12,5 @@ mod plan;
 mod progress;
 mod quoting;
 mod seeds;
+mod shell;
 mod sources;
