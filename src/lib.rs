@@ -127,9 +127,14 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         resume_command = Some(resume_hint(args));
     }
     reporters.push(Box::new(reporter::summary::Summary::new(console.clone(), resume_command)));
+    let github = reporter::github::GitHub::from_env(console.clone());
+    let fold_failures = github.is_some();
+    if let Some(github) = github {
+        reporters.push(Box::new(github));
+    }
 
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
-    let output = run::output::Output::new(args.output, console, logs);
+    let output = run::output::Output::new(args.output, console, logs, fold_failures);
     let result = run::run(&plan, history.as_ref(), watchdog.as_ref(), workers, &output, &mut Reporters(reporters));
     let counts = result.counts;
     Ok(match result.interrupted_by {

@@ -5,6 +5,7 @@
 //! (indicatif's hidden bar drops everything printed through it).
 
 mod format;
+pub mod github;
 pub mod plain;
 pub mod progress;
 pub mod summary;

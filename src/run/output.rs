@@ -66,7 +66,8 @@ impl Spools {
 }
 
 enum Pending {
-    Done(Spools),
+    /// Output to print, with the title of the fold around it, if any.
+    Done(Spools, Option<String>),
     /// Tasks that ended without output to print (skipped, or not started), as a run of seqs.
     Nothing(u64),
 }
@@ -80,6 +81,8 @@ pub struct Output {
     mode: OutputMode,
     console: Arc<Console>,
     logs: Logs,
+    /// Fold each failed task's output in `::group::`/`::endgroup::` (GitHub Actions).
+    fold_failures: bool,
     pool: Mutex<Vec<Spools>>,
     ordered: Mutex<Ordered>,
 }
@@ -95,6 +98,7 @@ pub struct Capture {
 /// What [`Output::end`] needs to know about the attempt.
 pub struct Ending<'a> {
     pub seq: u64,
+    pub label: &'a str,
     pub job: &'a str,
     pub index: u64,
     pub attempt: u32,
@@ -111,11 +115,12 @@ pub struct Kept {
 }
 
 impl Output {
-    pub fn new(mode: OutputMode, console: Arc<Console>, logs: Logs) -> Output {
+    pub fn new(mode: OutputMode, console: Arc<Console>, logs: Logs, fold_failures: bool) -> Output {
         Output {
             mode,
             console,
             logs,
+            fold_failures,
             pool: Mutex::new(Vec::new()),
             ordered: Mutex::new(Ordered { next: 0, pending: BTreeMap::new() }),
         }
@@ -177,10 +182,11 @@ impl Output {
         if ending.failed || self.logs.keep_all {
             kept.log = self.save_log(&mut spools, ending);
         }
+        let fold = (self.fold_failures && ending.failed).then(|| format!("{} failed", ending.label));
         match self.mode {
-            OutputMode::Ordered if ending.last_attempt => self.print_in_order(ending.seq, Pending::Done(spools)),
+            OutputMode::Ordered if ending.last_attempt => self.print_in_order(ending.seq, Pending::Done(spools, fold)),
             OutputMode::Grouped if ending.last_attempt => {
-                self.print(&mut spools);
+                self.print(&mut spools, fold.as_deref());
                 self.recycle(spools);
             }
             _ => self.recycle(spools),
@@ -231,8 +237,8 @@ impl Output {
         loop {
             let next = ordered.next;
             match ordered.pending.remove(&next) {
-                Some(Pending::Done(mut spools)) => {
-                    self.print(&mut spools);
+                Some(Pending::Done(mut spools, fold)) => {
+                    self.print(&mut spools, fold.as_deref());
                     self.recycle(spools);
                     ordered.next += 1;
                 }
@@ -242,10 +248,16 @@ impl Output {
         }
     }
 
-    fn print(&self, spools: &mut Spools) {
+    fn print(&self, spools: &mut Spools, fold: Option<&str>) {
+        if let Some(title) = fold {
+            self.console.write(Stream::Stdout, format!("::group::{title}\n").as_bytes());
+        }
         for (stream, file) in [(Stream::Stdout, &mut spools.out), (Stream::Stderr, &mut spools.err)] {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             self.console.copy_file(stream, file, len);
+        }
+        if fold.is_some() {
+            self.console.write(Stream::Stdout, b"::endgroup::\n");
         }
     }
 

@@ -97,7 +97,15 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
     let failed = !outcome.is_success();
     let retries_left = number <= settings.retries;
     let last_attempt = !failed || !retries_left || outcome == Outcome::Cancelled || ctx.cancel.level() > Level::None;
-    let ending = Ending { seq: task.seq, job: &job.name, index: task.index, attempt: number, failed, last_attempt };
+    let ending = Ending {
+        seq: task.seq,
+        label: &task.label,
+        job: &job.name,
+        index: task.index,
+        attempt: number,
+        failed,
+        last_attempt,
+    };
     let kept = ctx.output.end(capture, &ending);
     AttemptDone { task, ran: true, number, outcome, started, kept }
 }

@@ -65,7 +65,12 @@ impl Batchrun {
 
     pub fn run(self) -> Ran {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_batchrun"));
-        cmd.current_dir(self.dir.path()).args(&self.args).env_remove("CI").env("NO_COLOR", "1");
+        cmd.current_dir(self.dir.path())
+            .args(&self.args)
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env("NO_COLOR", "1");
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }

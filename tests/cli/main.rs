@@ -5,6 +5,7 @@ mod invalid;
 
 mod errors;
 mod failure;
+mod github;
 mod journal;
 mod needs_and_limits;
 mod output;
