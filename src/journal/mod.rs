@@ -30,7 +30,9 @@ pub const JOURNAL_FILE: &str = "journal.jsonl";
 pub enum JournalError {
     #[error("another batchrun is using the state folder {0} (its lock is held); wait for it, or use --state-dir")]
     Locked(PathBuf),
-    #[error("cannot use the state folder {path}: {source}")]
+    #[error(
+        "cannot use the state folder {path}: {source}; choose another with --state-dir DIR, or run with --no-journal"
+    )]
     Io { path: PathBuf, source: io::Error },
 }
 

@@ -164,3 +164,15 @@ fn no_journal_writes_no_state() {
     ran.success();
     assert!(!ran.path(".batchrun").exists());
 }
+
+#[test]
+fn an_unusable_state_folder_is_a_clear_error() {
+    // A file where the state folder should be.
+    let ran = batchrun()
+        .file("state", "not a folder")
+        .job("jobs:\n  a:\n    command: touch ran\n")
+        .args(&["--state-dir", "state/x"])
+        .run();
+    ran.code(2).stderr_has("cannot use the state folder").stderr_has("--no-journal");
+    assert!(!ran.path("ran").exists());
+}
