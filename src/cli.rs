@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// Extra attempts after a failed one, for every job (overrides the file).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// Write a report when the run ends: PATH.json (JSON) or PATH.xml (JUnit); repeatable.
+    #[arg(long = "report", value_name = "PATH")]
+    pub reports: Vec<PathBuf>,
     /// Run only the tasks that the journal does not record as done.
     #[arg(long)]
     pub resume: bool,

@@ -88,6 +88,16 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let mut job_file = config::load(&args.file)?;
     apply_overrides(&mut job_file, args);
     let options = PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone() };
+    let mut report_formats = Vec::new();
+    for path in &args.reports {
+        match reporter::report::Format::of(path) {
+            Some(format) => report_formats.push((path.clone(), format)),
+            None => {
+                let message = format!("--report {}: the file name must end in .json or .xml", path.display());
+                return Err(diagnostic::Diagnostic::new(&args.file, None, message).into());
+            }
+        }
+    }
     let plan = Plan::new(job_file, &options)?;
     // First, while batchrun still runs a single thread, so that it can be a cheap fork.
     let watchdog = run::watchdog::Watchdog::start();
@@ -127,6 +137,17 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         resume_command = Some(resume_hint(args));
     }
     reporters.push(Box::new(reporter::summary::Summary::new(console.clone(), resume_command)));
+    for (path, format) in report_formats {
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        let report = reporter::report::Report::new(path.clone(), format, names).map_err(|e| {
+            Diagnostics::from(diagnostic::Diagnostic::new(
+                &args.file,
+                None,
+                format!("--report {}: {e}", path.display()),
+            ))
+        })?;
+        reporters.push(Box::new(report));
+    }
     let github = reporter::github::GitHub::from_env(console.clone());
     let fold_failures = github.is_some();
     if let Some(github) = github {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::events::{Counts, Event, Finished, Outcome};
+use crate::events::{Counts, Event, Finished};
 use crate::plan::identity::format_key;
 use crate::reporter::Reporter;
 use record::{Record, Status, VERSION};
@@ -105,14 +105,7 @@ impl Journal {
     }
 
     fn end_record(&self, task: &Finished) -> Record {
-        let (status, exit, signal) = match &task.outcome {
-            Outcome::Succeeded => (Status::Ok, Some(0), None),
-            Outcome::Exited(code) => (Status::Failed, Some(*code), None),
-            Outcome::Signalled(sig) => (Status::Signalled, None, Some(*sig)),
-            Outcome::TimedOut(_) => (Status::Timeout, None, None),
-            Outcome::Cancelled => (Status::Cancelled, None, None),
-            Outcome::NotStarted(_) => (Status::NotStarted, None, None),
-        };
+        let (status, exit, signal) = Status::of(&task.outcome);
         Record::End {
             v: VERSION,
             key: format_key(task.key),

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::Outcome;
+
 /// Bumped when a record changes incompatibly; readers skip records of other versions.
 pub const VERSION: u32 = 1;
 
@@ -41,6 +43,20 @@ pub enum Status {
     Timeout,
     Cancelled,
     NotStarted,
+}
+
+impl Status {
+    /// An outcome as records and reports state it: status, exit code, signal.
+    pub fn of(outcome: &Outcome) -> (Status, Option<i32>, Option<i32>) {
+        match outcome {
+            Outcome::Succeeded => (Status::Ok, Some(0), None),
+            Outcome::Exited(code) => (Status::Failed, Some(*code), None),
+            Outcome::Signalled(sig) => (Status::Signalled, None, Some(*sig)),
+            Outcome::TimedOut(_) => (Status::Timeout, None, None),
+            Outcome::Cancelled => (Status::Cancelled, None, None),
+            Outcome::NotStarted(_) => (Status::NotStarted, None, None),
+        }
+    }
 }
 
 impl Record {

@@ -8,6 +8,7 @@ mod format;
 pub mod github;
 pub mod plain;
 pub mod progress;
+pub mod report;
 pub mod summary;
 
 use std::io::IsTerminal;

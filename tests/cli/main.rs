@@ -12,6 +12,7 @@ mod output;
 mod plan;
 mod progress;
 mod quoting;
+mod report;
 mod seeds;
 mod shell;
 mod sources;

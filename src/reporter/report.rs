@@ -1,0 +1,279 @@
+//! `--report PATH`: a machine-readable record of the run, as JSON (`.json`) or JUnit XML (`.xml`).
+//!
+//! Finished tasks are streamed to a temporary file as JSON lines while the run goes on, so a
+//! report of millions of tasks costs no memory; the report itself is assembled from that file
+//! when the run ends, written beside its final path and renamed into place.
+//!
+//! JSON (format version 1): `{"version", "name", "started", "duration_ms", "interrupted_by",
+//! "counts": {"total", "succeeded", "failed", "skipped", "already_done"}, "tasks": [{"job",
+//! "index", "label", "key", "command", "status", "exit", "signal", "attempts", "duration_ms",
+//! "log", "stderr_tail"}]}`, tasks in the order they finished. `status` is one of `ok`, `failed`,
+//! `signalled`, `timeout`, `cancelled`, `not_started`; tasks that never ran are only counted.
+//! JUnit: one `testsuite` per job, one `testcase` per finished task, a `failure` with the exit
+//! code (or signal, timeout) and the tail of stderr.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Reporter;
+use crate::events::{Counts, Event};
+use crate::journal::record::{self, Status};
+use crate::plan::identity::format_key;
+
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Junit,
+}
+
+impl Format {
+    /// From the report's file name: `.json` or `.xml`.
+    pub fn of(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()? {
+            "json" => Some(Format::Json),
+            "xml" => Some(Format::Junit),
+            _ => None,
+        }
+    }
+}
+
+/// One finished task, as a report states it.
+#[derive(Debug, Serialize, Deserialize)]
+struct TaskRecord {
+    job: String,
+    index: u64,
+    label: String,
+    key: String,
+    command: String,
+    status: Status,
+    exit: Option<i32>,
+    signal: Option<i32>,
+    attempts: u32,
+    duration_ms: u64,
+    log: Option<PathBuf>,
+    stderr_tail: Vec<String>,
+    /// What happened, in words (for JUnit's failure message).
+    outcome: String,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    version: u32,
+    name: &'a str,
+    started: &'a str,
+    duration_ms: u64,
+    interrupted_by: Option<i32>,
+    counts: CountsRecord,
+}
+
+#[derive(Serialize)]
+struct CountsRecord {
+    total: u64,
+    succeeded: u64,
+    failed: u64,
+    skipped: u64,
+    already_done: u64,
+}
+
+pub struct Report {
+    path: PathBuf,
+    format: Format,
+    jobs: Vec<String>,
+    name: String,
+    started: String,
+    tasks: BufWriter<File>,
+}
+
+impl Report {
+    pub fn new(path: PathBuf, format: Format, jobs: Vec<String>) -> io::Result<Report> {
+        Ok(Report {
+            path,
+            format,
+            jobs,
+            name: String::new(),
+            started: record::now(),
+            tasks: BufWriter::new(tempfile::tempfile()?),
+        })
+    }
+
+    fn write(&mut self, counts: &Counts, elapsed: Duration, interrupted_by: Option<i32>) -> io::Result<()> {
+        self.tasks.flush()?;
+        let tasks = self.tasks.get_mut();
+        let mut temp = self.path.clone().into_os_string();
+        temp.push(".partial");
+        let temp = PathBuf::from(temp);
+        let mut out = BufWriter::new(File::create(&temp)?);
+        let header = Header {
+            version: VERSION,
+            name: &self.name,
+            started: &self.started,
+            duration_ms: elapsed.as_millis() as u64,
+            interrupted_by,
+            counts: CountsRecord {
+                total: counts.total,
+                succeeded: counts.succeeded,
+                failed: counts.failed,
+                skipped: counts.skipped,
+                already_done: counts.already_done,
+            },
+        };
+        match self.format {
+            Format::Json => write_json(&header, tasks, &mut out)?,
+            Format::Junit => write_junit(&header, &self.jobs, tasks, &mut out)?,
+        }
+        out.flush()?;
+        drop(out);
+        std::fs::rename(&temp, &self.path)
+    }
+}
+
+fn records(tasks: &mut File) -> io::Result<impl Iterator<Item = TaskRecord> + '_> {
+    tasks.seek(SeekFrom::Start(0))?;
+    Ok(BufReader::new(tasks).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()))
+}
+
+fn write_json(header: &Header, tasks: &mut File, out: &mut impl Write) -> io::Result<()> {
+    let head = serde_json::to_string(header)?;
+    // The header object, reopened to add the task list.
+    out.write_all(&head.as_bytes()[..head.len() - 1])?;
+    out.write_all(b",\"tasks\":[")?;
+    for (i, task) in records(tasks)?.enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &task)?;
+    }
+    out.write_all(b"]}\n")
+}
+
+fn write_junit(header: &Header, jobs: &[String], tasks: &mut File, out: &mut impl Write) -> io::Result<()> {
+    let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+    // Tallies per job first (one pass), then each job's testcases (a pass per job: jobs are few).
+    let mut tally = vec![(0u64, 0u64, 0u64); jobs.len()];
+    for task in records(tasks)? {
+        if let Some(i) = jobs.iter().position(|j| *j == task.job) {
+            tally[i].0 += 1;
+            tally[i].1 += u64::from(task.status != Status::Ok);
+            tally[i].2 += task.duration_ms;
+        }
+    }
+    let (tests, failures): (u64, u64) = tally.iter().fold((0, 0), |(t, f), (a, b, _)| (t + a, f + b));
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="{}" tests="{tests}" failures="{failures}" time="{}">"#,
+        xml(header.name),
+        seconds(header.duration_ms)
+    )?;
+    for (i, job) in jobs.iter().enumerate() {
+        let (tests, failures, ms) = tally[i];
+        if tests == 0 {
+            continue;
+        }
+        writeln!(
+            out,
+            r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" time="{}">"#,
+            xml(job),
+            seconds(ms)
+        )?;
+        for task in records(tasks)?.filter(|t| t.job == *job) {
+            let open = format!(
+                r#"    <testcase name="{}" classname="{}" time="{}""#,
+                xml(&task.label),
+                xml(job),
+                seconds(task.duration_ms)
+            );
+            if task.status == Status::Ok {
+                writeln!(out, "{open}/>")?;
+                continue;
+            }
+            let mut body = task.stderr_tail.join("\n");
+            if let Some(log) = &task.log {
+                body.push_str(&format!("\nlog: {}.out, .err", log.display()));
+            }
+            let message = format!("{} ({} attempts)", task.outcome, task.attempts);
+            writeln!(out, "{open}>")?;
+            writeln!(
+                out,
+                r#"      <failure message="{}" type="{:?}">{}</failure>"#,
+                xml(&message),
+                task.status,
+                xml(&body)
+            )?;
+            writeln!(out, "    </testcase>")?;
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
+
+/// Text safe in XML 1.0 content and attributes (characters XML cannot hold are dropped).
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Reporter for Report {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { name, .. } => self.name = name.to_string(),
+            Event::TaskFinished { task, .. } => {
+                let (status, exit, signal) = Status::of(&task.outcome);
+                let record = TaskRecord {
+                    job: self.jobs[task.job].clone(),
+                    index: task.index,
+                    label: task.label.clone(),
+                    key: format_key(task.key),
+                    command: task.command.clone(),
+                    status,
+                    exit,
+                    signal,
+                    attempts: task.attempt,
+                    duration_ms: task.duration.as_millis() as u64,
+                    log: task.log.clone(),
+                    stderr_tail: task.stderr_tail.clone(),
+                    outcome: task.outcome.describe(),
+                };
+                let _ = serde_json::to_writer(&mut self.tasks, &record);
+                let _ = self.tasks.write_all(b"\n");
+            }
+            Event::RunFinished { counts, elapsed, interrupted_by } => {
+                if let Err(e) = self.write(counts, *elapsed, *interrupted_by) {
+                    crate::say!("batchrun: error: cannot write the report {}: {e}", self.path.display());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escaping_and_formats() {
+        assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+        assert_eq!(Format::of(Path::new("r.json")), Some(Format::Json));
+        assert_eq!(Format::of(Path::new("r.xml")), Some(Format::Junit));
+        assert_eq!(Format::of(Path::new("r.txt")), None);
+    }
+}
