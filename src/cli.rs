@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::reporter::ProgressMode;
+use crate::reporter::color::ColorChoice;
 use crate::run::output::OutputMode;
 
 #[derive(Debug, Parser)]
@@ -78,6 +79,9 @@ pub struct RunArgs {
     /// Extra attempts after a failed one, for every job (overrides the file).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
+    /// Colours on stderr: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces them).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// Write a report when the run ends: PATH.json (JSON) or PATH.xml (JUnit); repeatable.
     #[arg(long = "report", value_name = "PATH")]
     pub reports: Vec<PathBuf>,

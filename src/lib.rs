@@ -107,6 +107,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         .or(plan.file.concurrency)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
+    args.color.apply();
     let progress = args.progress.resolve();
     let mut console = console::Console::new();
     if progress == ProgressMode::Bar {

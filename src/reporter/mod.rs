@@ -4,6 +4,7 @@
 //! set) gets plain lines with no escape codes, a separate reporter rather than a hidden bar
 //! (indicatif's hidden bar drops everything printed through it).
 
+pub mod color;
 mod format;
 pub mod github;
 pub mod plain;

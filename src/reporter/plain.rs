@@ -31,15 +31,23 @@ pub fn finished_line(task: &Finished) -> String {
     let took = duration(task.duration);
     let attempts = if task.attempt > 1 { format!(" after {} attempts", task.attempt) } else { String::new() };
     if task.outcome.is_success() {
-        format!("ok {} {took}{attempts}", task.label)
+        format!("{} {} {took}{attempts}", console::style("ok").green().for_stderr(), task.label)
     } else {
-        format!("FAILED {} {}{attempts} ({took})", task.label, task.outcome.describe())
+        let failed = console::style("FAILED").red().bold().for_stderr();
+        format!("{failed} {} {}{attempts} ({took})", task.label, task.outcome.describe())
     }
 }
 
 /// `RETRY export[4] exit 1 (attempt 1), again in 1.0s`.
 pub fn retry_line(task: &Finished, delay: Duration) -> String {
-    format!("RETRY {} {} (attempt {}), again in {}", task.label, task.outcome.describe(), task.attempt, duration(delay))
+    let retry = console::style("RETRY").yellow().for_stderr();
+    format!(
+        "{retry} {} {} (attempt {}), again in {}",
+        task.label,
+        task.outcome.describe(),
+        task.attempt,
+        duration(delay)
+    )
 }
 
 /// `1234/5000 done, 2 failed, 4 running, 10.0s elapsed, ETA 30.0s`.

@@ -68,3 +68,18 @@ fn a_terminal_gets_the_bar_and_the_output_above_it() {
     }
     assert!(screen.contains("Summary: 6 tasks: 6 succeeded"), "{screen:?}");
 }
+
+#[test]
+fn color_always_colours_plain_lines_and_never_or_no_color_does_not() {
+    let always = batchrun().job(JOB).args(&["--progress", "plain", "--color", "always"]).run();
+    always.code(1);
+    assert!(always.stderr.contains("\u{1b}[31m") && always.stderr.contains("FAILED"), "{:?}", always.stderr);
+    let forced =
+        batchrun().job(JOB).env("NO_COLOR", "").env("CLICOLOR_FORCE", "1").args(&["--progress", "plain"]).run();
+    assert!(forced.stderr.contains('\u{1b}'), "CLICOLOR_FORCE colours a pipe: {:?}", forced.stderr);
+    let never = batchrun().job(JOB).env("CLICOLOR_FORCE", "1").args(&["--progress", "plain", "--color", "never"]).run();
+    assert!(!never.stderr.contains('\u{1b}'), "{:?}", never.stderr);
+    let no_color =
+        batchrun().job(JOB).env("NO_COLOR", "1").env("CLICOLOR_FORCE", "1").args(&["--progress", "plain"]).run();
+    assert!(!no_color.stderr.contains('\u{1b}'), "NO_COLOR wins in auto: {:?}", no_color.stderr);
+}
