@@ -7,8 +7,9 @@
 //!     ▲                                         │                          ▲
 //!     └──────────────── Done ◀──────────────────┘   watchdog (+pgid/-pgid) ┘
 //! ```
-//! The dispatcher sends an attempt only when a worker is idle, so the channel never holds more
-//! than one per worker.
+//! The dispatcher sends an attempt when a worker is idle, and queues at most one more per worker
+//! so a worker that finishes starts its next task at once; the channel never holds more than
+//! one attempt per worker.
 
 pub mod cancel;
 mod dispatcher;

@@ -2,10 +2,10 @@
 //!
 //! It decides which attempt starts next (due retries first, then jobs whose `needs` succeeded,
 //! within per-job caps, named limits, `start_gap` and the ordered-output window), hands it to
-//! an idle worker, takes results, schedules retries, applies `on_failure`, handles interrupts,
+//! a worker, takes results, schedules retries, applies `on_failure`, handles interrupts,
 //! skips jobs whose needs failed, and turns all of it into [`Event`]s for the reporters. Tasks
-//! are pulled from the planner's lazy iterators only when a worker is free, so nothing is
-//! queued ahead and memory does not grow with the number of tasks.
+//! are pulled from the planner's lazy iterators only when a worker is free or about to be (at
+//! most one attempt is queued per worker), so memory does not grow with the number of tasks.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -154,7 +154,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         RunResult { counts: self.counts, interrupted_by: self.interrupted_by }
     }
 
-    /// Starts attempts while workers are idle and something may start. Returns when the
+        /// Starts attempts while a worker is idle (or one may be queued) and something may start. Returns when the
     /// earliest held-back attempt (a retry, or a job waiting for its start gap) may start.
     fn start_attempts(&mut self, attempts: &Sender<Attempt>) -> Option<Instant> {
         let mut wake: Option<Instant> = None;
