@@ -154,7 +154,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         RunResult { counts: self.counts, interrupted_by: self.interrupted_by }
     }
 
-        /// Starts attempts while a worker is idle (or one may be queued) and something may start. Returns when the
+    /// Starts attempts while a worker is idle (or one may be queued) and something may start. Returns when the
     /// earliest held-back attempt (a retry, or a job waiting for its start gap) may start.
     fn start_attempts(&mut self, attempts: &Sender<Attempt>) -> Option<Instant> {
         let mut wake: Option<Instant> = None;
