@@ -82,6 +82,9 @@ pub struct RunArgs {
     /// Colours on stderr: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces them).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Stream the run's events as JSON lines on stdout (task output then goes to stderr).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub events: Option<EventsFormat>,
     /// Write a report when the run ends: PATH.json (JSON) or PATH.xml (JUnit); repeatable.
     #[arg(long = "report", value_name = "PATH")]
     pub reports: Vec<PathBuf>,
@@ -97,6 +100,12 @@ pub struct RunArgs {
     /// The state folder (journal, logs); default: `.batchrun/<name>` beside the job file.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    /// One JSON object per event per line.
+    Json,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

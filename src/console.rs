@@ -41,6 +41,13 @@ impl Console {
         }
     }
 
+    /// Task output meant for stdout goes to stderr instead, leaving stdout to a machine-read
+    /// stream (`--events json`).
+    pub fn redirect_stdout_to_stderr(&mut self) {
+        self.out = self.err.as_ref().and_then(|f| f.try_clone().ok());
+        self.stdout_is_tty = io::stderr().is_terminal();
+    }
+
     /// From now on, writes to a terminal go around these bars (drawn on stderr).
     pub fn set_bars(&mut self, bars: MultiProgress) {
         self.bars = Some(bars);

@@ -110,6 +110,9 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     args.color.apply();
     let progress = args.progress.resolve();
     let mut console = console::Console::new();
+    if args.events.is_some() {
+        console.redirect_stdout_to_stderr();
+    }
     if progress == ProgressMode::Bar {
         console.set_bars(reporter::progress::Progress::bars());
     }
@@ -148,6 +151,10 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
             ))
         })?;
         reporters.push(Box::new(report));
+    }
+    if let Some(cli::EventsFormat::Json) = args.events {
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        reporters.push(Box::new(reporter::events_json::EventsJson::stdout(names)));
     }
     let github = reporter::github::GitHub::from_env(console.clone());
     let fold_failures = github.is_some();

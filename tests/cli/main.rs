@@ -4,6 +4,7 @@ mod harness;
 mod invalid;
 
 mod errors;
+mod events;
 mod failure;
 mod github;
 mod journal;

@@ -1,0 +1,222 @@
+//! `--events json`: the run's events as JSON lines on stdout, for tools that follow a run live.
+//!
+//! Format version 1. Every line is one object with `event` (its kind), `at` (RFC 3339 time)
+//! and `counts` (`total`, `running`, `succeeded`, `failed`, `skipped`, `already_done`), plus:
+//!
+//! - `run_started`: `version`, `name`, `workers`
+//! - `task_started`: `job`, `index`, `label`, `key`, `attempt`, `command`
+//! - `task_retrying`: the fields of `task_finished` for the failed attempt, and `delay_ms`
+//! - `task_finished`: `job`, `index`, `label`, `key`, `command`, `status` (`ok`, `failed`,
+//!   `signalled`, `timeout`, `cancelled`, `not_started`), `exit`, `signal`, `outcome` (in words),
+//!   `attempt`, `duration_ms`, `log`
+//! - `job_skipped`: `job`, `tasks`, `reason`
+//! - `run_cancelling`: `reason`
+//! - `run_finished`: `duration_ms`, `interrupted_by` (a signal number or null)
+//!
+//! Lines are buffered and handed to the OS each time the dispatcher wakes up, so a reader sees
+//! every event within one wake-up of it happening. Task output goes to stderr while this is on
+//! (see `Console::redirect_stdout_to_stderr`), so stdout carries nothing but events.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Reporter;
+use crate::events::{Counts, Event, Finished};
+use crate::journal::record::Status;
+use crate::plan::identity::format_key;
+
+pub const VERSION: u32 = 1;
+
+pub struct EventsJson<W: Write> {
+    out: BufWriter<W>,
+    jobs: Vec<String>,
+    /// Set once a write fails (a reader that went away): the run goes on without events.
+    closed: bool,
+}
+
+impl EventsJson<io::Stdout> {
+    pub fn stdout(jobs: Vec<String>) -> Self {
+        EventsJson::new(io::stdout(), jobs)
+    }
+}
+
+impl<W: Write> EventsJson<W> {
+    pub fn new(out: W, jobs: Vec<String>) -> Self {
+        EventsJson { out: BufWriter::with_capacity(64 * 1024, out), jobs, closed: false }
+    }
+
+    fn emit(&mut self, line: &Line) {
+        if self.closed {
+            return;
+        }
+        let written = serde_json::to_writer(&mut self.out, line)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if written.is_err() {
+            self.closed = true;
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    event: &'static str,
+    at: String,
+    #[serde(flatten)]
+    body: Body<'a>,
+    counts: CountsJson,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    RunStarted {
+        version: u32,
+        name: &'a str,
+        workers: usize,
+    },
+    TaskStarted {
+        job: &'a str,
+        index: u64,
+        label: &'a str,
+        key: String,
+        attempt: u32,
+        command: &'a str,
+    },
+    TaskEnded(TaskEnded<'a>),
+    TaskRetrying {
+        #[serde(flatten)]
+        task: TaskEnded<'a>,
+        delay_ms: u64,
+    },
+    JobSkipped {
+        job: &'a str,
+        tasks: u64,
+        reason: &'a str,
+    },
+    RunCancelling {
+        reason: &'a str,
+    },
+    RunFinished {
+        duration_ms: u64,
+        interrupted_by: Option<i32>,
+    },
+}
+
+#[derive(Serialize)]
+struct TaskEnded<'a> {
+    job: &'a str,
+    index: u64,
+    label: &'a str,
+    key: String,
+    command: &'a str,
+    status: Status,
+    exit: Option<i32>,
+    signal: Option<i32>,
+    outcome: String,
+    attempt: u32,
+    duration_ms: u64,
+    log: Option<&'a Path>,
+}
+
+impl<'a> TaskEnded<'a> {
+    fn of(task: &'a Finished, job: &'a str) -> Self {
+        let (status, exit, signal) = Status::of(&task.outcome);
+        TaskEnded {
+            job,
+            index: task.index,
+            label: &task.label,
+            key: format_key(task.key),
+            command: &task.command,
+            status,
+            exit,
+            signal,
+            outcome: task.outcome.describe(),
+            attempt: task.attempt,
+            duration_ms: millis(task.duration),
+            log: task.log.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CountsJson {
+    total: u64,
+    running: u64,
+    succeeded: u64,
+    failed: u64,
+    skipped: u64,
+    already_done: u64,
+}
+
+impl From<&Counts> for CountsJson {
+    fn from(c: &Counts) -> Self {
+        CountsJson {
+            total: c.total,
+            running: c.running,
+            succeeded: c.succeeded,
+            failed: c.failed,
+            skipped: c.skipped,
+            already_done: c.already_done,
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<W: Write> Reporter for EventsJson<W> {
+    fn event(&mut self, event: &Event) {
+        let jobs = std::mem::take(&mut self.jobs);
+        let job = |i: usize| jobs.get(i).map_or("", String::as_str);
+        let (kind, body, counts) = match event {
+            Event::RunStarted { name, counts, workers } => {
+                ("run_started", Body::RunStarted { version: VERSION, name, workers: *workers }, counts)
+            }
+            Event::TaskStarted { task, attempt, counts } => (
+                "task_started",
+                Body::TaskStarted {
+                    job: job(task.job),
+                    index: task.index,
+                    label: &task.label,
+                    key: format_key(task.key),
+                    attempt: *attempt,
+                    command: &task.rendered,
+                },
+                counts,
+            ),
+            Event::TaskRetrying { task, delay, counts } => (
+                "task_retrying",
+                Body::TaskRetrying { task: TaskEnded::of(task, job(task.job)), delay_ms: millis(*delay) },
+                counts,
+            ),
+            Event::TaskFinished { task, counts } => {
+                ("task_finished", Body::TaskEnded(TaskEnded::of(task, job(task.job))), counts)
+            }
+            Event::JobSkipped { job, tasks, reason, counts } => {
+                ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason }, counts)
+            }
+            Event::RunCancelling { reason, counts } => ("run_cancelling", Body::RunCancelling { reason }, counts),
+            Event::RunFinished { counts, elapsed, interrupted_by } => (
+                "run_finished",
+                Body::RunFinished { duration_ms: millis(*elapsed), interrupted_by: *interrupted_by },
+                counts,
+            ),
+        };
+        let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        self.emit(&Line { event: kind, at, body, counts: counts.into() });
+        self.jobs = jobs;
+        if matches!(event, Event::RunFinished { .. }) {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.closed && self.out.flush().is_err() {
+            self.closed = true;
+        }
+    }
+}
