@@ -34,6 +34,8 @@ pub enum Command {
     },
     /// Print the manual page (roff): `batchrun man | man -l -`.
     Man,
+    /// Print the JSON Schema of job files, for editors: `batchrun schema > batchrun.schema.json`.
+    Schema,
     /// Check job files; print every error found.
     Validate {
         #[arg(required = true, value_name = "FILE")]
@@ -149,8 +151,20 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 
 /// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.
 pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
-    const TOP_LEVEL: &[&str] =
-        &["run", "plan", "status", "validate", "completions", "man", "help", "-h", "--help", "-V", "--version"];
+    const TOP_LEVEL: &[&str] = &[
+        "run",
+        "plan",
+        "status",
+        "validate",
+        "schema",
+        "completions",
+        "man",
+        "help",
+        "-h",
+        "--help",
+        "-V",
+        "--version",
+    ];
     if let Some(first) = args.get(1)
         && !TOP_LEVEL.iter().any(|t| first == t)
     {

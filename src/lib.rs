@@ -68,6 +68,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
             })
         }
         Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&config::schema::job_file()).unwrap_or_default();
+            let mut out = io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            Ok(ExitCode::Success)
+        }
     };
     match result {
         Ok(code) => code.into(),

@@ -6,6 +6,7 @@
 mod graph;
 pub mod model;
 pub mod raw;
+pub mod schema;
 mod sources;
 pub mod validate;
 

@@ -114,18 +114,29 @@ pub enum ItemsFormat {
     Jsonl,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a command runs (`shell:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename_all = "snake_case")]
 pub enum Shell {
+    /// Through `sh -c` only when the command has shell syntax; otherwise executed directly.
     Auto,
+    /// Always `/bin/sh -c`.
     Sh,
+    /// Always `bash -c`.
     Bash,
+    /// Always split into words and executed directly; shell syntax is an error.
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a failed task does to the rest of the run (`on_failure:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
+#[schemars(rename_all = "snake_case")]
 pub enum OnFailure {
+    /// The other tasks go on.
     Continue,
+    /// No new task starts; running ones finish.
     Stop,
+    /// No new task starts and running ones are stopped.
     Kill,
 }
 

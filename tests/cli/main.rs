@@ -14,6 +14,7 @@ mod plan;
 mod progress;
 mod quoting;
 mod report;
+mod schema;
 mod seeds;
 mod shell;
 mod sources;

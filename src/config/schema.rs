@@ -1,0 +1,157 @@
+//! `batchrun schema`: the JSON Schema of a job file, for editors (yaml-language-server) and CI.
+//!
+//! The schema is derived from the loader's own structs in `raw.rs`, so a key the loader
+//! accepts is a key the schema knows, and both reject unknown keys. The raw structs keep every
+//! value `Spanned` (for line and column in errors) and some as loose JSON (vars, matrix,
+//! items) that `validate.rs` checks by hand; the leaf types and functions here describe those
+//! values. The schema checks shapes, not meaning: a cycle in `needs`, an undefined template
+//! name or a missing items file pass the schema and fail `batchrun validate`.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use super::raw::RawJob;
+
+/// Where the schema says it lives; the README's `$schema` line may point at a local copy.
+pub const ID: &str = "https://batchrun.dev/schema/job-file-v1.json";
+
+/// The job file's schema, as printed by `batchrun schema`.
+pub fn job_file() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(super::raw::RawJobFile)).unwrap_or_default();
+    if let Some(map) = schema.as_object_mut() {
+        map.insert("$id".into(), ID.into());
+    }
+    schema
+}
+
+/// A duration in humantime syntax.
+pub struct DurationText;
+
+impl JsonSchema for DurationText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration: a number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 5m, 1h30m.",
+            "type": "string",
+            "pattern": DURATION,
+            "examples": ["500ms", "30s", "5m", "1h30m"]
+        })
+    }
+}
+
+/// A range bound: an integer or a template rendering to one.
+pub struct Bound;
+
+impl JsonSchema for Bound {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Bound".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An integer, or a template that renders to one, e.g. \"{{ max_id }}\".",
+            "type": ["integer", "string"]
+        })
+    }
+}
+
+/// humantime's units; a bare `0` is allowed too.
+const DURATION: &str = r"^\s*(0|([0-9]+\s*(nsec|ns|usec|us|µs|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)\s*)+)$";
+const NAME: &str = "^[A-Za-z0-9_-]+$";
+const IDENTIFIER: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+pub fn jobs(generator: &mut SchemaGenerator) -> Schema {
+    let job = generator.subschema_for::<RawJob>();
+    json_schema!({
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": {"pattern": NAME},
+        "additionalProperties": job
+    })
+}
+
+pub fn vars(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "propertyNames": {"pattern": IDENTIFIER},
+        "additionalProperties": {
+            "description": "A value (text, number, list, map), or {sh: COMMAND}: the command's trimmed stdout, computed once before planning.",
+            "if": {"type": "object", "required": ["sh"]},
+            "then": {
+                "properties": {"sh": {"type": "string", "description": "A shell command run once before planning."}},
+                "additionalProperties": false
+            }
+        }
+    })
+}
+
+pub fn limits(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "propertyNames": {"pattern": NAME},
+        "additionalProperties": {"type": "integer", "minimum": 1}
+    })
+}
+
+pub fn matrix(_: &mut SchemaGenerator) -> Schema {
+    let combinations = json_schema!({"type": "array", "items": {"type": "object"}});
+    json_schema!({
+        "description": "Keys with their values: a list, or a range {from, to, step}. `include` adds combinations, `exclude` drops those that match.",
+        "type": "object",
+        "minProperties": 1,
+        "properties": {"include": combinations, "exclude": combinations},
+        "propertyNames": {"pattern": IDENTIFIER},
+        "additionalProperties": {
+            "anyOf": [
+                {"type": "array", "minItems": 1},
+                {
+                    "type": "object",
+                    "properties": {
+                        "from": {"type": "integer"},
+                        "to": {"type": "integer"},
+                        "step": {"type": "integer", "minimum": 1}
+                    },
+                    "required": ["from", "to"],
+                    "additionalProperties": false
+                }
+            ]
+        }
+    })
+}
+
+pub fn items(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "The items: a list (scalars or maps), or a file read one item per line, CSV row or JSON line.",
+        "anyOf": [
+            {"type": "array"},
+            {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "description": "Relative to the job file's folder."},
+                    "format": {"enum": ["lines", "csv", "jsonl"], "description": "Default: lines."}
+                },
+                "required": ["file"],
+                "additionalProperties": false
+            }
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_rejects_unknown_keys_at_every_level() {
+        let schema = job_file();
+        assert_eq!(schema["additionalProperties"], false);
+        let defs = &schema["$defs"];
+        for def in ["RawJob", "RawSettings", "RawRange"] {
+            assert_eq!(defs[def]["additionalProperties"], false, "{def}");
+        }
+        assert!(defs["RawJob"]["properties"]["command"]["description"].as_str().unwrap().contains("Jinja"));
+        assert_eq!(schema["$id"], ID);
+    }
+}
