@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
-use crate::plan::template::json_value;
+use crate::plan::template::{self, json_value};
 use serde_json::Value as Json;
 
 use crate::config::{JobFile, Var};
@@ -32,7 +32,8 @@ pub fn resolve(file: &JobFile, overrides: &[(String, String)]) -> Result<Vec<(Ar
         } else {
             match &var.value {
                 Var::Literal(json) => Ok(json_value(json)),
-                Var::Command(cmd) => run_computed(cmd, &file.dir)
+                Var::Command(cmd) => render_command(cmd, &vars)
+                    .and_then(|cmd| run_computed(&cmd, &file.dir))
                     .map(|out| integer_or_string(&out))
                     .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
             }
@@ -43,6 +44,21 @@ pub fn resolve(file: &JobFile, overrides: &[(String, String)]) -> Result<Vec<(Ar
         }
     }
     if errors.is_empty() { Ok(vars) } else { Err(Diagnostics(errors)) }
+}
+
+/// A computed var's command is a command template over the vars above it (values shell-quoted),
+/// so `{sh: "sqlite3 {{ db }} 'select max(id) from orders'"}` follows `--set db=…`.
+fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<String, String> {
+    if !cmd.contains("{{") && !cmd.contains("{%") {
+        return Ok(cmd.to_owned());
+    }
+    let name = format!("var{}", template::COMMAND_SUFFIX);
+    let mut env = template::environment();
+    env.add_template_owned(name.clone(), cmd.to_owned()).map_err(|e| template::describe(&e))?;
+    let scope = template::Scope::of_vars(Arc::new(vars_above.to_vec()));
+    env.get_template(&name)
+        .and_then(|t| t.render(Value::from_object(scope)))
+        .map_err(|e| format!("in `{cmd}`: {}", template::describe(&e)))
 }
 
 /// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string.
@@ -97,5 +113,13 @@ mod tests {
         assert_eq!(yaml_scalar("[1"), Json::from("[1"));
         assert_eq!(integer_or_string("42"), Value::from(42));
         assert_eq!(integer_or_string("007"), Value::from("007"));
+    }
+
+    #[test]
+    fn computed_commands_see_the_vars_above_them_quoted() {
+        let above = vec![(Arc::from("db"), Value::from("my file.db")), (Arc::from("n"), Value::from(3))];
+        assert_eq!(render_command("wc -l {{ db }} {{ n }}", &above).unwrap(), "wc -l 'my file.db' 3");
+        assert_eq!(render_command("echo '{x}'", &[]).unwrap(), "echo '{x}'");
+        assert!(render_command("echo {{ later }}", &above).unwrap_err().contains("undefined"));
     }
 }

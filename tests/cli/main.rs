@@ -3,6 +3,7 @@
 mod harness;
 mod invalid;
 
+mod databases;
 mod errors;
 mod events;
 mod failure;

@@ -1,0 +1,130 @@
+//! The database examples end to end against real servers: `examples/sqlite/` with `sqlite3` and
+//! `examples/postgres/` with `psql`, each exporting a table of 1,000,000 rows in id-range
+//! partitions. Besides the examples' own `verify` job, each test checks on its own that the
+//! partitions, joined in index order, are the table's rows in id order, byte for byte.
+//!
+//! Without `sqlite3` or a reachable PostgreSQL server (the PG* variables; `.ci/run` starts one
+//! with `examples/postgres/server.sh`) a test is skipped with the reason printed, unless `CI`
+//! is `true`: there a missing database is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::batchrun;
+
+const ROWS: u64 = 1_000_000;
+
+fn example(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(path).display().to_string()
+}
+
+/// Whether the test can go on; under `CI=true` a missing database fails it instead.
+fn available(what: &str, check: Result<(), String>) -> bool {
+    match check {
+        Ok(()) => true,
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{what} is required under CI=true: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipping: {what} is not available here: {reason}");
+            false
+        }
+    }
+}
+
+fn succeeds(cmd: &mut Command) -> Result<Vec<u8>, String> {
+    match cmd.output() {
+        Ok(out) if out.status.success() => Ok(out.stdout),
+        Ok(out) => Err(format!("{cmd:?}: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())),
+        Err(e) => Err(format!("{cmd:?}: {e}")),
+    }
+}
+
+/// The partitions `part-0.csv`, `part-1.csv`, … joined in index order.
+fn joined_parts(out: &Path) -> (usize, Vec<u8>) {
+    let mut joined = Vec::new();
+    let mut parts = 0;
+    while let Ok(bytes) = std::fs::read(out.join(format!("part-{parts}.csv"))) {
+        joined.extend_from_slice(&bytes);
+        parts += 1;
+    }
+    (parts, joined)
+}
+
+fn assert_export_is_the_table(out: &Path, table_dump: &[u8]) {
+    let (parts, joined) = joined_parts(out);
+    assert_eq!(parts, 10, "one file per partition");
+    let rows = joined.iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(rows, ROWS, "row count of the union of partitions");
+    assert_eq!(joined.len(), table_dump.len());
+    assert!(joined == table_dump, "the partitions differ from the table's rows in id order");
+}
+
+#[test]
+fn sqlite_example_exports_a_million_rows_in_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("orders.db");
+    let have_sqlite = succeeds(Command::new("sqlite3").arg("-version")).map(drop);
+    if !available("sqlite3", have_sqlite) {
+        return;
+    }
+    succeeds(Command::new(example("sqlite/make_db.sh")).arg(&db).arg(ROWS.to_string())).unwrap();
+
+    let out = tmp.path().join("out");
+    let ran = batchrun()
+        .arg(&example("sqlite/export.yaml"))
+        .args(&["--set", &format!("db={}", db.display()), "--set", &format!("out={}", out.display())])
+        .args(&["--state-dir", &tmp.path().join("state").display().to_string(), "--progress", "plain"])
+        .run();
+    ran.success().stdout_has(&format!("verified: {ROWS} rows")).stderr_has("12 succeeded");
+
+    let dump = succeeds(Command::new("sqlite3").arg("-csv").arg(&db).arg("select * from orders order by id")).unwrap();
+    assert_export_is_the_table(&out, &dump);
+}
+
+/// The PG* variables as the test sees them, pointed at a database of the test's own.
+fn postgres_env(database: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("PG")).collect();
+    env.retain(|(k, _)| k != "PGDATABASE");
+    env.push(("PGDATABASE".into(), database.into()));
+    env
+}
+
+fn psql(env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new("psql");
+    cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]).envs(env.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
+#[test]
+fn postgres_example_exports_a_million_rows_in_partitions() {
+    let admin = postgres_env("postgres");
+    let reachable = succeeds(psql(&admin).args(["-c", "select 1"])).map(drop);
+    if !available("a PostgreSQL server (PGHOST, PGPORT, PGUSER)", reachable) {
+        return;
+    }
+    // A database of its own, so the test never touches a table of the user's.
+    let _ = psql(&admin).args(["-c", "create database batchrun_test"]).output();
+    let env = postgres_env("batchrun_test");
+    let made = Command::new(example("postgres/make_table.sh"))
+        .arg(ROWS.to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out: PathBuf = tmp.path().join("out");
+    let mut run = batchrun()
+        .arg(&example("postgres/export.yaml"))
+        .args(&["--set", &format!("out={}", out.display())])
+        .args(&["--state-dir", &tmp.path().join("state").display().to_string(), "--progress", "plain"]);
+    for (k, v) in &env {
+        run = run.env(k, v);
+    }
+    let ran = run.run();
+    ran.success().stdout_has(&format!("verified: {ROWS} rows")).stderr_has("12 succeeded");
+
+    let dump = succeeds(psql(&env).args(["-c", "\\copy (select * from orders order by id) to stdout csv"])).unwrap();
+    assert_export_is_the_table(&out, &dump);
+}
