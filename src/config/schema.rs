@@ -11,8 +11,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 
 use super::raw::RawJob;
 
-/// Where the schema says it lives; the README's `$schema` line may point at a local copy.
-pub const ID: &str = "https://batchrun.dev/schema/job-file-v1.json";
+/// The schema's identity (not an address: editors are pointed at a file, see the README).
+pub const ID: &str = "urn:batchrun:job-file:v1";
 
 /// The job file's schema, as printed by `batchrun schema`.
 pub fn job_file() -> serde_json::Value {
