@@ -86,14 +86,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 fn load_plan(file: &Path, selection: &Selection) -> Result<Plan, Diagnostics> {
     let job_file = config::load(file)?;
-    let options = PlanOptions { set: selection.set.clone(), only: selection.only.clone() };
+    let options = PlanOptions { set: selection.set.clone(), only: selection.only.clone(), ..PlanOptions::default() };
     Plan::new(job_file, &options)
 }
 
 fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let mut job_file = config::load(&args.file)?;
     apply_overrides(&mut job_file, args);
-    let options = PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone() };
+    let options =
+        PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone(), ..PlanOptions::default() };
     let mut report_formats = Vec::new();
     for path in &args.reports {
         match reporter::report::Format::of(path) {

@@ -51,6 +51,19 @@ pub struct Job {
     /// Indices into [`JobFile::limits`].
     pub uses: Vec<usize>,
     pub settings: Settings,
+    /// The file's `slurm:` with the job's own over it.
+    pub slurm: SlurmSettings,
+}
+
+/// `slurm:` resolved: how `--backend slurm` submits a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub time: Option<String>,
+    pub cpus_per_task: Option<u32>,
+    pub mem: Option<String>,
+    pub tasks_per_element: Option<u64>,
+    pub extra: Vec<String>,
 }
 
 /// What a job runs: a list of command templates, or one template over a source of bindings.

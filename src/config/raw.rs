@@ -41,6 +41,8 @@ pub struct RawJobFile {
     pub limits: IndexMap<Spanned<String>, Spanned<i64>>,
     /// Settings every job inherits; each job may override any of them.
     pub defaults: Option<RawSettings>,
+    /// sbatch settings for `--backend slurm`; each job's `slurm:` overrides them key by key.
+    pub slurm: Option<RawSlurm>,
     /// The jobs, by name (letters, digits, `_`, `-`), run in `needs` order.
     #[serde(default)]
     #[schemars(schema_with = "schema::jobs")]
@@ -118,6 +120,8 @@ pub struct RawJob {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub uses: Vec<Spanned<String>>,
+    /// sbatch settings for this job under `--backend slurm`, over the file's `slurm:`.
+    pub slurm: Option<RawSlurm>,
 
     // The same keys as `RawSettings`, so a job can override any default.
     /// Overrides `defaults.shell`: `auto`, `sh`, `bash` or `none`.
@@ -184,4 +188,31 @@ pub struct RawRange {
     /// Number of near-equal partitions; not with `step`.
     #[schemars(with = "Option<u64>", range(min = 1))]
     pub chunks: Option<Spanned<i64>>,
+}
+
+/// `slurm:`: how `--backend slurm` submits a job's tasks as job arrays.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlurm {
+    /// The partition (`sbatch --partition`); default: the cluster's default partition.
+    #[schemars(with = "Option<String>")]
+    pub partition: Option<Spanned<String>>,
+    /// Time limit of one array element (`sbatch --time`), in Slurm's syntax: `30`, `2:00:00`,
+    /// `1-12:00:00`.
+    #[schemars(with = "Option<String>")]
+    pub time: Option<Spanned<String>>,
+    /// CPUs of one array element (`sbatch --cpus-per-task`), which also runs that many of its
+    /// tasks at once; default 1.
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub cpus_per_task: Option<Spanned<i64>>,
+    /// Memory of one array element (`sbatch --mem`), e.g. `4G`.
+    #[schemars(with = "Option<String>")]
+    pub mem: Option<Spanned<String>>,
+    /// Tasks run by one array element, one after another on its CPUs; default: enough that
+    /// each running slot gets about four elements.
+    #[schemars(with = "Option<u64>", range(min = 1))]
+    pub tasks_per_element: Option<Spanned<i64>>,
+    /// More sbatch flags, passed as they are, e.g. `["--account=data", "--qos=low"]`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub extra: Option<Vec<Spanned<String>>>,
 }

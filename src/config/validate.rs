@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use super::model::*;
-use super::raw::{RawJob, RawJobFile, RawRange, RawSettings, Spanned};
+use super::raw::{RawJob, RawJobFile, RawRange, RawSettings, RawSlurm, Spanned};
 use super::{graph, sources};
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, hint};
 
@@ -87,6 +87,7 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
     }
 
     let defaults = settings(&mut ck, &dir, raw.defaults.unwrap_or_default(), &base_settings(&dir));
+    let slurm_defaults = slurm(&mut ck, raw.slurm.unwrap_or_default(), &SlurmSettings::default());
 
     let Some(raw_jobs) = raw.jobs else {
         ck.error(None, "the job file has no `jobs`: add a map of job names to jobs");
@@ -104,8 +105,17 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
             ck.error(job_pos, format!("invalid job name `{}`: use letters, digits, `_` and `-`", key.value));
         }
         let job_pos_value = pos(&job);
-        let (job, job_needs) =
-            job_from_raw(&mut ck, &dir, &names, &limits, &defaults, key.value, job_pos, job_pos_value, job.value);
+        let (job, job_needs) = job_from_raw(
+            &mut ck,
+            &dir,
+            &names,
+            &limits,
+            (&defaults, &slurm_defaults),
+            key.value,
+            job_pos,
+            job_pos_value,
+            job.value,
+        );
         jobs.push(job);
         needs.push(job_needs);
     }
@@ -149,13 +159,14 @@ fn job_from_raw(
     dir: &Path,
     names: &[String],
     limits: &IndexMap<String, usize>,
-    defaults: &Settings,
+    (defaults, slurm_defaults): (&Settings, &SlurmSettings),
     name: String,
     name_pos: Option<Pos>,
     body_pos: Option<Pos>,
     mut raw: RawJob,
 ) -> (Job, Vec<(usize, Option<Pos>)>) {
     let settings = settings(ck, dir, raw.take_settings(), defaults);
+    let slurm = slurm(ck, raw.slurm.take().unwrap_or_default(), slurm_defaults);
     let work = work(ck, dir, &name, body_pos, &mut raw);
     let concurrency = raw.concurrency.as_ref().and_then(|c| positive(ck, c, "concurrency"));
 
@@ -179,7 +190,7 @@ fn job_from_raw(
             }
         }
     }
-    (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings }, needs)
+    (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm }, needs)
 }
 
 fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &mut RawJob) -> Work {
@@ -309,6 +320,36 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
                 s.on_failure
             }
         };
+    }
+    s
+}
+
+/// Layers a `slurm:` section over `base` (the file's, for a job's).
+fn slurm(ck: &mut Checker, raw: RawSlurm, base: &SlurmSettings) -> SlurmSettings {
+    let mut s = base.clone();
+    let text = |ck: &mut Checker, value: Spanned<String>, what: &str| {
+        if value.value.trim().is_empty() || value.value.contains(char::is_whitespace) {
+            ck.error(pos(&value), format!("`slurm.{what}` must be one word, got `{}`", value.value));
+        }
+        value.value
+    };
+    if let Some(p) = raw.partition {
+        s.partition = Some(text(ck, p, "partition"));
+    }
+    if let Some(t) = raw.time {
+        s.time = Some(text(ck, t, "time"));
+    }
+    if let Some(m) = raw.mem {
+        s.mem = Some(text(ck, m, "mem"));
+    }
+    if let Some(c) = raw.cpus_per_task {
+        s.cpus_per_task = positive(ck, &c, "slurm.cpus_per_task").map(|n| n.min(u32::MAX as usize) as u32);
+    }
+    if let Some(t) = raw.tasks_per_element {
+        s.tasks_per_element = positive(ck, &t, "slurm.tasks_per_element").map(|n| n as u64);
+    }
+    if let Some(extra) = raw.extra {
+        s.extra = extra.into_iter().map(|e| e.value).collect();
     }
     s
 }

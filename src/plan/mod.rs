@@ -37,6 +37,18 @@ pub struct PlanOptions {
     pub set: Vec<(String, String)>,
     /// `--only JOB`: these jobs and what they need; empty means all.
     pub only: Vec<String>,
+    /// Exact var values that replace the file's (computed vars are not run again): how a
+    /// Slurm array element sees the vars its submitter computed.
+    pub fixed: Vec<(String, serde_json::Value)>,
+    /// Only these tasks of one job (a Slurm array element's share), its needs left out.
+    pub shard: Option<Shard>,
+}
+
+/// Some tasks of one job, by index: half-open ranges, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    pub job: String,
+    pub indices: Vec<std::ops::Range<u64>>,
 }
 
 pub struct Plan {
@@ -51,6 +63,8 @@ pub struct Plan {
 pub struct JobPlan {
     /// Left out by `--only`: planned as zero tasks and never run.
     pub selected: bool,
+    /// With a shard: the only task indices that are planned.
+    window: Option<Vec<std::ops::Range<u64>>>,
     pub expansion: Expansion,
     /// Position of this job's first task in the whole plan.
     pub first_seq: u64,
@@ -72,14 +86,25 @@ struct Names {
 
 impl JobPlan {
     pub fn count(&self) -> u64 {
-        if self.selected { self.expansion.count() } else { 0 }
+        match &self.window {
+            _ if !self.selected => 0,
+            Some(window) => window.iter().map(|r| r.end.min(self.expansion.count()).saturating_sub(r.start)).sum(),
+            None => self.expansion.count(),
+        }
+    }
+
+    fn in_window(&self, index: u64) -> bool {
+        self.window.as_ref().is_none_or(|w| w.iter().any(|r| r.contains(&index)))
     }
 }
 
 impl Plan {
     pub fn new(file: JobFile, options: &PlanOptions) -> Result<Plan, Diagnostics> {
-        let selected = select(&file, &options.only)?;
-        let vars = Arc::new(vars::resolve(&file, &options.set)?);
+        let selected = match &options.shard {
+            Some(shard) => file.jobs.iter().map(|j| j.name == shard.job).collect(),
+            None => select(&file, &options.only)?,
+        };
+        let vars = Arc::new(vars::resolve(&file, &options.set, &options.fixed)?);
         let mut env = template::environment();
         let mut errors = Vec::new();
         let mut jobs = Vec::with_capacity(file.jobs.len());
@@ -100,8 +125,10 @@ impl Plan {
             let command_templates = (0..sources.len()).map(|i| command_template_name(job, i as u64)).collect();
             let fast = sources.iter().map(|s| SimpleTemplate::parse(s)).collect();
             let env_templates = job.settings.env.keys().map(|k| (k.clone(), env_template_name(&job.name, k))).collect();
+            let window = options.shard.as_ref().filter(|s| s.job == job.name).map(|s| s.indices.clone());
             let plan = JobPlan {
                 selected: selected[i],
+                window,
                 expansion,
                 first_seq: next_seq,
                 command_templates,
@@ -131,15 +158,32 @@ impl Plan {
         let plan = &self.jobs[job];
         let limit = if plan.selected { usize::MAX } else { 0 };
         let mut occurrences = identity::Occurrences::new(matches!(plan.expansion, Expansion::Range(_)));
-        plan.expansion.bindings().take(limit).enumerate().map(move |(index, bindings)| {
+        plan.expansion.bindings().take(limit).enumerate().filter_map(move |(index, bindings)| {
             let index = index as u64;
-            let mut task = match bindings {
-                Ok(b) => self.render(job, index, b)?,
-                Err(error) => return Err(self.broken(job, index, error)),
+            // Outside a shard's window a task is still rendered when keys depend on the
+            // tasks before it (duplicates are numbered); a range's never do.
+            let wanted = plan.in_window(index);
+            if !wanted && matches!(plan.expansion, Expansion::Range(_)) {
+                return None;
+            }
+            let task = match bindings {
+                Ok(b) => self.render(job, index, b),
+                Err(error) => Err(self.broken(job, index, error)),
             };
-            task.key = occurrences.key(task.key);
-            Ok(task)
+            let task = task.map(|mut task| {
+                task.key = occurrences.key(task.key);
+                task
+            });
+            wanted.then_some(task)
         })
+    }
+
+    /// The vars as resolved for this plan (computed ones included), for [`PlanOptions::fixed`].
+    pub fn resolved_vars(&self) -> Vec<(String, serde_json::Value)> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap_or(serde_json::Value::Null)))
+            .collect()
     }
 
     /// Every task of the plan, job after job.
@@ -376,4 +420,43 @@ fn partitions(
     let from = bound(&range.from, "from")?;
     let to = bound(&range.to, "to")?;
     Partitions::new(from, to, range.split).map_err(|m| (range.from.pos, format!("job `{job}`: range: {m}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(yaml: &str, options: &PlanOptions) -> Plan {
+        let file = crate::config::parse(std::path::Path::new("/tmp/shard-test.yaml"), yaml).expect("parses");
+        Plan::new(file, options).expect("plans")
+    }
+
+    fn keys(plan: &Plan, job: usize) -> Vec<(u64, u64)> {
+        plan.tasks(job).map(|t| t.map(|t| (t.index, t.key)).expect("renders")).collect()
+    }
+
+    #[test]
+    fn a_shard_plans_its_indices_with_the_keys_of_the_whole_plan() {
+        let yaml = "jobs:\n  first:\n    command: 'true'\n  list:\n    needs: [first]\n    commands: [echo a, echo a, echo b, echo a]\n  range:\n    range: {from: 1, to: 100, step: 10}\n    command: echo {{ start }}\n";
+        let whole = plan(yaml, &PlanOptions::default());
+        for (job, name) in [(1, "list"), (2, "range")] {
+            let shard = Shard { job: name.into(), indices: vec![1..2, 3..5] };
+            let part = plan(yaml, &PlanOptions { shard: Some(shard), ..PlanOptions::default() });
+            let expected: Vec<(u64, u64)> =
+                keys(&whole, job).into_iter().filter(|(i, _)| [1, 3, 4].contains(i)).collect();
+            assert_eq!(keys(&part, job), expected, "{name}");
+            assert_eq!(part.total(), expected.len() as u64, "only the shard's job and indices count");
+            assert!(keys(&part, 0).is_empty(), "needs are left out");
+        }
+    }
+
+    #[test]
+    fn fixed_vars_replace_computed_ones_without_running_them() {
+        let yaml = "vars:\n  n: {sh: 'exit 1'}\njobs:\n  a:\n    command: echo {{ n }}\n";
+        let fixed = vec![("n".to_string(), serde_json::json!("007"))];
+        let plan = plan(yaml, &PlanOptions { fixed, ..PlanOptions::default() });
+        let task = plan.tasks(0).next().unwrap().unwrap();
+        assert_eq!(task.rendered, "echo 007");
+        assert_eq!(plan.resolved_vars(), vec![("n".to_string(), serde_json::json!("007"))]);
+    }
 }

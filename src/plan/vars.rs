@@ -12,8 +12,13 @@ use serde_json::Value as Json;
 use crate::config::{JobFile, Var};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
-/// Resolves every var; `overrides` (`--set KEY=VALUE`) win over the file and skip its commands.
-pub fn resolve(file: &JobFile, overrides: &[(String, String)]) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
+/// Resolves every var; `overrides` (`--set KEY=VALUE`) win over the file and skip its commands,
+/// and `fixed` (exact values, as a Slurm element receives them) win over both.
+pub fn resolve(
+    file: &JobFile,
+    overrides: &[(String, String)],
+    fixed: &[(String, Json)],
+) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
     let mut errors = Vec::new();
     for (key, _) in overrides {
         if !file.vars.contains_key(key) {
@@ -27,7 +32,9 @@ pub fn resolve(file: &JobFile, overrides: &[(String, String)]) -> Result<Vec<(Ar
     }
     let mut vars = Vec::with_capacity(file.vars.len());
     for (name, var) in &file.vars {
-        let value = if let Some((_, text)) = overrides.iter().rev().find(|(k, _)| k == name) {
+        let value = if let Some((_, json)) = fixed.iter().find(|(k, _)| k == name) {
+            Ok(json_value(json))
+        } else if let Some((_, text)) = overrides.iter().rev().find(|(k, _)| k == name) {
             Ok(json_value(&yaml_scalar(text)))
         } else {
             match &var.value {
