@@ -34,6 +34,13 @@ pub enum Command {
     },
     /// Print the manual page (roff): `batchrun man | man -l -`.
     Man,
+    /// Run one Slurm array element's tasks (what `--backend slurm` submits).
+    #[command(hide = true)]
+    Exec {
+        manifest: PathBuf,
+        /// The element; default: $SLURM_ARRAY_TASK_ID.
+        element: Option<u64>,
+    },
     /// Print the JSON Schema of job files, for editors: `batchrun schema > batchrun.schema.json`.
     Schema,
     /// Check job files; print every error found.
@@ -84,6 +91,9 @@ pub struct RunArgs {
     /// Colours on stderr: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces them).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Where tasks run: here, or on a Slurm cluster as job arrays (state folder on a shared filesystem).
+    #[arg(long, value_enum, default_value_t = Backend::Local)]
+    pub backend: Backend,
     /// Stream the run's events as JSON lines on stdout (task output then goes to stderr).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventsFormat>,
@@ -102,6 +112,14 @@ pub struct RunArgs {
     /// The state folder (journal, logs); default: `.batchrun/<name>` beside the job file.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// A pool of worker threads on this machine.
+    Local,
+    /// Slurm job arrays (`sbatch`), followed through the shared state folder.
+    Slurm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +175,7 @@ pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
         "status",
         "validate",
         "schema",
+        "exec",
         "completions",
         "man",
         "help",

@@ -41,6 +41,9 @@ pub enum Outcome {
     Cancelled,
     /// Could not be started (command not found, bad cwd, …) or rendered.
     NotStarted(String),
+    /// Its runner vanished without saying how it ended: a Slurm array element that the
+    /// scheduler reports ended (TIMEOUT, NODE_FAIL, CANCELLED by someone else, …).
+    Lost(String),
 }
 
 impl Outcome {
@@ -60,6 +63,7 @@ impl Outcome {
             Outcome::TimedOut(after) => format!("timed out after {}", humantime::format_duration(*after)),
             Outcome::Cancelled => "cancelled".into(),
             Outcome::NotStarted(why) => format!("not started: {why}"),
+            Outcome::Lost(why) => format!("lost: {why}"),
         }
     }
 }

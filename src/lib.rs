@@ -13,6 +13,7 @@ pub mod journal;
 pub mod plan;
 pub mod reporter;
 pub mod run;
+pub mod slurm;
 pub mod status;
 
 use std::ffi::OsString;
@@ -68,6 +69,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             })
         }
         Command::Validate { files } => validate(&files),
+        Command::Exec { manifest, element } => slurm::exec::exec(&manifest, element),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&config::schema::job_file()).unwrap_or_default();
             let mut out = io::stdout().lock();
@@ -105,9 +107,12 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
             }
         }
     }
+    if args.backend == cli::Backend::Slurm {
+        slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
+    }
     let plan = Plan::new(job_file, &options)?;
     // First, while batchrun still runs a single thread, so that it can be a cheap fork.
-    let watchdog = run::watchdog::Watchdog::start();
+    let watchdog = if args.backend == cli::Backend::Local { run::watchdog::Watchdog::start() } else { None };
     let workers = args
         .jobs
         .map(|j| j as usize)
@@ -140,7 +145,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
         let journal = journal::Journal::open(&state_dir, args.resume, names).map_err(in_state_dir)?;
         if args.resume {
-            let read = journal::reader::read(journal.path())
+            let read = journal::reader::read_state(&state_dir)
                 .map_err(|e| in_state_dir(journal::JournalError::Io { path: state_dir.clone(), source: e }))?;
             history = Some(read);
         }
@@ -169,15 +174,28 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         reporters.push(Box::new(github));
     }
 
+    if args.backend == cli::Backend::Slurm {
+        let options = slurm::Options {
+            state_dir: std::path::absolute(&state_dir).unwrap_or(state_dir),
+            concurrency: args.jobs.map(|j| j as usize),
+            keep_logs: args.keep_logs,
+        };
+        let result = slurm::run(&plan, history.as_ref(), &options, &mut Reporters(reporters));
+        return Ok(exit_status(&result));
+    }
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures);
     let result = run::run(&plan, history.as_ref(), watchdog.as_ref(), workers, &output, &mut Reporters(reporters));
-    let counts = result.counts;
-    Ok(match result.interrupted_by {
+    Ok(exit_status(&result))
+}
+
+/// 0 when every task succeeded, 1 when any failed or was skipped, 128+N when signal N stopped it.
+pub fn exit_status(result: &run::RunResult) -> ExitCode {
+    match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
-        None if counts.failed > 0 || counts.skipped > 0 => ExitCode::TasksFailed,
+        None if result.counts.failed > 0 || result.counts.skipped > 0 => ExitCode::TasksFailed,
         None => ExitCode::Success,
-    })
+    }
 }
 
 /// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
@@ -204,7 +222,7 @@ fn resume_hint(args: &RunArgs) -> String {
 fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
     let plan = load_plan(&args.file, &args.selection)?;
     let dir = state_dir(&plan, args.state_dir.as_deref());
-    let history = journal::reader::read(&dir.join(journal::JOURNAL_FILE)).map_err(|e| {
+    let history = journal::reader::read_state(&dir).map_err(|e| {
         Diagnostics::from(diagnostic::Diagnostic::new(
             &args.file,
             None,

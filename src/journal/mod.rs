@@ -19,12 +19,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::events::{Counts, Event, Finished};
+use crate::events::{Counts, Event, Finished, Outcome};
 use crate::plan::identity::format_key;
 use crate::reporter::Reporter;
 use record::{Record, Status, VERSION};
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Under the state folder: one journal per Slurm array element (see `slurm/`).
+pub const SHARD_JOURNALS: &str = "slurm/journals";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -47,6 +49,8 @@ pub struct Journal {
     failed: bool,
     /// Job names by index, as records name jobs.
     jobs: Vec<String>,
+    /// Start records carry the command (shard journals, which a submitter follows).
+    with_commands: bool,
 }
 
 impl Journal {
@@ -59,6 +63,14 @@ impl Journal {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked(state_dir.to_path_buf())),
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+        }
+        if !resume {
+            // A fresh run: shard journals of earlier Slurm runs must not count for a later
+            // `--resume` of this one.
+            match std::fs::remove_dir_all(state_dir.join(SHARD_JOURNALS)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(e)),
+                _ => {}
+            }
         }
         let path = state_dir.join(JOURNAL_FILE);
         let file = OpenOptions::new()
@@ -77,6 +89,29 @@ impl Journal {
             dirty: false,
             failed: false,
             jobs,
+            with_commands: false,
+        })
+    }
+
+    /// The journal of one Slurm array element, at `path`: appended to (a requeued element
+    /// continues it), not locked (each element has its own), with commands in start records.
+    pub fn open_shard(path: &Path, jobs: Vec<String>) -> Result<Journal, JournalError> {
+        let io_error = |source| JournalError::Io { path: path.to_path_buf(), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io_error)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io_error)?;
+        let lock = file.try_clone().map_err(io_error)?;
+        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?);
+        Ok(Journal {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            path: path.to_path_buf(),
+            _lock: lock,
+            syncs,
+            dirty: false,
+            failed: false,
+            jobs,
+            with_commands: true,
         })
     }
 
@@ -118,6 +153,10 @@ impl Journal {
             signal,
             duration_ms: task.duration.as_millis() as u64,
             at: record::now(),
+            reason: match &task.outcome {
+                Outcome::NotStarted(why) | Outcome::Lost(why) => Some(why.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -149,6 +188,7 @@ impl Reporter for Journal {
                 label: task.label.clone(),
                 attempt: *attempt,
                 at: record::now(),
+                command: self.with_commands.then(|| task.rendered.clone()),
             }),
             Event::TaskRetrying { task, .. } | Event::TaskFinished { task, .. } => {
                 let record = self.end_record(task);

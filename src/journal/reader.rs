@@ -26,6 +26,28 @@ impl History {
     }
 }
 
+/// Reads the state folder's journal and the journals of its Slurm array elements, merged:
+/// a task is done when any of them records a successful attempt.
+pub fn read_state(state_dir: &Path) -> io::Result<History> {
+    let mut history = read(&state_dir.join(super::JOURNAL_FILE))?;
+    let shards = match std::fs::read_dir(state_dir.join(super::SHARD_JOURNALS)) {
+        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for shard in shards {
+        let part = read(&shard)?;
+        for (key, done) in part.tasks {
+            *history.tasks.entry(key).or_insert(false) |= done;
+        }
+        history.unreadable += part.unreadable;
+        if part.last_activity > history.last_activity {
+            history.last_activity = part.last_activity;
+        }
+    }
+    Ok(history)
+}
+
 /// Reads the journal at `path`; a missing journal is an empty history. A last line cut short
 /// (a crash in the middle of a write) is ignored.
 pub fn read(path: &Path) -> io::Result<History> {

@@ -12,8 +12,19 @@ pub const VERSION: u32 = 1;
 pub enum Record {
     /// A run began (`resume`: it continued the journal instead of starting it afresh).
     Run { v: u32, name: String, at: String, resume: bool },
-    /// An attempt started.
-    Start { v: u32, key: String, job: String, index: u64, label: String, attempt: u32, at: String },
+    /// An attempt started. Shard journals (Slurm array elements) also carry the command, for
+    /// the submitting batchrun to show.
+    Start {
+        v: u32,
+        key: String,
+        job: String,
+        index: u64,
+        label: String,
+        attempt: u32,
+        at: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        command: Option<String>,
+    },
     /// An attempt ended. Only `status: ok` makes a task done.
     End {
         v: u32,
@@ -29,6 +40,9 @@ pub enum Record {
         signal: Option<i32>,
         duration_ms: u64,
         at: String,
+        /// Why it did not start, or was lost (`not_started`, `lost`).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reason: Option<String>,
     },
     /// The run ended (missing when it crashed or was killed).
     RunEnd { v: u32, at: String, succeeded: u64, failed: u64, skipped: u64, interrupted: Option<i32> },
@@ -43,6 +57,8 @@ pub enum Status {
     Timeout,
     Cancelled,
     NotStarted,
+    /// Its Slurm array element ended without recording how the task ended.
+    Lost,
 }
 
 impl Status {
@@ -55,6 +71,7 @@ impl Status {
             Outcome::TimedOut(_) => (Status::Timeout, None, None),
             Outcome::Cancelled => (Status::Cancelled, None, None),
             Outcome::NotStarted(_) => (Status::NotStarted, None, None),
+            Outcome::Lost(_) => (Status::Lost, None, None),
         }
     }
 }

@@ -15,8 +15,8 @@ pub mod cancel;
 mod dispatcher;
 pub mod output;
 mod process;
-mod retry;
-mod signals;
+pub(crate) mod retry;
+pub(crate) mod signals;
 pub mod watchdog;
 mod worker;
 
@@ -45,7 +45,7 @@ pub fn run(
 
     let (attempt_tx, attempt_rx) = bounded(workers);
     let (message_tx, message_rx) = unbounded();
-    if let Err(e) = signals::forward_to(message_tx.clone()) {
+    if let Err(e) = signals::forward_to(message_tx.clone(), dispatcher::Message::Signal) {
         crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
     }
     let ctx = worker::Context { plan, output, cancel: &cancel, watchdog };

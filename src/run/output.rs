@@ -309,8 +309,8 @@ fn tag_lines(reader: impl Read, prefix: &str, mut emit: impl FnMut(&[u8])) {
     }
 }
 
-/// The last few lines of a spool file, read from its end.
-fn tail_of(file: &mut File) -> Vec<String> {
+/// The last few lines of a spool (or log) file, read from its end.
+pub fn tail_of(file: &mut File) -> Vec<String> {
     const TAIL_BYTES: u64 = 4096;
     let mut read = || -> io::Result<Vec<u8>> {
         let len = file.metadata()?.len();

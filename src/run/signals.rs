@@ -7,15 +7,14 @@ use crossbeam_channel::Sender;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::dispatcher::Message;
-
-/// Starts the signal thread. It lives as long as the process; when the dispatcher is gone the
-/// send fails and the signal is ignored (the run is ending anyway).
-pub fn forward_to(messages: Sender<Message>) -> std::io::Result<()> {
+/// Starts the signal thread, which sends `wrap(signal)` for each one. It lives as long as the
+/// process; when the receiver is gone the send fails and the signal is ignored (the run is
+/// ending anyway).
+pub fn forward_to<M: Send + 'static>(messages: Sender<M>, wrap: fn(i32) -> M) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         for signal in signals.forever() {
-            let _ = messages.send(Message::Signal(signal));
+            let _ = messages.send(wrap(signal));
         }
     })?;
     Ok(())

@@ -1,0 +1,57 @@
+//! `batchrun exec MANIFEST ELEMENT`: what one Slurm array element runs.
+//!
+//! It plans its share of one job from the job file (checked against the hash the submitter
+//! saw, with the submitter's var values) and runs it with the local runner: its own pool of
+//! workers, retries, timeouts, process groups and watchdog. Task output goes to the element's
+//! Slurm output file, logs to the shared state folder, and each attempt to the element's own
+//! journal, which the submitting batchrun follows.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::manifest::{Manifest, hash_of};
+use crate::config;
+use crate::console::Console;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::exit_code::ExitCode;
+use crate::journal::Journal;
+use crate::plan::{Plan, PlanOptions, Shard};
+use crate::reporter::{Reporter, Reporters, plain::Plain};
+use crate::run::{self, output};
+
+pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diagnostics> {
+    let error = |message: String| Diagnostics::from(Diagnostic::new(manifest_path, None, message));
+    let from_env = || std::env::var("SLURM_ARRAY_TASK_ID").ok()?.parse().ok();
+    let element = element
+        .or_else(from_env)
+        .ok_or_else(|| error("which array element? give it, or set SLURM_ARRAY_TASK_ID".into()))?;
+    let manifest = Manifest::read(manifest_path).map_err(error)?;
+    let text = std::fs::read(&manifest.file)
+        .map_err(|e| error(format!("cannot read the job file {}: {e}", manifest.file.display())))?;
+    if hash_of(&text) != manifest.file_hash {
+        return Err(error(format!(
+            "the job file {} changed after the run was submitted; run it again",
+            manifest.file.display()
+        )));
+    }
+    let text = String::from_utf8(text).map_err(|_| error("the job file is not UTF-8 text".into()))?;
+    let file = config::parse(&manifest.file, &text)?;
+    let indices = manifest.element_indices(element);
+    if indices.is_empty() {
+        return Err(error(format!("the array has no element {element}")));
+    }
+    let shard = Shard { job: manifest.job.clone(), indices };
+    let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), ..PlanOptions::default() };
+    let plan = Plan::new(file, &options)?;
+    // While this process is still single-threaded (see `watchdog.rs`).
+    let watchdog = run::watchdog::Watchdog::start();
+
+    let console = Arc::new(Console::new());
+    let names: Vec<String> = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+    let journal = Journal::open_shard(&manifest.journal_path(element), names).map_err(|e| error(e.to_string()))?;
+    let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(journal), Box::new(Plain::new(console.clone()))];
+    let logs = output::Logs { dir: manifest.state_dir.join("logs"), keep_all: manifest.keep_logs };
+    let output = output::Output::new(output::OutputMode::Grouped, console, logs, false);
+    let result = run::run(&plan, None, watchdog.as_ref(), manifest.workers.max(1), &output, &mut Reporters(reporters));
+    Ok(crate::exit_status(&result))
+}

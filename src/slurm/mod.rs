@@ -1,0 +1,661 @@
+//! `--backend slurm`: the same job file, run as Slurm job arrays.
+//!
+//! ```text
+//! submitter ──sbatch──▶ array of elements ──each: batchrun exec MANIFEST i──▶ local pool on a node
+//!     ▲                                                     │
+//!     └──── follows the elements' journals ◀────────────────┘   (+ squeue for liveness)
+//! ```
+//! Each job, once the jobs it needs have succeeded, becomes one array per `MaxArraySize`
+//! elements; each element runs `tasks_per_element` of its tasks with `cpus_per_task` workers
+//! and appends every attempt to a journal of its own in the state folder, which must be on a
+//! filesystem the nodes share. The submitter turns those records into the same events a local
+//! run produces, so progress, summary, reports and the run's own journal work unchanged. It
+//! asks `squeue` only whether elements are still alive (one call per array, backing off): an
+//! element that ended without recording its tasks had them lost, and they are reported with
+//! the scheduler's state. `sacct` and jobcomp are never needed.
+
+pub mod exec;
+mod manifest;
+mod scheduler;
+mod tail;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+
+use crate::config::{Job, OnFailure};
+use crate::events::{Counts, Event, Finished, Outcome};
+use crate::journal::reader::History;
+use crate::journal::record::{Record, Status};
+use crate::plan::{Plan, Task};
+use crate::reporter::Reporter;
+use crate::run::RunResult;
+use manifest::Manifest;
+use tail::Tail;
+
+/// How often reporters get a tick, and journals are read.
+const TICK: Duration = Duration::from_millis(100);
+/// `squeue` polls start this often and back off while nothing changes, up to `POLL_MAX`.
+/// Slurm schedules on a one-second tick, so polling faster gains nothing.
+const POLL_MIN: Duration = Duration::from_secs(1);
+const POLL_MAX: Duration = Duration::from_secs(10);
+/// After an interrupt, how long elements get to record their cancelled tasks.
+const CANCEL_WAIT: Duration = Duration::from_secs(30);
+
+pub struct Options {
+    /// Absolute; on a filesystem the nodes share.
+    pub state_dir: PathBuf,
+    /// `-j N`, over the file's `concurrency`.
+    pub concurrency: Option<usize>,
+    pub keep_logs: bool,
+}
+
+/// Checks what can be checked before anything is submitted: the Slurm commands are there.
+pub fn preflight() -> Result<(), String> {
+    for program in ["sbatch", "squeue", "scancel"] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
+        if !found {
+            return Err(format!("--backend slurm needs `{program}` on PATH (Slurm's client commands)"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the plan on Slurm; returns how it ended, as a local run does.
+pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: &mut dyn Reporter) -> RunResult {
+    let (signal_tx, signals) = crossbeam_channel::unbounded::<i32>();
+    if let Err(e) = crate::run::signals::forward_to(signal_tx, |s| s) {
+        crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
+    }
+    let mut submitter = Submitter::new(plan, history, options, reporter);
+    let slots = options.concurrency.or(plan.file.concurrency).unwrap_or(0);
+    submitter.reporter.event(&Event::RunStarted { name: &plan.file.name, counts: submitter.counts, workers: slots });
+    let mut cancel_deadline: Option<Instant> = None;
+    loop {
+        submitter.start_ready_jobs();
+        submitter.follow();
+        submitter.settle_jobs();
+        if submitter.all_done() {
+            break;
+        }
+        if cancel_deadline.is_some_and(|d| Instant::now() >= d) {
+            submitter.abandon("batchrun stopped waiting for the cancelled array");
+            continue;
+        }
+        let elapsed = submitter.started.elapsed();
+        submitter.reporter.tick(&submitter.counts, elapsed);
+        submitter.reporter.flush();
+        match signals.recv_timeout(TICK) {
+            Ok(signal) if submitter.interrupted_by.is_none() => {
+                submitter.interrupted_by = Some(signal);
+                let reason = format!("interrupted by {}", if signal == 2 { "SIGINT" } else { "SIGTERM" });
+                submitter.stop(true, &reason);
+                cancel_deadline = Some(Instant::now() + CANCEL_WAIT);
+            }
+            // A second signal: stop waiting for the elements to report.
+            Ok(_) => submitter.abandon("interrupted twice; the elements' records were not awaited"),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+        }
+    }
+    let counts = submitter.counts;
+    let elapsed = submitter.started.elapsed();
+    let interrupted_by = submitter.interrupted_by;
+    submitter.reporter.event(&Event::RunFinished { counts, elapsed, interrupted_by });
+    RunResult { counts, interrupted_by }
+}
+
+enum Phase {
+    Waiting,
+    Submitted { arrays: Vec<usize>, failed: bool },
+    Done { failed: bool },
+}
+
+/// An attempt an element reported started.
+struct Running {
+    key: u64,
+    label: String,
+    command: String,
+}
+
+struct Element {
+    tail: Tail,
+    /// Its journal says its run ended.
+    ended: bool,
+    /// The scheduler says it ended (or no longer knows it): the state.
+    scheduler_end: Option<String>,
+    settled: bool,
+    done: HashSet<u64>,
+    running: HashMap<u64, Running>,
+}
+
+struct Array {
+    job: usize,
+    id: String,
+    manifest: Manifest,
+    /// Task keys in the manifest's order, for tasks lost before they started.
+    keys: HashMap<u64, u64>,
+    elements: Vec<Element>,
+    next_poll: Instant,
+    poll_every: Duration,
+    settled: bool,
+}
+
+struct Submitter<'a, 'r> {
+    plan: &'a Plan,
+    history: Option<&'a History>,
+    options: &'a Options,
+    reporter: &'r mut dyn Reporter,
+    phases: Vec<Phase>,
+    arrays: Vec<Array>,
+    counts: Counts,
+    started: Instant,
+    /// No new job is submitted; set by `on_failure: stop|kill` or an interrupt.
+    stopping: bool,
+    /// Set when batchrun cancelled arrays itself: their unstarted tasks are skipped, not lost.
+    cancelled: bool,
+    interrupted_by: Option<i32>,
+    max_array_size: u64,
+    /// Makes manifest names unique across runs sharing a state folder (`--resume`).
+    run_tag: String,
+    warned_poll: bool,
+}
+
+impl<'a, 'r> Submitter<'a, 'r> {
+    fn new(plan: &'a Plan, history: Option<&'a History>, options: &'a Options, reporter: &'r mut dyn Reporter) -> Self {
+        let phases =
+            plan.jobs.iter().map(|j| if j.selected { Phase::Waiting } else { Phase::Done { failed: false } }).collect();
+        let run_tag =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()).to_string();
+        Submitter {
+            plan,
+            history,
+            options,
+            reporter,
+            phases,
+            arrays: Vec::new(),
+            counts: Counts { total: plan.total(), ..Counts::default() },
+            started: Instant::now(),
+            stopping: false,
+            cancelled: false,
+            interrupted_by: None,
+            max_array_size: scheduler::max_array_size(),
+            run_tag,
+            warned_poll: false,
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.phases.iter().all(|p| matches!(p, Phase::Done { .. }))
+    }
+
+    /// Submits every job whose needs succeeded; skips those whose needs failed.
+    fn start_ready_jobs(&mut self) {
+        for i in 0..self.phases.len() {
+            if !matches!(self.phases[i], Phase::Waiting) {
+                continue;
+            }
+            let job = &self.plan.file.jobs[i];
+            let failed_need = job.needs.iter().find(|&&n| matches!(self.phases[n], Phase::Done { failed: true }));
+            let reason = if self.stopping {
+                Some("the run stopped".to_owned())
+            } else {
+                failed_need.map(|&n| format!("it needs `{}`, which failed", self.plan.file.jobs[n].name))
+            };
+            if let Some(reason) = reason {
+                self.skip_job(i, &reason);
+                continue;
+            }
+            if job.needs.iter().all(|&n| matches!(self.phases[n], Phase::Done { failed: false })) {
+                self.submit_job(i);
+            }
+        }
+    }
+
+    fn skip_job(&mut self, job: usize, reason: &str) {
+        let tasks = self.plan.jobs[job].count();
+        self.counts.skipped += tasks;
+        self.phases[job] = Phase::Done { failed: true };
+        let name = &self.plan.file.jobs[job].name;
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, counts: self.counts });
+    }
+
+    fn submit_job(&mut self, job: usize) {
+        let spec = &self.plan.file.jobs[job];
+        let mut pending: Vec<(u64, u64)> = Vec::new();
+        let mut failed = false;
+        for planned in self.plan.tasks(job) {
+            match planned {
+                Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => self.counts.already_done += 1,
+                Ok(task) => pending.push((task.index, task.key)),
+                Err(broken) => {
+                    failed = true;
+                    let finished = Finished {
+                        job,
+                        key: 0,
+                        index: broken.index,
+                        label: broken.label,
+                        command: String::new(),
+                        outcome: Outcome::NotStarted(broken.error),
+                        duration: Duration::ZERO,
+                        attempt: 1,
+                        stderr_tail: Vec::new(),
+                        log: None,
+                    };
+                    self.finish(&finished);
+                }
+            }
+        }
+        let workers = spec.slurm.cpus_per_task.unwrap_or(1) as usize;
+        let throttle = self.throttle(spec, workers);
+        let per_element = spec.slurm.tasks_per_element.unwrap_or_else(|| {
+            // About four elements per slot that runs at once: few scheduler ticks, yet work
+            // still spreads when tasks differ in length.
+            let slots = throttle.unwrap_or(64) as u64;
+            (pending.len() as u64).div_ceil(4 * slots).max(1)
+        });
+        let mut arrays = Vec::new();
+        let chunk = (self.max_array_size * per_element) as usize;
+        for (n, part) in pending.chunks(chunk.max(1)).enumerate() {
+            match self.submit_array(job, n, part, per_element, workers, throttle) {
+                Ok(array) => {
+                    arrays.push(self.arrays.len());
+                    self.arrays.push(array);
+                }
+                Err(e) => {
+                    crate::say!("batchrun: job `{}`: {e}", spec.name);
+                    failed = true;
+                    for &(index, key) in part {
+                        self.finish(&lost(
+                            job,
+                            index,
+                            key,
+                            self.plan.label(job, index),
+                            Outcome::NotStarted(e.clone()),
+                        ));
+                    }
+                }
+            }
+        }
+        self.phases[job] = if arrays.is_empty() { Phase::Done { failed } } else { Phase::Submitted { arrays, failed } };
+    }
+
+    /// Elements of a job's array that may run at once (`%K`): the job's, the run's and each
+    /// used limit's concurrency, in tasks, divided by the tasks each element runs at once.
+    fn throttle(&self, job: &Job, workers: usize) -> Option<usize> {
+        let limits = job.uses.iter().filter_map(|&l| self.plan.file.limits.get_index(l).map(|(_, n)| *n));
+        let tasks = [job.concurrency, self.options.concurrency.or(self.plan.file.concurrency)]
+            .into_iter()
+            .flatten()
+            .chain(limits)
+            .min()?;
+        Some((tasks / workers.max(1)).max(1))
+    }
+
+    fn submit_array(
+        &self,
+        job: usize,
+        n: usize,
+        tasks: &[(u64, u64)],
+        per_element: u64,
+        workers: usize,
+        throttle: Option<usize>,
+    ) -> Result<Array, String> {
+        let spec = &self.plan.file.jobs[job];
+        let dir = self.options.state_dir.join("slurm");
+        let manifests = dir.join("manifests");
+        let outputs = dir.join("out");
+        for d in [&manifests, &outputs] {
+            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+        let file = std::path::absolute(&self.plan.file.path).unwrap_or_else(|_| self.plan.file.path.clone());
+        let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let name = format!("{}-{}-{n}", spec.name, self.run_tag);
+        let manifest = Manifest {
+            version: manifest::VERSION,
+            file,
+            file_hash: manifest::hash_of(&bytes),
+            job: spec.name.clone(),
+            vars: self.plan.resolved_vars(),
+            state_dir: self.options.state_dir.clone(),
+            indices: manifest::ranges_of(tasks.iter().map(|&(i, _)| i)),
+            tasks_per_element: per_element,
+            workers,
+            keep_logs: self.options.keep_logs,
+            name: name.clone(),
+        };
+        let manifest_path = manifests.join(format!("{name}.json"));
+        manifest.write(&manifest_path).map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
+        let script_path = manifests.join(format!("{name}.sh"));
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find batchrun's own path: {e}"))?;
+        let script = format!(
+            "#!/bin/sh\n# batchrun: job `{}` of {}, array {name}\nexec {} exec {} \"$SLURM_ARRAY_TASK_ID\"\n",
+            spec.name,
+            self.plan.file.name,
+            quote(&exe),
+            quote(&manifest_path)
+        );
+        std::fs::write(&script_path, script).map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
+
+        let elements = manifest.element_count();
+        let mut args = vec![
+            format!("--array=0-{}{}", elements - 1, throttle.map(|k| format!("%{k}")).unwrap_or_default()),
+            format!("--job-name={}.{}", self.plan.file.name, spec.name),
+            format!("--output={}", outputs.join("%A_%a.out").display()),
+            format!("--chdir={}", self.plan.file.dir.display()),
+        ];
+        let s = &spec.slurm;
+        args.extend(s.partition.iter().map(|p| format!("--partition={p}")));
+        args.extend(s.time.iter().map(|t| format!("--time={t}")));
+        args.extend(s.cpus_per_task.iter().map(|c| format!("--cpus-per-task={c}")));
+        args.extend(s.mem.iter().map(|m| format!("--mem={m}")));
+        args.extend(s.extra.iter().cloned());
+        args.push(script_path.display().to_string());
+        let id = scheduler::submit(&args)?;
+        let elements = (0..elements)
+            .map(|e| Element {
+                tail: Tail::new(manifest.journal_path(e)),
+                ended: false,
+                scheduler_end: None,
+                settled: false,
+                done: HashSet::new(),
+                running: HashMap::new(),
+            })
+            .collect();
+        Ok(Array {
+            job,
+            id,
+            manifest,
+            keys: tasks.iter().copied().collect(),
+            elements,
+            next_poll: Instant::now() + POLL_MIN,
+            poll_every: POLL_MIN,
+            settled: false,
+        })
+    }
+
+    /// Reads what the elements recorded, and asks the scheduler about those that are due.
+    fn follow(&mut self) {
+        for a in 0..self.arrays.len() {
+            if self.arrays[a].settled {
+                continue;
+            }
+            let mut changed = false;
+            for e in 0..self.arrays[a].elements.len() {
+                if !self.arrays[a].elements[e].settled {
+                    changed |= self.read_element(a, e);
+                }
+            }
+            let now = Instant::now();
+            let array = &mut self.arrays[a];
+            let unended = array.elements.iter().any(|e| !e.ended && e.scheduler_end.is_none());
+            if unended && now >= array.next_poll {
+                changed |= self.poll_array(a);
+                let array = &mut self.arrays[a];
+                array.poll_every = if changed { POLL_MIN } else { (array.poll_every * 2).min(POLL_MAX) };
+                array.next_poll = now + array.poll_every;
+            }
+            for e in 0..self.arrays[a].elements.len() {
+                let element = &self.arrays[a].elements[e];
+                if !element.settled && (element.ended || element.scheduler_end.is_some()) {
+                    self.settle_element(a, e);
+                }
+            }
+            let array = &mut self.arrays[a];
+            array.settled = array.elements.iter().all(|e| e.settled);
+        }
+    }
+
+    /// Turns an element's new journal records into events; whether there were any.
+    fn read_element(&mut self, a: usize, e: usize) -> bool {
+        let records = self.arrays[a].elements[e].tail.read_new();
+        let any = !records.is_empty();
+        for record in records {
+            self.apply(a, e, record);
+        }
+        any
+    }
+
+    fn apply(&mut self, a: usize, e: usize, record: Record) {
+        let job = self.arrays[a].job;
+        match record {
+            Record::Start { key, index, label, attempt, command, .. } => {
+                let key = u64::from_str_radix(&key, 16).unwrap_or(0);
+                let command = command.unwrap_or_default();
+                let task = Task {
+                    job,
+                    index,
+                    seq: 0,
+                    key,
+                    label: label.clone(),
+                    rendered: command.clone(),
+                    env: Vec::new(),
+                    bindings: Vec::new(),
+                };
+                self.arrays[a].elements[e].running.insert(index, Running { key, label, command });
+                self.counts.running += 1;
+                self.reporter.event(&Event::TaskStarted { task: &task, attempt, counts: self.counts });
+            }
+            Record::End { index, attempt, status, exit, signal, duration_ms, reason, .. } => {
+                let Some(running) = self.arrays[a].elements[e].running.remove(&index) else { return };
+                self.counts.running = self.counts.running.saturating_sub(1);
+                let spec = &self.plan.file.jobs[job];
+                let duration = Duration::from_millis(duration_ms);
+                let outcome = match status {
+                    Status::Ok => Outcome::Succeeded,
+                    Status::Failed => Outcome::Exited(exit.unwrap_or(1)),
+                    Status::Signalled => Outcome::Signalled(signal.unwrap_or(9)),
+                    Status::Timeout => Outcome::TimedOut(spec.settings.timeout.unwrap_or(duration)),
+                    Status::Cancelled => Outcome::Cancelled,
+                    Status::NotStarted => Outcome::NotStarted(reason.unwrap_or_default()),
+                    Status::Lost => Outcome::Lost(reason.unwrap_or_default()),
+                };
+                let logs = self.options.state_dir.join("logs").join(&spec.name);
+                let (stem, err) =
+                    (logs.join(format!("{index}.{attempt}")), logs.join(format!("{index}.{attempt}.err")));
+                let stderr_tail = if outcome.is_success() { Vec::new() } else { log_tail(&err) };
+                let log = err.exists().then_some(stem);
+                let finished = Finished {
+                    job,
+                    key: running.key,
+                    index,
+                    label: running.label,
+                    command: running.command,
+                    outcome,
+                    duration,
+                    attempt,
+                    stderr_tail,
+                    log,
+                };
+                let retried = !finished.outcome.is_success()
+                    && finished.outcome != Outcome::Cancelled
+                    && attempt <= spec.settings.retries;
+                if retried {
+                    let delay = crate::run::retry::delay(spec.settings.retry_delay, attempt);
+                    self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
+                } else {
+                    self.arrays[a].elements[e].done.insert(index);
+                    self.finish(&finished);
+                }
+            }
+            Record::RunEnd { .. } => self.arrays[a].elements[e].ended = true,
+            Record::Run { .. } => {}
+        }
+    }
+
+    /// A task's last attempt ended: count it, tell the reporters, apply `on_failure`.
+    fn finish(&mut self, finished: &Finished) {
+        if finished.outcome.is_success() {
+            self.counts.succeeded += 1;
+        } else {
+            self.counts.failed += 1;
+            if let Phase::Submitted { failed, .. } = &mut self.phases[finished.job] {
+                *failed = true;
+            }
+        }
+        self.reporter.event(&Event::TaskFinished { task: finished, counts: self.counts });
+        if !finished.outcome.is_success() && finished.outcome != Outcome::Cancelled {
+            let name = &self.plan.file.jobs[finished.job].name;
+            match self.plan.file.jobs[finished.job].settings.on_failure {
+                OnFailure::Continue => {}
+                OnFailure::Stop => self.stop(false, &format!("a task of `{name}` failed (on_failure: stop)")),
+                OnFailure::Kill => self.stop(true, &format!("a task of `{name}` failed (on_failure: kill)")),
+            }
+        }
+    }
+
+    /// No new job or element starts; with `kill`, running elements are cancelled too.
+    fn stop(&mut self, kill: bool, reason: &str) {
+        if !self.stopping {
+            self.stopping = true;
+            self.reporter.event(&Event::RunCancelling { reason, counts: self.counts });
+        }
+        self.cancelled = true;
+        let ids: Vec<String> = self.arrays.iter().filter(|a| !a.settled).map(|a| a.id.clone()).collect();
+        if let Err(e) = scheduler::cancel(&ids, !kill) {
+            crate::say!("batchrun: warning: {e}");
+        }
+    }
+
+    /// One `squeue` for the array; whether an element's state changed.
+    fn poll_array(&mut self, a: usize) -> bool {
+        let array = &mut self.arrays[a];
+        let state = match scheduler::poll(&array.id) {
+            Ok(state) => state,
+            Err(e) => {
+                if !self.warned_poll {
+                    crate::say!("batchrun: warning: cannot ask Slurm about array {}: {e}; trying again", array.id);
+                    self.warned_poll = true;
+                }
+                return false;
+            }
+        };
+        let mut changed = false;
+        match state {
+            scheduler::ArrayState::Gone => {
+                for element in array.elements.iter_mut().filter(|e| e.scheduler_end.is_none()) {
+                    element.scheduler_end = Some("gone (Slurm no longer knows it)".into());
+                    changed = true;
+                }
+            }
+            scheduler::ArrayState::Elements(list) => {
+                for (ranges, state) in list {
+                    if !scheduler::is_finished(&state) {
+                        continue;
+                    }
+                    for i in ranges.into_iter().flatten() {
+                        if let Some(element) = array.elements.get_mut(i as usize)
+                            && element.scheduler_end.is_none()
+                        {
+                            element.scheduler_end = Some(state.clone());
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    /// The element ended: whatever of its tasks has no final record was lost (or skipped,
+    /// when batchrun cancelled it).
+    fn settle_element(&mut self, a: usize, e: usize) {
+        self.read_element(a, e);
+        let job = self.arrays[a].job;
+        let element = &self.arrays[a].elements[e];
+        let state = element.scheduler_end.clone().unwrap_or_else(|| "COMPLETED".into());
+        let mut missing = Vec::new();
+        for index in self.arrays[a].manifest.element_indices(e as u64).into_iter().flatten() {
+            if !element.done.contains(&index) {
+                missing.push((index, element.running.contains_key(&index)));
+            }
+        }
+        let mut skipped = 0;
+        for (index, was_running) in missing {
+            let element = &mut self.arrays[a].elements[e];
+            let running = element.running.remove(&index);
+            if was_running {
+                self.counts.running = self.counts.running.saturating_sub(1);
+            }
+            if self.cancelled && !was_running {
+                skipped += 1;
+                continue;
+            }
+            let why = if was_running {
+                format!("its array element ended {state} while it ran")
+            } else {
+                format!("its array element ended {state} before it ran")
+            };
+            let key = running.as_ref().map(|r| r.key).or_else(|| self.arrays[a].keys.get(&index).copied());
+            let mut finished =
+                lost(job, index, key.unwrap_or(0), self.plan.label(job, index), Outcome::Lost(why.clone()));
+            if let Some(r) = running {
+                finished.command = r.command;
+            }
+            if self.cancelled && was_running {
+                finished.outcome = Outcome::Cancelled;
+            }
+            self.finish(&finished);
+        }
+        if skipped > 0 {
+            self.counts.skipped += skipped;
+            let name = &self.plan.file.jobs[job].name;
+            let reason = "the run stopped before they started";
+            self.reporter.event(&Event::JobSkipped { job: name, tasks: skipped, reason, counts: self.counts });
+        }
+        let element = &mut self.arrays[a].elements[e];
+        element.settled = true;
+        element.done = HashSet::new();
+    }
+
+    /// Gives up on arrays still running (after an interrupt): their tasks count as cancelled.
+    fn abandon(&mut self, why: &str) {
+        for a in 0..self.arrays.len() {
+            for e in 0..self.arrays[a].elements.len() {
+                let element = &mut self.arrays[a].elements[e];
+                if !element.settled && element.scheduler_end.is_none() {
+                    element.scheduler_end = Some(why.to_owned());
+                }
+            }
+        }
+        self.cancelled = true;
+        self.follow();
+    }
+
+    /// Jobs whose arrays all settled are done.
+    fn settle_jobs(&mut self) {
+        for phase in &mut self.phases {
+            if let Phase::Submitted { arrays, failed } = phase
+                && arrays.iter().all(|&a| self.arrays[a].settled)
+            {
+                *phase = Phase::Done { failed: *failed };
+            }
+        }
+    }
+}
+
+fn lost(job: usize, index: u64, key: u64, label: String, outcome: Outcome) -> Finished {
+    Finished {
+        job,
+        key,
+        index,
+        label,
+        command: String::new(),
+        outcome,
+        duration: Duration::ZERO,
+        attempt: 1,
+        stderr_tail: Vec::new(),
+        log: None,
+    }
+}
+
+fn log_tail(path: &Path) -> Vec<String> {
+    std::fs::File::open(path).map(|mut f| crate::run::output::tail_of(&mut f)).unwrap_or_default()
+}
+
+fn quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    shlex::try_quote(&text).map_or(text.clone(), |q| q.into_owned())
+}

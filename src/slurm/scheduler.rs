@@ -1,0 +1,176 @@
+//! Talking to Slurm through its commands: `sbatch`, `squeue`, `scancel`, `scontrol`.
+//!
+//! Only what every cluster has: no `sacct` (needs slurmdbd), no jobcomp files, no REST API.
+//! `squeue` is asked for liveness only, one call per array; how tasks ended comes from the
+//! elements' journals.
+
+use std::ops::Range;
+use std::process::{Command, Stdio};
+
+/// Slurm's default `MaxArraySize`: array indices run from 0 to 1000.
+pub const DEFAULT_MAX_ARRAY_SIZE: u64 = 1001;
+
+/// Runs a Slurm command; its stdout, or its stderr (trimmed) as the error.
+fn call(program: &str, args: &[String]) -> Result<String, String> {
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `{program}`: {e} (is Slurm's client installed and on PATH?)"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(format!("`{program}` failed ({}): {}", output.status, stderr.trim()))
+    }
+}
+
+/// The cluster's `MaxArraySize` (`scontrol show config`), or Slurm's default.
+pub fn max_array_size() -> u64 {
+    call("scontrol", &["show".into(), "config".into()])
+        .ok()
+        .and_then(|text| parse_config_value(&text, "MaxArraySize"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MAX_ARRAY_SIZE)
+}
+
+fn parse_config_value(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+/// `sbatch --parsable ARGS…`: the new array's job id.
+pub fn submit(args: &[String]) -> Result<String, String> {
+    let mut all = vec!["--parsable".to_owned()];
+    all.extend_from_slice(args);
+    let out = call("sbatch", &all)?;
+    // `--parsable` prints `ID` or `ID;CLUSTER`.
+    let id = out.trim().split(';').next().unwrap_or("").to_owned();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("`sbatch` printed no job id: {}", out.trim()));
+    }
+    Ok(id)
+}
+
+/// What `squeue` says of one array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArrayState {
+    /// The state of each element it lists (pending ones may be listed as ranges).
+    Elements(Vec<(Vec<Range<u64>>, String)>),
+    /// The scheduler no longer knows the array (it ended longer ago than `MinJobAge`).
+    Gone,
+}
+
+/// `squeue -h -r -t all -j ID -o %K|%T`: one call for the whole array.
+pub fn poll(array: &str) -> Result<ArrayState, String> {
+    let args: Vec<String> =
+        ["-h", "-r", "-t", "all", "-j", array, "-o", "%K|%T"].iter().map(|s| s.to_string()).collect();
+    match call("squeue", &args) {
+        Ok(text) => Ok(parse_squeue(&text)),
+        Err(e) if e.contains("Invalid job id") => Ok(ArrayState::Gone),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn parse_squeue(text: &str) -> ArrayState {
+    let elements: Vec<(Vec<Range<u64>>, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let (indices, state) = line.trim().split_once('|')?;
+            Some((parse_indices(indices)?, state.trim().to_owned()))
+        })
+        .collect();
+    if elements.is_empty() { ArrayState::Gone } else { ArrayState::Elements(elements) }
+}
+
+/// `7`, `[2-9%2]`, `3,5-7` → index ranges (a `%K` throttle is dropped).
+fn parse_indices(text: &str) -> Option<Vec<Range<u64>>> {
+    let text = text.trim().trim_start_matches('[').trim_end_matches(']');
+    let text = text.split('%').next()?;
+    text.split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => Some(a.trim().parse().ok()?..b.trim().parse::<u64>().ok()? + 1),
+            None => {
+                let i: u64 = part.trim().parse().ok()?;
+                Some(i..i + 1)
+            }
+        })
+        .collect()
+}
+
+/// States after which an element runs nothing more.
+pub fn is_finished(state: &str) -> bool {
+    !matches!(
+        state,
+        "PENDING"
+            | "RUNNING"
+            | "CONFIGURING"
+            | "COMPLETING"
+            | "SUSPENDED"
+            | "REQUEUED"
+            | "REQUEUE_HOLD"
+            | "REQUEUE_FED"
+            | "RESIZING"
+            | "SIGNALING"
+            | "STAGE_OUT"
+            | "STOPPED"
+            | "RESV_DEL_HOLD"
+    )
+}
+
+/// `scancel` for whole arrays, or only their pending elements.
+pub fn cancel(arrays: &[String], pending_only: bool) -> Result<(), String> {
+    if arrays.is_empty() {
+        return Ok(());
+    }
+    let mut args = Vec::new();
+    if pending_only {
+        args.extend(["--state".to_owned(), "PENDING".to_owned()]);
+    }
+    args.extend(arrays.iter().cloned());
+    call("scancel", &args).map(drop)
+}
+
+#[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn squeue_lines_become_element_states() {
+        let text = "0|COMPLETED\n1|RUNNING\n[2-9%2]|PENDING\n10|CANCELLED\n";
+        assert_eq!(
+            parse_squeue(text),
+            ArrayState::Elements(vec![
+                (vec![0..1], "COMPLETED".into()),
+                (vec![1..2], "RUNNING".into()),
+                (vec![2..10], "PENDING".into()),
+                (vec![10..11], "CANCELLED".into()),
+            ])
+        );
+        assert_eq!(parse_squeue(""), ArrayState::Gone);
+        assert_eq!(parse_indices("3,5-7"), Some(vec![3..4, 5..8]));
+        assert_eq!(parse_indices("2-9%2"), Some(vec![2..10]));
+        assert_eq!(parse_indices("x"), None);
+    }
+
+    #[test]
+    fn finished_states() {
+        for s in ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "PREEMPTED"]
+        {
+            assert!(is_finished(s), "{s}");
+        }
+        for s in ["PENDING", "RUNNING", "COMPLETING", "REQUEUED"] {
+            assert!(!is_finished(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn config_values() {
+        let text = "Configuration data as of …\nMaxArraySize            = 1001\nMaxJobCount = 10000\n";
+        assert_eq!(parse_config_value(text, "MaxArraySize").as_deref(), Some("1001"));
+        assert_eq!(parse_config_value(text, "Nope"), None);
+    }
+}
