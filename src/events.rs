@@ -107,7 +107,11 @@ pub enum Event<'a> {
     RunStarted {
         name: &'a str,
         counts: Counts,
+        /// Tasks that may run at once: the local pool's size, or a Slurm run's throttle
+        /// (0: none).
         workers: usize,
+        /// `local` or `slurm`.
+        backend: &'static str,
     },
     TaskStarted {
         task: &'a Task,

@@ -215,6 +215,9 @@ fn resume_hint(args: &RunArgs) -> String {
     if let Some(dir) = &args.state_dir {
         words.push(format!("--state-dir {}", dir.display()));
     }
+    if args.backend == cli::Backend::Slurm {
+        words.push("--backend slurm".into());
+    }
     words.push("--resume".into());
     words.join(" ")
 }

@@ -3,7 +3,7 @@
 //! Format version 1. Every line is one object with `event` (its kind), `at` (RFC 3339 time)
 //! and `counts` (`total`, `running`, `succeeded`, `failed`, `skipped`, `already_done`), plus:
 //!
-//! - `run_started`: `version`, `name`, `workers`
+//! - `run_started`: `version`, `name`, `workers`, `backend` (`local` or `slurm`)
 //! - `task_started`: `job`, `index`, `label`, `key`, `attempt`, `command`
 //! - `task_retrying`: the fields of `task_finished` for the failed attempt, and `delay_ms`
 //! - `task_finished`: `job`, `index`, `label`, `key`, `command`, `status` (`ok`, `failed`,
@@ -76,6 +76,7 @@ enum Body<'a> {
         version: u32,
         name: &'a str,
         workers: usize,
+        backend: &'a str,
     },
     TaskStarted {
         job: &'a str,
@@ -173,8 +174,8 @@ impl<W: Write> Reporter for EventsJson<W> {
         let jobs = std::mem::take(&mut self.jobs);
         let job = |i: usize| jobs.get(i).map_or("", String::as_str);
         let (kind, body, counts) = match event {
-            Event::RunStarted { name, counts, workers } => {
-                ("run_started", Body::RunStarted { version: VERSION, name, workers: *workers }, counts)
+            Event::RunStarted { name, counts, workers, backend } => {
+                ("run_started", Body::RunStarted { version: VERSION, name, workers: *workers, backend }, counts)
             }
             Event::TaskStarted { task, attempt, counts } => (
                 "task_started",

@@ -66,9 +66,11 @@ pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
 impl Reporter for Plain {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { name, counts, workers } => {
-                self.line(format!("batchrun: {name}: {} tasks on {workers} workers", counts.total))
-            }
+            Event::RunStarted { name, counts, workers, backend } => self.line(match (*backend, workers) {
+                ("slurm", 0) => format!("batchrun: {name}: {} tasks as Slurm job arrays", counts.total),
+                ("slurm", k) => format!("batchrun: {name}: {} tasks as Slurm job arrays, {k} at once", counts.total),
+                _ => format!("batchrun: {name}: {} tasks on {workers} workers", counts.total),
+            }),
             Event::TaskStarted { .. } | Event::RunFinished { .. } => {}
             Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
             Event::TaskFinished { task, .. } => self.line(finished_line(task)),

@@ -72,7 +72,9 @@ pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: 
     }
     let mut submitter = Submitter::new(plan, history, options, reporter);
     let slots = options.concurrency.or(plan.file.concurrency).unwrap_or(0);
-    submitter.reporter.event(&Event::RunStarted { name: &plan.file.name, counts: submitter.counts, workers: slots });
+    let started =
+        Event::RunStarted { name: &plan.file.name, counts: submitter.counts, workers: slots, backend: "slurm" };
+    submitter.reporter.event(&started);
     let mut cancel_deadline: Option<Instant> = None;
     loop {
         submitter.start_ready_jobs();
@@ -109,8 +111,15 @@ pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: 
 
 enum Phase {
     Waiting,
-    Submitted { arrays: Vec<usize>, failed: bool },
-    Done { failed: bool },
+    /// `unstarted`: tasks of cancelled elements that never started.
+    Submitted {
+        arrays: Vec<usize>,
+        failed: bool,
+        unstarted: u64,
+    },
+    Done {
+        failed: bool,
+    },
 }
 
 /// An attempt an element reported started.
@@ -127,6 +136,8 @@ struct Element {
     /// The scheduler says it ended (or no longer knows it): the state.
     scheduler_end: Option<String>,
     settled: bool,
+    /// `squeue` polls in a row that did not list it.
+    unlisted_polls: u32,
     done: HashSet<u64>,
     running: HashMap<u64, Running>,
 }
@@ -279,7 +290,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
         }
-        self.phases[job] = if arrays.is_empty() { Phase::Done { failed } } else { Phase::Submitted { arrays, failed } };
+        self.phases[job] =
+            if arrays.is_empty() { Phase::Done { failed } } else { Phase::Submitted { arrays, failed, unstarted: 0 } };
     }
 
     /// Elements of a job's array that may run at once (`%K`): the job's, the run's and each
@@ -360,6 +372,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 ended: false,
                 scheduler_end: None,
                 settled: false,
+                unlisted_polls: 0,
                 done: HashSet::new(),
                 running: HashMap::new(),
             })
@@ -446,6 +459,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 let outcome = match status {
                     Status::Ok => Outcome::Succeeded,
                     Status::Failed => Outcome::Exited(exit.unwrap_or(1)),
+                    // Killed outright after batchrun cancelled its element.
+                    Status::Signalled if self.cancelled => Outcome::Cancelled,
                     Status::Signalled => Outcome::Signalled(signal.unwrap_or(9)),
                     Status::Timeout => Outcome::TimedOut(spec.settings.timeout.unwrap_or(duration)),
                     Status::Cancelled => Outcome::Cancelled,
@@ -506,16 +521,26 @@ impl<'a, 'r> Submitter<'a, 'r> {
         }
     }
 
-    /// No new job or element starts; with `kill`, running elements are cancelled too.
+    /// No new job or element starts; with `kill`, running elements stop their tasks too.
     fn stop(&mut self, kill: bool, reason: &str) {
         if !self.stopping {
             self.stopping = true;
             self.reporter.event(&Event::RunCancelling { reason, counts: self.counts });
         }
         self.cancelled = true;
+        self.cancel_arrays(if kill { scheduler::Cancel::Graceful } else { scheduler::Cancel::Pending });
+    }
+
+    fn cancel_arrays(&mut self, how: scheduler::Cancel) {
         let ids: Vec<String> = self.arrays.iter().filter(|a| !a.settled).map(|a| a.id.clone()).collect();
-        if let Err(e) = scheduler::cancel(&ids, !kill) {
+        if let Err(e) = scheduler::cancel(&ids, how) {
             crate::say!("batchrun: warning: {e}");
+        }
+        // Ask soon what became of them.
+        let soon = Instant::now() + Duration::from_millis(300);
+        for array in self.arrays.iter_mut().filter(|a| !a.settled) {
+            array.next_poll = soon;
+            array.poll_every = POLL_MIN;
         }
     }
 
@@ -541,17 +566,25 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
             scheduler::ArrayState::Elements(list) => {
+                let mut listed = vec![false; array.elements.len()];
                 for (ranges, state) in list {
-                    if !scheduler::is_finished(&state) {
-                        continue;
-                    }
                     for i in ranges.into_iter().flatten() {
-                        if let Some(element) = array.elements.get_mut(i as usize)
-                            && element.scheduler_end.is_none()
-                        {
+                        let Some(element) = array.elements.get_mut(i as usize) else { continue };
+                        listed[i as usize] = true;
+                        if scheduler::is_finished(&state) && element.scheduler_end.is_none() {
                             element.scheduler_end = Some(state.clone());
                             changed = true;
                         }
+                    }
+                }
+                // Pending elements that are cancelled vanish from `squeue` rather than being
+                // listed as cancelled; one missing twice in a row is gone.
+                for (element, listed) in array.elements.iter_mut().zip(listed) {
+                    element.unlisted_polls = if listed { 0 } else { element.unlisted_polls + 1 };
+                    if element.scheduler_end.is_none() && (element.unlisted_polls >= 2 || (self.cancelled && !listed)) {
+                        let state = if self.cancelled { "CANCELLED" } else { "gone (no longer listed by squeue)" };
+                        element.scheduler_end = Some(state.into());
+                        changed = true;
                     }
                 }
             }
@@ -599,19 +632,18 @@ impl<'a, 'r> Submitter<'a, 'r> {
             }
             self.finish(&finished);
         }
-        if skipped > 0 {
-            self.counts.skipped += skipped;
-            let name = &self.plan.file.jobs[job].name;
-            let reason = "the run stopped before they started";
-            self.reporter.event(&Event::JobSkipped { job: name, tasks: skipped, reason, counts: self.counts });
+        if let Phase::Submitted { unstarted, .. } = &mut self.phases[job] {
+            *unstarted += skipped;
         }
         let element = &mut self.arrays[a].elements[e];
         element.settled = true;
         element.done = HashSet::new();
     }
 
-    /// Gives up on arrays still running (after an interrupt): their tasks count as cancelled.
+    /// Gives up on arrays still running (after an interrupt): cancels them outright, and
+    /// their tasks count as cancelled.
     fn abandon(&mut self, why: &str) {
+        self.cancel_arrays(scheduler::Cancel::Hard);
         for a in 0..self.arrays.len() {
             for e in 0..self.arrays[a].elements.len() {
                 let element = &mut self.arrays[a].elements[e];
@@ -624,13 +656,26 @@ impl<'a, 'r> Submitter<'a, 'r> {
         self.follow();
     }
 
-    /// Jobs whose arrays all settled are done.
+    /// Jobs whose arrays all settled are done; tasks that never started because batchrun
+    /// cancelled their elements are skipped.
     fn settle_jobs(&mut self) {
-        for phase in &mut self.phases {
-            if let Phase::Submitted { arrays, failed } = phase
+        for job in 0..self.phases.len() {
+            if let Phase::Submitted { arrays, failed, unstarted } = &self.phases[job]
                 && arrays.iter().all(|&a| self.arrays[a].settled)
             {
-                *phase = Phase::Done { failed: *failed };
+                let (failed, unstarted) = (*failed, *unstarted);
+                self.phases[job] = Phase::Done { failed: failed || unstarted > 0 };
+                if unstarted > 0 {
+                    self.counts.skipped += unstarted;
+                    let name = &self.plan.file.jobs[job].name;
+                    let reason = "the run stopped before they started";
+                    self.reporter.event(&Event::JobSkipped {
+                        job: name,
+                        tasks: unstarted,
+                        reason,
+                        counts: self.counts,
+                    });
+                }
             }
         }
     }

@@ -21,7 +21,8 @@ fn call(program: &str, args: &[String]) -> Result<String, String> {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(format!("`{program}` failed ({}): {}", output.status, stderr.trim()))
+        let said: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        Err(format!("`{program}` failed ({}): {}", output.status, said.join(" / ")))
     }
 }
 
@@ -120,17 +121,34 @@ pub fn is_finished(state: &str) -> bool {
     )
 }
 
-/// `scancel` for whole arrays, or only their pending elements.
-pub fn cancel(arrays: &[String], pending_only: bool) -> Result<(), String> {
+/// How arrays are cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// Pending elements only; running ones finish.
+    Pending,
+    /// Pending elements, and SIGTERM to the batchrun of each running one, which stops its
+    /// tasks as a local run would (SIGTERM to each group, SIGKILL after `kill_grace`) and
+    /// records them as cancelled. A plain `scancel` would signal every process of the element
+    /// at once, and a task whose child was killed could still end "successfully".
+    Graceful,
+    /// `scancel`: everything, at once.
+    Hard,
+}
+
+pub fn cancel(arrays: &[String], how: Cancel) -> Result<(), String> {
     if arrays.is_empty() {
         return Ok(());
     }
-    let mut args = Vec::new();
-    if pending_only {
-        args.extend(["--state".to_owned(), "PENDING".to_owned()]);
+    let with = |flags: &[&str]| {
+        let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        args.extend(arrays.iter().cloned());
+        call("scancel", &args).map(drop)
+    };
+    match how {
+        Cancel::Pending => with(&["--state=PENDING"]),
+        Cancel::Graceful => with(&["--state=PENDING"]).and(with(&["--batch", "--signal=TERM", "--state=RUNNING"])),
+        Cancel::Hard => with(&[]),
     }
-    args.extend(arrays.iter().cloned());
-    call("scancel", &args).map(drop)
 }
 
 #[cfg(test)]

@@ -109,7 +109,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// Runs the plan to the end (or until stopped); returns how it ended.
     pub fn run(mut self, attempts: Sender<Attempt>, messages: Receiver<Message>) -> RunResult {
         let workers = self.workers;
-        self.reporter.event(&Event::RunStarted { name: &self.plan.file.name, counts: self.counts, workers });
+        let name = &self.plan.file.name;
+        self.reporter.event(&Event::RunStarted { name, counts: self.counts, workers, backend: "local" });
         let mut next_tick = Instant::now() + TICK;
         loop {
             self.update_job_statuses();
