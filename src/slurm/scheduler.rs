@@ -142,7 +142,11 @@ pub fn cancel(arrays: &[String], how: Cancel) -> Result<(), String> {
     let with = |flags: &[&str]| {
         let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
         args.extend(arrays.iter().cloned());
-        call("scancel", &args).map(drop)
+        match call("scancel", &args) {
+            // Nothing left of that array to cancel.
+            Err(e) if e.contains("Invalid job id") => Ok(()),
+            other => other.map(drop),
+        }
     };
     match how {
         Cancel::Pending => with(&["--state=PENDING"]),

@@ -18,4 +18,5 @@ mod report;
 mod schema;
 mod seeds;
 mod shell;
+mod slurm;
 mod sources;

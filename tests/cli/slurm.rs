@@ -1,0 +1,170 @@
+//! `--backend slurm` against a real Slurm cluster (`ci/slurm/start.sh` starts a single-node
+//! one): results, failures and retries, resume, cancellation and sbatch errors.
+//!
+//! Without a reachable cluster these tests are skipped with the reason printed, unless `CI` is
+//! `true`: there a missing cluster is a failure.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Batchrun, batchrun};
+
+/// Whether a Slurm cluster answers; under `CI=true` one must.
+fn cluster() -> bool {
+    let state = Command::new("sinfo").args(["-h", "-o", "%T"]).stderr(Stdio::piped()).output();
+    let problem = match state {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.lines().any(|s| ["idle", "mixed", "allocated"].contains(&s.trim_end_matches('*'))) {
+                return true;
+            }
+            format!("no node is up (sinfo: {})", text.trim())
+        }
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Err(e) => format!("sinfo: {e}"),
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("a Slurm cluster is required under CI=true (start one with ci/slurm/start.sh): {problem}");
+    }
+    eprintln!("skipping: no Slurm cluster here ({problem}); ci/slurm/start.sh starts one");
+    false
+}
+
+fn slurm(job: &str) -> Batchrun {
+    batchrun().job(job).args(&["--backend", "slurm", "--progress", "plain"])
+}
+
+#[test]
+fn a_hundred_tasks_run_as_arrays_with_needs_and_the_same_summary() {
+    if !cluster() {
+        return;
+    }
+    let job = r#"
+name: hundred
+concurrency: 8
+jobs:
+  prepare:
+    command: mkdir -p out
+  work:
+    needs: [prepare]
+    range: {from: 1, to: 100}
+    command: sh -c 'echo "$BATCHRUN_TASK {{ start }}" > out/{{ index }}.txt'
+  check:
+    needs: [work]
+    command: sh -c 'test "$(cat out/*.txt | wc -l)" -eq 100'
+"#;
+    let started = Instant::now();
+    let ran = slurm(job).run();
+    let took = started.elapsed();
+    ran.success().stderr_has("102 tasks as Slurm job arrays, 8 at once").stderr_has("102 succeeded");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    for i in 0..100 {
+        assert_eq!(ran.read(&format!("out/{i}.txt")), format!("work[{i}] {}\n", i + 1));
+    }
+    let status = Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
+    let work = status.stdout.lines().find(|l| l.starts_with("work")).unwrap_or_default().to_owned();
+    assert_eq!(work.split_whitespace().collect::<Vec<_>>(), ["work", "100", "0", "0"], "{}", status.stdout);
+}
+
+#[test]
+fn failures_retries_skips_and_resume_behave_as_locally() {
+    if !cluster() {
+        return;
+    }
+    let job = r#"
+name: flaky
+jobs:
+  work:
+    range: {from: 1, to: 6}
+    retries: 1
+    retry_delay: 10ms
+    command: sh -c 'echo "attempt $BATCHRUN_ATTEMPT of {{ start }}" >> tries.txt; echo broken-{{ start }} >&2; test {{ start }} -ne 4 -o -e fixed'
+  after:
+    needs: [work]
+    command: touch after-ran
+"#;
+    let ran = slurm(job).run();
+    ran.code(1)
+        .stderr_has("RETRY work[3] exit 1 (attempt 1)")
+        .stderr_has("FAILED work[3] exit 1 after 2 attempts")
+        .stderr_has("stderr | broken-4")
+        .stderr_has("SKIPPED after (1 tasks): it needs `work`, which failed")
+        .stderr_has("--backend slurm --resume");
+    assert!(!ran.path("after-ran").exists());
+    assert!(ran.path(".batchrun/flaky/logs/work/3.2.err").exists(), "the failed attempt's log is kept");
+
+    std::fs::write(ran.path("fixed"), "").unwrap();
+    std::fs::write(ran.path("tries.txt"), "").unwrap();
+    let again = Batchrun::in_dir(ran.dir)
+        .arg("job.yaml")
+        .args(&["--backend", "slurm", "--progress", "plain", "--resume"])
+        .run();
+    again.success().stderr_has("5 already done");
+    assert_eq!(again.read("tries.txt"), "attempt 1 of 4\n", "only the failed task runs again");
+    assert!(again.path("after-ran").exists());
+}
+
+#[test]
+fn ctrl_c_cancels_the_arrays_and_leaves_nothing_running() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A sleep no other test runs: `sleep 299.<pid>`.
+    let marker = format!("sleep 299.{}", std::process::id());
+    let job = format!(
+        r#"
+name: cancel
+concurrency: 3
+jobs:
+  work:
+    range: {{from: 1, to: 9}}
+    slurm: {{tasks_per_element: 1}}
+    command: sh -c 'touch started-{{{{ index }}}}; {marker}'
+  after:
+    needs: [work]
+    command: 'true'
+"#
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--backend", "slurm", "--progress", "plain"])
+        .env_remove("CI")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("started-"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while started(dir.path()) < 3 {
+        assert!(Instant::now() < deadline, "3 tasks should start within a minute");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("FAILED work[0] cancelled"), "{stderr}");
+    assert!(stderr.contains("SKIPPED work (6 tasks)"), "{stderr}");
+    assert!(stderr.contains("SKIPPED after (1 tasks)"), "{stderr}");
+    let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+    assert!(left.stdout.is_empty(), "tasks left running: {}", String::from_utf8_lossy(&left.stdout));
+    let queued = Command::new("squeue").args(["-h", "-n", "cancel.work", "-t", "PENDING,RUNNING"]).output().unwrap();
+    assert!(queued.stdout.is_empty(), "elements left in the queue: {}", String::from_utf8_lossy(&queued.stdout));
+}
+
+#[test]
+fn an_sbatch_error_is_shown_and_fails_the_run() {
+    if !cluster() {
+        return;
+    }
+    let job = "slurm:\n  partition: no-such-partition\njobs:\n  a:\n    command: 'true'\n";
+    slurm(job).run().code(1).stderr_has("`sbatch` failed").stderr_has("no-such-partition").stderr_has("1 failed");
+}
