@@ -64,12 +64,36 @@ pub fn preflight() -> Result<(), String> {
     Ok(())
 }
 
+/// Warns when the state folder is on a filesystem only this machine sees (tmpfs) while the
+/// cluster has more than one node: elements elsewhere could not read their manifests.
+pub fn warn_if_state_dir_is_local(state_dir: &Path) {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let Ok(path) = std::ffi::CString::new(state_dir.as_os_str().as_encoded_bytes()) else { return };
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `stat` a valid, writable `statfs`.
+    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 || stat.f_type as i64 != TMPFS_MAGIC {
+        return;
+    }
+    let nodes = std::process::Command::new("sinfo").args(["-h", "-o", "%D"]).output().ok();
+    let nodes: u64 = nodes
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    if nodes > 1 {
+        crate::say!(
+            "batchrun: warning: the state folder {} is on tmpfs, which the cluster's other nodes cannot see; \
+             use --state-dir on a shared filesystem",
+            state_dir.display()
+        );
+    }
+}
+
 /// Runs the plan on Slurm; returns how it ended, as a local run does.
 pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: &mut dyn Reporter) -> RunResult {
     let (signal_tx, signals) = crossbeam_channel::unbounded::<i32>();
     if let Err(e) = crate::run::signals::forward_to(signal_tx, |s| s) {
         crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
     }
+    warn_if_state_dir_is_local(&options.state_dir);
     let mut submitter = Submitter::new(plan, history, options, reporter);
     let slots = options.concurrency.or(plan.file.concurrency).unwrap_or(0);
     let started =
