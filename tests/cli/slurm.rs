@@ -168,3 +168,48 @@ fn an_sbatch_error_is_shown_and_fails_the_run() {
     let job = "slurm:\n  partition: no-such-partition\njobs:\n  a:\n    command: 'true'\n";
     slurm(job).run().code(1).stderr_has("`sbatch` failed").stderr_has("no-such-partition").stderr_has("1 failed");
 }
+
+/// An element killed outright (as by a node failure) records nothing more: its tasks are
+/// reported lost, with the state the scheduler gives the element.
+#[test]
+fn tasks_of_an_element_that_dies_are_reported_lost_with_the_scheduler_state() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("lost{}", std::process::id());
+    let job = format!(
+        "name: {name}\njobs:\n  work:\n    range: {{from: 1, to: 2}}\n    slurm: {{tasks_per_element: 1}}\n    command: sh -c 'touch started-{{{{ index }}}}; sleep 297.{}'\n",
+        std::process::id()
+    );
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--backend", "slurm", "--progress", "plain"])
+        .env_remove("CI")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(dir.path().join("started-0").exists() && dir.path().join("started-1").exists()) {
+        assert!(Instant::now() < deadline, "both tasks should start within a minute");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL to each element's batchrun (not to its watchdog, a child with the same command
+    // line, which then stops the element's tasks).
+    let found = Command::new("pgrep").args(["-f", &format!("batchrun exec .*{name}")]).output().unwrap();
+    for pid in String::from_utf8_lossy(&found.stdout).split_whitespace() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).unwrap_or("0");
+        let parent = std::fs::read(format!("/proc/{ppid}/cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&parent).contains("batchrun") {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAILED work[0] lost: its array element ended FAILED while it ran"), "{stderr}");
+    assert!(stderr.contains("FAILED work[1] lost"), "{stderr}");
+}
