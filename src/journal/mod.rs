@@ -227,3 +227,20 @@ impl Reporter for Journal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_run_forgets_shard_journals_and_a_resumed_one_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let shard = dir.path().join(SHARD_JOURNALS).join("j-1-0.0.jsonl");
+        std::fs::create_dir_all(shard.parent().unwrap()).unwrap();
+        std::fs::write(&shard, "").unwrap();
+        drop(Journal::open(dir.path(), true, vec!["j".into()]).unwrap());
+        assert!(shard.exists(), "--resume reads them");
+        drop(Journal::open(dir.path(), false, vec!["j".into()]).unwrap());
+        assert!(!shard.exists(), "a fresh run must not count an earlier run's shards");
+    }
+}

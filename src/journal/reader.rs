@@ -124,6 +124,25 @@ mod tests {
     }
 
     #[test]
+    fn a_state_folder_reads_its_journal_and_its_shard_journals_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = |key: &str, status: &str| {
+            format!(
+                "{{\"type\":\"end\",\"v\":1,\"key\":\"{key}\",\"job\":\"j\",\"index\":0,\"label\":\"j\",\"attempt\":1,\"status\":\"{status}\",\"duration_ms\":1,\"at\":\"t\"}}\n"
+            )
+        };
+        std::fs::write(dir.path().join(super::super::JOURNAL_FILE), end("00000000000000aa", "failed")).unwrap();
+        let shards = dir.path().join(super::super::SHARD_JOURNALS);
+        std::fs::create_dir_all(&shards).unwrap();
+        std::fs::write(shards.join("j-1-0.0.jsonl"), end("00000000000000aa", "ok")).unwrap();
+        std::fs::write(shards.join("j-1-0.1.jsonl"), end("00000000000000bb", "ok")).unwrap();
+        let h = read_state(dir.path()).unwrap();
+        assert!(h.is_done(0xaa), "a success in a shard journal wins");
+        assert!(h.is_done(0xbb));
+        assert_eq!(h.tasks.len(), 2);
+    }
+
+    #[test]
     fn a_missing_journal_is_empty() {
         let h = read(Path::new("/nonexistent/journal.jsonl")).unwrap();
         assert!(h.tasks.is_empty());

@@ -46,18 +46,15 @@ impl<W: Write> EventsJson<W> {
     pub fn new(out: W, jobs: Vec<String>) -> Self {
         EventsJson { out: BufWriter::with_capacity(64 * 1024, out), jobs, closed: false }
     }
+}
 
-    fn emit(&mut self, line: &Line) {
-        if self.closed {
-            return;
-        }
-        let written = serde_json::to_writer(&mut self.out, line)
-            .map_err(io::Error::from)
-            .and_then(|()| self.out.write_all(b"\n"));
-        if written.is_err() {
-            self.closed = true;
-        }
+/// Writes one line, or nothing once a write has failed.
+fn emit<W: Write>(out: &mut BufWriter<W>, closed: &mut bool, line: &Line) {
+    if *closed {
+        return;
     }
+    let written = serde_json::to_writer(&mut *out, line).map_err(io::Error::from).and_then(|()| out.write_all(b"\n"));
+    *closed = written.is_err();
 }
 
 #[derive(Serialize)]
@@ -171,7 +168,7 @@ fn millis(d: std::time::Duration) -> u64 {
 
 impl<W: Write> Reporter for EventsJson<W> {
     fn event(&mut self, event: &Event) {
-        let jobs = std::mem::take(&mut self.jobs);
+        let jobs = &self.jobs;
         let job = |i: usize| jobs.get(i).map_or("", String::as_str);
         let (kind, body, counts) = match event {
             Event::RunStarted { name, counts, workers, backend } => {
@@ -208,8 +205,7 @@ impl<W: Write> Reporter for EventsJson<W> {
             ),
         };
         let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        self.emit(&Line { event: kind, at, body, counts: counts.into() });
-        self.jobs = jobs;
+        emit(&mut self.out, &mut self.closed, &Line { event: kind, at, body, counts: counts.into() });
         if matches!(event, Event::RunFinished { .. }) {
             self.flush();
         }

@@ -68,10 +68,10 @@ pub fn preflight() -> Result<(), String> {
 /// cluster has more than one node: elements elsewhere could not read their manifests.
 pub fn warn_if_state_dir_is_local(state_dir: &Path) {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
-    let Ok(path) = std::ffi::CString::new(state_dir.as_os_str().as_encoded_bytes()) else { return };
-    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is NUL-terminated and `stat` a valid, writable `statfs`.
-    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 || stat.f_type as i64 != TMPFS_MAGIC {
+    // `f_type` is i64 here but narrower on other targets.
+    #[allow(clippy::unnecessary_cast)]
+    let on_tmpfs = rustix::fs::statfs(state_dir).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC);
+    if !on_tmpfs {
         return;
     }
     let nodes = std::process::Command::new("sinfo").args(["-h", "-o", "%D"]).output().ok();
@@ -267,19 +267,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 Ok(task) => pending.push((task.index, task.key)),
                 Err(broken) => {
                     failed = true;
-                    let finished = Finished {
-                        job,
-                        key: 0,
-                        index: broken.index,
-                        label: broken.label,
-                        command: String::new(),
-                        outcome: Outcome::NotStarted(broken.error),
-                        duration: Duration::ZERO,
-                        attempt: 1,
-                        stderr_tail: Vec::new(),
-                        log: None,
-                    };
-                    self.finish(&finished);
+                    self.finish(&lost(job, broken.index, 0, broken.label, Outcome::NotStarted(broken.error)));
                 }
             }
         }
@@ -705,6 +693,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
     }
 }
 
+/// A task that ends without having run (or whose run left no record).
 fn lost(job: usize, index: u64, key: u64, label: String, outcome: Outcome) -> Finished {
     Finished {
         job,

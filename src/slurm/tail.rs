@@ -23,9 +23,8 @@ impl Tail {
     /// The records completed since the last call; none while the file does not exist.
     pub fn read_new(&mut self) -> Vec<Record> {
         let mut bytes = std::mem::take(&mut self.partial);
-        match self.read_more(&mut bytes) {
-            Ok(()) | Err(_) => {}
-        }
+        // A read that fails (the file is being replaced, a network hiccup) is tried next time.
+        let _ = self.read_more(&mut bytes);
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         self.partial = bytes.split_off(complete);
         bytes

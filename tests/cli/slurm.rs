@@ -31,6 +31,20 @@ fn cluster() -> bool {
     false
 }
 
+/// Starts `batchrun job.yaml --backend slurm` in `dir`, stderr captured, for tests that act
+/// on a run while it goes on.
+fn start_in_background(dir: &Path, job: &str) -> std::process::Child {
+    std::fs::write(dir.join("job.yaml"), job).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir)
+        .args(["job.yaml", "--backend", "slurm", "--progress", "plain"])
+        .env_remove("CI")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn slurm(job: &str) -> Batchrun {
     batchrun().job(job).args(&["--backend", "slurm", "--progress", "plain"])
 }
@@ -127,15 +141,7 @@ jobs:
     command: 'true'
 "#
     );
-    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
-        .current_dir(dir.path())
-        .args(["job.yaml", "--backend", "slurm", "--progress", "plain"])
-        .env_remove("CI")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_in_background(dir.path(), &job);
     let started = |d: &Path| {
         std::fs::read_dir(d)
             .unwrap()
@@ -182,15 +188,7 @@ fn tasks_of_an_element_that_dies_are_reported_lost_with_the_scheduler_state() {
         "name: {name}\njobs:\n  work:\n    range: {{from: 1, to: 2}}\n    slurm: {{tasks_per_element: 1}}\n    command: sh -c 'touch started-{{{{ index }}}}; sleep 297.{}'\n",
         std::process::id()
     );
-    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
-        .current_dir(dir.path())
-        .args(["job.yaml", "--backend", "slurm", "--progress", "plain"])
-        .env_remove("CI")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_in_background(dir.path(), &job);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !(dir.path().join("started-0").exists() && dir.path().join("started-1").exists()) {
         assert!(Instant::now() < deadline, "both tasks should start within a minute");
