@@ -4,8 +4,10 @@
  *
  * Runs PROGRAM N times with posix_spawn, keeping K children in flight, and reaps each with
  * waitpid. With -a the task index is appended as a last argument (`true 17`), as the runners
- * get it from their input. With -c each child's stdout goes to its own pipe and is written out whole when the child
- * exits (the cost of grouped output). No shell, no parsing, no bookkeeping beyond that. */
+ * get it from their input. With -c each child's stdout goes to its own pipe, read (poll over all
+ * of them) into a buffer kept per slot, and written out whole when the child exits: the cost of
+ * grouped output. No shell, no parsing, no bookkeeping beyond that. */
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +19,16 @@ extern char **environ;
 
 struct slot { pid_t pid; int fd; char *buf; size_t len, cap; };
 
-static void drain(struct slot *s) {
-    for (;;) {
-        if (s->cap - s->len < 65536) {
-            s->cap = s->cap ? s->cap * 2 : 1 << 20;
-            s->buf = realloc(s->buf, s->cap);
-        }
-        ssize_t n = read(s->fd, s->buf + s->len, s->cap - s->len);
-        if (n <= 0) break;
-        s->len += (size_t)n;
+/* Reads what the slot's pipe holds; returns 0 at its end. */
+static int drain(struct slot *s) {
+    if (s->cap - s->len < 65536) {
+        s->cap = s->cap ? s->cap * 2 : 1 << 20;
+        s->buf = realloc(s->buf, s->cap);
     }
+    ssize_t n = read(s->fd, s->buf + s->len, s->cap - s->len);
+    if (n <= 0) return 0;
+    s->len += (size_t)n;
+    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -69,13 +71,21 @@ int main(int argc, char **argv) {
         int status;
         pid_t pid;
         if (capture) {
-            /* Read each child's pipe to the end (it may fill), then reap it. */
-            long s = 0;
-            while (!slots[s].pid) s++;
-            drain(&slots[s]);
-            close(slots[s].fd);
-            pid = waitpid(slots[s].pid, &status, 0);
-            fwrite(slots[s].buf, 1, slots[s].len, stdout);
+            /* Read every pipe as data comes; a child whose pipe ends is reaped and printed. */
+            struct pollfd *pfds = calloc((size_t)k, sizeof *pfds);
+            long ended = -1;
+            while (ended < 0) {
+                for (long s = 0; s < k; s++) { pfds[s].fd = slots[s].pid ? slots[s].fd : -1; pfds[s].events = POLLIN; }
+                if (poll(pfds, (nfds_t)k, -1) < 0) return 1;
+                for (long s = 0; s < k && ended < 0; s++)
+                    if (pfds[s].revents && !drain(&slots[s])) ended = s;
+            }
+            free(pfds);
+            close(slots[ended].fd);
+            pid = waitpid(slots[ended].pid, &status, 0);
+            fwrite(slots[ended].buf, 1, slots[ended].len, stdout);
+            fflush(stdout);
+            slots[ended].len = 0;
         } else {
             pid = waitpid(-1, &status, 0);
         }
