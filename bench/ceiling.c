@@ -4,9 +4,11 @@
  *
  * Runs PROGRAM N times with posix_spawn, keeping K children in flight, and reaps each with
  * waitpid. With -a the task index is appended as a last argument (`true 17`), as the runners
- * get it from their input. With -c each child's stdout goes to its own pipe, read (poll over all
- * of them) into a buffer kept per slot, and written out whole when the child exits: the cost of
- * grouped output. No shell, no parsing, no bookkeeping beyond that. */
+ * get it from their input. With -c each child's stdout goes to its own pipe (1 MiB, as
+ * batchrun's at -j 4), read (poll over all of them) into a buffer kept per slot, and written out
+ * whole when the child exits: the cost of grouped output. No shell, no parsing, no bookkeeping beyond that. */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
             int fds[2] = {-1, -1};
             if (capture) {
                 if (pipe(fds) != 0) return 1;
+                fcntl(fds[0], F_SETPIPE_SZ, 1 << 20); /* as batchrun asks, best effort */
                 posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
                 posix_spawn_file_actions_addclose(&fa, fds[0]);
                 posix_spawn_file_actions_addclose(&fa, fds[1]);

@@ -6,7 +6,7 @@
 //! redrawn around them instead of being torn.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::sync::Mutex;
 
@@ -22,7 +22,7 @@ pub struct Console {
     bars: Option<MultiProgress>,
     stdout_is_tty: bool,
     /// Our stdout and stderr as plain files (duplicated descriptors): blocks are written with
-    /// no buffer in between, and copies from spool files stay in the kernel
+    /// no buffer in between, and copies from spilled output stay in the kernel
     /// (`copy_file_range`/`sendfile`), which std only does between files it can see as such.
     out: Option<File>,
     err: Option<File>,
@@ -62,15 +62,9 @@ impl Console {
         self.with(stream, |mut out| out.write_all(bytes));
     }
 
-    /// Copies the first `len` bytes of `file` as one block, without holding them in memory.
-    pub fn copy_file(&self, stream: Stream, file: &mut File, len: u64) {
-        if len == 0 {
-            return;
-        }
-        self.with(stream, |mut out| {
-            file.seek(SeekFrom::Start(0))?;
-            io::copy(&mut file.take(len), &mut out).map(drop)
-        });
+    /// Lets `write` write one block (several writes that nothing else comes between).
+    pub fn with_stream(&self, stream: Stream, write: impl FnOnce(&mut &File) -> io::Result<()>) {
+        self.with(stream, |mut out| write(&mut out));
     }
 
     fn with(&self, stream: Stream, write: impl FnOnce(&File) -> io::Result<()>) {

@@ -184,7 +184,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         return Ok(exit_status(&result));
     }
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
-    let output = run::output::Output::new(args.output, console, logs, fold_failures);
+    let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
     let result = run::run(&plan, history.as_ref(), watchdog.as_ref(), workers, &output, &mut Reporters(reporters));
     Ok(exit_status(&result))
 }

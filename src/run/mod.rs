@@ -12,6 +12,7 @@
 //! one attempt per worker.
 
 pub mod cancel;
+mod collect;
 mod dispatcher;
 pub mod output;
 mod process;

@@ -1,33 +1,44 @@
 //! Where task output goes, per `--output` mode, without ever interleaving or holding it whole.
 //!
-//! Every attempt's stdout and stderr go to a pair of spool files (unnamed temporary files,
-//! reused from a pool, so no file is created per task). What happens next depends on the mode:
+//! Every attempt's stdout and stderr go to a pair of pipes, collected (see [`super::collect`])
+//! in memory within a shared budget and in temporary files past it. Buffers are reused from a
+//! pool, so no memory or file is set up per task. What happens next depends on the mode:
 //!
-//! - `grouped`: when the task ends, each spool is copied as one block to our stdout / stderr.
-//! - `ordered`: the same, in plan order. A finished task's spools wait (as open files, not
-//!   memory) until every earlier task has printed; the dispatcher stops starting tasks more than
-//!   [`ORDERED_WINDOW`] ahead of the oldest unprinted one, which bounds the files kept open.
-//! - `tagged`: the child writes to pipes; two threads copy each line to the spools and, prefixed
-//!   with the task's label, to our stdout / stderr as it comes.
-//! - `none`: nothing is printed.
+//! - `grouped`: the worker reads the pipes while the task runs; when it ends, each stream is
+//!   written as one block to our stdout / stderr.
+//! - `ordered`: the same, in plan order. A finished task's output waits until every earlier
+//!   task has printed; the dispatcher stops starting tasks more than [`ORDERED_WINDOW`] ahead of
+//!   the oldest unprinted one, which bounds what waits.
+//! - `tagged`: two threads read the pipes line by line, print each line prefixed with the task's
+//!   label as it comes, and collect it.
+//! - `none`: the output is collected (for logs) and not printed.
 //!
 //! Only a task's last attempt is printed. A failed attempt's spools are saved as its log (every
 //! attempt's with `--keep-logs`), and the last lines of its stderr go to the summary.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use super::collect::{Budget, Collected, MEMORY_BUDGET};
 use crate::console::{Console, Stream};
 
 /// How many tasks `ordered` mode lets run ahead of the oldest one not yet printed.
 pub const ORDERED_WINDOW: u64 = 128;
 /// Lines of stderr kept for the summary of a failed task.
 pub const TAIL_LINES: usize = 5;
+/// What the stdout pipes of all workers may hold together. A larger pipe lets a task write more
+/// before it has to wait for its worker to read (a default pipe holds 64 KiB); the sum stays
+/// within a quarter of Linux's default per-user soft limit (`pipe-user-pages-soft`, 64 MiB),
+/// past which every new pipe of the user, in any program, would get only two pages.
+const STDOUT_PIPES_TOTAL: usize = 16 << 20;
+/// The largest pipe an unprivileged process may ask for by default (`pipe-max-size`).
+const MAX_PIPE: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputMode {
@@ -45,29 +56,16 @@ pub struct Logs {
     pub keep_all: bool,
 }
 
-/// A pair of spool files: the task's stdout and stderr.
-struct Spools {
-    out: File,
-    err: File,
-}
-
-impl Spools {
-    fn new() -> io::Result<Spools> {
-        Ok(Spools { out: tempfile::tempfile()?, err: tempfile::tempfile()? })
-    }
-
-    fn reset(&mut self) -> io::Result<()> {
-        for f in [&mut self.out, &mut self.err] {
-            f.set_len(0)?;
-            f.seek(SeekFrom::Start(0))?;
-        }
-        Ok(())
-    }
+/// A task's stdout and stderr, as collected.
+#[derive(Debug, Default)]
+struct Streams {
+    out: Collected,
+    err: Collected,
 }
 
 enum Pending {
     /// Output to print, with the title of the fold around it, if any.
-    Done(Spools, Option<String>),
+    Done(Streams, Option<String>),
     /// Tasks that ended without output to print (skipped, or not started), as a run of seqs.
     Nothing(u64),
 }
@@ -83,16 +81,44 @@ pub struct Output {
     logs: Logs,
     /// Fold each failed task's output in `::group::`/`::endgroup::` (GitHub Actions).
     fold_failures: bool,
-    pool: Mutex<Vec<Spools>>,
+    budget: Arc<Budget>,
+    /// The size asked for each stdout pipe, from [`STDOUT_PIPES_TOTAL`] and the workers.
+    stdout_pipe: usize,
+    pool: Mutex<Vec<Streams>>,
     ordered: Mutex<Ordered>,
 }
 
-/// The child's side of a task's output, from [`Output::begin`] to [`Output::end`].
+/// A task's output from [`Output::begin`] to [`Output::end`]: the child's ends of the pipes
+/// (taken by the spawn) and ours.
 pub struct Capture {
     pub stdout: Option<Stdio>,
     pub stderr: Option<Stdio>,
-    spools: Spools,
-    tagged: Option<(JoinHandle<()>, JoinHandle<()>)>,
+    streams: Streams,
+    /// Our ends of the stdout and stderr pipes, non-blocking, until each ends (not in tagged
+    /// mode, whose threads read them).
+    pipes: [Option<OwnedFd>; 2],
+    tagged: Option<(JoinHandle<Collected>, JoinHandle<Collected>)>,
+    budget: Arc<Budget>,
+}
+
+impl Capture {
+    /// The pipes to watch while the task runs.
+    pub fn open_pipes(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.pipes.iter().flatten().map(std::os::fd::AsFd::as_fd)
+    }
+
+    /// Reads what the pipes hold now, so that a task printing more than a pipe holds never
+    /// waits for us. A pipe that ended (or failed) is closed.
+    pub fn collect(&mut self) {
+        let Capture { streams, pipes, budget, .. } = self;
+        for (pipe, collected) in pipes.iter_mut().zip([&mut streams.out, &mut streams.err]) {
+            if let Some(fd) = pipe
+                && !collected.read_from(&*fd, budget).unwrap_or(false)
+            {
+                *pipe = None;
+            }
+        }
+    }
 }
 
 /// What [`Output::end`] needs to know about the attempt.
@@ -115,12 +141,15 @@ pub struct Kept {
 }
 
 impl Output {
-    pub fn new(mode: OutputMode, console: Arc<Console>, logs: Logs, fold_failures: bool) -> Output {
+    /// `workers`: how many tasks may run at once.
+    pub fn new(mode: OutputMode, console: Arc<Console>, logs: Logs, fold_failures: bool, workers: usize) -> Output {
         Output {
             mode,
             console,
             logs,
             fold_failures,
+            budget: Arc::new(Budget::new(MEMORY_BUDGET)),
+            stdout_pipe: (STDOUT_PIPES_TOTAL / workers.max(1)).clamp(64 << 10, MAX_PIPE),
             pool: Mutex::new(Vec::new()),
             ordered: Mutex::new(Ordered { next: 0, pending: BTreeMap::new() }),
         }
@@ -128,83 +157,85 @@ impl Output {
 
     /// Sets up the output of an attempt of the task `label`.
     pub fn begin(&self, label: &str) -> io::Result<Capture> {
-        let mut spools = match self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            Some(s) => s,
-            None => Spools::new()?,
-        };
-        spools.reset()?;
-        if self.mode == OutputMode::Tagged {
-            return self.begin_tagged(label, spools);
-        }
-        let stdout = Stdio::from(spools.out.try_clone()?);
-        let stderr = Stdio::from(spools.err.try_clone()?);
-        Ok(Capture { stdout: Some(stdout), stderr: Some(stderr), spools, tagged: None })
-    }
-
-    fn begin_tagged(&self, label: &str, spools: Spools) -> io::Result<Capture> {
+        let mut streams = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
         let (out_r, out_w) = io::pipe()?;
         let (err_r, err_w) = io::pipe()?;
-        let prefix = format!("{label} | ");
-        let tee = |reader: io::PipeReader, mut spool: File, stream: Stream| {
-            let console = self.console.clone();
-            let prefix = prefix.clone();
-            std::thread::spawn(move || {
-                tag_lines(reader, &prefix, |line| {
-                    console.write(stream, line);
-                    let _ = spool.write_all(&line[prefix.len()..]);
-                })
-            })
-        };
-        let out = tee(out_r, spools.out.try_clone()?, Stream::Stdout);
-        let err = tee(err_r, spools.err.try_clone()?, Stream::Stderr);
-        Ok(Capture {
+        let mut capture = Capture {
             stdout: Some(Stdio::from(out_w)),
             stderr: Some(Stdio::from(err_w)),
-            spools,
-            tagged: Some((out, err)),
-        })
+            streams: Streams::default(),
+            pipes: [None, None],
+            tagged: None,
+            budget: self.budget.clone(),
+        };
+        if self.mode == OutputMode::Tagged {
+            let prefix = format!("{label} | ");
+            let tee = |reader: io::PipeReader, mut collected: Collected, stream: Stream| {
+                let (console, budget, prefix) = (self.console.clone(), self.budget.clone(), prefix.clone());
+                std::thread::spawn(move || {
+                    tag_lines(reader, &prefix, |line| {
+                        console.write(stream, line);
+                        let _ = collected.append(&line[prefix.len()..], &budget);
+                    });
+                    collected
+                })
+            };
+            let out = tee(out_r, std::mem::take(&mut streams.out), Stream::Stdout);
+            let err = tee(err_r, std::mem::take(&mut streams.err), Stream::Stderr);
+            capture.tagged = Some((out, err));
+        } else {
+            for reader in [&out_r, &err_r] {
+                rustix::fs::fcntl_setfl(reader, rustix::fs::OFlags::NONBLOCK)?;
+            }
+            // Best effort: a system with lower limits keeps the default size.
+            let _ = rustix::pipe::fcntl_setpipe_size(&out_r, self.stdout_pipe);
+            capture.pipes = [Some(out_r.into()), Some(err_r.into())];
+        }
+        capture.streams = streams;
+        Ok(capture)
     }
 
     /// Prints an attempt's output as its mode says, and keeps what a failure needs. Must be
     /// called once the child (and its process group) has ended.
     pub fn end(&self, capture: Capture, ending: &Ending) -> Kept {
-        let Capture { stdout, stderr, mut spools, tagged } = capture;
-        // Our copies of the child's ends must close, or the tagged readers never see EOF.
-        drop((stdout, stderr));
+        let mut capture = capture;
+        // Our copies of the child's ends must close, or the pipes never end.
+        drop((capture.stdout.take(), capture.stderr.take()));
+        // What the pipes still hold. The task's group is gone; a process that left it and still
+        // holds a pipe open is not waited for.
+        capture.collect();
+        let Capture { mut streams, tagged, .. } = capture;
         if let Some((out, err)) = tagged {
-            let _ = out.join();
-            let _ = err.join();
+            streams.out = out.join().unwrap_or_default();
+            streams.err = err.join().unwrap_or_default();
         }
         let mut kept = Kept::default();
         if ending.failed {
-            kept.stderr_tail = tail_of(&mut spools.err);
+            kept.stderr_tail = tail_lines(&streams.err.last_bytes(TAIL_BYTES));
         }
         if ending.failed || self.logs.keep_all {
-            kept.log = self.save_log(&mut spools, ending);
+            kept.log = self.save_log(&mut streams, ending);
         }
         let fold = (self.fold_failures && ending.failed).then(|| format!("{} failed", ending.label));
         match self.mode {
-            OutputMode::Ordered if ending.last_attempt => self.print_in_order(ending.seq, Pending::Done(spools, fold)),
+            OutputMode::Ordered if ending.last_attempt => self.print_in_order(ending.seq, Pending::Done(streams, fold)),
             OutputMode::Grouped if ending.last_attempt => {
-                self.print(&mut spools, fold.as_deref());
-                self.recycle(spools);
+                self.print(&mut streams, fold.as_deref());
+                self.recycle(streams);
             }
-            _ => self.recycle(spools),
+            _ => self.recycle(streams),
         }
         kept
     }
 
-    /// Copies the spools to `<logs>/<job>/<index>.<attempt>.out|err`; returns the path stem.
-    fn save_log(&self, spools: &mut Spools, e: &Ending) -> Option<PathBuf> {
+    /// Writes the streams to `<logs>/<job>/<index>.<attempt>.out|err`; returns the path stem.
+    fn save_log(&self, streams: &mut Streams, e: &Ending) -> Option<PathBuf> {
         let dir = self.logs.dir.join(e.job);
         let stem = dir.join(format!("{}.{}", e.index, e.attempt));
-        let save = |file: &mut File, path: &Path| -> io::Result<()> {
-            file.seek(SeekFrom::Start(0))?;
-            io::copy(file, &mut File::create(path)?).map(drop)
-        };
+        let save = |collected: &mut Collected, path: &Path| collected.write_to(&mut File::create(path)?);
         let saved = std::fs::create_dir_all(&dir)
-            .and_then(|()| save(&mut spools.out, &dir.join(format!("{}.{}.out", e.index, e.attempt))))
-            .and_then(|()| save(&mut spools.err, &dir.join(format!("{}.{}.err", e.index, e.attempt))));
+            .and_then(|()| save(&mut streams.out, &dir.join(format!("{}.{}.out", e.index, e.attempt))))
+            .and_then(|()| save(&mut streams.err, &dir.join(format!("{}.{}.err", e.index, e.attempt))));
         match saved {
             Ok(()) => Some(stem),
             Err(err) => {
@@ -237,9 +268,9 @@ impl Output {
         loop {
             let next = ordered.next;
             match ordered.pending.remove(&next) {
-                Some(Pending::Done(mut spools, fold)) => {
-                    self.print(&mut spools, fold.as_deref());
-                    self.recycle(spools);
+                Some(Pending::Done(mut streams, fold)) => {
+                    self.print(&mut streams, fold.as_deref());
+                    self.recycle(streams);
                     ordered.next += 1;
                 }
                 Some(Pending::Nothing(count)) => ordered.next += count,
@@ -248,21 +279,29 @@ impl Output {
         }
     }
 
-    fn print(&self, spools: &mut Spools, fold: Option<&str>) {
+    fn print(&self, streams: &mut Streams, fold: Option<&str>) {
         if let Some(title) = fold {
             self.console.write(Stream::Stdout, format!("::group::{title}\n").as_bytes());
         }
-        for (stream, file) in [(Stream::Stdout, &mut spools.out), (Stream::Stderr, &mut spools.err)] {
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            self.console.copy_file(stream, file, len);
+        for (stream, collected) in [(Stream::Stdout, &mut streams.out), (Stream::Stderr, &mut streams.err)] {
+            if collected.len() > 0 {
+                self.console.with_stream(stream, |out| collected.write_to(out));
+            }
         }
         if fold.is_some() {
             self.console.write(Stream::Stdout, b"::endgroup::\n");
         }
     }
 
-    fn recycle(&self, spools: Spools) {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(spools);
+    /// Empties the streams and keeps them for another task (or frees them if that fails).
+    fn recycle(&self, mut streams: Streams) {
+        let reset = streams.out.reset(&self.budget).and_then(|()| streams.err.reset(&self.budget));
+        if reset.is_ok() {
+            self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(streams);
+        } else {
+            streams.out.release(&self.budget);
+            streams.err.release(&self.budget);
+        }
     }
 }
 
@@ -309,9 +348,11 @@ fn tag_lines(reader: impl Read, prefix: &str, mut emit: impl FnMut(&[u8])) {
     }
 }
 
-/// The last few lines of a spool (or log) file, read from its end.
+/// How far from its end the tail of a stream is looked for.
+const TAIL_BYTES: u64 = 4096;
+
+/// The last few lines of a log file, read from its end.
 pub fn tail_of(file: &mut File) -> Vec<String> {
-    const TAIL_BYTES: u64 = 4096;
     let mut read = || -> io::Result<Vec<u8>> {
         let len = file.metadata()?.len();
         file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
@@ -319,8 +360,12 @@ pub fn tail_of(file: &mut File) -> Vec<String> {
         file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
         Ok(bytes)
     };
-    let bytes = read().unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes);
+    tail_lines(&read().unwrap_or_default())
+}
+
+/// The last few non-blank lines of `bytes`.
+fn tail_lines(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].iter().map(|l| (*l).to_owned()).collect()
 }

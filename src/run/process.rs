@@ -7,9 +7,9 @@
 //! a task outlives it. `process_group` is set through std rather than a `pre_exec` hook, which
 //! keeps std's fast `posix_spawn` path.
 //!
-//! Waiting is event-driven on Linux: the worker polls a pidfd of its child, waking at once when
-//! the child exits, and at least every [`SLICE`] to look at the cancellation level. Elsewhere it
-//! falls back to `try_wait` every few milliseconds.
+//! Waiting is event-driven on Linux: the worker polls a pidfd of its child and the task's output
+//! pipes, waking at once when the child exits or prints, and at least every [`SLICE`] to look at
+//! the cancellation level. Elsewhere it falls back to `try_wait` every few milliseconds.
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal};
 
 use super::cancel::{Cancel, Level};
+use super::output::Capture;
 use crate::events::Outcome;
 use crate::plan::{CommandLine, Task};
 
@@ -90,23 +91,29 @@ impl Running {
         self.pgid.as_raw_nonzero().get()
     }
 
-    /// Waits for the task to end: by itself, by its `timeout`, or by cancellation. A timed out
-    /// or cancelled task is stopped (TERM, `grace`, KILL) before this returns. Either way the
-    /// group is swept afterwards.
-    pub fn wait(&mut self, timeout: Option<Duration>, grace: Duration, cancel: &Cancel) -> io::Result<Ended> {
+    /// Waits for the task to end: by itself, by its `timeout`, or by cancellation, reading its
+    /// output meanwhile. A timed out or cancelled task is stopped (TERM, `grace`, KILL) before
+    /// this returns. Either way the group is swept afterwards.
+    pub fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        grace: Duration,
+        cancel: &Cancel,
+        output: &mut Capture,
+    ) -> io::Result<Ended> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let ended = loop {
             let now = Instant::now();
             let until = deadline.map_or(now + SLICE, |d| d.min(now + SLICE));
-            if let Some(status) = self.wait_until(until)? {
+            if let Some(status) = self.wait_until(until, output)? {
                 break Ended::Exited(status);
             }
             if cancel.level() >= Level::Terminate {
-                self.stop(grace, cancel)?;
+                self.stop(grace, cancel, output)?;
                 break Ended::Cancelled;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.stop(grace, cancel)?;
+                self.stop(grace, cancel, output)?;
                 break Ended::TimedOut;
             }
         };
@@ -116,12 +123,12 @@ impl Running {
 
     /// SIGTERM to the group; SIGKILL when it has not ended after `grace` (or at once when the
     /// cancellation level becomes `Kill`).
-    fn stop(&mut self, grace: Duration, cancel: &Cancel) -> io::Result<()> {
+    fn stop(&mut self, grace: Duration, cancel: &Cancel, output: &mut Capture) -> io::Result<()> {
         if cancel.level() < Level::Kill {
             let _ = rustix::process::kill_process_group(self.pgid, Signal::TERM);
             let deadline = Instant::now() + grace;
             while Instant::now() < deadline && cancel.level() < Level::Kill {
-                if self.wait_until(deadline.min(Instant::now() + SLICE))?.is_some() {
+                if self.wait_until(deadline.min(Instant::now() + SLICE), output)?.is_some() {
                     return Ok(());
                 }
             }
@@ -135,37 +142,54 @@ impl Running {
         let _ = rustix::process::kill_process_group(self.pgid, Signal::KILL);
     }
 
-    /// Waits until the child exits or `until` passes; `Some(status)` when it exited.
-    fn wait_until(&mut self, until: Instant) -> io::Result<Option<ExitStatus>> {
+    /// Waits until the child exits or `until` passes, reading its output meanwhile;
+    /// `Some(status)` when it exited.
+    fn wait_until(&mut self, until: Instant, output: &mut Capture) -> io::Result<Option<ExitStatus>> {
+        let mut may_have_exited = true;
         loop {
-            if let Some(status) = self.child.try_wait()? {
+            if may_have_exited && let Some(status) = self.child.try_wait()? {
                 return Ok(Some(status));
             }
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(None);
             }
-            self.block(left);
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    fn block(&self, left: Duration) {
-        use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        match &self.pidfd {
-            Some(fd) => {
-                let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
-                let mut fds = [PollFd::new(fd, PollFlags::IN)];
-                let _ = poll(&mut fds, Some(&timeout));
+            let woke = self.block(left, output);
+            if woke.output {
+                output.collect();
             }
-            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+            may_have_exited = woke.child;
         }
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn block(&self, left: Duration) {
-        std::thread::sleep(left.min(Duration::from_millis(5)));
+    /// Sleeps until the child exits, a pipe has output, or `left` passes. Without a pidfd, naps
+    /// of a few milliseconds stand in for the child's exit.
+    fn block(&self, left: Duration, output: &Capture) -> Woke {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        #[cfg(target_os = "linux")]
+        let pidfd = self.pidfd.as_ref();
+        #[cfg(not(target_os = "linux"))]
+        let pidfd: Option<&std::os::fd::OwnedFd> = None;
+        let left = if pidfd.is_some() { left } else { left.min(Duration::from_millis(5)) };
+        let mut fds: Vec<PollFd> = output.open_pipes().map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)).collect();
+        let pipes = fds.len();
+        fds.extend(pidfd.map(|fd| PollFd::new(fd, PollFlags::IN)));
+        let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) => Woke {
+                output: fds[..pipes].iter().any(|fd| !fd.revents().is_empty()),
+                child: fds[pipes..].first().is_none_or(|fd| !fd.revents().is_empty()),
+            },
+            Err(_) => Woke { output: true, child: true },
+        }
     }
+}
+
+/// What a wait woke up for.
+struct Woke {
+    output: bool,
+    /// The child may have exited (always, without a pidfd to say so).
+    child: bool,
 }
 
 impl Drop for Running {

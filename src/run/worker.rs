@@ -83,7 +83,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
             if let Some(w) = ctx.watchdog {
                 w.track(pgid);
             }
-            let outcome = match running.wait(settings.timeout, settings.kill_grace, ctx.cancel) {
+            let outcome = match running.wait(settings.timeout, settings.kill_grace, ctx.cancel, &mut capture) {
                 Ok(ended) => process::outcome(ended, settings.timeout),
                 Err(e) => Outcome::NotStarted(format!("cannot wait for it: {e}")),
             };

@@ -51,7 +51,7 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let journal = Journal::open_shard(&manifest.journal_path(element), names).map_err(|e| error(e.to_string()))?;
     let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(journal), Box::new(Plain::new(console.clone()))];
     let logs = output::Logs { dir: manifest.state_dir.join("logs"), keep_all: manifest.keep_logs };
-    let output = output::Output::new(output::OutputMode::Grouped, console, logs, false);
+    let output = output::Output::new(output::OutputMode::Grouped, console, logs, false, manifest.workers.max(1));
     let result = run::run(&plan, None, watchdog.as_ref(), manifest.workers.max(1), &output, &mut Reporters(reporters));
     Ok(crate::exit_status(&result))
 }

@@ -74,3 +74,46 @@ fn a_large_output_streams_through_without_being_held() {
     ran.success();
     assert_eq!(ran.stdout.len(), 64 << 20);
 }
+
+#[test]
+fn output_past_the_memory_budget_arrives_whole_and_in_order() {
+    // Two tasks each hold about 48 MB at once (each waits, after printing, for the other to have
+    // printed), more than the 64 MiB that buffers may hold together: one of them spills to a
+    // temporary file. Each must still arrive as one block, every line in order.
+    let task = |me: &str, other: &str, from: u64| {
+        format!("seq {from} {}; touch {me}; while [ ! -e {other} ]; do sleep 0.01; done", from + 5_999_999)
+    };
+    let yaml = format!(
+        "jobs:\n  a:\n    command: sh -c '{}'\n  b:\n    command: sh -c '{}'\n",
+        task("a.wrote", "b.wrote", 1),
+        task("b.wrote", "a.wrote", 6_000_000)
+    );
+    let ran = batchrun().job(&yaml).args(&["-j", "2", "--progress", "none"]).run();
+    ran.success();
+    let block = |from: u64| (from..from + 6_000_000).map(|i| format!("{i}\n")).collect::<String>();
+    let (a, b) = (block(1), block(6_000_000));
+    assert!(ran.stdout == a.clone() + &b || ran.stdout == b + &a, "two whole blocks, in order within each");
+}
+
+#[test]
+fn a_task_reopening_its_stdout_loses_nothing() {
+    // `> /dev/stdout` opens the task's stdout anew; on a file that would truncate it.
+    let yaml = "jobs:\n  t:\n    command: sh -c 'echo a; echo b > /dev/stdout; echo c; echo d > /dev/stderr'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    assert_eq!(ran.stdout, "a\nb\nc\n");
+    ran.stderr_has("d\n");
+}
+
+#[test]
+fn a_background_process_that_left_the_task_does_not_hold_the_run() {
+    // `setsid` takes the sleep out of the task's process group, so the sweep does not reach it,
+    // and it keeps the task's stdout open. The run must end with the task, not with the sleep.
+    let yaml = "jobs:\n  t:\n    command: sh -c 'setsid sleep 60 & echo $! > bg.pid; echo done'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    let pid = ran.read("bg.pid");
+    let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+    ran.success();
+    assert_eq!(ran.stdout, "done\n");
+    assert!(ran.elapsed < std::time::Duration::from_secs(30), "took {:?}", ran.elapsed);
+}
