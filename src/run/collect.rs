@@ -86,7 +86,9 @@ impl Collected {
     /// Reads what `pipe` (non-blocking) holds now. Returns `Ok(false)` once the pipe has ended.
     pub fn read_from(&mut self, pipe: impl AsFd, budget: &Budget) -> io::Result<bool> {
         loop {
-            if self.spilled == 0 && self.make_room(budget) {
+            // A stream that has had no output yet is read into the stack first: most tasks print
+            // little or nothing, and their buffers need not grow to a whole chunk.
+            if self.spilled == 0 && self.memory.capacity() > 0 && self.make_room(budget) {
                 match rustix::io::read(&pipe, rustix::buffer::spare_capacity(&mut self.memory)) {
                     Ok(0) => return Ok(false),
                     Ok(_) | Err(Errno::INTR) => continue,
@@ -97,7 +99,7 @@ impl Collected {
             let mut chunk = [0u8; 16 << 10];
             match rustix::io::read(&pipe, &mut chunk) {
                 Ok(0) => return Ok(false),
-                Ok(n) => self.spill(&chunk[..n])?,
+                Ok(n) => self.append(&chunk[..n], budget)?,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => return Ok(true),
                 Err(e) => return Err(e.into()),

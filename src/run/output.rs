@@ -97,6 +97,10 @@ pub struct Capture {
     /// Our ends of the stdout and stderr pipes, non-blocking, until each ends (not in tagged
     /// mode, whose threads read them).
     pipes: [Option<OwnedFd>; 2],
+    /// Copies of the child's ends, held until it has exited. Many programs close their stdout
+    /// and stderr on the way out (coreutils check for write errors that way); without these
+    /// copies that would wake the worker to an end of file, only to sleep again until the exit.
+    writers: [Option<OwnedFd>; 2],
     tagged: Option<(JoinHandle<Collected>, JoinHandle<Collected>)>,
     budget: Arc<Budget>,
 }
@@ -108,16 +112,19 @@ impl Capture {
     }
 
     /// Reads what the pipes hold now, so that a task printing more than a pipe holds never
-    /// waits for us. A pipe that ended (or failed) is closed.
-    pub fn collect(&mut self) {
+    /// waits for us. A pipe that ended (or failed) is closed; returns whether one did.
+    pub fn collect(&mut self) -> bool {
         let Capture { streams, pipes, budget, .. } = self;
+        let mut ended = false;
         for (pipe, collected) in pipes.iter_mut().zip([&mut streams.out, &mut streams.err]) {
             if let Some(fd) = pipe
                 && !collected.read_from(&*fd, budget).unwrap_or(false)
             {
                 *pipe = None;
+                ended = true;
             }
         }
+        ended
     }
 }
 
@@ -161,10 +168,11 @@ impl Output {
         let (out_r, out_w) = io::pipe()?;
         let (err_r, err_w) = io::pipe()?;
         let mut capture = Capture {
-            stdout: Some(Stdio::from(out_w)),
-            stderr: Some(Stdio::from(err_w)),
+            stdout: None,
+            stderr: None,
             streams: Streams::default(),
             pipes: [None, None],
+            writers: [None, None],
             tagged: None,
             budget: self.budget.clone(),
         };
@@ -183,6 +191,7 @@ impl Output {
             let out = tee(out_r, std::mem::take(&mut streams.out), Stream::Stdout);
             let err = tee(err_r, std::mem::take(&mut streams.err), Stream::Stderr);
             capture.tagged = Some((out, err));
+            (capture.stdout, capture.stderr) = (Some(Stdio::from(out_w)), Some(Stdio::from(err_w)));
         } else {
             for reader in [&out_r, &err_r] {
                 rustix::fs::fcntl_setfl(reader, rustix::fs::OFlags::NONBLOCK)?;
@@ -190,6 +199,9 @@ impl Output {
             // Best effort: a system with lower limits keeps the default size.
             let _ = rustix::pipe::fcntl_setpipe_size(&out_r, self.stdout_pipe);
             capture.pipes = [Some(out_r.into()), Some(err_r.into())];
+            (capture.stdout, capture.stderr) =
+                (Some(Stdio::from(out_w.try_clone()?)), Some(Stdio::from(err_w.try_clone()?)));
+            capture.writers = [Some(out_w.into()), Some(err_w.into())];
         }
         capture.streams = streams;
         Ok(capture)
@@ -200,7 +212,7 @@ impl Output {
     pub fn end(&self, capture: Capture, ending: &Ending) -> Kept {
         let mut capture = capture;
         // Our copies of the child's ends must close, or the pipes never end.
-        drop((capture.stdout.take(), capture.stderr.take()));
+        drop((capture.stdout.take(), capture.stderr.take(), std::mem::take(&mut capture.writers)));
         // What the pipes still hold. The task's group is gone; a process that left it and still
         // holds a pipe open is not waited for.
         capture.collect();

@@ -155,10 +155,10 @@ impl Running {
                 return Ok(None);
             }
             let woke = self.block(left, output);
-            if woke.output {
-                output.collect();
-            }
-            may_have_exited = woke.child;
+            // A child's pipes end as it exits, a moment before it can be waited for: looking at
+            // once usually finds it exited and saves sleeping again only to wake for that.
+            let pipe_ended = woke.output && output.collect();
+            may_have_exited = woke.child || pipe_ended;
         }
     }
 
