@@ -112,19 +112,16 @@ impl Capture {
     }
 
     /// Reads what the pipes hold now, so that a task printing more than a pipe holds never
-    /// waits for us. A pipe that ended (or failed) is closed; returns whether one did.
-    pub fn collect(&mut self) -> bool {
+    /// waits for us long. A pipe that ended (or failed) is closed.
+    pub fn collect(&mut self) {
         let Capture { streams, pipes, budget, .. } = self;
-        let mut ended = false;
         for (pipe, collected) in pipes.iter_mut().zip([&mut streams.out, &mut streams.err]) {
             if let Some(fd) = pipe
                 && !collected.read_from(&*fd, budget).unwrap_or(false)
             {
                 *pipe = None;
-                ended = true;
             }
         }
-        ended
     }
 }
 

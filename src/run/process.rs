@@ -26,6 +26,10 @@ use crate::plan::{CommandLine, Task};
 
 /// Longest a worker waits before looking at the cancellation level again.
 const SLICE: Duration = Duration::from_millis(50);
+/// After reading a task's output, how long its worker leaves the pipes alone, so that writes
+/// gather into a few large reads rather than waking the worker once each. A task cannot be held
+/// up by it unless it fills its pipe (1 MiB at up to 16 workers) faster than that.
+const GATHER: Duration = Duration::from_millis(1);
 
 pub struct Running {
     child: Child,
@@ -146,32 +150,41 @@ impl Running {
     /// `Some(status)` when it exited.
     fn wait_until(&mut self, until: Instant, output: &mut Capture) -> io::Result<Option<ExitStatus>> {
         let mut may_have_exited = true;
+        let mut read_pipes_from = Instant::now();
         loop {
             if may_have_exited && let Some(status) = self.child.try_wait()? {
                 return Ok(Some(status));
             }
-            let left = until.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let left = until.saturating_duration_since(now);
             if left.is_zero() {
                 return Ok(None);
             }
-            let woke = self.block(left, output);
-            // A child's pipes end as it exits, a moment before it can be waited for: looking at
-            // once usually finds it exited and saves sleeping again only to wake for that.
-            let pipe_ended = woke.output && output.collect();
-            may_have_exited = woke.child || pipe_ended;
+            let pipes = now >= read_pipes_from;
+            let woke =
+                self.block(if pipes { left } else { left.min(read_pipes_from - now) }, pipes.then_some(&*output));
+            if woke.output {
+                output.collect();
+                read_pipes_from = Instant::now() + GATHER;
+            }
+            may_have_exited = woke.child;
         }
     }
 
-    /// Sleeps until the child exits, a pipe has output, or `left` passes. Without a pidfd, naps
-    /// of a few milliseconds stand in for the child's exit.
-    fn block(&self, left: Duration, output: &Capture) -> Woke {
+    /// Sleeps until the child exits, one of the `output` pipes has data, or `left` passes.
+    /// Without a pidfd, naps of a few milliseconds stand in for the child's exit.
+    fn block(&self, left: Duration, output: Option<&Capture>) -> Woke {
         use rustix::event::{PollFd, PollFlags, Timespec, poll};
         #[cfg(target_os = "linux")]
         let pidfd = self.pidfd.as_ref();
         #[cfg(not(target_os = "linux"))]
         let pidfd: Option<&std::os::fd::OwnedFd> = None;
         let left = if pidfd.is_some() { left } else { left.min(Duration::from_millis(5)) };
-        let mut fds: Vec<PollFd> = output.open_pipes().map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)).collect();
+        let mut fds: Vec<PollFd> = output
+            .into_iter()
+            .flat_map(Capture::open_pipes)
+            .map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN))
+            .collect();
         let pipes = fds.len();
         fds.extend(pidfd.map(|fd| PollFd::new(fd, PollFlags::IN)));
         let timeout = Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
@@ -180,7 +193,7 @@ impl Running {
                 output: fds[..pipes].iter().any(|fd| !fd.revents().is_empty()),
                 child: fds[pipes..].first().is_none_or(|fd| !fd.revents().is_empty()),
             },
-            Err(_) => Woke { output: true, child: true },
+            Err(_) => Woke { output: pipes > 0, child: true },
         }
     }
 }
