@@ -11,13 +11,14 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::io::Errno;
 
 /// How much memory the buffers of all tasks may hold together; output past it is spilled.
-pub const MEMORY_BUDGET: usize = 64 << 20;
+pub const MEMORY_BUDGET: usize = 16 << 20;
 /// A buffer larger than this is freed after its task rather than kept for the next one, so one
 /// task that printed much does not keep the budget from the others.
 const KEPT_CAPACITY: usize = 4 << 20;
@@ -96,10 +97,11 @@ impl Collected {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let mut chunk = [0u8; 16 << 10];
+            // Uninitialised: most reads here find an empty stream, and need no page of it.
+            let mut chunk = [MaybeUninit::<u8>::uninit(); CHUNK];
             match rustix::io::read(&pipe, &mut chunk) {
-                Ok(0) => return Ok(false),
-                Ok(n) => self.append(&chunk[..n], budget)?,
+                Ok(([], _)) => return Ok(false),
+                Ok((read, _)) => self.append(read, budget)?,
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => return Ok(true),
                 Err(e) => return Err(e.into()),

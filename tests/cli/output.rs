@@ -78,7 +78,7 @@ fn a_large_output_streams_through_without_being_held() {
 #[test]
 fn output_past_the_memory_budget_arrives_whole_and_in_order() {
     // Two tasks each hold about 48 MB at once (each waits, after printing, for the other to have
-    // printed), more than the 64 MiB that buffers may hold together: one of them spills to a
+    // printed), more than the 16 MiB that buffers may hold together: one of them spills to a
     // temporary file. Each must still arrive as one block, every line in order.
     let task = |me: &str, other: &str, from: u64| {
         format!("seq {from} {}; touch {me}; while [ ! -e {other} ]; do sleep 0.01; done", from + 5_999_999)
