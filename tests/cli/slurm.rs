@@ -16,7 +16,9 @@ fn cluster() -> bool {
     let problem = match state {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
-            if text.lines().any(|s| ["idle", "mixed", "allocated"].contains(&s.trim_end_matches('*'))) {
+            // `completing`: up, finishing the jobs of an earlier test.
+            let up = ["idle", "mixed", "allocated", "completing"];
+            if text.lines().any(|s| up.contains(&s.trim_end_matches(|c: char| !c.is_ascii_alphabetic()))) {
                 return true;
             }
             format!("no node is up (sinfo: {})", text.trim())
