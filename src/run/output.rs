@@ -13,7 +13,7 @@
 //!   label as it comes, and collect it.
 //! - `none`: the output is collected (for logs) and not printed.
 //!
-//! Only a task's last attempt is printed. A failed attempt's spools are saved as its log (every
+//! Only a task's last attempt is printed. A failed attempt's output is saved as its log (every
 //! attempt's with `--keep-logs`), and the last lines of its stderr go to the summary.
 
 use std::collections::BTreeMap;
