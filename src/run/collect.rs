@@ -89,7 +89,7 @@ impl Collected {
         loop {
             // A stream that has had no output yet is read into the stack first: most tasks print
             // little or nothing, and their buffers need not grow to a whole chunk.
-            if self.spilled == 0 && self.memory.capacity() > 0 && self.make_room(budget) {
+            if self.spilled == 0 && self.memory.capacity() > 0 && self.grow_for(CHUNK, budget) {
                 match rustix::io::read(&pipe, rustix::buffer::spare_capacity(&mut self.memory)) {
                     Ok(0) => return Ok(false),
                     Ok(_) | Err(Errno::INTR) => continue,
@@ -118,11 +118,7 @@ impl Collected {
         self.spill(bytes)
     }
 
-    /// Makes sure the buffer has room for a read; false when the budget allows no more.
-    fn make_room(&mut self, budget: &Budget) -> bool {
-        self.grow_for(CHUNK, budget)
-    }
-
+    /// Makes room for `bytes` more; false when the budget allows no more.
     fn grow_for(&mut self, bytes: usize, budget: &Budget) -> bool {
         let (len, capacity) = (self.memory.len(), self.memory.capacity());
         if capacity - len >= bytes {
