@@ -32,10 +32,7 @@ use reporter::{ProgressMode, Reporter, Reporters};
 /// The whole program: parse `args`, do what they say, return the exit status.
 pub fn main(args: Vec<OsString>) -> i32 {
     if args.get(1).is_some_and(|a| a == run::watchdog::SUBCOMMAND) {
-        return match run::watchdog::watch(io::stdin().lock()) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        };
+        return run::watchdog::serve_stdin(args.get(2).map(OsString::as_os_str));
     }
     let cli = match Cli::try_parse_from(cli::normalize(args)) {
         Ok(cli) => cli,
@@ -111,13 +108,13 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
     }
     let plan = Plan::new(job_file, &options)?;
-    // First, while batchrun still runs a single thread, so that it can be a cheap fork.
-    let watchdog = if args.backend == cli::Backend::Local { run::watchdog::Watchdog::start() } else { None };
     let workers = args
         .jobs
         .map(|j| j as usize)
         .or(plan.file.concurrency)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Before any task pipe exists, so that the watchdog holds none of them.
+    let watchdog = if args.backend == cli::Backend::Local { run::watchdog::Watchdog::start(workers) } else { None };
 
     args.color.apply();
     let progress = args.progress.resolve();

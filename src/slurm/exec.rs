@@ -43,8 +43,8 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let shard = Shard { job: manifest.job.clone(), indices };
     let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), ..PlanOptions::default() };
     let plan = Plan::new(file, &options)?;
-    // While this process is still single-threaded (see `watchdog.rs`).
-    let watchdog = run::watchdog::Watchdog::start();
+    // Before any task pipe exists, so that the watchdog holds none of them.
+    let watchdog = run::watchdog::Watchdog::start(manifest.workers.max(1));
 
     let console = Arc::new(Console::new());
     let names: Vec<String> = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
