@@ -25,6 +25,10 @@ use crate::reporter::Reporter;
 use record::{Record, Status, VERSION};
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Where a fresh run moves the previous run's journal, for the syncer thread to delete.
+/// Truncating or deleting a file frees its blocks, and on a filesystem mounted with `discard`
+/// that waits for the disk: 0.1 ms measured here, on the way to every run's first task.
+const PREVIOUS_JOURNAL: &str = "journal.jsonl.previous";
 /// Under the state folder: one journal per Slurm array element (see `slurm/`).
 pub const SHARD_JOURNALS: &str = "slurm/journals";
 
@@ -73,6 +77,7 @@ impl Journal {
             }
         }
         let path = state_dir.join(JOURNAL_FILE);
+        let previous = if resume { None } else { move_aside(&path, &state_dir.join(PREVIOUS_JOURNAL)) };
         let file = OpenOptions::new()
             .create(true)
             .write(true)
@@ -80,7 +85,7 @@ impl Journal {
             .truncate(!resume)
             .open(&path)
             .map_err(io_error)?;
-        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?);
+        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?, previous);
         Ok(Journal {
             out: BufWriter::with_capacity(64 * 1024, file),
             path,
@@ -102,7 +107,7 @@ impl Journal {
         }
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io_error)?;
         let lock = file.try_clone().map_err(io_error)?;
-        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?);
+        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?, None);
         Ok(Journal {
             out: BufWriter::with_capacity(64 * 1024, file),
             path: path.to_path_buf(),
@@ -161,11 +166,20 @@ impl Journal {
     }
 }
 
-/// A thread that `fdatasync`s the journal when asked. Requests arriving while one sync is
-/// pending fold into it.
-fn spawn_syncer(file: File) -> Sender<()> {
+/// Renames `journal` to `previous` and returns `previous`; `None` when there was no journal
+/// or it could not be moved (then opening it truncates it).
+fn move_aside(journal: &Path, previous: &Path) -> Option<PathBuf> {
+    std::fs::rename(journal, previous).ok().map(|()| previous.to_path_buf())
+}
+
+/// A thread that deletes the previous journal, if any, then `fdatasync`s the journal when
+/// asked. Requests arriving while one sync is pending fold into it.
+fn spawn_syncer(file: File, previous: Option<PathBuf>) -> Sender<()> {
     let (tx, rx) = crossbeam_channel::bounded::<()>(1);
     std::thread::spawn(move || {
+        if let Some(previous) = previous {
+            let _ = std::fs::remove_file(previous);
+        }
         for () in rx {
             let _ = file.sync_data();
         }
@@ -242,5 +256,22 @@ mod tests {
         assert!(shard.exists(), "--resume reads them");
         drop(Journal::open(dir.path(), false, vec!["j".into()]).unwrap());
         assert!(!shard.exists(), "a fresh run must not count an earlier run's shards");
+    }
+
+    #[test]
+    fn a_fresh_run_starts_an_empty_journal_and_deletes_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join(JOURNAL_FILE);
+        std::fs::write(&journal, "{\"type\":\"run\"}\n").unwrap();
+        drop(Journal::open(dir.path(), true, vec!["j".into()]).unwrap());
+        assert_eq!(std::fs::read(&journal).unwrap().len(), 15, "--resume continues the journal");
+        let _open = Journal::open(dir.path(), false, vec!["j".into()]).unwrap();
+        assert_eq!(std::fs::read(&journal).unwrap(), b"");
+        // The syncer thread deletes it in the background.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while dir.path().join(PREVIOUS_JOURNAL).exists() {
+            assert!(std::time::Instant::now() < deadline, "the previous journal was never deleted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
