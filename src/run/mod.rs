@@ -1,8 +1,8 @@
 //! Running a plan: a fixed pool of worker threads fed by one dispatcher.
 //!
 //! ```text
-//! signal thread ──Signal──┐
-//!                         ▼
+//! signal handler ──raises──▶ cancellation level ◀── workers watch it; the dispatcher takes
+//!                                                   the interrupts when it wakes
 //! dispatcher ──Attempt──▶ bounded channel ──▶ worker × N ──spawn/wait──▶ task process group
 //!     ▲                                         │                          ▲
 //!     └──────────────── Done ◀──────────────────┘   watchdog (+pgid/-pgid) ┘
@@ -20,6 +20,8 @@ pub(crate) mod retry;
 pub(crate) mod signals;
 pub mod watchdog;
 mod worker;
+
+use std::sync::Arc;
 
 use crossbeam_channel::{bounded, unbounded};
 
@@ -42,13 +44,15 @@ pub fn run(
 ) -> RunResult {
     // No more threads than tasks: a one-task job file should not start 16 threads.
     let workers = workers.clamp(1, usize::try_from(plan.total()).unwrap_or(usize::MAX).max(1));
-    let cancel = cancel::Cancel::default();
+    let cancel = Arc::new(cancel::Cancel::default());
+    let interrupts = signals::Interrupts::install(&cancel)
+        .inspect_err(|e| {
+            crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly")
+        })
+        .ok();
 
     let (attempt_tx, attempt_rx) = bounded(workers);
     let (message_tx, message_rx) = unbounded();
-    if let Err(e) = signals::forward_to(message_tx.clone(), dispatcher::Message::Signal) {
-        crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
-    }
     let ctx = worker::Context { plan, output, cancel: &cancel, watchdog };
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -56,6 +60,7 @@ pub fn run(
             scope.spawn(move || worker::work(ctx, attempts, results));
         }
         drop(message_tx);
-        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(attempt_tx, message_rx)
+        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter)
+            .run(attempt_tx, message_rx, interrupts)
     })
 }

@@ -17,6 +17,7 @@ mod jobs;
 use super::cancel::{Cancel, Level};
 use super::output::Output;
 use super::retry;
+use super::signals::Interrupts;
 use super::worker::{Attempt, AttemptDone};
 use crate::config::OnFailure;
 use crate::events::{Counts, Event, Finished, Outcome};
@@ -28,10 +29,9 @@ use jobs::{JobState, JobStatus};
 /// How often reporters get a [`Reporter::tick`] (progress redraws, periodic lines).
 const TICK: Duration = Duration::from_millis(100);
 
-/// What reaches the dispatcher: results from workers, signals from the signal thread.
+/// What reaches the dispatcher from workers.
 pub enum Message {
     Done(Box<AttemptDone>),
-    Signal(i32),
 }
 
 /// How a run ended.
@@ -107,7 +107,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     }
 
     /// Runs the plan to the end (or until stopped); returns how it ended.
-    pub fn run(mut self, attempts: Sender<Attempt>, messages: Receiver<Message>) -> RunResult {
+    /// `interrupts` are taken each time the dispatcher wakes (at least every tick).
+    pub fn run(
+        mut self,
+        attempts: Sender<Attempt>,
+        messages: Receiver<Message>,
+        mut interrupts: Option<Interrupts>,
+    ) -> RunResult {
         let workers = self.workers;
         let name = &self.plan.file.name;
         self.reporter.event(&Event::RunStarted { name, counts: self.counts, workers, backend: "local" });
@@ -131,9 +137,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 wake = Instant::now();
             }
             self.reporter.flush();
-            match messages.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            let received = messages.recv_timeout(wake.saturating_duration_since(Instant::now()));
+            // Interrupts first, so that their report comes before the tasks they cancelled.
+            for signal in interrupts.iter_mut().flat_map(Interrupts::take) {
+                self.on_signal(signal);
+            }
+            match received {
                 Ok(Message::Done(done)) => self.on_done(*done),
-                Ok(Message::Signal(signal)) => self.on_signal(signal),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
