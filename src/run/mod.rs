@@ -16,6 +16,7 @@ mod collect;
 mod dispatcher;
 pub mod output;
 mod process;
+mod program;
 pub(crate) mod retry;
 pub(crate) mod signals;
 pub mod watchdog;

@@ -11,6 +11,7 @@
 //! pipes, waking at once when the child exits or prints, and at least every [`SLICE`] to look at
 //! the cancellation level. Elsewhere it falls back to `try_wait` every few milliseconds.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -21,6 +22,7 @@ use rustix::process::{Pid, Signal};
 
 use super::cancel::{Cancel, Level};
 use super::output::Capture;
+use super::program::Programs;
 use crate::events::Outcome;
 use crate::plan::{CommandLine, Task};
 
@@ -47,6 +49,8 @@ pub enum Ended {
 
 pub struct Spawn<'a> {
     pub task: &'a Task,
+    /// The worker's programs found in PATH so far.
+    pub programs: &'a mut Programs,
     pub command: &'a CommandLine,
     pub job: &'a str,
     pub cwd: &'a Path,
@@ -57,17 +61,22 @@ pub struct Spawn<'a> {
 
 impl Running {
     pub fn spawn(s: Spawn) -> Result<Running, String> {
-        let mut command = match s.command {
-            CommandLine::Shell { program, script } => {
-                let mut c = Command::new(program);
-                c.arg("-c").arg(script);
-                c
+        let name = match s.command {
+            CommandLine::Shell { program, .. } => *program,
+            CommandLine::Argv(argv) => argv[0].as_str(),
+        };
+        let task_path = s.task.env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| OsStr::new(v));
+        let mut command = match s.programs.locate(name, task_path) {
+            Some(found) => {
+                let mut command = Command::new(found);
+                command.arg0(name);
+                command
             }
-            CommandLine::Argv(argv) => {
-                let mut c = Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                c
-            }
+            None => Command::new(name),
+        };
+        match s.command {
+            CommandLine::Shell { script, .. } => command.arg("-c").arg(script),
+            CommandLine::Argv(argv) => command.args(&argv[1..]),
         };
         command
             .current_dir(s.cwd)

@@ -8,6 +8,7 @@ use super::cancel::{Cancel, Level};
 use super::dispatcher::Message;
 use super::output::{Ending, Kept, Output};
 use super::process::{self, Running, Spawn};
+use super::program::Programs;
 use super::watchdog::Watchdog;
 use crate::events::Outcome;
 use crate::plan::{Plan, Task};
@@ -40,15 +41,16 @@ pub struct Context<'a> {
 
 /// Runs attempts from `attempts` until the channel closes, sending each result to `results`.
 pub fn work(ctx: &Context, attempts: Receiver<Attempt>, results: Sender<Message>) {
+    let mut programs = Programs::default();
     for attempt in attempts {
-        let done = run(ctx, attempt);
+        let done = run(ctx, attempt, &mut programs);
         if results.send(Message::Done(Box::new(done))).is_err() {
             break;
         }
     }
 }
 
-fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
+fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs) -> AttemptDone {
     let job = &ctx.plan.file.jobs[task.job];
     let settings = &job.settings;
     let started = Instant::now();
@@ -68,6 +70,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt) -> AttemptDone {
     let spawned = command.and_then(|command| {
         Running::spawn(Spawn {
             task: &task,
+            programs,
             command: &command,
             job: &job.name,
             cwd: &settings.cwd,

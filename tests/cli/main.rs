@@ -12,6 +12,7 @@ mod journal;
 mod needs_and_limits;
 mod output;
 mod plan;
+mod programs;
 mod progress;
 mod quoting;
 mod report;
