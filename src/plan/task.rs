@@ -3,7 +3,7 @@
 use super::expand::Bindings;
 
 /// One unit of work, rendered and ready to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Task {
     /// Index of its job in the plan.
     pub job: usize,

@@ -5,15 +5,16 @@
 //!                                                   the interrupts when it wakes
 //! dispatcher ──Attempt──▶ bounded channel ──▶ worker × N ──spawn/wait──▶ task process group
 //!     ▲                                         │                          ▲
-//!     └──────────────── Done ◀──────────────────┘   watchdog (+pgid/-pgid) ┘
+//!     └───── results queue (+ a wake when due) ◀┘   watchdog (+pgid/-pgid) ┘
 //! ```
-//! The dispatcher sends an attempt when a worker is idle, and queues at most one more per worker
-//! so a worker that finishes starts its next task at once; the channel never holds more than
-//! one attempt per worker.
+//! The dispatcher sends an attempt when a worker is idle, and queues more ahead so that a worker
+//! that finishes starts its next task at once: one per worker, up to 16 when attempts are short.
+//! Workers wake it only when the queue runs low or an attempt failed (see [`handoff`]).
 
 pub mod cancel;
 mod collect;
 mod dispatcher;
+mod handoff;
 pub mod output;
 mod process;
 mod program;
@@ -23,8 +24,6 @@ pub mod watchdog;
 mod worker;
 
 use std::sync::Arc;
-
-use crossbeam_channel::{bounded, unbounded};
 
 pub use dispatcher::RunResult;
 use output::Output;
@@ -52,16 +51,14 @@ pub fn run(
         })
         .ok();
 
-    let (attempt_tx, attempt_rx) = bounded(workers);
-    let (message_tx, message_rx) = unbounded();
+    let (feed, intake) = handoff::handoff(workers);
     let ctx = worker::Context { plan, output, cancel: &cancel, watchdog };
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            let (attempts, results, ctx) = (attempt_rx.clone(), message_tx.clone(), &ctx);
-            scope.spawn(move || worker::work(ctx, attempts, results));
+            let (intake, ctx) = (intake.clone(), &ctx);
+            scope.spawn(move || worker::work(ctx, intake));
         }
-        drop(message_tx);
-        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter)
-            .run(attempt_tx, message_rx, interrupts)
+        drop(intake);
+        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(feed, interrupts)
     })
 }

@@ -1,11 +1,9 @@
 //! A worker thread: takes the next attempt, runs it to the end, reports, takes the next.
 
-use std::time::Instant;
-
-use crossbeam_channel::{Receiver, Sender};
+use std::time::{Duration, Instant};
 
 use super::cancel::{Cancel, Level};
-use super::dispatcher::Message;
+use super::handoff::Intake;
 use super::output::{Ending, Kept, Output};
 use super::process::{self, Running, Spawn};
 use super::program::Programs;
@@ -27,7 +25,8 @@ pub struct AttemptDone {
     pub ran: bool,
     pub number: u32,
     pub outcome: Outcome,
-    pub started: Instant,
+    /// From the worker taking the attempt to the end of its output.
+    pub duration: Duration,
     pub kept: Kept,
 }
 
@@ -39,12 +38,11 @@ pub struct Context<'a> {
     pub watchdog: Option<&'a Watchdog>,
 }
 
-/// Runs attempts from `attempts` until the channel closes, sending each result to `results`.
-pub fn work(ctx: &Context, attempts: Receiver<Attempt>, results: Sender<Message>) {
+/// Runs attempts until the dispatcher closes the queue, reporting each result.
+pub fn work(ctx: &Context, intake: Intake) {
     let mut programs = Programs::default();
-    for attempt in attempts {
-        let done = run(ctx, attempt, &mut programs);
-        if results.send(Message::Done(Box::new(done))).is_err() {
+    while let Some(attempt) = intake.next() {
+        if !intake.report(run(ctx, attempt, &mut programs)) {
             break;
         }
     }
@@ -56,14 +54,16 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     let started = Instant::now();
     if ctx.cancel.level() >= Level::Drain {
         let outcome = Outcome::NotStarted("the run stopped".into());
-        return AttemptDone { task, ran: false, number, outcome, started, kept: Kept::default() };
+        let duration = started.elapsed();
+        return AttemptDone { task, ran: false, number, outcome, duration, kept: Kept::default() };
     }
     let mut capture = match ctx.output.begin(&task.label) {
         Ok(capture) => capture,
         Err(e) => {
             ctx.output.nothing(task.seq, 1);
             let outcome = Outcome::NotStarted(format!("cannot capture its output: {e}"));
-            return AttemptDone { task, ran: true, number, outcome, started, kept: Kept::default() };
+            let duration = started.elapsed();
+            return AttemptDone { task, ran: true, number, outcome, duration, kept: Kept::default() };
         }
     };
     let command = ctx.plan.command_line(&task);
@@ -110,5 +110,5 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         last_attempt,
     };
     let kept = ctx.output.end(capture, &ending);
-    AttemptDone { task, ran: true, number, outcome, started, kept }
+    AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept }
 }

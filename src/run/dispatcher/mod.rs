@@ -4,17 +4,17 @@
 //! within per-job caps, named limits, `start_gap` and the ordered-output window), hands it to
 //! a worker, takes results, schedules retries, applies `on_failure`, handles interrupts,
 //! skips jobs whose needs failed, and turns all of it into [`Event`]s for the reporters. Tasks
-//! are pulled from the planner's lazy iterators only when a worker is free or about to be (at
-//! most one attempt is queued per worker), so memory does not grow with the number of tasks.
+//! are pulled from the planner's lazy iterators only when a worker is free or about to be (a
+//! few attempts are queued per worker, see [`QUEUE_HORIZON`]), so memory does not grow with the
+//! number of tasks.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-
 mod jobs;
 
 use super::cancel::{Cancel, Level};
+use super::handoff::{Feed, MAX_AHEAD_PER_WORKER};
 use super::output::Output;
 use super::retry;
 use super::signals::Interrupts;
@@ -28,11 +28,10 @@ use jobs::{JobState, JobStatus};
 
 /// How often reporters get a [`Reporter::tick`] (progress redraws, periodic lines).
 const TICK: Duration = Duration::from_millis(100);
-
-/// What reaches the dispatcher from workers.
-pub enum Message {
-    Done(Box<AttemptDone>),
-}
+/// How much work, in time, is queued ahead per worker: attempts of 1 ms are queued ten deep, so
+/// the dispatcher wakes once per several results instead of once per task; attempts of 10 ms or
+/// more, one deep. It bounds how long a retry or a newly unblocked job waits behind the queue.
+const QUEUE_HORIZON: Duration = Duration::from_millis(10);
 
 /// How a run ended.
 pub struct RunResult {
@@ -66,6 +65,10 @@ pub struct Dispatcher<'p, 'r> {
     /// finishes (the channel is first in, first out), so a worker never waits for the
     /// dispatcher between two tasks. Their `TaskStarted` is sent when they start.
     queued: VecDeque<(Task, u32)>,
+    /// How many attempts may be queued: one per worker, more when attempts are short.
+    ahead: usize,
+    /// A moving average of how long attempts take, once one has run.
+    typical_attempt: Option<Duration>,
     /// Whether attempts may be queued ahead at all: not when a failure must stop everything,
     /// since a queued attempt starts before the dispatcher hears of the failure.
     prefetch: bool,
@@ -98,6 +101,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             workers,
             free_workers: workers,
             queued: VecDeque::new(),
+            ahead: workers,
+            typical_attempt: None,
             prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue),
             counts: Counts { total: plan.total(), ..Counts::default() },
             started: Instant::now(),
@@ -108,22 +113,18 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
 
     /// Runs the plan to the end (or until stopped); returns how it ended.
     /// `interrupts` are taken each time the dispatcher wakes (at least every tick).
-    pub fn run(
-        mut self,
-        attempts: Sender<Attempt>,
-        messages: Receiver<Message>,
-        mut interrupts: Option<Interrupts>,
-    ) -> RunResult {
+    pub fn run(mut self, feed: Feed, mut interrupts: Option<Interrupts>) -> RunResult {
         let workers = self.workers;
         let name = &self.plan.file.name;
         self.reporter.event(&Event::RunStarted { name, counts: self.counts, workers, backend: "local" });
         let mut next_tick = Instant::now() + TICK;
+        feed.queue_ahead(workers, self.ahead);
         loop {
             self.update_job_statuses();
             let settled_before = self.counts.done();
             let mut wake = next_tick;
             if !self.stopping
-                && let Some(at) = self.start_attempts(&attempts)
+                && let Some(at) = self.start_attempts(&feed)
             {
                 wake = wake.min(at);
             }
@@ -137,22 +138,24 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 wake = Instant::now();
             }
             self.reporter.flush();
-            let received = messages.recv_timeout(wake.saturating_duration_since(Instant::now()));
+            let woken = feed.wait(wake.saturating_duration_since(Instant::now()));
             // Interrupts first, so that their report comes before the tasks they cancelled.
             for signal in interrupts.iter_mut().flat_map(Interrupts::take) {
                 self.on_signal(signal);
             }
-            match received {
-                Ok(Message::Done(done)) => self.on_done(*done),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            for done in feed.results() {
+                self.on_done(done);
             }
+            if woken.is_err() {
+                break;
+            }
+            self.adjust_queue(&feed);
             if Instant::now() >= next_tick {
                 self.reporter.tick(&self.counts, self.started.elapsed());
                 next_tick = Instant::now() + TICK;
             }
         }
-        drop(attempts);
+        drop(feed);
         if self.stopping {
             self.give_up_on_the_rest();
         }
@@ -167,17 +170,17 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
 
     /// Starts attempts while a worker is idle (or one may be queued) and something may start. Returns when the
     /// earliest held-back attempt (a retry, or a job waiting for its start gap) may start.
-    fn start_attempts(&mut self, attempts: &Sender<Attempt>) -> Option<Instant> {
+    fn start_attempts(&mut self, feed: &Feed) -> Option<Instant> {
         let mut wake: Option<Instant> = None;
         let mut note = |at: Instant| wake = Some(wake.map_or(at, |w| w.min(at)));
         // Tasks that settle without a worker (already done, broken) are capped per call, so
         // a resume over millions of done tasks still draws progress and hears signals.
         let mut settled_inline = 0;
-        while (self.free_workers > 0 || (self.prefetch && self.queued.len() < self.workers)) && settled_inline < 4096 {
+        while (self.free_workers > 0 || (self.prefetch && self.queued.len() < self.ahead)) && settled_inline < 4096 {
             let now = Instant::now();
             if let Some(r) = self.due_retry(now, &mut note) {
                 let retry = self.retries.swap_remove(r);
-                self.send(attempts, retry.task, retry.next, now);
+                self.send(feed, retry.task, retry.next, now);
                 continue;
             }
             let Some(i) = self.next_job(now, &mut note) else { break };
@@ -198,7 +201,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                     self.output.nothing(task.seq, 1);
                     settled_inline += 1;
                 }
-                Ok(task) => self.send(attempts, task, 1, now),
+                Ok(task) => self.send(feed, task, 1, now),
                 Err(broken) => {
                     self.output.nothing(broken.seq, 1);
                     let finished = Finished {
@@ -221,7 +224,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         wake
     }
 
-    fn send(&mut self, attempts: &Sender<Attempt>, task: Task, number: u32, now: Instant) {
+    fn send(&mut self, feed: &Feed, task: Task, number: u32, now: Instant) {
         let i = task.job;
         let job = &mut self.jobs[i];
         job.running += 1;
@@ -236,8 +239,18 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         } else {
             self.queued.push_back((task.clone(), number));
         }
-        // Workers outlive the dispatcher's loop, so the channel is open.
-        let _ = attempts.send(Attempt { task, number });
+        feed.send(Attempt { task, number });
+    }
+
+    /// Sets how many attempts to queue ahead from how long attempts take.
+    fn adjust_queue(&mut self, feed: &Feed) {
+        let Some(typical) = self.typical_attempt else { return };
+        let per_worker = QUEUE_HORIZON.as_nanos() / typical.as_nanos().max(1);
+        let ahead = self.workers * usize::try_from(per_worker).unwrap_or(usize::MAX).clamp(1, MAX_AHEAD_PER_WORKER);
+        if ahead != self.ahead {
+            self.ahead = ahead;
+            feed.queue_ahead(self.workers, ahead);
+        }
     }
 
     /// Whether job `i` may start an attempt now, as far as caps, limits and gaps go.
@@ -300,6 +313,11 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 self.counts.running -= 1;
             }
         }
+        self.typical_attempt = Some(match self.typical_attempt {
+            Some(typical) if done.ran => (typical * 7 + done.duration) / 8,
+            Some(typical) => typical,
+            None => done.duration,
+        });
         if !done.ran {
             // Queued before a stop, and refused by its worker: it never ran.
             self.jobs[i].unstarted += 1;
@@ -313,7 +331,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             label: done.task.label.clone(),
             command: done.task.rendered.clone(),
             outcome: done.outcome,
-            duration: done.started.elapsed(),
+            duration: done.duration,
             attempt: done.number,
             stderr_tail: done.kept.stderr_tail,
             log: done.kept.log,
