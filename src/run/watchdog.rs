@@ -3,34 +3,44 @@
 //! The parent-death signal (`PR_SET_PDEATHSIG`) covers only direct children, and needs a
 //! `pre_exec` hook that would cost std's fast spawn path. Instead, batchrun starts one watchdog
 //! process, in a process group of its own (so a Ctrl-C meant for batchrun does not reach it),
-//! and tells it through a pipe the process group of every task it starts (`+PGID`) and ends
-//! (`-PGID`). When the pipe reaches end of file, batchrun is gone, whether it exited or was
-//! SIGKILLed: the watchdog SIGKILLs every group still registered, then exits. A task that
-//! leaves its process group (`setsid`) escapes it.
+//! that holds the end of a pipe. When the pipe reaches end of file, batchrun is gone, whether
+//! it exited or was SIGKILLed: the watchdog SIGKILLs every task group still registered, then
+//! exits. A task that leaves its process group (`setsid`) escapes it.
 //!
 //! On Linux the watchdog is a `clone(CLONE_VM)` of batchrun: a process that shares batchrun's
 //! memory, as the child of `posix_spawn` does, but lives on, and the kernel keeps the memory
 //! mapped for it after batchrun is gone. That costs what starting a thread costs. A `fork`
 //! cost 0.4 ms per run (measured): it copies the page tables, and every page batchrun writes
-//! afterwards takes a copy-on-write fault. Starting a new program costs 1 ms of CPU. Sharing
-//! the memory has rules, which [`guard`] keeps: the watchdog makes raw system calls only
-//! (rustix), on its own stack, and it never allocates, takes a lock or panics. The heap and
-//! the thread-local storage it shares belong to batchrun's threads. Elsewhere batchrun starts
-//! itself again as `batchrun __watchdog CAPACITY`.
+//! afterwards takes a copy-on-write fault. Starting a new program costs 1 ms of CPU. Since the
+//! memory is shared, so is the registry: workers write each task's group into a slot of an
+//! array of atomics, and the watchdog reads the array once batchrun is gone. A task costs no
+//! system call and no wake-up of the watchdog. Sharing the memory has rules, which
+//! [`clone`]'s `watchdog_main` keeps: the watchdog makes raw system calls only (rustix), on its
+//! own stack, and it never allocates, takes a lock or panics. The heap and the thread-local
+//! storage it shares belong to batchrun's threads.
+//!
+//! Elsewhere (or when the clone fails) batchrun starts itself again as
+//! `batchrun __watchdog CAPACITY`, and tells it through the pipe the group of every task it
+//! starts (`+PGID`) and ends (`-PGID`).
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicI32;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 use rustix::process::{Pid, Signal};
 
 /// The hidden subcommand that runs the watchdog in a process of its own.
 pub const SUBCOMMAND: &str = "__watchdog";
 
-/// batchrun's side of the pipe.
+/// batchrun's side of the pipe, and the registry.
 pub struct Watchdog {
     pipe: Option<File>,
+    /// The registry shared with a cloned watchdog: a task group per slot, 0 when free. `None`
+    /// for a spawned watchdog, which is sent records instead.
+    shared: Option<&'static [AtomicI32]>,
     process: Process,
 }
 
@@ -69,15 +79,24 @@ impl Watchdog {
             .process_group(0)
             .spawn()?;
         let pipe = child.stdin.take().map(|p| File::from(OwnedFd::from(p)));
-        Ok(Watchdog { pipe, process: Process::Spawned(child) })
+        Ok(Watchdog { pipe, shared: None, process: Process::Spawned(child) })
     }
 
     pub fn track(&self, pgid: i32) {
-        self.send(&format!("+{pgid}\n"));
+        match self.shared {
+            // Each worker holds one slot at a time, so a free one is always found.
+            Some(slots) => _ = slots.iter().find(|slot| slot.compare_exchange(0, pgid, SeqCst, Relaxed).is_ok()),
+            None => self.send(&format!("+{pgid}\n")),
+        }
     }
 
+    /// A group number the kernel reused for another worker's task while this one was being
+    /// untracked is in two slots; either may be freed, and one stays.
     pub fn untrack(&self, pgid: i32) {
-        self.send(&format!("-{pgid}\n"));
+        match self.shared {
+            Some(slots) => _ = slots.iter().find(|slot| slot.compare_exchange(pgid, 0, SeqCst, Relaxed).is_ok()),
+            None => self.send(&format!("-{pgid}\n")),
+        }
     }
 
     /// Each record is one `write` well under `PIPE_BUF`, so writes from several workers never
@@ -118,7 +137,10 @@ mod clone {
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-    use super::{Groups, Process, Watchdog, guard};
+    use std::sync::atomic::AtomicI32;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use super::{Process, Watchdog, kill_groups, wait_for_the_end};
 
     /// The watchdog's stack: [`guard`] needs a few KiB.
     const STACK: usize = 64 * 1024;
@@ -128,18 +150,18 @@ mod clone {
         reader: RawFd,
         writer: RawFd,
         null: RawFd,
-        groups: Groups<'static>,
+        slots: &'static [AtomicI32],
     }
 
     pub(super) fn start(capacity: usize) -> io::Result<Watchdog> {
         let (reader, writer) = io::pipe()?;
         let null = File::options().read(true).write(true).open("/dev/null")?;
-        let slots: &'static mut [i32] = Box::leak(vec![0; capacity].into_boxed_slice());
+        let slots: &'static [AtomicI32] = Box::leak((0..capacity).map(|_| AtomicI32::new(0)).collect());
         let start = Box::leak(Box::new(Start {
             reader: reader.as_raw_fd(),
             writer: writer.as_raw_fd(),
             null: null.as_raw_fd(),
-            groups: Groups::new(slots),
+            slots,
         }));
         let top = stack()?;
         // SAFETY: the child runs `watchdog_main` on its own stack (`top`), with `start`, which
@@ -154,7 +176,11 @@ mod clone {
         let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone returned pid 0"))?;
         // The child has its own copies of these descriptors (no `CLONE_FILES`).
         drop((reader, null));
-        Ok(Watchdog { pipe: Some(File::from(OwnedFd::from(writer))), process: Process::Cloned(pid) })
+        Ok(Watchdog {
+            pipe: Some(File::from(OwnedFd::from(writer))),
+            shared: Some(slots),
+            process: Process::Cloned(pid),
+        })
     }
 
     /// A stack for the watchdog, with a guard page below it; returns its top. Never unmapped:
@@ -175,19 +201,23 @@ mod clone {
     }
 
     extern "C" fn watchdog_main(start: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: `start` is the leaked `Start` that `start()` passed, now this process's alone.
-        let start = unsafe { &mut *start.cast::<Start>() };
+        // SAFETY: `start` is the leaked `Start` that `start()` passed, which batchrun never
+        // touches again, but for the slots, which are atomics.
+        let start = unsafe { &*start.cast::<Start>() };
         // SAFETY: these descriptors are this process's copies, open at the `clone`.
         let (reader, null) = unsafe { (BorrowedFd::borrow_raw(start.reader), BorrowedFd::borrow_raw(start.null)) };
         // SAFETY: batchrun's end of the pipe; this process must not hold it open.
         unsafe { rustix::io::close(start.writer) };
-        guard(reader, Some(null), &mut start.groups);
+        // Nothing is written to the pipe: it only ends. Then batchrun's last writes to the
+        // slots are done.
+        wait_for_the_end(reader, Some(null), |_| {});
+        kill_groups(start.slots.iter().map(|slot| slot.load(SeqCst)));
         0
     }
 }
 
-/// The process groups registered and not yet ended, fed by the stream of records. It never
-/// allocates, so that the cloned watchdog can run it.
+/// The process groups registered and not yet ended, fed by the stream of records that a
+/// spawned watchdog reads.
 pub struct Groups<'a> {
     slots: &'a mut [i32],
     live: usize,
@@ -253,15 +283,15 @@ fn parse_pgid(digits: &[u8]) -> Option<i32> {
     })
 }
 
-/// How long the watchdog sleeps between reads, so that records pile up and it wakes a few
+/// How long a spawned watchdog sleeps between reads, so that records pile up and it wakes a few
 /// hundred times a second at most, not twice per task (on two cores, every wake-up is taken
 /// from the tasks). It is also the most that noticing batchrun's death is delayed.
 const NAP: rustix::thread::Timespec = rustix::thread::Timespec { tv_sec: 0, tv_nsec: 5_000_000 };
 
-/// The watchdog itself: leaves batchrun's process group, points its standard streams at
-/// `null` (so nobody waiting for batchrun's output waits for it), reads records from `input`
-/// until end of file, then kills what is left. Raw system calls only (see the module's doc).
-fn guard(input: BorrowedFd, null: Option<BorrowedFd>, groups: &mut Groups) {
+/// The watchdog's wait: leaves batchrun's process group, points its standard streams at
+/// `null` (so nobody waiting for batchrun's output waits for it), and reads `input` until end
+/// of file, handing what it reads to `feed`. Raw system calls only (see the module's doc).
+fn wait_for_the_end(input: BorrowedFd, null: Option<BorrowedFd>, mut feed: impl FnMut(&[u8])) {
     let _ = rustix::process::setpgid(None, None);
     if let Some(null) = null {
         let _ = rustix::stdio::dup2_stdin(null);
@@ -272,16 +302,18 @@ fn guard(input: BorrowedFd, null: Option<BorrowedFd>, groups: &mut Groups) {
     loop {
         match rustix::io::read(input, &mut buf) {
             Ok(0) => break,
-            Ok(n) => groups.feed(buf.get(..n).unwrap_or_default()),
+            Ok(n) => feed(buf.get(..n).unwrap_or_default()),
             Err(rustix::io::Errno::INTR) => continue,
             Err(_) => break,
         }
         let _ = rustix::thread::nanosleep(&NAP);
     }
-    for &pgid in groups.registered() {
-        if let Some(pid) = Pid::from_raw(pgid) {
-            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
-        }
+}
+
+/// SIGKILLs each group; 0 is no group.
+fn kill_groups(groups: impl IntoIterator<Item = i32>) {
+    for pid in groups.into_iter().filter_map(Pid::from_raw) {
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
     }
 }
 
@@ -289,7 +321,9 @@ fn guard(input: BorrowedFd, null: Option<BorrowedFd>, groups: &mut Groups) {
 pub fn serve_stdin(capacity: Option<&std::ffi::OsStr>) -> i32 {
     let capacity = capacity.and_then(|c| c.to_str()?.parse().ok()).unwrap_or_else(|| capacity_for(1024));
     let mut slots = vec![0; capacity];
-    guard(io::stdin().as_fd(), None, &mut Groups::new(&mut slots));
+    let mut groups = Groups::new(&mut slots);
+    wait_for_the_end(io::stdin().as_fd(), None, |records| groups.feed(records));
+    kill_groups(groups.registered().iter().copied());
     0
 }
 
@@ -324,6 +358,22 @@ mod tests {
     fn nonsense_and_overflow_are_ignored() {
         assert_eq!(fed(8, &[b"nonsense\n+\n-5\n+99999999999\n+1a\n+123456789012345678901234\n+5\n"]), [5]);
         assert_eq!(fed(2, &[b"+1\n+2\n+3\n"]), [1, 2]);
+    }
+
+    #[test]
+    fn the_shared_registry_keeps_a_reused_group_number_until_both_tasks_end() {
+        // No process has this group (pids stay below 2^22), so nothing is killed at the end.
+        let pgid = i32::MAX - 1;
+        let watchdog = Watchdog::start(1).unwrap();
+        let registered = || watchdog.shared.unwrap().iter().filter(|s| s.load(SeqCst) == pgid).count();
+        watchdog.track(pgid);
+        watchdog.track(pgid);
+        assert_eq!(registered(), 2);
+        watchdog.untrack(pgid);
+        assert_eq!(registered(), 1);
+        watchdog.untrack(pgid);
+        watchdog.untrack(pgid);
+        assert_eq!(registered(), 0);
     }
 
     #[test]
