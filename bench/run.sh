@@ -61,20 +61,30 @@ run_set() {
       echo "$r ${labels[$i]} $((t1 - t0))" >> "$W/times"
     done
   done
+  # The batchrun row, whose time is also given against each tool's (the issue's targets).
+  local ours=""
+  for l in "${labels[@]}"; do [[ -z $ours && $l == batchrun* ]] && ours=$l; done
   echo
   echo "## $title"
-  echo "| tool | median wall | ratio vs $ref |"
-  echo "|---|---|---|"
+  echo "| tool | median wall | ratio vs $ref | ${ours:-batchrun} ÷ tool |"
+  echo "|---|---|---|---|"
   for l in "${labels[@]}"; do
-    local wall ratio
+    local wall ratio ours_ratio
     wall=$(awk -v l="$l" '$2 == l { print $3 }' "$W/times" | median)
-    ratio=$(awk -v l="$l" -v ref="$ref" '
-      { t[$1 " " $2] = $3 }
-      END { for (k in t) { split(k, p, " "); if (p[2] == l && (p[1] " " ref) in t) print t[k] / t[p[1] " " ref] } }' "$W/times" | median)
-    awk -v l="$l" -v w="$wall" -v q="$ratio" 'BEGIN {
+    ratio=$(per_rep_ratios "$l" "$ref" | median)
+    ours_ratio=$([[ -n $ours ]] && per_rep_ratios "$ours" "$l" | median)
+    awk -v l="$l" -v w="$wall" -v q="$ratio" -v o="${ours_ratio:--}" 'BEGIN {
       unit = "ms"; v = w / 1000; if (v >= 1000) { unit = "s"; v /= 1000 }
-      printf "| %s | %.3f %s | %.2f |\n", l, v, unit, q }'
+      if (o != "-") o = sprintf("%.2f", o)
+      printf "| %s | %.3f %s | %.2f | %s |\n", l, v, unit, q, o }'
   done
+}
+
+# per_rep_ratios A B: A's time over B's, one line per repetition that timed both.
+per_rep_ratios() {
+  awk -v a="$1" -v b="$2" '
+    { t[$1 " " $2] = $3 }
+    END { for (k in t) { split(k, p, " "); if (p[2] == a && (p[1] " " b) in t) print t[k] / t[p[1] " " b] } }' "$W/times"
 }
 
 # median: the median of the numbers on stdin (portable: no gawk needed).
