@@ -97,10 +97,6 @@ pub struct Capture {
     /// Our ends of the stdout and stderr pipes, non-blocking, until each ends (not in tagged
     /// mode, whose threads read them).
     pipes: [Option<OwnedFd>; 2],
-    /// Copies of the child's ends, held until it has exited. Many programs close their stdout
-    /// and stderr on the way out (coreutils check for write errors that way); without these
-    /// copies that would wake the worker to an end of file, only to sleep again until the exit.
-    writers: [Option<OwnedFd>; 2],
     tagged: Option<(JoinHandle<Collected>, JoinHandle<Collected>)>,
     budget: Arc<Budget>,
 }
@@ -169,7 +165,6 @@ impl Output {
             stderr: None,
             streams: Streams::default(),
             pipes: [None, None],
-            writers: [None, None],
             tagged: None,
             budget: self.budget.clone(),
         };
@@ -196,20 +191,19 @@ impl Output {
             // Best effort: a system with lower limits keeps the default size.
             let _ = rustix::pipe::fcntl_setpipe_size(&out_r, self.stdout_pipe);
             capture.pipes = [Some(out_r.into()), Some(err_r.into())];
-            (capture.stdout, capture.stderr) =
-                (Some(Stdio::from(out_w.try_clone()?)), Some(Stdio::from(err_w.try_clone()?)));
-            capture.writers = [Some(out_w.into()), Some(err_w.into())];
+            (capture.stdout, capture.stderr) = (Some(Stdio::from(out_w)), Some(Stdio::from(err_w)));
         }
         capture.streams = streams;
         Ok(capture)
     }
 
     /// Prints an attempt's output as its mode says, and keeps what a failure needs. Must be
-    /// called once the child (and its process group) has ended.
+    /// called once the child (and its process group) has ended, and the command that held the
+    /// child's ends of the pipes is dropped.
     pub fn end(&self, capture: Capture, ending: &Ending) -> Kept {
         let mut capture = capture;
-        // Our copies of the child's ends must close, or the pipes never end.
-        drop((capture.stdout.take(), capture.stderr.take(), std::mem::take(&mut capture.writers)));
+        // The child's ends, when it never started, must close, or the pipes never end.
+        drop((capture.stdout.take(), capture.stderr.take()));
         // What the pipes still hold. The task's group is gone; a process that left it and still
         // holds a pipe open is not waited for.
         capture.collect();

@@ -35,6 +35,11 @@ const GATHER: Duration = Duration::from_millis(1);
 
 pub struct Running {
     child: Child,
+    /// Kept until the child has exited, because it holds our copies of the child's ends of its
+    /// output pipes. Many programs close their stdout and stderr on the way out (coreutils check
+    /// for write errors that way); without these copies that would wake the worker to an end of
+    /// file, only to sleep again until the exit.
+    _command: Command,
     pgid: Pid,
     #[cfg(target_os = "linux")]
     pidfd: Option<std::os::fd::OwnedFd>,
@@ -95,6 +100,7 @@ impl Running {
             #[cfg(target_os = "linux")]
             pidfd: rustix::process::pidfd_open(pgid, rustix::process::PidfdFlags::empty()).ok(),
             child,
+            _command: command,
             pgid,
         })
     }
@@ -158,6 +164,10 @@ impl Running {
     /// Waits until the child exits or `until` passes, reading its output meanwhile;
     /// `Some(status)` when it exited.
     fn wait_until(&mut self, until: Instant, output: &mut Capture) -> io::Result<Option<ExitStatus>> {
+        // With a pidfd, `poll` says when to look.
+        #[cfg(target_os = "linux")]
+        let mut may_have_exited = self.pidfd.is_none();
+        #[cfg(not(target_os = "linux"))]
         let mut may_have_exited = true;
         let mut read_pipes_from = Instant::now();
         loop {
