@@ -72,7 +72,8 @@ run_set() {
     local wall ratio ours_ratio
     wall=$(awk -v l="$l" '$2 == l { print $3 }' "$W/times" | median)
     ratio=$(per_rep_ratios "$l" "$ref" | median)
-    ours_ratio=$([[ -n $ours ]] && per_rep_ratios "$ours" "$l" | median)
+    ours_ratio=""
+    [[ -n $ours ]] && ours_ratio=$(per_rep_ratios "$ours" "$l" | median)
     awk -v l="$l" -v w="$wall" -v q="$ratio" -v o="${ours_ratio:--}" 'BEGIN {
       unit = "ms"; v = w / 1000; if (v >= 1000) { unit = "s"; v /= 1000 }
       if (o != "-") o = sprintf("%.2f", o)

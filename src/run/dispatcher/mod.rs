@@ -40,6 +40,12 @@ pub struct RunResult {
     pub interrupted_by: Option<i32>,
 }
 
+/// How many attempts to queue per worker when attempts typically take `typical`.
+fn queued_per_worker(typical: Duration) -> usize {
+    let per_worker = QUEUE_HORIZON.as_nanos() / typical.as_nanos().max(1);
+    usize::try_from(per_worker).unwrap_or(usize::MAX).clamp(1, MAX_AHEAD_PER_WORKER)
+}
+
 /// A failed attempt waiting for its retry.
 struct Retry {
     task: Task,
@@ -245,8 +251,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// Sets how many attempts to queue ahead from how long attempts take.
     fn adjust_queue(&mut self, feed: &Feed) {
         let Some(typical) = self.typical_attempt else { return };
-        let per_worker = QUEUE_HORIZON.as_nanos() / typical.as_nanos().max(1);
-        let ahead = self.workers * usize::try_from(per_worker).unwrap_or(usize::MAX).clamp(1, MAX_AHEAD_PER_WORKER);
+        let ahead = self.workers * queued_per_worker(typical);
         if ahead != self.ahead {
             self.ahead = ahead;
             feed.queue_ahead(self.workers, ahead);
@@ -409,5 +414,21 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 self.skip_rest_of_job(i, "the run was stopped before they started");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_attempts_are_queued_deeper_up_to_a_bound_and_long_ones_one_per_worker() {
+        let ms = Duration::from_millis;
+        assert_eq!(queued_per_worker(ms(1)), 10);
+        assert_eq!(queued_per_worker(ms(4)), 2);
+        assert_eq!(queued_per_worker(ms(10)), 1);
+        assert_eq!(queued_per_worker(Duration::from_secs(3600)), 1);
+        assert_eq!(queued_per_worker(Duration::from_micros(100)), MAX_AHEAD_PER_WORKER);
+        assert_eq!(queued_per_worker(Duration::ZERO), MAX_AHEAD_PER_WORKER);
     }
 }
