@@ -28,6 +28,29 @@ impl Pos {
     }
 }
 
+/// Where byte `offset` of a scalar's value lies in the file, when its line can be found there
+/// as it is (a plain or `|` scalar); otherwise the scalar's own place.
+pub fn locate(text: &str, scalar: Option<Pos>, value: &str, offset: usize) -> Option<Pos> {
+    let scalar = scalar?;
+    let before = value.get(..offset)?;
+    let value_line = before.matches('\n').count();
+    let col_in_line = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+    let needle = value.lines().nth(value_line).filter(|l| !l.trim().is_empty());
+    let found = needle.and_then(|needle| {
+        let first = scalar.line as usize - 1 + value_line;
+        text.lines().enumerate().skip(first).take(3).find_map(|(i, line)| {
+            let from =
+                if i + 1 == scalar.line as usize { line.char_indices().nth(scalar.col as usize - 1)?.0 } else { 0 };
+            let at = line.get(from..)?.find(needle)? + from;
+            Some((i, line[..at].chars().count()))
+        })
+    });
+    Some(match found {
+        Some((line, col)) => Pos { line: line as u32 + 1, col: (col + col_in_line) as u32 + 1, len: 1 },
+        None => scalar,
+    })
+}
+
 /// One problem in one job file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -116,6 +139,18 @@ pub fn hint<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_place_in_a_scalar_is_found_in_the_file() {
+        let text =
+            "jobs:\n  a:\n    command: echo `{{ x }}`\n  b:\n    command: |\n      echo a\n      echo `{{ x }}`\n";
+        let pos = |line, col| Some(Pos { line, col, len: 1 });
+        let one = "echo `{{ x }}`";
+        assert_eq!(locate(text, pos(3, 14), one, 6), pos(3, 20));
+        let block = "echo a\necho `{{ x }}`\n";
+        assert_eq!(locate(text, pos(5, 14), block, 13), pos(7, 13));
+        assert_eq!(locate(text, pos(3, 14), "not in the file", 4), pos(3, 14));
+    }
 
     #[test]
     fn suggests_close_names_only() {

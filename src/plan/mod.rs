@@ -11,6 +11,7 @@ pub mod expand;
 pub mod identity;
 pub mod partition;
 pub mod print;
+pub mod quoting;
 mod simple_template;
 pub mod task;
 pub mod template;
@@ -109,21 +110,21 @@ impl Plan {
         let mut errors = Vec::new();
         let mut jobs = Vec::with_capacity(file.jobs.len());
         let mut next_seq = 0;
+        let text = std::fs::read_to_string(&file.path).unwrap_or_default();
         for (i, job) in file.jobs.iter().enumerate() {
-            let expansion = if selected[i] {
-                plan_job(&file, job, &vars, &mut env).unwrap_or_else(|mut e| {
+            let (expansion, fast) = if selected[i] {
+                plan_job(&file, &text, job, &vars, &mut env).unwrap_or_else(|mut e| {
                     errors.append(&mut e);
-                    Expansion::Commands(0)
+                    (Expansion::Commands(0), Vec::new())
                 })
             } else {
-                Expansion::Commands(0)
+                (Expansion::Commands(0), Vec::new())
             };
-            let sources: Vec<&str> = match &job.work {
-                Work::Commands(list) => list.iter().map(|c| c.value.as_str()).collect(),
-                Work::Templated { command, .. } => vec![command.value.as_str()],
+            let templates = match &job.work {
+                Work::Commands(list) => list.len(),
+                Work::Templated { .. } => 1,
             };
-            let command_templates = (0..sources.len()).map(|i| command_template_name(job, i as u64)).collect();
-            let fast = sources.iter().map(|s| SimpleTemplate::parse(s)).collect();
+            let command_templates = (0..templates).map(|i| command_template_name(job, i as u64)).collect();
             let env_templates = job.settings.env.keys().map(|k| (k.clone(), env_template_name(&job.name, k))).collect();
             let window = options.shard.as_ref().filter(|s| s.job == job.name).map(|s| s.indices.clone());
             let plan = JobPlan {
@@ -213,7 +214,7 @@ impl Plan {
         let lookup = |name: &str| {
             own.iter().chain(&extra).chain(self.vars.iter()).find(|(k, _)| &**k == name).map(|(_, v)| v.clone())
         };
-        let fast = plan.fast[slot].as_ref().and_then(|t| t.render(lookup, template::format_for_shell));
+        let fast = plan.fast.get(slot).and_then(Option::as_ref).and_then(|t| t.render(lookup));
         let (rendered, env, own) = match fast {
             Some(rendered) if plan.env_templates.is_empty() => (rendered, Vec::new(), own),
             fast => {
@@ -330,13 +331,15 @@ fn select(file: &JobFile, only: &[String]) -> Result<Vec<bool>, Diagnostics> {
     Ok(selected)
 }
 
-/// Compiles a job's templates, checks the names they use, and builds its expansion.
+/// Compiles a job's templates (each command template read for its shell, see [`quoting`]),
+/// checks the names they use, and builds its expansion and the fast path of each command.
 fn plan_job(
     file: &JobFile,
+    text: &str,
     job: &Job,
     vars: &[(Arc<str>, Value)],
     env: &mut Environment<'static>,
-) -> Result<Expansion, Vec<Diagnostic>> {
+) -> Result<(Expansion, Vec<Option<SimpleTemplate>>), Vec<Diagnostic>> {
     let diag = |pos: Option<Pos>, message: String| Diagnostic::new(&file.path, pos, message);
     let expansion = match &job.work {
         Work::Commands(list) => Expansion::Commands(list.len() as u64),
@@ -368,23 +371,45 @@ fn plan_job(
     let globals: Vec<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
     in_scope.extend(globals.iter().map(String::as_str));
 
-    let mut templates: Vec<(String, &Located<String>, String)> = Vec::new();
+    let mut templates: Vec<(String, &Located<String>, String, bool)> = Vec::new();
     match &job.work {
         Work::Commands(list) => {
             for (i, c) in list.iter().enumerate() {
-                templates.push((command_template_name(job, i as u64), c, format!("commands[{i}]")));
+                templates.push((command_template_name(job, i as u64), c, format!("commands[{i}]"), true));
             }
         }
-        Work::Templated { command, .. } => templates.push((command_template_name(job, 0), command, "command".into())),
+        Work::Templated { command, .. } => {
+            templates.push((command_template_name(job, 0), command, "command".into(), true));
+        }
     }
     for (key, value) in &job.settings.env {
-        templates.push((env_template_name(&job.name, key), value, format!("env `{key}`")));
+        templates.push((env_template_name(&job.name, key), value, format!("env `{key}`"), false));
     }
 
+    let dialect = quoting::Dialect::of(job.settings.shell);
     let mut errors = Vec::new();
-    for (name, source, what) in templates {
-        if let Err(e) = env.add_template_owned(name.clone(), source.value.clone()) {
-            errors.push(diag(source.pos, format!("job `{}`, {what}: {}", job.name, template::describe(&e))));
+    let mut fast = Vec::new();
+    for (name, source, what, command) in templates {
+        let added = if command {
+            match template::add_command(env, name.clone(), &source.value, dialect) {
+                Ok(analyzed) => {
+                    fast.push(SimpleTemplate::parse(&source.value).and_then(|t| t.with_contexts(&analyzed.contexts)));
+                    Ok(())
+                }
+                Err(template::CommandError::Template(e)) => {
+                    Err(diag(source.pos, format!("job `{}`, {what}: {e}", job.name)))
+                }
+                Err(template::CommandError::Refused(r)) => {
+                    let pos = crate::diagnostic::locate(text, source.pos, &source.value, r.offset);
+                    Err(diag(pos, format!("job `{}`, {what}: {}", job.name, r.message)))
+                }
+            }
+        } else {
+            env.add_template_owned(name.clone(), source.value.clone())
+                .map_err(|e| diag(source.pos, format!("job `{}`, {what}: {}", job.name, template::describe(&e))))
+        };
+        if let Err(e) = added {
+            errors.push(e);
             continue;
         }
         let template = env.get_template(&name).expect("template was just added");
@@ -396,7 +421,7 @@ fn plan_job(
             errors.push(diag(source.pos, format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name)));
         }
     }
-    if errors.is_empty() { Ok(expansion) } else { Err(errors) }
+    if errors.is_empty() { Ok((expansion, fast)) } else { Err(errors) }
 }
 
 /// Renders a range's bounds (which may be templates over the vars) and splits it.

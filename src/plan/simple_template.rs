@@ -4,11 +4,14 @@
 //! job's planning time. A template that is only literal text and plain names renders the same
 //! by direct substitution through the same formatter, so those skip the VM. Anything else
 //! (filters, expressions, attributes, blocks, whitespace control, a trailing newline, which
-//! minijinja trims) returns `None` and takes the VM. A property test checks both agree.
+//! minijinja trims) returns `None` and takes the VM. Each name carries the shell context the
+//! template gives it, so both paths escape alike; a property test checks they agree.
 
 use std::sync::Arc;
 
 use minijinja::Value;
+
+use crate::plan::quoting::{self, Context};
 
 /// Jinja literals that look like names.
 const LITERALS: &[&str] = &["true", "false", "none", "True", "False", "None"];
@@ -16,7 +19,7 @@ const LITERALS: &[&str] = &["true", "false", "none", "True", "False", "None"];
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Text(String),
-    Name(Arc<str>),
+    Name(Arc<str>, Context),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +51,7 @@ impl SimpleTemplate {
             if !identifier || LITERALS.contains(&name) || inner.starts_with('-') || inner.ends_with('-') {
                 return None;
             }
-            parts.push(Part::Name(Arc::from(name)));
+            parts.push(Part::Name(Arc::from(name), Context::Word));
             rest = &after[close + 2..];
         }
         if rest.contains("}}") {
@@ -60,20 +63,28 @@ impl SimpleTemplate {
         Some(SimpleTemplate { parts })
     }
 
-    /// Renders with `lookup` for names and `format` for each value (the environment's formatter).
-    /// `None` when a name has no value (the caller then reports it through the VM).
-    pub fn render(
-        &self,
-        lookup: impl Fn(&str) -> Option<Value>,
-        format: impl Fn(&mut String, &Value) -> Result<(), String>,
-    ) -> Option<Result<String, String>> {
+    /// Gives each name, in order, the context the template's analysis found for it; `None` when
+    /// the counts differ (the VM then renders).
+    pub fn with_contexts(mut self, contexts: &[Context]) -> Option<SimpleTemplate> {
+        let mut contexts = contexts.iter();
+        for part in &mut self.parts {
+            if let Part::Name(_, context) = part {
+                *context = contexts.next()?.clone();
+            }
+        }
+        contexts.next().is_none().then_some(self)
+    }
+
+    /// Renders with `lookup` for names, each value escaped for its context. `None` when a name
+    /// has no value (the caller then reports it through the VM).
+    pub fn render(&self, lookup: impl Fn(&str) -> Option<Value>) -> Option<Result<String, String>> {
         let mut out = String::with_capacity(64);
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Name(name) => {
+                Part::Name(name, context) => {
                     let value = lookup(name)?;
-                    if let Err(e) = format(&mut out, &value) {
+                    if let Err(e) = quoting::push(&mut out, context, &value) {
                         return Some(Err(e));
                     }
                 }
@@ -86,6 +97,7 @@ impl SimpleTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::quoting::Dialect;
     use crate::plan::template::{self, COMMAND_SUFFIX};
     use proptest::prelude::*;
 
@@ -116,7 +128,7 @@ mod tests {
             any::<i64>().prop_map(Value::from),
             any::<bool>().prop_map(Value::from),
             "[ -~]{0,12}".prop_map(Value::from),
-            "[a-z;&|$ '\"]{0,8}".prop_map(Value::from),
+            "[a-z;&|$ '\"\\\\`\n]{0,8}".prop_map(Value::from),
         ]
     }
 
@@ -124,7 +136,7 @@ mod tests {
         /// The fast path renders exactly what minijinja renders, through the same formatter.
         #[test]
         fn agrees_with_minijinja(
-            pieces in prop::collection::vec(("[a-z ./>-]{0,6}", prop::option::of(0usize..3)), 0..6),
+            pieces in prop::collection::vec(("[a-z ./>'\"-]{0,6}", prop::option::of(0usize..3)), 0..6),
             values in prop::collection::vec(value(), 3),
         ) {
             let names = ["start", "end", "item"];
@@ -136,13 +148,14 @@ mod tests {
 
             let mut env = template::environment();
             let name = format!("t{COMMAND_SUFFIX}");
-            env.add_template_owned(name.clone(), source.clone()).unwrap();
+            let Ok(analyzed) = template::add_command(&mut env, name.clone(), &source, Dialect::Posix) else { return Ok(()) };
+            let simple = simple.with_contexts(&analyzed.contexts).expect("one context per name");
             let ctx: Vec<(Arc<str>, Value)> = names.iter().zip(&values).map(|(n, v)| (Arc::from(*n), v.clone())).collect();
             let scope = template::Scope { own: ctx.clone(), ..template::Scope::of_vars(Arc::new(vec![])) };
             let expected = env.get_template(&name).unwrap().render(Value::from_object(scope)).unwrap();
 
             let lookup = |n: &str| ctx.iter().find(|(k, _)| &**k == n).map(|(_, v)| v.clone());
-            let got = simple.render(lookup, template::format_for_shell).unwrap().unwrap();
+            let got = simple.render(lookup).unwrap().unwrap();
             prop_assert_eq!(got, expected);
         }
     }

@@ -1,15 +1,18 @@
-//! Jinja templates (minijinja) with shell quoting of every substituted value.
+//! Jinja templates (minijinja), with every output of a command template escaped for the
+//! shell context it lands in.
 //!
-//! Command templates are registered under names ending in [`COMMAND_SUFFIX`]; for those, the
-//! formatter quotes each `{{ value }}` with `shlex::try_quote`, so an item such as
-//! `https://x/?a=1&b=2` or `; touch PWNED` arrives as one literal word whether the command then
-//! goes through `sh -c` or is split and executed directly. `{{ x | raw }}` opts out. Other
-//! templates (env values, range bounds) are rendered as plain text.
+//! Command templates are registered under names ending in [`COMMAND_SUFFIX`], after
+//! [`quoting::analyze`] has given each output its context and routed it through the escaping
+//! filter; the formatter of those templates writes only what that filter returned, so an
+//! output that missed its context fails instead of going out unescaped. `{{ x | raw }}` opts
+//! out. Other templates (env values, range bounds) are rendered as plain text.
 
 use std::sync::Arc;
 
-use minijinja::value::{Object, Value, ValueKind};
+use minijinja::value::{Object, Value};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+
+use crate::plan::quoting::{self, Analyzed, Dialect, Quoted};
 
 /// Template names ending in this are commands and get shell quoting.
 pub const COMMAND_SUFFIX: &str = ":cmd";
@@ -24,26 +27,41 @@ pub fn environment() -> Environment<'static> {
         if *state.auto_escape() != SHELL_ESCAPE {
             return minijinja::escape_formatter(out, state, value);
         }
-        let mut text = String::new();
-        format_for_shell(&mut text, value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
-        out.write_str(&text).map_err(Error::from)
+        match value.downcast_object_ref::<Quoted>() {
+            Some(quoted) => out.write_str(&quoted.0).map_err(Error::from),
+            None => {
+                Err(Error::new(ErrorKind::InvalidOperation, "an output of a command template missed its shell context"))
+            }
+        }
     });
-    env.add_filter("raw", |value: Value| Value::from_safe_string(value.to_string()));
+    env.add_filter("raw", quoting::raw);
+    env.add_filter(quoting::FILTER, quoting::shell_filter);
     env
 }
 
-/// Appends `value` as a command template shows it: one shell word. Numbers and booleans never
-/// need quoting; `raw` values are written as they are; everything else goes through shlex.
-pub fn format_for_shell(out: &mut String, value: &Value) -> Result<(), String> {
-    use std::fmt::Write as _;
-    if value.is_safe() || matches!(value.kind(), ValueKind::Number | ValueKind::Bool) {
-        let _ = write!(out, "{value}");
-        return Ok(());
-    }
-    let text = value.to_string();
-    let quoted = shlex::try_quote(&text).map_err(|_| "a value contains a NUL byte".to_string())?;
-    out.push_str(&quoted);
-    Ok(())
+/// Reads a command template for `dialect` and registers it under `name` (which must end in
+/// [`COMMAND_SUFFIX`]); the contexts of its outputs are returned for the fast path.
+pub fn add_command(
+    env: &mut Environment<'static>,
+    name: String,
+    source: &str,
+    dialect: Dialect,
+) -> Result<Analyzed, CommandError> {
+    let analyzed = quoting::analyze(source, dialect).map_err(|e| match e {
+        quoting::analyze::AnalyzeError::Syntax(e) => CommandError::Template(describe(&e)),
+        quoting::analyze::AnalyzeError::Refused(r) => CommandError::Refused(r),
+    })?;
+    env.add_template_owned(name, analyzed.source.clone()).map_err(|e| CommandError::Template(describe(&e)))?;
+    Ok(analyzed)
+}
+
+/// Why a command template was not accepted.
+#[derive(Debug)]
+pub enum CommandError {
+    /// Not a valid template.
+    Template(String),
+    /// A value would land where it cannot be escaped.
+    Refused(quoting::Refusal),
 }
 
 /// A YAML/JSON value as a template value.
@@ -106,12 +124,13 @@ mod tests {
 
     fn render(source: &str, bindings: Vec<(&str, Value)>) -> Result<String, Error> {
         let mut env = environment();
-        env.add_template_owned(format!("t{COMMAND_SUFFIX}"), source.to_owned()).unwrap();
+        let name = format!("t{COMMAND_SUFFIX}");
+        add_command(&mut env, name.clone(), source, Dialect::Posix).unwrap();
         let scope = Scope {
             own: bindings.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
             ..Scope::of_vars(Arc::new(vec![]))
         };
-        env.get_template(&format!("t{COMMAND_SUFFIX}")).unwrap().render(Value::from_object(scope))
+        env.get_template(&name).unwrap().render(Value::from_object(scope))
     }
 
     #[test]
@@ -124,10 +143,24 @@ mod tests {
     }
 
     #[test]
+    fn values_are_escaped_for_the_quotes_they_sit_in() {
+        let x = || vec![("x", Value::from("it's $(touch PWNED)"))];
+        assert_eq!(render("echo \"v {{ x }} e\"", x()).unwrap(), "echo \"v it's \\$(touch PWNED) e\"");
+        assert_eq!(render("echo 'v {{ x }} e'", x()).unwrap(), "echo 'v it'\\''s $(touch PWNED) e'");
+    }
+
+    #[test]
     fn raw_opts_out_and_undefined_is_an_error() {
         assert_eq!(render("{{ x | raw }}", vec![("x", Value::from("a|b"))]).unwrap(), "a|b");
+        assert_eq!(render("\"{{ x | raw }}\"", vec![("x", Value::from("$y"))]).unwrap(), "\"$y\"");
         let e = render("{{ strat }}", vec![]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UndefinedError);
+    }
+
+    #[test]
+    fn safe_strings_of_other_filters_are_still_escaped() {
+        let x = vec![("x", Value::from_safe_string("$(touch PWNED)".into()))];
+        assert_eq!(render("echo \"{{ x }}\"", x).unwrap(), "echo \"\\$(touch PWNED)\"");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
+use crate::plan::quoting::Dialect;
 use crate::plan::template::{self, json_value};
 use serde_json::Value as Json;
 
@@ -53,15 +54,19 @@ pub fn resolve(
     if errors.is_empty() { Ok(vars) } else { Err(Diagnostics(errors)) }
 }
 
-/// A computed var's command is a command template over the vars above it (values shell-quoted),
-/// so `{sh: "sqlite3 {{ db }} 'select max(id) from orders'"}` follows `--set db=…`.
+/// A computed var's command is a command template over the vars above it, its values escaped
+/// for where they land as in any command (it runs with `/bin/sh`), so
+/// `{sh: "sqlite3 {{ db }} 'select max(id) from orders'"}` follows `--set db=…`.
 fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<String, String> {
     if !cmd.contains("{{") && !cmd.contains("{%") {
         return Ok(cmd.to_owned());
     }
     let name = format!("var{}", template::COMMAND_SUFFIX);
     let mut env = template::environment();
-    env.add_template_owned(name.clone(), cmd.to_owned()).map_err(|e| template::describe(&e))?;
+    template::add_command(&mut env, name.clone(), cmd, Dialect::Posix).map_err(|e| match e {
+        template::CommandError::Template(e) => e,
+        template::CommandError::Refused(r) => format!("in `{cmd}`: {}", r.message),
+    })?;
     let scope = template::Scope::of_vars(Arc::new(vars_above.to_vec()));
     env.get_template(&name)
         .and_then(|t| t.render(Value::from_object(scope)))
@@ -128,5 +133,10 @@ mod tests {
         assert_eq!(render_command("wc -l {{ db }} {{ n }}", &above).unwrap(), "wc -l 'my file.db' 3");
         assert_eq!(render_command("echo '{x}'", &[]).unwrap(), "echo '{x}'");
         assert!(render_command("echo {{ later }}", &above).unwrap_err().contains("undefined"));
+        assert_eq!(
+            render_command("echo \"{{ db }}\"", &[(Arc::from("db"), Value::from("$(x)"))]).unwrap(),
+            "echo \"\\$(x)\""
+        );
+        assert!(render_command("echo `{{ db }}`", &above).unwrap_err().contains("backticks"));
     }
 }

@@ -1,0 +1,907 @@
+//! A reader of shell syntax that knows, at every point of a command template's literal text,
+//! which quoting context the shell is in.
+//!
+//! It reads only the template's own text (never a value), one character at a time, and keeps a
+//! stack of frames: the command line, `"…"`, `'…'`, `$'…'`, `$(…)`, `(…)`, `${…}`, `$((…))`,
+//! backticks, a `#` comment, `[[ … ]]` and here-document bodies. At each `{{ … }}` it says
+//! where the value lands ([`Spot`]), or refuses the place with a message that says what to
+//! write instead. It is deliberately strict: where dash and bash could read the text
+//! differently, or where this reader could lose track, it refuses rather than guess, because a
+//! wrong guess is how a value becomes code.
+
+/// Which shell will read the command: under `Posix` only what dash and bash read alike is
+/// accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Posix,
+    Bash,
+}
+
+/// Where a value lands, as far as escaping goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spot {
+    /// A bare word of a command (also inside `$(…)` and `(…)`).
+    Word,
+    /// Inside `"…"`.
+    Double,
+    /// Inside `'…'`.
+    Single,
+    /// Inside bash's `$'…'`.
+    AnsiC,
+    /// A here-document body with an unquoted delimiter; `prefix` is the body line's text before
+    /// the value when it is known exactly.
+    HereDoc { delimiter: String, prefix: Option<String> },
+}
+
+/// A here-document announced by `<<WORD` whose body has not started yet, or is being read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HereSpec {
+    delimiter: String,
+    /// Any part of the delimiter word was quoted: the body is not expanded.
+    quoted: bool,
+    /// `<<-`: leading tabs are stripped from every body line.
+    strip: bool,
+}
+
+/// What the last character started, to be settled by the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pend {
+    None,
+    /// `\`.
+    Escape,
+    /// `$`.
+    Dollar,
+    /// `$(`, which may still become `$((`.
+    DollarParen,
+    /// `<`, which may become `<<`.
+    Less,
+    /// `<<`, which may become `<<<` or `<<-`.
+    LessLess,
+    /// `(` at the start of a word, which may become `((`.
+    Paren,
+}
+
+/// How far a command frame is into its current word (for `#` comments and keywords).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Word {
+    Start,
+    /// The word's literal text so far (only while it could still be a keyword).
+    Text(String),
+    /// Inside a word that is no keyword.
+    Opaque,
+    /// After branches that disagree: maybe at a word's start, maybe not.
+    Unsure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CmdKind {
+    Top,
+    /// `$(…)`.
+    Subst,
+    /// `(…)`, `<(…)`.
+    Paren,
+    /// `[[ … ]]`.
+    Test,
+}
+
+/// Reading the word after `<<`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DelimReader {
+    strip: bool,
+    text: String,
+    quoted: bool,
+    started: bool,
+    quote: DelimQuote,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DelimQuote {
+    No,
+    Single,
+    Double,
+    DoubleEscape,
+    Escape,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Frame {
+    Cmd { kind: CmdKind, word: Word, pend: Pend, delim: Option<DelimReader>, heredocs: Vec<HereSpec> },
+    Double { pend: Pend },
+    Single,
+    AnsiC { escape: bool },
+    Backtick { escape: bool },
+    Param { in_double: bool, depth: u32, pend: Pend },
+    Arith { depth: u32, closing: bool, pend: Pend },
+    Comment,
+    HereDoc { spec: HereSpec, rest: Vec<HereSpec>, pend: Pend, line_start: bool },
+}
+
+impl Frame {
+    fn cmd(kind: CmdKind) -> Frame {
+        Frame::Cmd { kind, word: Word::Start, pend: Pend::None, delim: None, heredocs: Vec::new() }
+    }
+
+    /// How a message names the place.
+    fn describe(&self) -> &'static str {
+        match self {
+            Frame::Cmd { kind: CmdKind::Top, .. } => "the command line",
+            Frame::Cmd { kind: CmdKind::Subst, .. } => "`$(…)`",
+            Frame::Cmd { kind: CmdKind::Paren, .. } => "`(…)`",
+            Frame::Cmd { kind: CmdKind::Test, .. } => "`[[ … ]]`",
+            Frame::Double { .. } => "double quotes",
+            Frame::Single => "single quotes",
+            Frame::AnsiC { .. } => "`$'…'`",
+            Frame::Backtick { .. } => "backticks",
+            Frame::Param { .. } => "`${…}`",
+            Frame::Arith { .. } => "arithmetic `$((…))`",
+            Frame::Comment => "a `#` comment",
+            Frame::HereDoc { .. } => "a here-document",
+        }
+    }
+}
+
+/// A here-document body line as far as it is known: exactly, or only known not to be able to
+/// become the delimiter any more (after a value was checked, or branches that differ).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    Known(String),
+    Unknown,
+}
+
+/// The reader's whole state; cloned at `{% if %}`/`{% for %}` and compared where branches meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lexer {
+    dialect: Dialect,
+    frames: Vec<Frame>,
+    line: Line,
+}
+
+/// What to do with the current character after a frame handled it.
+enum Flow {
+    Done,
+    /// The frame stack changed; the same character is read again by the new top frame.
+    Again,
+}
+
+impl Lexer {
+    pub fn new(dialect: Dialect) -> Lexer {
+        Lexer { dialect, frames: vec![Frame::cmd(CmdKind::Top)], line: Line::Known(String::new()) }
+    }
+
+    /// Reads literal template text.
+    /// Reads literal template text; an error carries the byte offset in `text` it is about.
+    pub fn text(&mut self, text: &str) -> Result<(), (usize, String)> {
+        text.char_indices().try_for_each(|(at, c)| self.step(c).map_err(|m| (at, m)))
+    }
+
+    fn heredoc_index(&self) -> Option<usize> {
+        self.frames.iter().position(|f| matches!(f, Frame::HereDoc { .. }))
+    }
+
+    fn delimiter(&self) -> Option<&str> {
+        self.frames.iter().find_map(|f| match f {
+            Frame::HereDoc { spec, .. } => Some(spec.delimiter.as_str()),
+            _ => None,
+        })
+    }
+
+    fn step(&mut self, c: char) -> Result<(), String> {
+        if let Some(i) = self.heredoc_index() {
+            let top = self.frames.len() - 1;
+            if c == '\n' && i != top {
+                return Err(format!(
+                    "a line of a here-document ends inside {}: batchrun reads a here-document line by line, so close it on the same line",
+                    self.frames[top].describe()
+                ));
+            }
+            if c != '\n' {
+                let skip = match &mut self.frames[i] {
+                    Frame::HereDoc { spec, line_start, .. } => {
+                        let skip = spec.strip && *line_start && c == '\t' && i == top;
+                        *line_start &= skip;
+                        skip
+                    }
+                    _ => false,
+                };
+                if let (false, Line::Known(text)) = (skip, &mut self.line) {
+                    text.push(c);
+                }
+            }
+        }
+        loop {
+            let flow = match self.frames.last() {
+                Some(Frame::Cmd { .. }) => self.step_cmd(c)?,
+                Some(Frame::Double { .. }) => self.step_double(c)?,
+                Some(Frame::Single) => {
+                    if c == '\'' {
+                        self.pop();
+                    }
+                    Flow::Done
+                }
+                Some(Frame::AnsiC { .. } | Frame::Backtick { .. }) => self.step_escaped_quote(c),
+                Some(Frame::Param { .. }) => self.step_param(c)?,
+                Some(Frame::Arith { .. }) => self.step_arith(c)?,
+                Some(Frame::Comment) => {
+                    if c == '\n' {
+                        self.pop();
+                        Flow::Again
+                    } else {
+                        Flow::Done
+                    }
+                }
+                Some(Frame::HereDoc { .. }) => self.step_heredoc(c)?,
+                None => Flow::Done,
+            };
+            if let Flow::Done = flow {
+                return Ok(());
+            }
+        }
+    }
+
+    fn pop(&mut self) {
+        if self.frames.len() > 1 {
+            self.frames.pop();
+        }
+    }
+
+    fn push(&mut self, frame: Frame) {
+        self.frames.push(frame);
+    }
+
+    fn top_pend(&mut self) -> Option<&mut Pend> {
+        match self.frames.last_mut()? {
+            Frame::Cmd { pend, .. }
+            | Frame::Double { pend }
+            | Frame::Param { pend, .. }
+            | Frame::Arith { pend, .. }
+            | Frame::HereDoc { pend, .. } => Some(pend),
+            _ => None,
+        }
+    }
+
+    fn set_pend(&mut self, value: Pend) {
+        if let Some(pend) = self.top_pend() {
+            *pend = value;
+        }
+    }
+
+    /// Settles a `$` or `$(` that the previous character left open. `Some` when `c` was used.
+    fn settle_dollar(&mut self, pend: Pend, c: char, in_double: bool) -> Result<Option<Flow>, String> {
+        match pend {
+            Pend::Dollar => {
+                self.set_pend(Pend::None);
+                match c {
+                    '(' => self.set_pend(Pend::DollarParen),
+                    '{' => self.push(Frame::Param { in_double, depth: 0, pend: Pend::None }),
+                    '\'' if !in_double && !self.in_heredoc_top() => match self.dialect {
+                        Dialect::Bash => self.push(Frame::AnsiC { escape: false }),
+                        Dialect::Posix => {
+                            return Err(
+                                "`$'…'` is bash syntax that dash reads differently: use `shell: bash`, or `'…'`".into(),
+                            );
+                        }
+                    },
+                    _ => return Ok(Some(Flow::Again)),
+                }
+                Ok(Some(Flow::Done))
+            }
+            Pend::DollarParen => {
+                self.set_pend(Pend::None);
+                if c == '(' {
+                    self.push(Frame::Arith { depth: 0, closing: false, pend: Pend::None });
+                    Ok(Some(Flow::Done))
+                } else {
+                    self.push(Frame::cmd(CmdKind::Subst));
+                    Ok(Some(Flow::Again))
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn in_heredoc_top(&self) -> bool {
+        matches!(self.frames.last(), Some(Frame::HereDoc { .. }))
+    }
+
+    fn step_cmd(&mut self, c: char) -> Result<Flow, String> {
+        let Some(Frame::Cmd { kind, word, pend, delim, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let kind = *kind;
+        let pending = std::mem::replace(pend, Pend::None);
+        if delim.is_some() {
+            return self.step_delimiter(c);
+        }
+        match pending {
+            Pend::Escape => {
+                if c != '\n' {
+                    add_to_word(word, None);
+                }
+                return Ok(Flow::Done);
+            }
+            Pend::Dollar | Pend::DollarParen => {
+                *pend = pending;
+                if let Some(flow) = self.settle_dollar(pending, c, false)? {
+                    return Ok(flow);
+                }
+                return Ok(Flow::Done);
+            }
+            Pend::Less => {
+                if c == '<' {
+                    *pend = Pend::LessLess;
+                    return Ok(Flow::Done);
+                }
+                return Ok(Flow::Again);
+            }
+            Pend::LessLess => {
+                let reader = |strip| DelimReader {
+                    strip,
+                    text: String::new(),
+                    quoted: false,
+                    started: false,
+                    quote: DelimQuote::No,
+                };
+                return Ok(match c {
+                    '<' => Flow::Done,
+                    '-' => {
+                        *delim = Some(reader(true));
+                        Flow::Done
+                    }
+                    _ => {
+                        *delim = Some(reader(false));
+                        Flow::Again
+                    }
+                });
+            }
+            Pend::Paren => {
+                if c == '(' {
+                    self.push(Frame::Arith { depth: 0, closing: false, pend: Pend::None });
+                    return Ok(Flow::Done);
+                }
+                self.push(Frame::cmd(CmdKind::Paren));
+                return Ok(Flow::Again);
+            }
+            Pend::None => {}
+        }
+        if c == '#' {
+            match word {
+                Word::Start => {
+                    self.push(Frame::Comment);
+                    return Ok(Flow::Done);
+                }
+                Word::Unsure => {
+                    return Err("cannot tell whether this `#` starts a comment: the `{% … %}` before it ends a word in some branches and not in others".into());
+                }
+                _ => {}
+            }
+        }
+        match c {
+            '\\' => {
+                *pend = Pend::Escape;
+                add_to_word(word, None);
+            }
+            '\'' => {
+                add_to_word(word, None);
+                self.push(Frame::Single);
+            }
+            '"' => {
+                add_to_word(word, None);
+                self.push(Frame::Double { pend: Pend::None });
+            }
+            '`' => {
+                add_to_word(word, None);
+                self.push(Frame::Backtick { escape: false });
+            }
+            '$' => {
+                add_to_word(word, None);
+                *pend = Pend::Dollar;
+            }
+            ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' => {
+                let at_start = matches!(word, Word::Start);
+                if let Some(flow) = self.end_word(kind)? {
+                    return Ok(flow);
+                }
+                let Some(Frame::Cmd { pend, heredocs, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+                match c {
+                    '\n' if !heredocs.is_empty() => {
+                        let mut specs = std::mem::take(heredocs);
+                        let spec = specs.remove(0);
+                        self.line = Line::Known(String::new());
+                        self.push(Frame::HereDoc { spec, rest: specs, pend: Pend::None, line_start: true });
+                    }
+                    '<' => *pend = Pend::Less,
+                    '(' if at_start => *pend = Pend::Paren,
+                    '(' => self.push(Frame::cmd(CmdKind::Paren)),
+                    ')' if matches!(kind, CmdKind::Subst | CmdKind::Paren) => {
+                        self.pop();
+                        if let Some(Frame::Cmd { word, .. }) = self.frames.last_mut() {
+                            *word = if kind == CmdKind::Subst { Word::Opaque } else { Word::Start };
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => add_to_word(word, Some(c)),
+        }
+        Ok(Flow::Done)
+    }
+
+    /// Ends the current word of the top command frame and acts on a keyword it was.
+    fn end_word(&mut self, kind: CmdKind) -> Result<Option<Flow>, String> {
+        let Some(Frame::Cmd { word, .. }) = self.frames.last_mut() else { return Ok(None) };
+        let ended = std::mem::replace(word, Word::Start);
+        let Word::Text(text) = ended else { return Ok(None) };
+        match text.as_str() {
+            "[[" => {
+                self.push(Frame::cmd(CmdKind::Test));
+                Ok(Some(Flow::Again))
+            }
+            "]]" if kind == CmdKind::Test => {
+                self.pop();
+                Ok(Some(Flow::Again))
+            }
+            "case" if matches!(kind, CmdKind::Subst | CmdKind::Paren) => Err(
+                "`case` inside `$(…)` or `(…)`: its patterns' `)` cannot be told apart from the closing one here; use `if`, or run the `case` outside the substitution".into(),
+            ),
+            _ => Ok(None),
+        }
+    }
+
+    fn step_delimiter(&mut self, c: char) -> Result<Flow, String> {
+        let Some(Frame::Cmd { delim: Some(d), heredocs, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        match d.quote {
+            DelimQuote::Single => {
+                if c == '\'' {
+                    d.quote = DelimQuote::No;
+                } else {
+                    d.text.push(c);
+                }
+            }
+            DelimQuote::Double => match c {
+                '"' => d.quote = DelimQuote::No,
+                '\\' => d.quote = DelimQuote::DoubleEscape,
+                _ => d.text.push(c),
+            },
+            DelimQuote::DoubleEscape => {
+                if !matches!(c, '$' | '`' | '"' | '\\' | '\n') {
+                    d.text.push('\\');
+                }
+                d.text.push(c);
+                d.quote = DelimQuote::Double;
+            }
+            DelimQuote::Escape => {
+                d.text.push(c);
+                d.quote = DelimQuote::No;
+            }
+            DelimQuote::No => match c {
+                ' ' | '\t' if !d.started => {}
+                '\'' | '"' | '\\' => {
+                    d.quoted = true;
+                    d.started = true;
+                    d.quote = match c {
+                        '\'' => DelimQuote::Single,
+                        '"' => DelimQuote::Double,
+                        _ => DelimQuote::Escape,
+                    };
+                }
+                ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' => {
+                    if !d.started || d.text.is_empty() {
+                        return Err("`<<` needs a delimiter word".into());
+                    }
+                    let spec = HereSpec { delimiter: std::mem::take(&mut d.text), quoted: d.quoted, strip: d.strip };
+                    heredocs.push(spec);
+                    if let Some(Frame::Cmd { delim, .. }) = self.frames.last_mut() {
+                        *delim = None;
+                    }
+                    return Ok(Flow::Again);
+                }
+                _ => {
+                    d.started = true;
+                    d.text.push(c);
+                }
+            },
+        }
+        Ok(Flow::Done)
+    }
+
+    fn step_double(&mut self, c: char) -> Result<Flow, String> {
+        let Some(Frame::Double { pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let pending = *pend;
+        match pending {
+            Pend::Escape => {
+                *pend = Pend::None;
+                return Ok(Flow::Done);
+            }
+            Pend::Dollar | Pend::DollarParen => {
+                if let Some(flow) = self.settle_dollar(pending, c, true)? {
+                    return Ok(flow);
+                }
+                return Ok(Flow::Done);
+            }
+            _ => {}
+        }
+        match c {
+            '"' => self.pop(),
+            '\\' => *pend = Pend::Escape,
+            '$' => *pend = Pend::Dollar,
+            '`' => self.push(Frame::Backtick { escape: false }),
+            _ => {}
+        }
+        Ok(Flow::Done)
+    }
+
+    fn step_escaped_quote(&mut self, c: char) -> Flow {
+        let (escape, close) = match self.frames.last_mut() {
+            Some(Frame::AnsiC { escape }) => (escape, '\''),
+            Some(Frame::Backtick { escape }) => (escape, '`'),
+            _ => return Flow::Done,
+        };
+        if *escape {
+            *escape = false;
+        } else if c == '\\' {
+            *escape = true;
+        } else if c == close {
+            self.pop();
+        }
+        Flow::Done
+    }
+
+    fn step_param(&mut self, c: char) -> Result<Flow, String> {
+        let Some(Frame::Param { in_double, depth, pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let in_double = *in_double;
+        let pending = *pend;
+        match pending {
+            Pend::Escape => {
+                *pend = Pend::None;
+                return Ok(Flow::Done);
+            }
+            Pend::Dollar | Pend::DollarParen => {
+                if let Some(flow) = self.settle_dollar(pending, c, in_double)? {
+                    return Ok(flow);
+                }
+                return Ok(Flow::Done);
+            }
+            _ => {}
+        }
+        match c {
+            '{' => *depth += 1,
+            '}' if *depth > 0 => *depth -= 1,
+            '}' => self.pop(),
+            '\\' => *pend = Pend::Escape,
+            '$' => *pend = Pend::Dollar,
+            '`' => self.push(Frame::Backtick { escape: false }),
+            '"' => self.push(Frame::Double { pend: Pend::None }),
+            '\'' if in_double => {
+                return Err(
+                    "single quotes inside `${…}` within double quotes or a here-document: dash and bash read them differently"
+                        .into(),
+                );
+            }
+            '\'' => self.push(Frame::Single),
+            _ => {}
+        }
+        Ok(Flow::Done)
+    }
+
+    fn step_arith(&mut self, c: char) -> Result<Flow, String> {
+        let Some(Frame::Arith { depth, closing, pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let pending = *pend;
+        match pending {
+            Pend::Escape => {
+                *pend = Pend::None;
+                return Ok(Flow::Done);
+            }
+            Pend::Dollar | Pend::DollarParen => {
+                if let Some(flow) = self.settle_dollar(pending, c, true)? {
+                    return Ok(flow);
+                }
+                return Ok(Flow::Done);
+            }
+            _ => {}
+        }
+        if *closing {
+            if c != ')' {
+                return Err("unbalanced parentheses in arithmetic `$((…))` or `((…))`".into());
+            }
+            self.pop();
+            return Ok(Flow::Done);
+        }
+        match c {
+            '(' => *depth += 1,
+            ')' if *depth > 0 => *depth -= 1,
+            ')' => *closing = true,
+            '\\' => *pend = Pend::Escape,
+            '$' => *pend = Pend::Dollar,
+            '`' => self.push(Frame::Backtick { escape: false }),
+            '"' => self.push(Frame::Double { pend: Pend::None }),
+            '\'' => self.push(Frame::Single),
+            _ => {}
+        }
+        Ok(Flow::Done)
+    }
+
+    fn step_heredoc(&mut self, c: char) -> Result<Flow, String> {
+        let Some(Frame::HereDoc { spec, rest, pend, line_start }) = self.frames.last_mut() else {
+            return Ok(Flow::Done);
+        };
+        let pending = *pend;
+        if !spec.quoted {
+            match pending {
+                Pend::Escape => {
+                    *pend = Pend::None;
+                    if c == '\n' {
+                        return Err("a `\\` at the end of a here-document line: dash and bash join the lines differently when looking for the delimiter".into());
+                    }
+                    return Ok(Flow::Done);
+                }
+                Pend::Dollar | Pend::DollarParen => {
+                    if let Some(flow) = self.settle_dollar(pending, c, true)? {
+                        return Ok(flow);
+                    }
+                    return Ok(Flow::Done);
+                }
+                _ => {}
+            }
+            match c {
+                '\\' => *pend = Pend::Escape,
+                '$' => *pend = Pend::Dollar,
+                '`' => {
+                    self.push(Frame::Backtick { escape: false });
+                    return Ok(Flow::Done);
+                }
+                _ => {}
+            }
+        }
+        if c == '\n' {
+            let ends = matches!(&self.line, Line::Known(text) if *text == spec.delimiter);
+            *line_start = true;
+            if ends {
+                let mut rest = std::mem::take(rest);
+                self.frames.pop();
+                if !rest.is_empty() {
+                    let spec = rest.remove(0);
+                    self.push(Frame::HereDoc { spec, rest, pend: Pend::None, line_start: true });
+                }
+            }
+            self.line = Line::Known(String::new());
+        }
+        Ok(Flow::Done)
+    }
+
+    /// Where a value placed here lands, or why it cannot be placed here.
+    pub fn hole(&mut self) -> Result<Spot, String> {
+        // Settle what the last character left open, as the value's first character would.
+        loop {
+            let pend = self.top_pend().map(|p| *p).unwrap_or(Pend::None);
+            match pend {
+                Pend::Escape => {
+                    return Err("a value right after a `\\`: the backslash would escape the value's quoting; put a space or a quote between them".into());
+                }
+                Pend::Dollar => {
+                    return Err(
+                        "a value right after `$` would be read as part of an expansion; put it in its own word or quotes"
+                            .into(),
+                    );
+                }
+                Pend::DollarParen => {
+                    self.set_pend(Pend::None);
+                    self.push(Frame::cmd(CmdKind::Subst));
+                }
+                Pend::Paren => {
+                    self.set_pend(Pend::None);
+                    self.push(Frame::cmd(CmdKind::Paren));
+                }
+                Pend::Less => self.set_pend(Pend::None),
+                Pend::LessLess => {
+                    return Err("a value as a here-document's delimiter; write the delimiter in the template".into());
+                }
+                Pend::None => break,
+            }
+        }
+        if let Some(Frame::Cmd { delim: Some(_), .. }) = self.frames.last() {
+            return Err("a value as a here-document's delimiter; write the delimiter in the template".into());
+        }
+        for frame in &self.frames {
+            let refused = match frame {
+                Frame::Backtick { .. } => "a value inside backticks cannot be quoted reliably: use `$(…)` instead",
+                Frame::Comment => "a value inside a `#` comment: move it out of the comment or remove it",
+                Frame::Arith { .. } => {
+                    "a value inside arithmetic (`$((…))`, `((…))`) is evaluated as code by the shell: compute it in the template instead (`{{ n + 1 }}`)"
+                }
+                Frame::Param { .. } => {
+                    "a value inside `${…}`: pass it through `env:` and write `${X:-\"$NAME\"}`, or compute the default in the template (`{{ x or default }}`)"
+                }
+                Frame::Cmd { kind: CmdKind::Test, .. } => {
+                    "a value inside `[[ … ]]` can be evaluated as arithmetic by bash: use `[ … ]` with the value in double quotes, or pass it through `env:` and test `\"$NAME\"`"
+                }
+                Frame::HereDoc { spec, .. } if spec.quoted => {
+                    "a value in a here-document with a quoted delimiter (`<<'EOF'`) cannot be escaped: use an unquoted delimiter (`<<EOF`), or pass the value through `env:` and use `$NAME`"
+                }
+                Frame::HereDoc { spec, .. } if spec.strip => {
+                    "a value in a `<<-` here-document would lose its leading tabs: use `<<`"
+                }
+                _ => continue,
+            };
+            return Err(refused.into());
+        }
+        let spot = match self.frames.last_mut() {
+            Some(Frame::Cmd { word, .. }) => {
+                *word = Word::Opaque;
+                Spot::Word
+            }
+            Some(Frame::Double { .. }) => Spot::Double,
+            Some(Frame::Single) => Spot::Single,
+            Some(Frame::AnsiC { .. }) => Spot::AnsiC,
+            Some(Frame::HereDoc { spec, line_start, .. }) => {
+                *line_start = false;
+                let prefix = match &self.line {
+                    Line::Known(text) => Some(text.clone()),
+                    Line::Unknown => None,
+                };
+                let delimiter = spec.delimiter.clone();
+                self.line = Line::Unknown;
+                return Ok(Spot::HereDoc { delimiter, prefix });
+            }
+            _ => return Err("a value cannot be placed here".into()),
+        };
+        // A value in a nested context on a here-document line: that line must not be able to
+        // become the delimiter.
+        if let (Some(delimiter), Line::Known(text)) = (self.delimiter(), &self.line) {
+            if delimiter.starts_with(text.as_str()) {
+                return Err(format!(
+                    "a value on a here-document line that could then read as its delimiter `{delimiter}`: put other text first on that line"
+                ));
+            }
+            self.line = Line::Unknown;
+        }
+        Ok(spot)
+    }
+
+    /// Where a block's branches meet: the one state both ends agree on, or why they do not.
+    pub fn merge(a: &Lexer, b: &Lexer) -> Result<Lexer, String> {
+        if a == b {
+            return Ok(a.clone());
+        }
+        let mut a = a.clone();
+        let mut b = b.clone();
+        if a.line != b.line {
+            for lexer in [&a, &b] {
+                if let (Some(delimiter), Line::Known(text)) = (lexer.delimiter(), &lexer.line)
+                    && delimiter.starts_with(text.as_str())
+                {
+                    return Err(format!(
+                        "a here-document line that some branches could make read as its delimiter `{delimiter}`"
+                    ));
+                }
+            }
+            a.line = Line::Unknown;
+            b.line = Line::Unknown;
+        }
+        if a.frames.len() == b.frames.len() {
+            for (fa, fb) in a.frames.iter_mut().zip(b.frames.iter_mut()) {
+                if let (Frame::Cmd { word: wa, .. }, Frame::Cmd { word: wb, .. }) = (fa, fb)
+                    && wa != wb
+                {
+                    let start = |w: &Word| matches!(w, Word::Start | Word::Unsure);
+                    let merged = if start(wa) || start(wb) { Word::Unsure } else { Word::Opaque };
+                    *wa = merged.clone();
+                    *wb = merged;
+                }
+            }
+        }
+        if a == b {
+            return Ok(a);
+        }
+        let describe = |l: &Lexer| l.frames.last().map_or("the command line", Frame::describe);
+        let (da, db) = (describe(&a), describe(&b));
+        Err(if da == db {
+            format!("its branches end in different shell states (inside {da}, with different text still open)")
+        } else {
+            format!("its branches end in different shell states: one inside {da}, one inside {db}")
+        })
+    }
+}
+
+/// Adds a character to a command frame's word: `Some(c)` a literal one, `None` a quote or escape
+/// (which makes the word no keyword).
+fn add_to_word(word: &mut Word, c: Option<char>) {
+    *word = match (std::mem::replace(word, Word::Opaque), c) {
+        (Word::Start, Some(c)) => Word::Text(c.to_string()),
+        (Word::Text(mut text), Some(c)) if text.len() < 4 => {
+            text.push(c);
+            Word::Text(text)
+        }
+        _ => Word::Opaque,
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spot of the one `@` in `template` (the value's place).
+    fn spot(template: &str, dialect: Dialect) -> Result<Spot, String> {
+        let (before, after) = template.split_once('@').expect("a hole");
+        let mut lexer = Lexer::new(dialect);
+        lexer.text(before).map_err(|(_, m)| m)?;
+        let spot = lexer.hole()?;
+        lexer.text(after).map_err(|(_, m)| m)?;
+        Ok(spot)
+    }
+
+    fn posix(template: &str) -> Result<Spot, String> {
+        spot(template, Dialect::Posix)
+    }
+
+    #[test]
+    fn contexts_come_from_the_text_around_the_value() {
+        assert_eq!(posix("echo @ x"), Ok(Spot::Word));
+        assert_eq!(posix("echo --a=@"), Ok(Spot::Word));
+        assert_eq!(posix("echo \"v @ e\""), Ok(Spot::Double));
+        assert_eq!(posix("echo 'v @ e'"), Ok(Spot::Single));
+        assert_eq!(posix("echo \"$(echo @)\""), Ok(Spot::Word));
+        assert_eq!(posix("echo \"$(echo \"@\")\""), Ok(Spot::Double));
+        assert_eq!(posix("(cd /tmp && echo @)"), Ok(Spot::Word));
+        assert_eq!(posix("echo a # c\necho @"), Ok(Spot::Word));
+        assert_eq!(posix("echo 'it''s' \"a\\\"b\" @"), Ok(Spot::Word));
+        assert_eq!(spot("echo $'a\\'b' $'@'", Dialect::Bash), Ok(Spot::AnsiC));
+        assert_eq!(
+            posix("cat <<EOF\nline @\nEOF\n"),
+            Ok(Spot::HereDoc { delimiter: "EOF".into(), prefix: Some("line ".into()) })
+        );
+        assert_eq!(posix("cat <<EOF\nEOF\necho @"), Ok(Spot::Word), "the body ended at its delimiter");
+        assert_eq!(posix("x=$(cat <<EOF\na\nEOF\n) && echo @"), Ok(Spot::Word));
+        assert_eq!(
+            posix("cat <<A <<B\na\nA\n@\nB\n"),
+            Ok(Spot::HereDoc { delimiter: "B".into(), prefix: Some("".into()) })
+        );
+        assert_eq!(posix("cat <<< x; echo @"), Ok(Spot::Word));
+        assert_eq!(posix("echo $((1 + 2)) @"), Ok(Spot::Word));
+        assert_eq!(posix("echo ${x:-a} @"), Ok(Spot::Word));
+        assert_eq!(posix("echo `date` @"), Ok(Spot::Word));
+        assert_eq!(posix("case x in a) echo @;; esac"), Ok(Spot::Word));
+    }
+
+    #[test]
+    fn unreliable_places_are_refused() {
+        for (template, says) in [
+            ("echo `echo @`", "backticks"),
+            ("echo a # @", "comment"),
+            ("echo $((1 + @))", "arithmetic"),
+            ("((x = @))", "arithmetic"),
+            ("echo ${x:-@}", "${"),
+            ("[[ -n @ ]]", "[["),
+            ("[[ $(echo @) ]]", "[["),
+            ("cat <<'EOF'\n@\nEOF", "quoted delimiter"),
+            ("cat <<-EOF\n@\nEOF", "<<-"),
+            ("cat <<@", "delimiter"),
+            ("echo $@", "after `$`"),
+            ("echo \"$@\"", "after `$`"),
+            ("echo \\@", "`\\`"),
+            ("echo $'@'", "bash syntax"),
+            ("echo $(case x in a) echo;; esac) @", "case"),
+            ("echo \"${x:-'a'}\" @", "differently"),
+            ("cat <<EOF\n$(echo\n@)\nEOF", "same line"),
+        ] {
+            let error = posix(template).expect_err(template);
+            assert!(error.contains(says), "{template:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn branches_must_meet_in_one_state() {
+        let mut a = Lexer::new(Dialect::Posix);
+        a.text("echo \"a").unwrap();
+        let mut b = a.clone();
+        b.text("\"").unwrap();
+        assert!(Lexer::merge(&a, &b).unwrap_err().contains("double quotes"));
+        let mut c = a.clone();
+        c.text(" b").unwrap();
+        assert!(Lexer::merge(&a, &c).is_ok(), "both still inside the same double quotes");
+
+        let mut start = Lexer::new(Dialect::Posix);
+        start.text("echo x").unwrap();
+        let mut spaced = start.clone();
+        spaced.text(" ").unwrap();
+        let mut merged = Lexer::merge(&start, &spaced).unwrap();
+        assert!(merged.text("#").unwrap_err().1.contains("comment"));
+    }
+}
