@@ -59,3 +59,160 @@ fn auto_runs_shell_syntax_through_sh_and_bash_is_available() {
     ran.success();
     assert_eq!(ran.stdout_lines(), ["3", "done", "x y"]);
 }
+
+/// Values that break out of quotes or run as code when escaped for the wrong place.
+const HOSTILE: &str =
+    r#"["$(touch PWNED)", "it's", "`touch PWNED2`", "a\"b\\", "x\ny", "${HOME}!", "'; touch PWNED3; '"]"#;
+
+fn hostile_values() -> Vec<String> {
+    serde_json::from_str(HOSTILE).unwrap()
+}
+
+fn no_marker(ran: &crate::harness::Ran) {
+    for marker in ["PWNED", "PWNED2", "PWNED3"] {
+        assert!(!ran.path(marker).exists(), "a value was run as code ({marker})");
+    }
+}
+
+/// Each place a value can sit in, printed between brackets: the output is the value exactly.
+/// `commands` print each value `n` times between brackets, wrapped in `x…x` where `n` is over 1.
+fn check_contexts(shell: &str, commands: &[(&str, usize)]) {
+    let mut jobs = String::from("jobs:\n");
+    for (i, (command, _)) in commands.iter().enumerate() {
+        jobs.push_str(&format!(
+            "  c{i}:\n    shell: {shell}\n    items: {HOSTILE}\n    command: {}\n",
+            serde_json::to_string(command).unwrap()
+        ));
+    }
+    let ran = batchrun().job(&jobs).args(&["--output", "ordered"]).run();
+    ran.success();
+    let expected: Vec<String> = commands
+        .iter()
+        .flat_map(|(_, n)| {
+            let x = if *n > 1 { "x" } else { "" };
+            hostile_values().into_iter().map(move |v| format!("[{x}{}{x}]", v.repeat(*n)))
+        })
+        .collect();
+    assert_eq!(ran.stdout, expected.concat(), "shell: {shell}");
+    no_marker(&ran);
+}
+
+#[test]
+fn values_are_literal_inside_the_users_double_and_single_quotes() {
+    for shell in ["auto", "sh", "bash", "none"] {
+        check_contexts(
+            shell,
+            &[
+                ("printf '[%s]' \"{{ item }}\"", 1),
+                ("printf '[%s]' '{{ item }}'", 1),
+                ("printf '[%s]' x\"{{ item }}\"'{{ item }}'{{ item }}x", 3),
+            ],
+        );
+    }
+}
+
+#[test]
+fn values_are_literal_inside_substitutions_and_here_documents() {
+    for shell in ["sh", "bash"] {
+        check_contexts(
+            shell,
+            &[
+                ("printf '[%s]' \"$(printf %s \"{{ item }}\")\"", 1),
+                ("printf '[%s]' \"$(printf %s {{ item }})\"", 1),
+                ("v=$(cat <<EOF\n{{ item }}\nEOF\n); printf '[%s]' \"$v\"", 1),
+                ("printf '[%s]' {% if index is even %}\"{{ item }}\"{% else %}'{{ item }}'{% endif %}", 1),
+            ],
+        );
+    }
+    check_contexts("bash", &[("printf '[%s]' $'{{ item }}'", 1)]);
+}
+
+#[test]
+fn a_value_that_would_end_its_here_document_fails_its_task_unrun() {
+    let yaml = "jobs:\n  h:\n    items: [\"ok\", \"x\\nEOF\\ntouch PWNED\"]\n    command: |\n      cat <<EOF\n      {{ item }}\n      EOF\n";
+    let ran = batchrun().job(yaml).args(&["--output", "ordered"]).run();
+    ran.code(1).stderr_has("FAILED h[1] not started").stderr_has("cannot be placed");
+    assert_eq!(ran.stdout, "ok\n");
+    no_marker(&ran);
+}
+
+#[test]
+fn computed_vars_escape_their_values_too() {
+    let yaml = "vars:\n  db: x\n  out: {sh: \"printf %s \\\"{{ db }}\\\"\"}\njobs:\n  a:\n    command: printf '[%s]' {{ out }}\n";
+    let ran = batchrun().job(yaml).args(&["--set", "db=$(touch PWNED) it's"]).run();
+    ran.success();
+    assert_eq!(ran.stdout, "[$(touch PWNED) it's]");
+    no_marker(&ran);
+}
+
+#[test]
+fn a_nested_interpreter_gets_values_through_env() {
+    let yaml = format!(
+        "jobs:\n  e:\n    items: {HOSTILE}\n    env: {{NAME: \"{{{{ item }}}}\"}}\n    command: sh -c 'printf \"[%s]\" \"$NAME\"'\n"
+    );
+    let ran = batchrun().job(&yaml).args(&["--output", "ordered"]).run();
+    ran.success();
+    let expected: String = hostile_values().iter().map(|v| format!("[{v}]")).collect();
+    assert_eq!(ran.stdout, expected);
+    no_marker(&ran);
+}
+
+#[test]
+fn joined_and_replaced_values_are_escaped_too() {
+    let yaml = "jobs:\n  j:\n    items: [\"$(touch PWNED)\"]\n    command: printf '[%s]' \"{{ [item, item] | join(' ') }}\" \"{{ item | replace('P', 'P') }}\"\n";
+    let ran = batchrun().job(yaml).run();
+    ran.success();
+    assert_eq!(ran.stdout, "[$(touch PWNED) $(touch PWNED)][$(touch PWNED)]");
+    no_marker(&ran);
+}
+
+/// Places where no escaping is reliable: refused before anything runs, at the value's
+/// file:line:column, with what to write instead. The command sits in a `|-` block from line 5,
+/// column 7.
+const REFUSED: &[(&str, &str, &str, &str)] = &[
+    ("sh", "echo `echo {{ v }}`", "inside backticks", ":5:21"),
+    ("sh", "echo a # {{ v }}", "`#` comment", ":5:19"),
+    ("sh", "echo $(( {{ v }} + 1 ))", "arithmetic", ":5:19"),
+    ("bash", "(( {{ v }} > 1 ))", "arithmetic", ":5:13"),
+    ("sh", "echo ${X:-{{ v }}}", "inside `${…}`", ":5:20"),
+    ("bash", "[[ -n {{ v }} ]]", "inside `[[ … ]]`", ":5:16"),
+    ("sh", "cat <<'EOF'\n{{ v }}\nEOF", "quoted delimiter", ":6:10"),
+    ("sh", "cat <<-EOF\n{{ v }}\nEOF", "`<<-`", ":6:10"),
+    ("sh", "cat <<{{ v }}", "delimiter", ":5:16"),
+    ("sh", "echo ${{ v }}", "right after `$`", ":5:16"),
+    ("sh", "echo \\{{ v }}", "right after a `\\`", ":5:16"),
+    ("sh", "echo $'{{ v }}'", "bash syntax", ":5:13"),
+    ("sh", "echo {% if v %}\"{% endif %}{{ v }}", "different shell states", ":5:15"),
+    ("sh", "echo \"{% for x in v %}\"{% endfor %}{{ v }}\"", "`{% for %}`", ":5:16"),
+    ("sh", "echo {{ v | safe }}", "`| raw` is the one opt-out", ":5:19"),
+    ("sh", "{% filter upper %}echo {{ v }}{% endfilter %}", "cannot be used in a command template", ":5:10"),
+    ("sh", "echo \"${X:-'a'}\" {{ v }}", "read them differently", ":5:18"),
+    ("sh", "echo $(case a in a) echo {{ v }};; esac)", "`case`", ":5:18"),
+];
+
+#[test]
+fn places_without_reliable_escaping_are_refused_before_anything_runs() {
+    for (shell, command, says, place) in REFUSED {
+        let block: String = command.lines().map(|l| format!("      {l}\n")).collect();
+        let yaml = format!("jobs:\n  a:\n    shell: {shell}\n    command: |-\n{block}vars: {{v: x}}\n");
+        for verb in ["validate", "run"] {
+            let ran = batchrun().file("job.yaml", &yaml).args(&[verb, "job.yaml"]).run();
+            ran.code(2).stderr_has(says).stderr_has(&format!("job.yaml{place}"));
+        }
+    }
+}
+
+#[test]
+fn a_computed_var_in_an_unreliable_place_is_refused() {
+    let yaml = "vars:\n  db: x\n  n: {sh: \"echo `echo {{ db }}`\"}\njobs:\n  a:\n    command: echo {{ n }}\n";
+    let ran = batchrun().job(yaml).run();
+    ran.code(2).stderr_has("computed var `n`").stderr_has("inside backticks");
+}
+
+#[test]
+fn bash_reads_ansi_c_quotes_and_sh_refuses_them() {
+    let yaml = "jobs:\n  a:\n    shell: bash\n    items: [\"it's \\\\n\"]\n    command: printf '[%s]' $'{{ item }}'\n";
+    let ran = batchrun().job(yaml).run();
+    ran.success();
+    assert_eq!(ran.stdout, "[it's \\n]");
+}
