@@ -194,7 +194,7 @@ impl Plan {
 
     fn broken(&self, job: usize, index: u64, error: String) -> BrokenTask {
         let plan = &self.jobs[job];
-        BrokenTask { job, index, seq: plan.first_seq + index, label: self.label(job, index), error }
+        BrokenTask { job, index, seq: plan.first_seq + index, label: self.label(job, index), error, unplaceable: false }
     }
 
     pub fn label(&self, job: usize, index: u64) -> String {
@@ -215,26 +215,30 @@ impl Plan {
             own.iter().chain(&extra).chain(self.vars.iter()).find(|(k, _)| &**k == name).map(|(_, v)| v.clone())
         };
         let fast = plan.fast.get(slot).and_then(Option::as_ref).and_then(|t| t.render(lookup));
+        let fast = fast.map(|r| r.map_err(RenderError::from));
         let (rendered, env, own) = match fast {
             Some(rendered) if plan.env_templates.is_empty() => (rendered, Vec::new(), own),
             fast => {
                 let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra });
-                let render = |name: &str| -> Result<String, String> {
-                    let template = self.env.get_template(name).map_err(|e| template::describe(&e))?;
-                    template.render(&scope).map_err(|e| template::describe(&e))
+                let render = |name: &str| -> Result<String, RenderError> {
+                    let template = self.env.get_template(name).map_err(RenderError::from)?;
+                    template.render(&scope).map_err(RenderError::from)
                 };
                 let rendered = fast.unwrap_or_else(|| render(&plan.command_templates[slot]));
                 let mut env = Vec::with_capacity(plan.env_templates.len());
                 for (key, name) in &plan.env_templates {
                     match render(name) {
                         Ok(value) => env.push((key.clone(), value)),
-                        Err(e) => return Err(self.broken(job, index, format!("env {key}: {e}"))),
+                        Err(e) => return Err(self.broken(job, index, format!("env {key}: {}", e.message))),
                     }
                 }
                 (rendered, env, Scope::into_own(scope))
             }
         };
-        let rendered = rendered.map_err(|e| self.broken(job, index, format!("command: {e}")))?;
+        let rendered = rendered.map_err(|e| BrokenTask {
+            unplaceable: e.unplaceable,
+            ..self.broken(job, index, format!("command: {}", e.message))
+        })?;
         let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
         Ok(Task {
             job,
@@ -255,7 +259,8 @@ impl Plan {
     }
 
     /// Renders each job's first task so that mistakes only data reveals (a missing field, a
-    /// command that `shell: none` cannot run) stop the run before anything starts.
+    /// command that `shell: none` cannot run) stop the run before anything starts. A value that
+    /// cannot be placed is no such mistake: that task alone fails when the run reaches it.
     fn render_first_tasks(&self) -> Result<(), Diagnostics> {
         let mut errors = Vec::new();
         for (job, spec) in self.file.jobs.iter().enumerate() {
@@ -263,7 +268,7 @@ impl Plan {
                 .tasks(job)
                 .next()
                 .map(|t| t.and_then(|t| self.command_line(&t).map(drop).map_err(|e| self.broken(job, t.index, e))));
-            if let Some(Err(broken)) = first {
+            if let Some(Err(broken)) = first.filter(|t| !matches!(t, Err(b) if b.unplaceable)) {
                 let pos = match &spec.work {
                     Work::Commands(list) => list.first().and_then(|c| c.pos),
                     Work::Templated { command, .. } => command.pos,
@@ -283,6 +288,32 @@ impl Plan {
 
     fn source_text(&self) -> String {
         std::fs::read_to_string(&self.file.path).unwrap_or_default()
+    }
+}
+
+/// Why a task's command or env could not be rendered.
+struct RenderError {
+    message: String,
+    /// A value that cannot be placed ([`quoting::QuoteError::Unplaceable`]).
+    unplaceable: bool,
+}
+
+impl From<quoting::QuoteError> for RenderError {
+    fn from(e: quoting::QuoteError) -> Self {
+        RenderError { unplaceable: matches!(e, quoting::QuoteError::Unplaceable(_)), message: e.to_string() }
+    }
+}
+
+impl From<minijinja::Error> for RenderError {
+    fn from(e: minijinja::Error) -> Self {
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            if let Some(quote) = cause.downcast_ref::<quoting::QuoteError>() {
+                return RenderError::from(quote.clone());
+            }
+            source = cause.source();
+        }
+        RenderError { message: template::describe(&e), unplaceable: false }
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use minijinja::Value;
 
-use crate::plan::quoting::{self, Context};
+use crate::plan::quoting::{self, Context, QuoteError};
 
 /// Jinja literals that look like names.
 const LITERALS: &[&str] = &["true", "false", "none", "True", "False", "None"];
@@ -77,7 +77,7 @@ impl SimpleTemplate {
 
     /// Renders with `lookup` for names, each value escaped for its context. `None` when a name
     /// has no value (the caller then reports it through the VM).
-    pub fn render(&self, lookup: impl Fn(&str) -> Option<Value>) -> Option<Result<String, String>> {
+    pub fn render(&self, lookup: impl Fn(&str) -> Option<Value>) -> Option<Result<String, QuoteError>> {
         let mut out = String::with_capacity(64);
         for part in &self.parts {
             match part {

@@ -32,6 +32,9 @@ pub struct BrokenTask {
     pub seq: u64,
     pub label: String,
     pub error: String,
+    /// The value itself cannot be placed in the command (not a mistake of the template), so
+    /// only this task fails, even when it is the job's first.
+    pub unplaceable: bool,
 }
 
 pub type PlannedTask = Result<Task, BrokenTask>;

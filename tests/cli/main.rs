@@ -15,6 +15,7 @@ mod plan;
 mod programs;
 mod progress;
 mod quoting;
+mod quoting_property;
 mod report;
 mod schema;
 mod seeds;

@@ -129,9 +129,10 @@ fn values_are_literal_inside_substitutions_and_here_documents() {
 
 #[test]
 fn a_value_that_would_end_its_here_document_fails_its_task_unrun() {
-    let yaml = "jobs:\n  h:\n    items: [\"ok\", \"x\\nEOF\\ntouch PWNED\"]\n    command: |\n      cat <<EOF\n      {{ item }}\n      EOF\n";
+    // First, so the check that renders each job's first task before the run does not stop it.
+    let yaml = "jobs:\n  h:\n    items: [\"x\\nEOF\\ntouch PWNED\", \"ok\"]\n    command: |\n      cat <<EOF\n      {{ item }}\n      EOF\n";
     let ran = batchrun().job(yaml).args(&["--output", "ordered"]).run();
-    ran.code(1).stderr_has("FAILED h[1] not started").stderr_has("cannot be placed");
+    ran.code(1).stderr_has("FAILED h[0] not started").stderr_has("cannot be placed");
     assert_eq!(ran.stdout, "ok\n");
     no_marker(&ran);
 }

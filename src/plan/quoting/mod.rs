@@ -93,6 +93,17 @@ impl Context {
     }
 }
 
+/// Why a value could not be written into its command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuoteError {
+    #[error("a value contains a NUL byte")]
+    Nul,
+    /// The value itself cannot be placed where the template puts it: its task fails, unrun,
+    /// and the rest of the job goes on.
+    #[error("{0}")]
+    Unplaceable(String),
+}
+
 /// The name of the filter that every output of a rewritten command template goes through.
 pub const FILTER: &str = "__batchrun_shell";
 
@@ -149,12 +160,12 @@ pub fn shell_filter(
     let context = Context::from_filter_args(kind, [delimiter, prefix, suffix])
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("unknown shell context `{kind}`")))?;
     let mut out = String::new();
-    push(&mut out, &context, &value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))?;
+    push(&mut out, &context, &value).map_err(|e| Error::from(ErrorKind::InvalidOperation).with_source(e))?;
     Ok(Value::from_object(Quoted(out)))
 }
 
 /// Appends `value` escaped for `context`.
-pub fn push(out: &mut String, context: &Context, value: &Value) -> Result<(), String> {
+pub fn push(out: &mut String, context: &Context, value: &Value) -> Result<(), QuoteError> {
     use std::fmt::Write as _;
     if let Some(raw) = value.downcast_object_ref::<Raw>() {
         out.push_str(&raw.0);
@@ -166,11 +177,11 @@ pub fn push(out: &mut String, context: &Context, value: &Value) -> Result<(), St
     }
     let text = value.to_string();
     if text.contains('\0') {
-        return Err("a value contains a NUL byte".into());
+        return Err(QuoteError::Nul);
     }
     match context {
         Context::Word => {
-            let quoted = shlex::try_quote(&text).map_err(|_| "a value contains a NUL byte".to_string())?;
+            let quoted = shlex::try_quote(&text).map_err(|_| QuoteError::Nul)?;
             out.push_str(&quoted);
         }
         Context::Double => escape(out, &text, &['\\', '"', '$', '`']),
@@ -203,7 +214,7 @@ fn escape(out: &mut String, text: &str, special: &[char]) {
 
 /// Refuses a value that would give its here-document a line equal to the delimiter: the shell
 /// would end the body there and run what follows as commands.
-fn check_delimiter(spot: &HereDocSpot, text: &str) -> Result<(), String> {
+fn check_delimiter(spot: &HereDocSpot, text: &str) -> Result<(), QuoteError> {
     let delimiter = spot.delimiter.as_str();
     let lines: Vec<&str> = text.split('\n').collect();
     let last = lines.len() - 1;
@@ -220,9 +231,9 @@ fn check_delimiter(spot: &HereDocSpot, text: &str) -> Result<(), String> {
         }
     });
     if forms {
-        return Err(format!(
-            "the value would put a line `{delimiter}` into its here-document, which ends it there: the value cannot be placed there (pass it through `env:` and use `$NAME` in the here-document instead)"
-        ));
+        return Err(QuoteError::Unplaceable(format!(
+            "the value would put a line `{delimiter}` into its here-document, which ends it there: it cannot be placed there (pass it through `env:` and use `$NAME` in the here-document instead)"
+        )));
     }
     Ok(())
 }
@@ -231,7 +242,7 @@ fn check_delimiter(spot: &HereDocSpot, text: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn pushed(context: &Context, value: &str) -> Result<String, String> {
+    fn pushed(context: &Context, value: &str) -> Result<String, QuoteError> {
         let mut out = String::new();
         push(&mut out, context, &Value::from(value)).map(|()| out)
     }
