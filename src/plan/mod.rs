@@ -110,10 +110,9 @@ impl Plan {
         let mut errors = Vec::new();
         let mut jobs = Vec::with_capacity(file.jobs.len());
         let mut next_seq = 0;
-        let text = std::fs::read_to_string(&file.path).unwrap_or_default();
         for (i, job) in file.jobs.iter().enumerate() {
             let (expansion, fast) = if selected[i] {
-                plan_job(&file, &text, job, &vars, &mut env).unwrap_or_else(|mut e| {
+                plan_job(&file, job, &vars, &mut env).unwrap_or_else(|mut e| {
                     errors.append(&mut e);
                     (Expansion::Commands(0), Vec::new())
                 })
@@ -366,7 +365,6 @@ fn select(file: &JobFile, only: &[String]) -> Result<Vec<bool>, Diagnostics> {
 /// checks the names they use, and builds its expansion and the fast path of each command.
 fn plan_job(
     file: &JobFile,
-    text: &str,
     job: &Job,
     vars: &[(Arc<str>, Value)],
     env: &mut Environment<'static>,
@@ -431,7 +429,8 @@ fn plan_job(
                     Err(diag(source.pos, format!("job `{}`, {what}: {e}", job.name)))
                 }
                 Err(template::CommandError::Refused(r)) => {
-                    let pos = crate::diagnostic::locate(text, source.pos, &source.value, r.offset);
+                    let text = std::fs::read_to_string(&file.path).unwrap_or_default();
+                    let pos = crate::diagnostic::locate(&text, source.pos, &source.value, r.offset);
                     Err(diag(pos, format!("job `{}`, {what}: {}", job.name, r.message)))
                 }
             }

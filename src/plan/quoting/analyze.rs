@@ -39,14 +39,14 @@ pub enum AnalyzeError {
     Refused(Refusal),
 }
 
-/// Reads `source` for `dialect`. A template without outputs is returned as it is.
+/// Reads `source` for `dialect`. A template without outputs is returned as it is, unparsed
+/// (the environment reports its syntax errors when it is added).
 pub fn analyze(source: &str, dialect: Dialect) -> Result<Analyzed, AnalyzeError> {
     let syntax = SyntaxConfig::default();
-    let tree = parse(source, "<command>", syntax.clone()).map_err(AnalyzeError::Syntax)?;
     let mut outputs: Vec<(usize, usize)> = Vec::new();
     let mut open = None;
     let mut previous_pipe = false;
-    for token in tokenize(source, false, syntax) {
+    for token in tokenize(source, false, syntax.clone()) {
         let (token, span) = token.map_err(AnalyzeError::Syntax)?;
         match token {
             Token::VariableStart => open = Some(span.end_offset as usize),
@@ -68,6 +68,7 @@ pub fn analyze(source: &str, dialect: Dialect) -> Result<Analyzed, AnalyzeError>
     if outputs.is_empty() {
         return Ok(Analyzed { source: source.to_owned(), contexts: Vec::new() });
     }
+    let tree = parse(source, "<command>", syntax).map_err(AnalyzeError::Syntax)?;
 
     let mut walker = Walker { lexer: Lexer::new(dialect), holes: BTreeMap::new(), suffix: None };
     walker.walk_one(&tree).map_err(AnalyzeError::Refused)?;
