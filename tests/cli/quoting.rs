@@ -187,6 +187,8 @@ const REFUSED: &[(&str, &str, &str, &str)] = &[
     ("sh", "echo \"{% for x in v %}\"{% endfor %}{{ v }}\"", "`{% for %}`", ":5:16"),
     ("sh", "echo {{ v | safe }}", "`| raw` is the one opt-out", ":5:19"),
     ("sh", "{% filter upper %}echo {{ v }}{% endfilter %}", "cannot be used in a command template", ":5:10"),
+    ("sh", "{% set y %}{{ v }}{% endset %}echo {{ y }}", "cannot be used in a command template", ":5:10"),
+    ("sh", "{% autoescape false %}echo {{ v }}{% endautoescape %}", "cannot be used in a command template", ":5:10"),
     ("sh", "echo \"${X:-'a'}\" {{ v }}", "read them differently", ":5:18"),
     ("sh", "echo $(case a in a) echo {{ v }};; esac)", "`case`", ":5:18"),
 ];
@@ -211,7 +213,7 @@ fn a_computed_var_in_an_unreliable_place_is_refused() {
 }
 
 #[test]
-fn bash_reads_ansi_c_quotes_and_sh_refuses_them() {
+fn bash_reads_values_inside_ansi_c_quotes() {
     let yaml = "jobs:\n  a:\n    shell: bash\n    items: [\"it's \\\\n\"]\n    command: printf '[%s]' $'{{ item }}'\n";
     let ran = batchrun().job(yaml).run();
     ran.success();
