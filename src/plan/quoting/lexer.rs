@@ -69,6 +69,9 @@ enum Word {
     Text(String),
     /// Inside a word that is no keyword.
     Opaque,
+    /// In a word that began with an unquoted `~` and has no `/` yet: a tilde-prefix, which
+    /// the shell reads as a user's home folder (`~name`).
+    Tilde,
     /// After branches that disagree: maybe at a word's start, maybe not.
     Unsure,
 }
@@ -723,6 +726,9 @@ impl Lexer {
             return Err(refused.into());
         }
         let spot = match self.frames.last_mut() {
+            Some(Frame::Cmd { word: Word::Tilde, .. }) => {
+                return Err("a value in a `~` prefix would be read as a user's home folder (`~name`): quote the `~` (`'~'`) or end the prefix with `/` first".into());
+            }
             Some(Frame::Cmd { word, .. }) => {
                 *word = Word::Opaque;
                 Spot::Word
@@ -804,6 +810,8 @@ impl Lexer {
 /// (which makes the word no keyword).
 fn add_to_word(word: &mut Word, c: Option<char>) {
     *word = match (std::mem::replace(word, Word::Opaque), c) {
+        (Word::Start, Some('~')) => Word::Tilde,
+        (Word::Tilde, Some(c)) if c != '/' => Word::Tilde,
         (Word::Start, Some(c)) => Word::Text(c.to_string()),
         (Word::Text(mut text), Some(c)) if text.len() < 4 => {
             text.push(c);
@@ -858,6 +866,9 @@ mod tests {
         assert_eq!(posix("echo ${x:-a} @"), Ok(Spot::Word));
         assert_eq!(posix("echo `date` @"), Ok(Spot::Word));
         assert_eq!(posix("case x in a) echo @;; esac"), Ok(Spot::Word));
+        for word_not_a_tilde_prefix in ["echo ~/@", "echo '~'@", "echo a~@"] {
+            assert_eq!(posix(word_not_a_tilde_prefix), Ok(Spot::Word), "{word_not_a_tilde_prefix}");
+        }
     }
 
     #[test]
@@ -878,6 +889,8 @@ mod tests {
             ("echo \\@", "`\\`"),
             ("echo $'@'", "bash syntax"),
             ("echo $(case x in a) echo;; esac) @", "case"),
+            ("echo ~@", "home folder"),
+            ("echo ~ab@/x", "home folder"),
             ("echo \"${x:-'a'}\" @", "differently"),
             ("cat <<EOF\n$(echo\n@)\nEOF", "same line"),
         ] {
