@@ -302,6 +302,23 @@ impl Lexer {
         }
     }
 
+    /// Settles what the top frame's last character left open (`\`, `$`, `$(`), if anything:
+    /// `Some` when that used `c` up.
+    fn settle_pending(&mut self, c: char, in_double: bool) -> Result<Option<Flow>, String> {
+        let Some(pend) = self.top_pend() else { return Ok(None) };
+        let pending = *pend;
+        match pending {
+            Pend::Escape => {
+                *pend = Pend::None;
+                Ok(Some(Flow::Done))
+            }
+            Pend::Dollar | Pend::DollarParen => {
+                Ok(Some(self.settle_dollar(pending, c, in_double)?.unwrap_or(Flow::Done)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn in_heredoc_top(&self) -> bool {
         matches!(self.frames.last(), Some(Frame::HereDoc { .. }))
     }
@@ -506,21 +523,10 @@ impl Lexer {
     }
 
     fn step_double(&mut self, c: char) -> Result<Flow, String> {
-        let Some(Frame::Double { pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
-        let pending = *pend;
-        match pending {
-            Pend::Escape => {
-                *pend = Pend::None;
-                return Ok(Flow::Done);
-            }
-            Pend::Dollar | Pend::DollarParen => {
-                if let Some(flow) = self.settle_dollar(pending, c, true)? {
-                    return Ok(flow);
-                }
-                return Ok(Flow::Done);
-            }
-            _ => {}
+        if let Some(flow) = self.settle_pending(c, true)? {
+            return Ok(flow);
         }
+        let Some(Frame::Double { pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
         match c {
             '"' => self.pop(),
             '\\' => *pend = Pend::Escape,
@@ -548,22 +554,11 @@ impl Lexer {
     }
 
     fn step_param(&mut self, c: char) -> Result<Flow, String> {
-        let Some(Frame::Param { in_double, depth, pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
-        let in_double = *in_double;
-        let pending = *pend;
-        match pending {
-            Pend::Escape => {
-                *pend = Pend::None;
-                return Ok(Flow::Done);
-            }
-            Pend::Dollar | Pend::DollarParen => {
-                if let Some(flow) = self.settle_dollar(pending, c, in_double)? {
-                    return Ok(flow);
-                }
-                return Ok(Flow::Done);
-            }
-            _ => {}
+        let in_double = matches!(self.frames.last(), Some(Frame::Param { in_double: true, .. }));
+        if let Some(flow) = self.settle_pending(c, in_double)? {
+            return Ok(flow);
         }
+        let Some(Frame::Param { depth, pend, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
         match c {
             '{' => *depth += 1,
             '}' if *depth > 0 => *depth -= 1,
@@ -585,21 +580,10 @@ impl Lexer {
     }
 
     fn step_arith(&mut self, c: char) -> Result<Flow, String> {
-        let Some(Frame::Arith { depth, closing, pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
-        let pending = *pend;
-        match pending {
-            Pend::Escape => {
-                *pend = Pend::None;
-                return Ok(Flow::Done);
-            }
-            Pend::Dollar | Pend::DollarParen => {
-                if let Some(flow) = self.settle_dollar(pending, c, true)? {
-                    return Ok(flow);
-                }
-                return Ok(Flow::Done);
-            }
-            _ => {}
+        if let Some(flow) = self.settle_pending(c, true)? {
+            return Ok(flow);
         }
+        let Some(Frame::Arith { depth, closing, pend }) = self.frames.last_mut() else { return Ok(Flow::Done) };
         if *closing {
             if c != ')' {
                 return Err("unbalanced parentheses in arithmetic `$((…))` or `((…))`".into());
@@ -622,27 +606,19 @@ impl Lexer {
     }
 
     fn step_heredoc(&mut self, c: char) -> Result<Flow, String> {
+        let quoted = matches!(self.frames.last(), Some(Frame::HereDoc { spec, .. }) if spec.quoted);
+        if !quoted {
+            if c == '\n' && self.top_pend().is_some_and(|p| *p == Pend::Escape) {
+                return Err("a `\\` at the end of a here-document line: dash and bash join the lines differently when looking for the delimiter".into());
+            }
+            if let Some(flow) = self.settle_pending(c, true)? {
+                return Ok(flow);
+            }
+        }
         let Some(Frame::HereDoc { spec, rest, pend, line_start }) = self.frames.last_mut() else {
             return Ok(Flow::Done);
         };
-        let pending = *pend;
         if !spec.quoted {
-            match pending {
-                Pend::Escape => {
-                    *pend = Pend::None;
-                    if c == '\n' {
-                        return Err("a `\\` at the end of a here-document line: dash and bash join the lines differently when looking for the delimiter".into());
-                    }
-                    return Ok(Flow::Done);
-                }
-                Pend::Dollar | Pend::DollarParen => {
-                    if let Some(flow) = self.settle_dollar(pending, c, true)? {
-                        return Ok(flow);
-                    }
-                    return Ok(Flow::Done);
-                }
-                _ => {}
-            }
             match c {
                 '\\' => *pend = Pend::Escape,
                 '$' => *pend = Pend::Dollar,
