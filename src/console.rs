@@ -57,27 +57,26 @@ impl Console {
         self.bars.as_ref()
     }
 
-    /// Writes `bytes` as one block.
-    pub fn write(&self, stream: Stream, bytes: &[u8]) {
-        self.with(stream, |mut out| out.write_all(bytes));
+    /// Writes `bytes` as one block. The error says the block did not all arrive (a closed
+    /// pipe, a full disk): task output treats that as not delivered, messages may ignore it.
+    pub fn write(&self, stream: Stream, bytes: &[u8]) -> io::Result<()> {
+        self.with(stream, |mut out| out.write_all(bytes))
     }
 
     /// Lets `write` write one block (several writes that nothing else comes between).
-    pub fn with_stream(&self, stream: Stream, write: impl FnOnce(&mut &File) -> io::Result<()>) {
-        self.with(stream, |mut out| write(&mut out));
+    pub fn with_stream(&self, stream: Stream, write: impl FnOnce(&mut &File) -> io::Result<()>) -> io::Result<()> {
+        self.with(stream, |mut out| write(&mut out))
     }
 
-    fn with(&self, stream: Stream, write: impl FnOnce(&File) -> io::Result<()>) {
+    fn with(&self, stream: Stream, write: impl FnOnce(&File) -> io::Result<()>) -> io::Result<()> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let file = match stream {
             Stream::Stdout => self.out.as_ref(),
             Stream::Stderr => self.err.as_ref(),
         };
-        let run = || {
-            // A closed stdout (`batchrun … | head`) must not stop the run; the tasks go on.
-            if let Some(file) = file {
-                let _ = write(file);
-            }
+        let run = || match file {
+            Some(file) => write(file),
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the stream is not open")),
         };
         let on_terminal = match stream {
             Stream::Stdout => self.stdout_is_tty,

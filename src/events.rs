@@ -44,6 +44,9 @@ pub enum Outcome {
     /// Its runner vanished without saying how it ended: a Slurm array element that the
     /// scheduler reports ended (TIMEOUT, NODE_FAIL, CANCELLED by someone else, …).
     Lost(String),
+    /// It succeeded, but its output could not be written to batchrun's stdout or stderr (a
+    /// closed pipe, a full disk): not done, its output kept in its log.
+    Undelivered(String),
 }
 
 impl Outcome {
@@ -64,6 +67,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled".into(),
             Outcome::NotStarted(why) => format!("not started: {why}"),
             Outcome::Lost(why) => format!("lost: {why}"),
+            Outcome::Undelivered(why) => format!("output not delivered: {why}"),
         }
     }
 }

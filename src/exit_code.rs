@@ -1,12 +1,15 @@
 //! The documented exit statuses.
 
 /// 0 every task succeeded · 1 one or more failed · 2 bad job file or usage (nothing ran) ·
-/// 128 + N interrupted by signal N (130 for SIGINT, 143 for SIGTERM).
+/// 3 output or a report not delivered · 128 + N interrupted by signal N (130 for SIGINT, 143
+/// for SIGTERM). When several apply, the first in this order wins: usage, interrupted, not
+/// delivered, tasks failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
     Success,
     TasksFailed,
     Usage,
+    Undelivered,
     Interrupted(i32),
 }
 
@@ -16,6 +19,7 @@ impl From<ExitCode> for i32 {
             ExitCode::Success => 0,
             ExitCode::TasksFailed => 1,
             ExitCode::Usage => 2,
+            ExitCode::Undelivered => 3,
             ExitCode::Interrupted(signal) => 128 + signal,
         }
     }

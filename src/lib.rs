@@ -186,10 +186,12 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     Ok(exit_status(&result))
 }
 
-/// 0 when every task succeeded, 1 when any failed or was skipped, 128+N when signal N stopped it.
+/// 128+N when signal N stopped the run, 3 when output was not delivered, 1 when a task failed
+/// or was skipped, else 0 (see [`ExitCode`] for the order).
 pub fn exit_status(result: &run::RunResult) -> ExitCode {
     match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
+        None if result.undelivered > 0 => ExitCode::Undelivered,
         None if result.counts.failed > 0 || result.counts.skipped > 0 => ExitCode::TasksFailed,
         None => ExitCode::Success,
     }

@@ -159,7 +159,7 @@ impl Journal {
             duration_ms: task.duration.as_millis() as u64,
             at: record::now(),
             reason: match &task.outcome {
-                Outcome::NotStarted(why) | Outcome::Lost(why) => Some(why.clone()),
+                Outcome::NotStarted(why) | Outcome::Lost(why) | Outcome::Undelivered(why) => Some(why.clone()),
                 _ => None,
             },
         }

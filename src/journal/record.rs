@@ -59,6 +59,8 @@ pub enum Status {
     NotStarted,
     /// Its Slurm array element ended without recording how the task ended.
     Lost,
+    /// It succeeded but its output could not be written out: not done.
+    Undelivered,
 }
 
 impl Status {
@@ -72,6 +74,7 @@ impl Status {
             Outcome::Cancelled => (Status::Cancelled, None, None),
             Outcome::NotStarted(_) => (Status::NotStarted, None, None),
             Outcome::Lost(_) => (Status::Lost, None, None),
+            Outcome::Undelivered(_) => (Status::Undelivered, Some(0), None),
         }
     }
 }

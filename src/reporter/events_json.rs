@@ -7,7 +7,7 @@
 //! - `task_started`: `job`, `index`, `label`, `key`, `attempt`, `command`
 //! - `task_retrying`: the fields of `task_finished` for the failed attempt, and `delay_ms`
 //! - `task_finished`: `job`, `index`, `label`, `key`, `command`, `status` (`ok`, `failed`,
-//!   `signalled`, `timeout`, `cancelled`, `not_started`, `lost`), `exit`, `signal`, `outcome` (in words),
+//!   `signalled`, `timeout`, `cancelled`, `not_started`, `lost`, `undelivered`), `exit`, `signal`, `outcome` (in words),
 //!   `attempt`, `duration_ms`, `log`
 //! - `job_skipped`: `job`, `tasks`, `reason`
 //! - `run_cancelling`: `reason`

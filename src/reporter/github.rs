@@ -79,7 +79,7 @@ impl Reporter for GitHub {
                 }
                 let title = format!("batchrun: {} failed", task.label);
                 let line = format!("::error title={}::{}\n", escape_property(&title), escape_data(&message));
-                self.console.write(Stream::Stdout, line.as_bytes());
+                let _ = self.console.write(Stream::Stdout, line.as_bytes());
                 if self.failures.len() < SUMMARY_ROWS {
                     self.failures.push((*task).clone());
                 }

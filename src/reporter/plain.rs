@@ -22,7 +22,7 @@ impl Plain {
     }
 
     fn line(&self, text: String) {
-        self.console.write(Stream::Stderr, format!("{text}\n").as_bytes());
+        let _ = self.console.write(Stream::Stderr, format!("{text}\n").as_bytes());
     }
 }
 

@@ -94,7 +94,7 @@ impl Progress {
 
     /// A line above the bars.
     fn say(&self, line: &str) {
-        self.console.write(Stream::Stderr, format!("{line}\n").as_bytes());
+        let _ = self.console.write(Stream::Stderr, format!("{line}\n").as_bytes());
     }
 
     fn clear(&mut self) {

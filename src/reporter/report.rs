@@ -9,7 +9,8 @@
 //! "index", "label", "key", "command", "status", "exit", "signal", "attempts", "duration_ms",
 //! "log", "stderr_tail"}]}`, tasks in the order they finished. `status` is one of `ok`, `failed`,
 //! `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element ended without
-//! recording it); tasks that never ran are only counted.
+//! recording it), `undelivered` (it succeeded but its output could not be written out); tasks
+//! that never ran are only counted.
 //! JUnit: one `testsuite` per job, one `testcase` per finished task, a `failure` with the exit
 //! code (or signal, timeout) and the tail of stderr.
 

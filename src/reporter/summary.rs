@@ -130,7 +130,7 @@ impl Reporter for Summary {
                 {
                     out.push_str(&format!("To run what is left: {command}\n"));
                 }
-                self.console.write(Stream::Stderr, out.as_bytes());
+                let _ = self.console.write(Stream::Stderr, out.as_bytes());
             }
             Event::RunStarted { .. } | Event::TaskStarted { .. } => {}
         }

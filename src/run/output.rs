@@ -97,7 +97,7 @@ pub struct Capture {
     /// Our ends of the stdout and stderr pipes, non-blocking, until each ends (not in tagged
     /// mode, whose threads read them).
     pipes: [Option<OwnedFd>; 2],
-    tagged: Option<(JoinHandle<Collected>, JoinHandle<Collected>)>,
+    tagged: Option<(JoinHandle<Tee>, JoinHandle<Tee>)>,
     budget: Arc<Budget>,
 }
 
@@ -138,7 +138,14 @@ pub struct Ending<'a> {
 pub struct Kept {
     pub stderr_tail: Vec<String>,
     pub log: Option<PathBuf>,
+    /// The attempt's output could not all be written to our stdout or stderr (a closed pipe,
+    /// a full disk): why. It is then kept in the log instead.
+    pub undelivered: Option<String>,
 }
+
+/// What a `tagged` reader thread ends with: the stream as collected, and the first error
+/// writing it out, if any.
+type Tee = (Collected, Option<io::Error>);
 
 impl Output {
     /// `workers`: how many tasks may run at once.
@@ -173,11 +180,14 @@ impl Output {
             let tee = |reader: io::PipeReader, mut collected: Collected, stream: Stream| {
                 let (console, budget, prefix) = (self.console.clone(), self.budget.clone(), prefix.clone());
                 std::thread::spawn(move || {
+                    let mut failed = None;
                     tag_lines(reader, &prefix, |line| {
-                        console.write(stream, line);
+                        if failed.is_none() {
+                            failed = console.write(stream, line).err();
+                        }
                         let _ = collected.append(&line[prefix.len()..], &budget);
                     });
-                    collected
+                    (collected, failed)
                 })
             };
             let out = tee(out_r, std::mem::take(&mut streams.out), Stream::Stdout);
@@ -208,11 +218,16 @@ impl Output {
         // holds a pipe open is not waited for.
         capture.collect();
         let Capture { mut streams, tagged, .. } = capture;
-        if let Some((out, err)) = tagged {
-            streams.out = out.join().unwrap_or_default();
-            streams.err = err.join().unwrap_or_default();
-        }
         let mut kept = Kept::default();
+        let mut delivered = Ok(());
+        if let Some((out, err)) = tagged {
+            let (out, out_failed) = out.join().unwrap_or_default();
+            let (err, err_failed) = err.join().unwrap_or_default();
+            (streams.out, streams.err) = (out, err);
+            if let Some(e) = out_failed.or(err_failed) {
+                delivered = Err(e);
+            }
+        }
         if ending.failed {
             kept.stderr_tail = tail_lines(&streams.err.last_bytes(TAIL_BYTES));
         }
@@ -221,13 +236,27 @@ impl Output {
         }
         let fold = (self.fold_failures && ending.failed).then(|| format!("{} failed", ending.label));
         match self.mode {
-            OutputMode::Ordered if ending.last_attempt => self.print_in_order(ending.seq, Pending::Done(streams, fold)),
-            OutputMode::Grouped if ending.last_attempt => {
-                self.print(&mut streams, fold.as_deref());
-                self.recycle(streams);
+            OutputMode::Ordered if ending.last_attempt => {
+                // The failed write may be this task's or one printed with it, whose record is
+                // already written: this one is at least not recorded as done, and the run does
+                // not end with 0.
+                if let Err(e) = self.print_in_order(ending.seq, Pending::Done(streams, fold)) {
+                    kept.undelivered =
+                        Some(format!("{e} (with --output ordered: this task's output or one printed with it)"));
+                }
+                return kept;
             }
-            _ => self.recycle(streams),
+            OutputMode::Grouped if ending.last_attempt => delivered = self.print(&mut streams, fold.as_deref()),
+            _ => {}
         }
+        if let Err(e) = delivered {
+            // Not delivered, so kept: the log is the output's only copy now.
+            if kept.log.is_none() {
+                kept.log = self.save_log(&mut streams, ending);
+            }
+            kept.undelivered = Some(e.to_string());
+        }
+        self.recycle(streams);
         kept
     }
 
@@ -242,7 +271,7 @@ impl Output {
         match saved {
             Ok(()) => Some(stem),
             Err(err) => {
-                self.console.write(
+                let _ = self.console.write(
                     Stream::Stderr,
                     format!("batchrun: cannot save the log of {}[{}] in {}: {err}\n", e.job, e.index, dir.display())
                         .as_bytes(),
@@ -255,7 +284,7 @@ impl Output {
     /// Records that `count` tasks from `seq` on will print nothing (ordered mode waits for them).
     pub fn nothing(&self, seq: u64, count: u64) {
         if self.mode == OutputMode::Ordered && count > 0 {
-            self.print_in_order(seq, Pending::Nothing(count));
+            let _ = self.print_in_order(seq, Pending::Nothing(count));
         }
     }
 
@@ -265,14 +294,20 @@ impl Output {
             || seq < self.ordered.lock().unwrap_or_else(|e| e.into_inner()).next + ORDERED_WINDOW
     }
 
-    fn print_in_order(&self, seq: u64, entry: Pending) {
+    /// Prints what is next in plan order. The first write error is returned; the tasks it
+    /// belongs to were already recorded (`ordered` output is not yet tied to the journal).
+    fn print_in_order(&self, seq: u64, entry: Pending) -> io::Result<()> {
         let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
         ordered.pending.insert(seq, entry);
+        let mut printed = Ok(());
         loop {
             let next = ordered.next;
             match ordered.pending.remove(&next) {
                 Some(Pending::Done(mut streams, fold)) => {
-                    self.print(&mut streams, fold.as_deref());
+                    let result = self.print(&mut streams, fold.as_deref());
+                    if printed.is_ok() {
+                        printed = result;
+                    }
                     self.recycle(streams);
                     ordered.next += 1;
                 }
@@ -280,20 +315,24 @@ impl Output {
                 None => break,
             }
         }
+        printed
     }
 
-    fn print(&self, streams: &mut Streams, fold: Option<&str>) {
+    /// Writes a task's output as one block per stream; the first error says it did not all
+    /// arrive.
+    fn print(&self, streams: &mut Streams, fold: Option<&str>) -> io::Result<()> {
         if let Some(title) = fold {
-            self.console.write(Stream::Stdout, format!("::group::{title}\n").as_bytes());
+            self.console.write(Stream::Stdout, format!("::group::{title}\n").as_bytes())?;
         }
         for (stream, collected) in [(Stream::Stdout, &mut streams.out), (Stream::Stderr, &mut streams.err)] {
             if collected.len() > 0 {
-                self.console.with_stream(stream, |out| collected.write_to(out));
+                self.console.with_stream(stream, |out| collected.write_to(out))?;
             }
         }
         if fold.is_some() {
-            self.console.write(Stream::Stdout, b"::endgroup::\n");
+            self.console.write(Stream::Stdout, b"::endgroup::\n")?;
         }
+        Ok(())
     }
 
     /// Empties the streams and keeps them for another task (or frees them if that fails).

@@ -110,5 +110,9 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         last_attempt,
     };
     let kept = ctx.output.end(capture, &ending);
+    let outcome = match (&kept.undelivered, outcome) {
+        (Some(why), Outcome::Succeeded) => Outcome::Undelivered(why.clone()),
+        (_, outcome) => outcome,
+    };
     AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept }
 }

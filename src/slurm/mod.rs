@@ -130,7 +130,7 @@ pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: 
     let elapsed = submitter.started.elapsed();
     let interrupted_by = submitter.interrupted_by;
     submitter.reporter.event(&Event::RunFinished { counts, elapsed, interrupted_by });
-    RunResult { counts, interrupted_by }
+    RunResult { counts, interrupted_by, undelivered: 0 }
 }
 
 enum Phase {
@@ -478,6 +478,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     Status::Cancelled => Outcome::Cancelled,
                     Status::NotStarted => Outcome::NotStarted(reason.unwrap_or_default()),
                     Status::Lost => Outcome::Lost(reason.unwrap_or_default()),
+                    Status::Undelivered => Outcome::Undelivered(reason.unwrap_or_default()),
                 };
                 let logs = self.options.state_dir.join("logs").join(&spec.name);
                 let (stem, err) =

@@ -4,6 +4,7 @@ mod harness;
 mod invalid;
 
 mod databases;
+mod delivery;
 mod errors;
 mod events;
 mod failure;

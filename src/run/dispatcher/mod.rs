@@ -38,6 +38,8 @@ pub struct RunResult {
     pub counts: Counts,
     /// The signal that interrupted the run, if one did.
     pub interrupted_by: Option<i32>,
+    /// Tasks whose output could not all be written out (kept in their logs instead).
+    pub undelivered: u64,
 }
 
 /// How many attempts to queue per worker when attempts typically take `typical`.
@@ -83,6 +85,7 @@ pub struct Dispatcher<'p, 'r> {
     /// Set once no new attempt may start (`on_failure: stop|kill`, or an interrupt).
     stopping: bool,
     interrupted_by: Option<i32>,
+    undelivered: u64,
 }
 
 impl<'p, 'r> Dispatcher<'p, 'r> {
@@ -114,6 +117,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             started: Instant::now(),
             stopping: false,
             interrupted_by: None,
+            undelivered: 0,
         }
     }
 
@@ -171,7 +175,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             elapsed: self.started.elapsed(),
             interrupted_by,
         });
-        RunResult { counts: self.counts, interrupted_by: self.interrupted_by }
+        RunResult { counts: self.counts, interrupted_by: self.interrupted_by, undelivered: self.undelivered }
     }
 
     /// Starts attempts while a worker is idle (or one may be queued) and something may start. Returns when the
@@ -329,6 +333,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             self.output.nothing(done.task.seq, 1);
             return;
         }
+        let undelivered = done.kept.undelivered.is_some();
         let finished = Finished {
             job: i,
             key: done.task.key,
@@ -342,7 +347,15 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             log: done.kept.log,
         };
         let settings = &self.plan.file.jobs[i].settings;
-        let retryable = !matches!(finished.outcome, Outcome::Succeeded | Outcome::Cancelled);
+        let retryable = !matches!(finished.outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_));
+        if undelivered {
+            self.undelivered += 1;
+            // Whatever comes next would not be delivered either (a closed pipe, a full disk).
+            if !self.stopping {
+                let why = format!("the output of {} could not be written out: starting no new task", finished.label);
+                self.stop(Level::Drain, &why);
+            }
+        }
         if retryable && done.number <= settings.retries && !self.stopping {
             let delay = retry::delay(settings.retry_delay, done.number);
             self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });

@@ -1,0 +1,60 @@
+//! Output that could not be delivered means the task is not done, and the run says so.
+
+use std::process::{Command, Stdio};
+
+use crate::harness::batchrun;
+
+const JOB: &str = "jobs:\n  a:\n    items: [1, 2, 3]\n    command: echo line {{ item }}\n";
+
+/// Runs batchrun in `dir` with its stdout on `/dev/full`; returns the exit code and stderr.
+fn run_to_full_disk(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let out = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(Stdio::from(full))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("batchrun runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn output_written_to_a_full_disk_is_not_done_and_resume_delivers_it() {
+    for mode in ["grouped", "tagged", "ordered"] {
+        let first = batchrun().job(JOB).run();
+        let dir = first.dir;
+        let (code, stderr) = run_to_full_disk(dir.path(), &["job.yaml", "-j", "1", "--output", mode]);
+        assert_eq!(code, 3, "{mode}: exit code\n{stderr}");
+        assert!(stderr.contains("output not delivered: No space left on device"), "{mode}: {stderr}");
+        let journal = std::fs::read_to_string(dir.path().join(".batchrun/job/journal.jsonl")).unwrap();
+        assert!(!journal.contains("\"status\":\"ok\""), "{mode}: a task was recorded done:\n{journal}");
+        if mode != "ordered" {
+            let log = std::fs::read_to_string(dir.path().join(".batchrun/job/logs/a/0.1.out")).unwrap();
+            assert_eq!(log, "line 1\n", "{mode}: the undelivered output is kept in the log");
+        }
+        let again = crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--resume", "--output", "ordered"]).run();
+        again.success();
+        assert_eq!(again.stdout, "line 1\nline 2\nline 3\n", "{mode}: --resume runs what was not delivered");
+    }
+}
+
+#[test]
+fn a_closed_stdout_starts_no_new_task_and_exits_3() {
+    // Each task prints more than a pipe holds, so a write fails soon after `head` leaves.
+    let ran = batchrun().job("jobs:\n  a:\n    range: {from: 1, to: 500}\n    command: seq {{ start }} 30000\n").run();
+    let dir = ran.dir;
+    let script =
+        format!("set -o pipefail; '{}' job.yaml -j 2 --progress plain | head -1", env!("CARGO_BIN_EXE_batchrun"));
+    let out = Command::new("bash").arg("-c").arg(&script).current_dir(dir.path()).output().expect("bash runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(stderr.contains("could not be written out: starting no new task"), "{stderr}");
+    assert!(stderr.contains("Broken pipe"), "{stderr}");
+    let journal = std::fs::read_to_string(dir.path().join(".batchrun/job/journal.jsonl")).unwrap();
+    let ends = journal.lines().filter(|l| l.contains("\"type\":\"end\"")).count();
+    assert!(ends < 60, "the run went on after stdout closed: {ends} tasks ended");
+}
