@@ -12,8 +12,24 @@ use crate::reporter::ProgressMode;
 use crate::reporter::color::ColorChoice;
 use crate::run::output::OutputMode;
 
+/// The exit statuses and which wins when several apply (`--help` and the manual page).
+const EXIT_STATUS: &str = "Exit status:
+  0        every task succeeded and its output was delivered
+  1        one or more tasks failed, or were skipped because a job they need failed
+  2        bad job file or usage: nothing ran
+  3        a task's output could not be written out (a closed pipe, a full disk): kept in its log,
+           not done, so --resume runs it again
+  130/143  interrupted by SIGINT/SIGTERM
+When several apply, the first of 2, 130/143, 3, 1 wins.";
+
 #[derive(Debug, Parser)]
-#[command(name = "batchrun", version, about = "Run batch jobs declared in YAML on a pool of workers", long_about = None)]
+#[command(
+    name = "batchrun",
+    version,
+    about = "Run batch jobs declared in YAML on a pool of workers",
+    long_about = None,
+    after_long_help = EXIT_STATUS
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

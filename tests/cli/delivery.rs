@@ -58,3 +58,11 @@ fn a_closed_stdout_starts_no_new_task_and_exits_3() {
     let ends = journal.lines().filter(|l| l.contains("\"type\":\"end\"")).count();
     assert!(ends < 60, "the run went on after stdout closed: {ends} tasks ended");
 }
+
+#[test]
+fn the_exit_statuses_and_their_order_are_in_the_help_and_the_manual() {
+    for args in [&["--help"][..], &["man"]] {
+        let ran = batchrun().args(args).run();
+        ran.success().stdout_has("Exit status").stdout_has("When several apply, the first of 2, 130/143, 3, 1 wins");
+    }
+}
