@@ -150,15 +150,17 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         resume_command = Some(resume_hint(args));
     }
     reporters.push(Box::new(reporter::summary::Summary::new(console.clone(), resume_command)));
+    let report_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for (path, format) in report_formats {
         let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-        let report = reporter::report::Report::new(path.clone(), format, names).map_err(|e| {
-            Diagnostics::from(diagnostic::Diagnostic::new(
-                &args.file,
-                None,
-                format!("--report {}: {e}", path.display()),
-            ))
-        })?;
+        let report =
+            reporter::report::Report::new(path.clone(), format, names, report_failed.clone()).map_err(|e| {
+                Diagnostics::from(diagnostic::Diagnostic::new(
+                    &args.file,
+                    None,
+                    format!("--report {}: {e}", path.display()),
+                ))
+            })?;
         reporters.push(Box::new(report));
     }
     if let Some(cli::EventsFormat::Json) = args.events {
@@ -178,20 +180,20 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
             keep_logs: args.keep_logs,
         };
         let result = slurm::run(&plan, history.as_ref(), &options, &mut Reporters(reporters));
-        return Ok(exit_status(&result));
+        return Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)));
     }
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
     let result = run::run(&plan, history.as_ref(), watchdog.as_ref(), workers, &output, &mut Reporters(reporters));
-    Ok(exit_status(&result))
+    Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
-/// 128+N when signal N stopped the run, 3 when output was not delivered, 1 when a task failed
-/// or was skipped, else 0 (see [`ExitCode`] for the order).
-pub fn exit_status(result: &run::RunResult) -> ExitCode {
+/// 128+N when signal N stopped the run, 3 when output or a report was not delivered, 1 when a
+/// task failed or was skipped, else 0 (see [`ExitCode`] for the order).
+pub fn exit_status(result: &run::RunResult, report_failed: bool) -> ExitCode {
     match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
-        None if result.undelivered > 0 => ExitCode::Undelivered,
+        None if result.undelivered > 0 || report_failed => ExitCode::Undelivered,
         None if result.counts.failed > 0 || result.counts.skipped > 0 => ExitCode::TasksFailed,
         None => ExitCode::Success,
     }

@@ -17,6 +17,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -85,6 +87,8 @@ struct CountsRecord {
 
 pub struct Report {
     path: PathBuf,
+    /// Set when the report could not be written, so the run does not end with 0.
+    failed: Arc<AtomicBool>,
     format: Format,
     jobs: Vec<String>,
     name: String,
@@ -93,9 +97,30 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(path: PathBuf, format: Format, jobs: Vec<String>) -> io::Result<Report> {
+    /// Checks before anything runs that the report can be written where it is asked for (its
+    /// folder exists, it is not a folder, the folder takes a new file), so a long run does not
+    /// end with a report it cannot write. `failed` is set if writing it fails all the same.
+    pub fn new(path: PathBuf, format: Format, jobs: Vec<String>, failed: Arc<AtomicBool>) -> io::Result<Report> {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !folder.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the folder {} does not exist", folder.display()),
+            ));
+        }
+        if path.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a folder"));
+        }
+        let partial = partial_path(&path);
+        File::create(&partial)
+            .and_then(|_| std::fs::remove_file(&partial))
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot write in {}: {e}", folder.display())))?;
         Ok(Report {
             path,
+            failed,
             format,
             jobs,
             name: String::new(),
@@ -107,9 +132,7 @@ impl Report {
     fn write(&mut self, counts: &Counts, elapsed: Duration, interrupted_by: Option<i32>) -> io::Result<()> {
         self.tasks.flush()?;
         let tasks = self.tasks.get_mut();
-        let mut temp = self.path.clone().into_os_string();
-        temp.push(".partial");
-        let temp = PathBuf::from(temp);
+        let temp = partial_path(&self.path);
         let mut out = BufWriter::new(File::create(&temp)?);
         let header = Header {
             version: VERSION,
@@ -133,6 +156,13 @@ impl Report {
         drop(out);
         std::fs::rename(&temp, &self.path)
     }
+}
+
+/// Where the report is written before it is renamed into place.
+fn partial_path(path: &Path) -> PathBuf {
+    let mut temp = path.to_path_buf().into_os_string();
+    temp.push(".partial");
+    PathBuf::from(temp)
 }
 
 fn records(tasks: &mut File) -> io::Result<impl Iterator<Item = TaskRecord> + '_> {
@@ -259,7 +289,9 @@ impl Reporter for Report {
             }
             Event::RunFinished { counts, elapsed, interrupted_by } => {
                 if let Err(e) = self.write(counts, *elapsed, *interrupted_by) {
+                    let _ = std::fs::remove_file(partial_path(&self.path));
                     crate::say!("batchrun: error: cannot write the report {}: {e}", self.path.display());
+                    self.failed.store(true, Ordering::Relaxed);
                 }
             }
             _ => {}

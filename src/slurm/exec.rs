@@ -53,5 +53,5 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let logs = output::Logs { dir: manifest.state_dir.join("logs"), keep_all: manifest.keep_logs };
     let output = output::Output::new(output::OutputMode::Grouped, console, logs, false, manifest.workers.max(1));
     let result = run::run(&plan, None, watchdog.as_ref(), manifest.workers.max(1), &output, &mut Reporters(reporters));
-    Ok(crate::exit_status(&result))
+    Ok(crate::exit_status(&result, false))
 }

@@ -56,3 +56,24 @@ fn a_report_needs_a_known_extension() {
     let ran = batchrun().job(JOB).args(&["--report", "r.txt"]).run();
     ran.code(2).stderr_has("must end in .json or .xml");
 }
+
+#[test]
+fn report_paths_are_checked_before_anything_runs() {
+    let job = "jobs:\n  a:\n    command: touch RAN\n";
+    for (path, says) in [("nodir/r.json", "the folder nodir does not exist"), ("folder.json", "it is a folder")] {
+        let ran = batchrun().job(job).file("folder.json/keep", "").args(&["--report", path]).run();
+        ran.code(2).stderr_has(&format!("--report {path}: {says}"));
+        assert!(!ran.path("RAN").exists(), "{path}: a task ran before the report path was checked");
+    }
+}
+
+#[test]
+fn a_report_that_cannot_be_written_at_the_end_makes_the_run_fail() {
+    // The task removes the report's folder, so writing the report at the end fails.
+    let ran = batchrun()
+        .job("jobs:\n  a:\n    command: rm -r out\n")
+        .file("out/keep", "")
+        .args(&["--report", "out/r.json"])
+        .run();
+    ran.code(3).stderr_has("cannot write the report out/r.json");
+}
