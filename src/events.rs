@@ -15,15 +15,27 @@ pub struct Counts {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// Not run because a job they need failed or was skipped.
     pub skipped: u64,
+    /// Not run because the run stopped first (an interrupt, `on_failure: stop`, output that
+    /// could not be delivered).
+    pub not_run: u64,
     /// Done in an earlier run (`--resume`): not run again.
     pub already_done: u64,
 }
 
 impl Counts {
-    /// Tasks that will not run again: succeeded, failed or skipped.
+    /// Tasks that will not run again in this run: every planned task once the run has ended
+    /// (the invariant the summary checks: done earlier + succeeded + failed + skipped + not run
+    /// = planned).
     pub fn done(&self) -> u64 {
-        self.succeeded + self.failed + self.skipped + self.already_done
+        self.succeeded + self.failed + self.skipped + self.not_run + self.already_done
+    }
+
+    /// Planned tasks that no count holds once the run has ended: always 0, unless batchrun
+    /// lost track of some, which the summary then says.
+    pub fn unaccounted(&self) -> u64 {
+        self.total.saturating_sub(self.done())
     }
 }
 
@@ -133,11 +145,13 @@ pub enum Event<'a> {
         task: &'a Finished,
         counts: Counts,
     },
-    /// Tasks of a job that will not run: a job it needs did not succeed, or the run stopped.
+    /// Tasks of a job that will not run: a job it needs did not succeed (skipped), or the run
+    /// stopped before they started (`not_run`).
     JobSkipped {
         job: &'a str,
         tasks: u64,
         reason: &'a str,
+        not_run: bool,
         counts: Counts,
     },
     /// No new task will start: a task failed under `on_failure: stop|kill`, or an interrupt.

@@ -194,7 +194,11 @@ pub fn exit_status(result: &run::RunResult, report_failed: bool) -> ExitCode {
     match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
         None if result.undelivered > 0 || report_failed => ExitCode::Undelivered,
-        None if result.counts.failed > 0 || result.counts.skipped > 0 => ExitCode::TasksFailed,
+        None if result.counts.failed + result.counts.skipped + result.counts.not_run + result.counts.unaccounted()
+            > 0 =>
+        {
+            ExitCode::TasksFailed
+        }
         None => ExitCode::Success,
     }
 }

@@ -210,7 +210,7 @@ impl Reporter for Journal {
             }
             Event::JobSkipped { .. } | Event::RunCancelling { .. } => {}
             Event::RunFinished { counts, interrupted_by, .. } => {
-                let Counts { succeeded, failed, skipped, .. } = *counts;
+                let Counts { succeeded, failed, skipped, not_run, .. } = *counts;
                 let at = record::now();
                 self.write(&Record::RunEnd {
                     v: VERSION,
@@ -218,6 +218,7 @@ impl Reporter for Journal {
                     succeeded,
                     failed,
                     skipped,
+                    not_run,
                     interrupted: *interrupted_by,
                 });
                 let flushed = self.out.flush().and_then(|()| self.out.get_ref().sync_data());

@@ -45,7 +45,17 @@ pub enum Record {
         reason: Option<String>,
     },
     /// The run ended (missing when it crashed or was killed).
-    RunEnd { v: u32, at: String, succeeded: u64, failed: u64, skipped: u64, interrupted: Option<i32> },
+    RunEnd {
+        v: u32,
+        at: String,
+        succeeded: u64,
+        failed: u64,
+        skipped: u64,
+        /// Tasks the run stopped before (absent in journals written before it was counted).
+        #[serde(default)]
+        not_run: u64,
+        interrupted: Option<i32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -93,6 +93,7 @@ enum Body<'a> {
         job: &'a str,
         tasks: u64,
         reason: &'a str,
+        not_run: bool,
     },
     RunCancelling {
         reason: &'a str,
@@ -146,6 +147,7 @@ struct CountsJson {
     succeeded: u64,
     failed: u64,
     skipped: u64,
+    not_run: u64,
     already_done: u64,
 }
 
@@ -157,6 +159,7 @@ impl From<&Counts> for CountsJson {
             succeeded: c.succeeded,
             failed: c.failed,
             skipped: c.skipped,
+            not_run: c.not_run,
             already_done: c.already_done,
         }
     }
@@ -194,8 +197,8 @@ impl<W: Write> Reporter for EventsJson<W> {
             Event::TaskFinished { task, counts } => {
                 ("task_finished", Body::TaskEnded(TaskEnded::of(task, job(task.job))), counts)
             }
-            Event::JobSkipped { job, tasks, reason, counts } => {
-                ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason }, counts)
+            Event::JobSkipped { job, tasks, reason, not_run, counts } => {
+                ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason, not_run: *not_run }, counts)
             }
             Event::RunCancelling { reason, counts } => ("run_cancelling", Body::RunCancelling { reason }, counts),
             Event::RunFinished { counts, elapsed, interrupted_by } => (

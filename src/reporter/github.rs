@@ -34,13 +34,16 @@ impl GitHub {
 
     fn summary_markdown(&self, counts: &crate::events::Counts, elapsed: std::time::Duration) -> String {
         let mut md = format!("### batchrun: {}\n\n", self.name);
-        md.push_str("| tasks | succeeded | failed | skipped | already done | time |\n|---|---|---|---|---|---|\n");
+        md.push_str(
+            "| tasks | succeeded | failed | skipped | not run | already done | time |\n|---|---|---|---|---|---|---|\n",
+        );
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             counts.total,
             counts.succeeded,
             counts.failed,
             counts.skipped,
+            counts.not_run,
             counts.already_done,
             duration(elapsed)
         ));

@@ -26,6 +26,13 @@ impl Plain {
     }
 }
 
+/// `SKIPPED job (N tasks): why` for tasks whose need failed, `NOT RUN …` for tasks the run
+/// stopped before.
+pub fn skipped_line(job: &str, tasks: u64, reason: &str, not_run: bool) -> String {
+    let what = if not_run { "NOT RUN" } else { "SKIPPED" };
+    format!("{what} {job} ({tasks} tasks): {reason}")
+}
+
 /// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.
 pub fn finished_line(task: &Finished) -> String {
     let took = duration(task.duration);
@@ -74,8 +81,8 @@ impl Reporter for Plain {
             Event::TaskStarted { .. } | Event::RunFinished { .. } => {}
             Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
             Event::TaskFinished { task, .. } => self.line(finished_line(task)),
-            Event::JobSkipped { job, tasks, reason, .. } => {
-                self.line(format!("SKIPPED {job} ({tasks} tasks): {reason}"))
+            Event::JobSkipped { job, tasks, reason, not_run, .. } => {
+                self.line(skipped_line(job, *tasks, reason, *not_run))
             }
             Event::RunCancelling { reason, .. } => self.line(format!("STOPPING: {reason}")),
         }

@@ -128,8 +128,8 @@ impl Reporter for Progress {
                     self.say(&plain::finished_line(task));
                 }
             }
-            Event::JobSkipped { job, tasks, reason, .. } => {
-                self.say(&format!("SKIPPED {job} ({tasks} tasks): {reason}"))
+            Event::JobSkipped { job, tasks, reason, not_run, .. } => {
+                self.say(&plain::skipped_line(job, *tasks, reason, *not_run))
             }
             Event::RunCancelling { reason, .. } => self.say(&format!("STOPPING: {reason}")),
             Event::RunFinished { .. } => self.clear(),

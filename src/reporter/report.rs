@@ -5,7 +5,7 @@
 //! when the run ends, written beside its final path and renamed into place.
 //!
 //! JSON (format version 1): `{"version", "name", "started", "duration_ms", "interrupted_by",
-//! "counts": {"total", "succeeded", "failed", "skipped", "already_done"}, "tasks": [{"job",
+//! "counts": {"total", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{"job",
 //! "index", "label", "key", "command", "status", "exit", "signal", "attempts", "duration_ms",
 //! "log", "stderr_tail"}]}`, tasks in the order they finished. `status` is one of `ok`, `failed`,
 //! `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element ended without
@@ -82,6 +82,7 @@ struct CountsRecord {
     succeeded: u64,
     failed: u64,
     skipped: u64,
+    not_run: u64,
     already_done: u64,
 }
 
@@ -145,6 +146,7 @@ impl Report {
                 succeeded: counts.succeeded,
                 failed: counts.failed,
                 skipped: counts.skipped,
+                not_run: counts.not_run,
                 already_done: counts.already_done,
             },
         };

@@ -72,17 +72,18 @@ impl Reporter for Summary {
             Event::RunCancelling { reason, .. } => {
                 self.stopped.get_or_insert_with(|| reason.to_string());
             }
-            Event::JobSkipped { job, tasks, reason, .. } => {
-                self.skipped.push(format!("{job} ({tasks} tasks): {reason}"))
+            Event::JobSkipped { job, tasks, reason, not_run, .. } => {
+                self.skipped.push(super::plain::skipped_line(job, *tasks, reason, *not_run))
             }
             Event::RunFinished { counts, elapsed, .. } => {
                 let mut out = String::new();
                 out.push_str(&format!(
-                    "\nSummary: {} tasks: {} succeeded, {} failed, {} skipped{} in {} (task time {})\n",
+                    "\nSummary: {} tasks: {} succeeded, {} failed, {} skipped{}{} in {} (task time {})\n",
                     counts.total,
                     counts.succeeded,
                     counts.failed,
                     counts.skipped,
+                    if counts.not_run > 0 { format!(", {} not run", counts.not_run) } else { String::new() },
                     if counts.already_done > 0 {
                         format!(", {} already done", counts.already_done)
                     } else {
@@ -91,6 +92,12 @@ impl Reporter for Summary {
                     duration(*elapsed),
                     duration(self.task_time)
                 ));
+                if counts.unaccounted() > 0 {
+                    out.push_str(&format!(
+                        "  error: {} planned tasks are in no count above (batchrun lost track of them): run again with --resume to finish them, and please report this\n",
+                        counts.unaccounted()
+                    ));
+                }
                 if self.retried_tasks > 0 {
                     out.push_str(&format!(
                         "  retried {} tasks, {} extra attempts\n",
@@ -123,9 +130,9 @@ impl Reporter for Summary {
                     out.push_str(&format!("  … and {unshown} more failed tasks\n"));
                 }
                 for s in &self.skipped {
-                    out.push_str(&format!("  SKIPPED {s}\n"));
+                    out.push_str(&format!("  {s}\n"));
                 }
-                if counts.failed + counts.skipped > 0
+                if counts.failed + counts.skipped + counts.not_run + counts.unaccounted() > 0
                     && let Some(command) = &self.resume_command
                 {
                     out.push_str(&format!("To run what is left: {command}\n"));

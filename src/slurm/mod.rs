@@ -254,7 +254,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         self.counts.skipped += tasks;
         self.phases[job] = Phase::Done { failed: true };
         let name = &self.plan.file.jobs[job].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, counts: self.counts });
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run: false, counts: self.counts });
     }
 
     fn submit_job(&mut self, job: usize) {
@@ -679,13 +679,14 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 let (failed, unstarted) = (*failed, *unstarted);
                 self.phases[job] = Phase::Done { failed: failed || unstarted > 0 };
                 if unstarted > 0 {
-                    self.counts.skipped += unstarted;
+                    self.counts.not_run += unstarted;
                     let name = &self.plan.file.jobs[job].name;
                     let reason = "the run stopped before they started";
                     self.reporter.event(&Event::JobSkipped {
                         job: name,
                         tasks: unstarted,
                         reason,
+                        not_run: true,
                         counts: self.counts,
                     });
                 }

@@ -81,7 +81,8 @@ fn sigint_stops_every_task_and_exits_130_with_no_survivors() {
     let (code, stderr) = wait_with_output(child);
     assert_eq!(code, 130, "{stderr}");
     assert!(stderr.contains("STOPPING: SIGINT received"), "{stderr}");
-    assert!(stderr.contains("SKIPPED hang (3 tasks): the run was stopped"), "{stderr}");
+    assert!(stderr.contains("NOT RUN hang (3 tasks): the run was stopped"), "{stderr}");
+    assert!(stderr.contains("6 tasks: 0 succeeded, 3 failed, 0 skipped, 3 not run"), "{stderr}");
     let survivors: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(survivors.is_empty(), "still running after batchrun exited: {survivors:?}");
 }
@@ -187,7 +188,22 @@ fn on_failure_stop_lets_running_tasks_finish_and_starts_nothing_new() {
     ran.code(1).stderr_has("STOPPING: work[0] failed and on_failure is `stop`");
     assert_eq!(files_in(&ran.path("finished")), 3, "the two slow tasks finished (plus .keep)");
     assert_eq!(files_in(&ran.path("later")), 1, "nothing started after the failure (only .keep)");
-    ran.stderr_has("SKIPPED work (2 tasks): the run was stopped");
+    ran.stderr_has("NOT RUN work (2 tasks): the run was stopped");
+}
+
+/// done earlier + succeeded + failed + skipped + not run = planned, in the report too.
+#[test]
+fn every_planned_task_is_accounted_for_when_a_run_stops() {
+    let ran = batchrun()
+        .job("jobs:\n  a:\n    commands: ['true', 'exit 1', 'true', 'true']\n    on_failure: stop\n  b:\n    needs: [a]\n    command: 'true'\n")
+        .args(&["-j", "1", "--report", "r.json"])
+        .run();
+    ran.code(1).stderr_has("5 tasks: 1 succeeded, 1 failed, 0 skipped, 3 not run");
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let c = &report["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("counts.{k}: {c}"));
+    assert_eq!((n("succeeded"), n("failed"), n("skipped"), n("not_run"), n("already_done")), (1, 1, 0, 3, 0));
+    assert_eq!(n("already_done") + n("succeeded") + n("failed") + n("skipped") + n("not_run"), n("total"));
 }
 
 #[test]

@@ -68,7 +68,7 @@ impl Dispatcher<'_, '_> {
                 let ready =
                     spec.needs.iter().all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
                 if let Some(reason) = blocker {
-                    self.skip_rest_of_job(i, &format!("it needs {reason}"));
+                    self.skip_rest_of_job(i, &format!("it needs {reason}"), false);
                 } else if ready {
                     self.jobs[i].status = JobStatus::Active;
                     self.jobs[i].tasks = Some(Box::new(self.plan.tasks(i)));
@@ -84,8 +84,9 @@ impl Dispatcher<'_, '_> {
         }
     }
 
-    /// Counts the job's tasks that were never started as skipped, with `reason`.
-    pub(super) fn skip_rest_of_job(&mut self, i: usize, reason: &str) {
+    /// Counts the job's tasks that were never started as skipped (a need failed) or, with
+    /// `not_run`, as not run (the run stopped), with `reason`.
+    pub(super) fn skip_rest_of_job(&mut self, i: usize, reason: &str, not_run: bool) {
         let job = &mut self.jobs[i];
         let never_sent = job.count - job.dispatched;
         let tasks = never_sent + job.unstarted;
@@ -95,10 +96,14 @@ impl Dispatcher<'_, '_> {
         if tasks == 0 {
             return;
         }
-        self.counts.skipped += tasks;
+        if not_run {
+            self.counts.not_run += tasks;
+        } else {
+            self.counts.skipped += tasks;
+        }
         self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, never_sent);
         job.finished += tasks;
         let name = &self.plan.file.jobs[i].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, counts: self.counts });
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });
     }
 }

@@ -424,7 +424,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
         for i in 0..self.jobs.len() {
             if matches!(self.jobs[i].status, JobStatus::Waiting | JobStatus::Active) {
-                self.skip_rest_of_job(i, "the run was stopped before they started");
+                self.skip_rest_of_job(i, "the run was stopped before they started", true);
             }
         }
     }
