@@ -140,7 +140,17 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let mut resume_command = None;
     if !args.no_journal {
         let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-        let journal = journal::Journal::open(&state_dir, args.resume, names).map_err(in_state_dir)?;
+        let planned = plan
+            .file
+            .jobs
+            .iter()
+            .zip(&plan.jobs)
+            .filter(|(_, p)| p.selected)
+            .map(|(j, p)| (j.name.clone(), p.count()))
+            .collect();
+        let journal = journal::Journal::open(&state_dir, args.resume, names)
+            .map_err(in_state_dir)?
+            .with_plan(planned, plan.resolved_vars());
         if args.resume {
             let read = journal::reader::read_state(&state_dir)
                 .map_err(|e| in_state_dir(journal::JournalError::Io { path: state_dir.clone(), source: e }))?;
@@ -205,7 +215,11 @@ pub fn exit_status(result: &run::RunResult, report_failed: bool) -> ExitCode {
 
 /// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
 fn state_dir(plan: &Plan, given: Option<&Path>) -> std::path::PathBuf {
-    given.map_or_else(|| plan.file.dir.join(".batchrun").join(&plan.file.name), Path::to_path_buf)
+    given.map_or_else(|| default_state_dir(&plan.file), Path::to_path_buf)
+}
+
+fn default_state_dir(file: &config::JobFile) -> std::path::PathBuf {
+    file.dir.join(".batchrun").join(&file.name)
 }
 
 /// The command that finishes this run: the same selection and state folder, with `--resume`.
@@ -227,9 +241,10 @@ fn resume_hint(args: &RunArgs) -> String {
     words.join(" ")
 }
 
+/// Reads the job file only for where its state folder is: nothing of it is planned or run.
 fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
-    let plan = load_plan(&args.file, &args.selection)?;
-    let dir = state_dir(&plan, args.state_dir.as_deref());
+    let file = config::load(&args.file)?;
+    let dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&file));
     let history = journal::reader::read_state(&dir).map_err(|e| {
         Diagnostics::from(diagnostic::Diagnostic::new(
             &args.file,
@@ -237,7 +252,7 @@ fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
             format!("cannot read the journal in {}: {e}", dir.display()),
         ))
     })?;
-    let _ = status::print(&plan, &history, &dir, &mut io::stdout().lock());
+    let _ = status::print(&file.name, &history, &args.selection.only, &dir, &mut io::stdout().lock());
     Ok(ExitCode::Success)
 }
 

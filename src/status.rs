@@ -1,42 +1,55 @@
 //! `batchrun status FILE`: what the journal says, per job: done, failed, not run.
+//!
+//! It reads the journal alone: the job file only names the state folder. The last run recorded
+//! what it planned (each job's task count), so status neither plans the file again (which would
+//! run its computed vars and take as long as the plan is large) nor runs anything.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use crate::journal::reader::History;
-use crate::plan::Plan;
 
 /// Per job: tasks that succeeded, that failed (and never succeeded), and that never ran.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JobStatus {
     pub done: u64,
     pub failed: u64,
-    pub not_run: u64,
+    /// `None` when the journal does not say how many tasks were planned (written by an older
+    /// batchrun).
+    pub not_run: Option<u64>,
 }
 
-/// Classifies every task of the plan by its key, so a changed command counts as not run.
-pub fn of_plan(plan: &Plan, history: &History) -> Vec<(String, JobStatus)> {
-    let mut out = Vec::new();
-    for (i, job) in plan.file.jobs.iter().enumerate() {
-        if !plan.jobs[i].selected {
-            continue;
-        }
-        let mut status = JobStatus::default();
-        for task in plan.tasks(i) {
-            match task.ok().and_then(|t| history.tasks.get(&t.key)) {
-                Some(true) => status.done += 1,
-                Some(false) => status.failed += 1,
-                None => status.not_run += 1,
-            }
-        }
-        out.push((job.name.clone(), status));
-    }
-    out
+/// Each job the last run planned (or, in an older journal, each job it recorded), in order;
+/// `only` keeps those jobs alone.
+pub fn of_history(history: &History, only: &[String]) -> Vec<(String, JobStatus)> {
+    let recorded = history.per_job();
+    let counts = |name: &str| recorded.get(name).copied().unwrap_or_default();
+    let jobs: Vec<(String, JobStatus)> = if history.planned.is_empty() {
+        history
+            .job_names
+            .iter()
+            .map(|name| {
+                let (done, failed) = counts(name);
+                (name.clone(), JobStatus { done, failed, not_run: None })
+            })
+            .collect()
+    } else {
+        history
+            .planned
+            .iter()
+            .map(|job| {
+                let (done, failed) = counts(&job.name);
+                let not_run = job.planned.saturating_sub(done + failed);
+                (job.name.clone(), JobStatus { done, failed, not_run: Some(not_run) })
+            })
+            .collect()
+    };
+    jobs.into_iter().filter(|(name, _)| only.is_empty() || only.contains(name)).collect()
 }
 
-pub fn print(plan: &Plan, history: &History, state_dir: &Path, out: &mut impl Write) -> io::Result<()> {
-    let jobs = of_plan(plan, history);
-    writeln!(out, "{} (state: {})", plan.file.name, state_dir.display())?;
+pub fn print(name: &str, history: &History, only: &[String], state_dir: &Path, out: &mut impl Write) -> io::Result<()> {
+    let jobs = of_history(history, only);
+    writeln!(out, "{name} (state: {})", state_dir.display())?;
     match &history.last_activity {
         None => writeln!(out, "no run recorded yet")?,
         Some(at) if history.last_run_ended => writeln!(out, "last run ended {at}")?,
@@ -45,7 +58,8 @@ pub fn print(plan: &Plan, history: &History, state_dir: &Path, out: &mut impl Wr
     let width = jobs.iter().map(|(n, _)| n.len()).chain([3]).max().unwrap_or(3);
     writeln!(out, "{:width$}  {:>10}  {:>10}  {:>10}", "job", "done", "failed", "not run")?;
     for (name, s) in &jobs {
-        writeln!(out, "{name:width$}  {:>10}  {:>10}  {:>10}", s.done, s.failed, s.not_run)?;
+        let not_run = s.not_run.map_or_else(|| "?".to_owned(), |n| n.to_string());
+        writeln!(out, "{name:width$}  {:>10}  {:>10}  {not_run:>10}", s.done, s.failed)?;
     }
     Ok(())
 }

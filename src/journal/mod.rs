@@ -55,6 +55,9 @@ pub struct Journal {
     jobs: Vec<String>,
     /// Start records carry the command (shard journals, which a submitter follows).
     with_commands: bool,
+    /// What the run planned, for its run record (see [`Journal::with_plan`]).
+    planned: Vec<record::PlannedJob>,
+    vars: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Journal {
@@ -95,7 +98,18 @@ impl Journal {
             failed: false,
             jobs,
             with_commands: false,
+            planned: Vec::new(),
+            vars: serde_json::Map::new(),
         })
+    }
+
+    /// Records with the run what it planned: each selected job's task count, and the vars as
+    /// resolved. `batchrun status` reads these instead of planning the file again (which would
+    /// run its computed vars, and take as long as the plan is large).
+    pub fn with_plan(mut self, jobs: Vec<(String, u64)>, vars: Vec<(String, serde_json::Value)>) -> Journal {
+        self.planned = jobs.into_iter().map(|(name, planned)| record::PlannedJob { name, planned }).collect();
+        self.vars = vars.into_iter().collect();
+        self
     }
 
     /// The journal of one Slurm array element, at `path`: appended to (a requeued element
@@ -117,6 +131,8 @@ impl Journal {
             failed: false,
             jobs,
             with_commands: true,
+            planned: Vec::new(),
+            vars: serde_json::Map::new(),
         })
     }
 
@@ -192,7 +208,8 @@ impl Reporter for Journal {
         match event {
             Event::RunStarted { name, .. } => {
                 let resume = self.out.get_ref().metadata().map(|m| m.len() > 0).unwrap_or(false);
-                self.write(&Record::Run { v: VERSION, name: name.to_string(), at: record::now(), resume });
+                let (jobs, vars) = (self.planned.clone(), self.vars.clone());
+                self.write(&Record::Run { v: VERSION, name: name.to_string(), at: record::now(), resume, jobs, vars });
             }
             Event::TaskStarted { task, attempt, .. } => self.write(&Record::Start {
                 v: VERSION,

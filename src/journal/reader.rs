@@ -5,13 +5,17 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
-use super::record::{Record, Status, VERSION};
+use super::record::{PlannedJob, Record, Status, VERSION};
 
 /// What the journal says about each task, by key.
 #[derive(Debug, Default)]
 pub struct History {
-    /// Key → whether some attempt succeeded (`true`) or only failures were recorded (`false`).
-    pub tasks: HashMap<u64, bool>,
+    /// Key → whether some attempt succeeded, and its job.
+    pub tasks: HashMap<u64, Recorded>,
+    /// Job names, as [`Recorded::job`] indexes them.
+    pub job_names: Vec<String>,
+    /// What the last run planned (its run record), when it recorded it.
+    pub planned: Vec<PlannedJob>,
     /// When the last run ended, or the last record's time when it never ended cleanly.
     pub last_activity: Option<String>,
     /// Whether the last run wrote its end record.
@@ -20,9 +24,52 @@ pub struct History {
     pub unreadable: usize,
 }
 
+/// A task as the journal recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// Some attempt succeeded (`false`: only failures were recorded).
+    pub done: bool,
+    /// Index into [`History::job_names`] (a small index keeps an entry as small as a bare flag).
+    pub job: u32,
+}
+
 impl History {
     pub fn is_done(&self, key: u64) -> bool {
-        self.tasks.get(&key).copied().unwrap_or(false)
+        self.tasks.get(&key).is_some_and(|t| t.done)
+    }
+
+    /// Records an attempt's end: a task is done once any attempt succeeded.
+    fn record(&mut self, key: u64, job: &str, done: bool) {
+        let job = self.job_index(job);
+        let entry = self.tasks.entry(key).or_insert(Recorded { done: false, job });
+        entry.done |= done;
+    }
+
+    fn job_index(&mut self, name: &str) -> u32 {
+        let i = match self.job_names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.job_names.push(name.to_owned());
+                self.job_names.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(u32::MAX)
+    }
+
+    /// Per job name: tasks recorded as done, and tasks recorded only as failed.
+    pub fn per_job(&self) -> HashMap<&str, (u64, u64)> {
+        let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+        for task in self.tasks.values() {
+            if let Some(name) = self.job_names.get(task.job as usize) {
+                let entry = counts.entry(name.as_str()).or_default();
+                if task.done {
+                    entry.0 += 1;
+                } else {
+                    entry.1 += 1;
+                }
+            }
+        }
+        counts
     }
 }
 
@@ -37,8 +84,9 @@ pub fn read_state(state_dir: &Path) -> io::Result<History> {
     };
     for shard in shards {
         let part = read(&shard)?;
-        for (key, done) in part.tasks {
-            *history.tasks.entry(key).or_insert(false) |= done;
+        for (key, task) in part.tasks {
+            let job = part.job_names.get(task.job as usize).map_or("", String::as_str);
+            history.record(key, job, task.done);
         }
         history.unreadable += part.unreadable;
         if part.last_activity > history.last_activity {
@@ -77,15 +125,17 @@ pub fn read(path: &Path) -> io::Result<History> {
 
 fn apply(history: &mut History, record: Record) {
     match record {
-        Record::Run { at, .. } => {
+        Record::Run { at, jobs, .. } => {
             history.last_activity = Some(at);
             history.last_run_ended = false;
+            if !jobs.is_empty() {
+                history.planned = jobs;
+            }
         }
         Record::Start { at, .. } => history.last_activity = Some(at),
-        Record::End { key, status, at, .. } => {
+        Record::End { key, job, status, at, .. } => {
             if let Ok(key) = u64::from_str_radix(&key, 16) {
-                let done = history.tasks.entry(key).or_insert(false);
-                *done |= status == Status::Ok;
+                history.record(key, &job, status == Status::Ok);
             }
             history.last_activity = Some(at);
         }

@@ -10,8 +10,19 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
-    /// A run began (`resume`: it continued the journal instead of starting it afresh).
-    Run { v: u32, name: String, at: String, resume: bool },
+    /// A run began (`resume`: it continued the journal instead of starting it afresh), with
+    /// what it planned: each selected job's task count and the vars as resolved (computed
+    /// ones included), so `batchrun status` answers from the journal alone.
+    Run {
+        v: u32,
+        name: String,
+        at: String,
+        resume: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        jobs: Vec<PlannedJob>,
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        vars: serde_json::Map<String, serde_json::Value>,
+    },
     /// An attempt started. Shard journals (Slurm array elements) also carry the command, for
     /// the submitting batchrun to show.
     Start {
@@ -56,6 +67,13 @@ pub enum Record {
         not_run: u64,
         interrupted: Option<i32>,
     },
+}
+
+/// A job as a run planned it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedJob {
+    pub name: String,
+    pub planned: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -176,3 +176,18 @@ fn an_unusable_state_folder_is_a_clear_error() {
     ran.code(2).stderr_has("cannot use the state folder").stderr_has("--no-journal");
     assert!(!ran.path("ran").exists());
 }
+
+/// `status` reads the journal alone: no computed var runs, and a huge plan is not walked.
+#[test]
+fn status_runs_nothing_and_answers_at_once_for_a_huge_range() {
+    let yaml = "vars:\n  n: {sh: 'touch VAR_RAN; echo 1000000000000000000'}\njobs:\n  huge:\n    range: {from: 1, to: \"{{ n }}\"}\n    on_failure: stop\n    command: exit 1\n";
+    let ran = batchrun().job(yaml).args(&["-j", "1", "--progress", "none"]).run();
+    ran.code(1);
+    std::fs::remove_file(ran.path("VAR_RAN")).expect("the run computed its var");
+    let status = crate::harness::Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
+    status.success();
+    assert!(status.elapsed < std::time::Duration::from_secs(5), "status took {:?}", status.elapsed);
+    let rows: Vec<Vec<&str>> = status.stdout.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["huge", "0", "1", "999999999999999999"]]);
+    assert!(!status.path("VAR_RAN").exists(), "status ran a computed var");
+}
