@@ -295,11 +295,29 @@ fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
     }
 }
 
+/// Checks shape and meaning without running anything: computed vars are checked, not run.
 fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
     let mut all = Vec::new();
     for file in files {
-        match load_plan(file, &Selection { set: Vec::new(), only: Vec::new() }) {
-            Ok(plan) => say!("{}: ok ({} tasks in {} jobs)", file.display(), plan.total(), plan.jobs.len()),
+        let plan =
+            config::load(file).and_then(|f| Plan::new(f, &PlanOptions { check_only: true, ..PlanOptions::default() }));
+        match plan {
+            Ok(plan) => {
+                let deferred: Vec<&str> = plan
+                    .file
+                    .jobs
+                    .iter()
+                    .zip(&plan.jobs)
+                    .filter(|(_, p)| p.deferred)
+                    .map(|(j, _)| j.name.as_str())
+                    .collect();
+                let later = if deferred.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} counted and rendered when run, from computed vars", deferred.join(", "))
+                };
+                say!("{}: ok ({} tasks in {} jobs{later})", file.display(), plan.total(), plan.jobs.len())
+            }
             Err(Diagnostics(mut errors)) => all.append(&mut errors),
         }
     }

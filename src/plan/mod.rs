@@ -43,6 +43,9 @@ pub struct PlanOptions {
     pub fixed: Vec<(String, serde_json::Value)>,
     /// Only these tasks of one job (a Slurm array element's share), its needs left out.
     pub shard: Option<Shard>,
+    /// Check only (`validate`): computed vars are not run, and what depends on them (a range
+    /// bound, a job's first task) is not counted or rendered.
+    pub check_only: bool,
 }
 
 /// Some tasks of one job, by index: half-open ranges, in order.
@@ -76,6 +79,9 @@ pub struct JobPlan {
     env_templates: Vec<(String, String)>,
     /// The job's name as a template value.
     name: Value,
+    /// Its count or its commands depend on computed vars that a check did not run: counted as
+    /// no tasks, and its first task not rendered.
+    pub deferred: bool,
 }
 
 /// Binding names every task has, allocated once.
@@ -105,19 +111,22 @@ impl Plan {
             Some(shard) => file.jobs.iter().map(|j| j.name == shard.job).collect(),
             None => select(&file, &options.only)?,
         };
-        let vars = Arc::new(vars::resolve(&file, &options.set, &options.fixed)?);
+        let vars = Arc::new(vars::resolve(&file, &options.set, &options.fixed, !options.check_only)?);
+        let unresolved: HashSet<Arc<str>> =
+            vars.iter().filter(|(_, v)| v.is_undefined()).map(|(k, _)| k.clone()).collect();
         let mut env = template::environment();
         let mut errors = Vec::new();
         let mut jobs = Vec::with_capacity(file.jobs.len());
         let mut next_seq = 0;
         for (i, job) in file.jobs.iter().enumerate() {
-            let (expansion, fast) = if selected[i] {
-                plan_job(&file, job, &vars, &mut env).unwrap_or_else(|mut e| {
+            let none = || JobParts { expansion: Expansion::Commands(0), fast: Vec::new(), deferred: false };
+            let JobParts { expansion, fast, deferred } = if selected[i] {
+                plan_job(&file, job, &vars, &unresolved, &mut env).unwrap_or_else(|mut e| {
                     errors.append(&mut e);
-                    (Expansion::Commands(0), Vec::new())
+                    none()
                 })
             } else {
-                (Expansion::Commands(0), Vec::new())
+                none()
             };
             let templates = match &job.work {
                 Work::Commands(list) => list.len(),
@@ -135,6 +144,7 @@ impl Plan {
                 fast,
                 env_templates,
                 name: Value::from(job.name.as_str()),
+                deferred,
             };
             next_seq += plan.count();
             jobs.push(plan);
@@ -263,6 +273,9 @@ impl Plan {
     fn render_first_tasks(&self) -> Result<(), Diagnostics> {
         let mut errors = Vec::new();
         for (job, spec) in self.file.jobs.iter().enumerate() {
+            if self.jobs[job].deferred {
+                continue;
+            }
             let first = self
                 .tasks(job)
                 .next()
@@ -361,19 +374,39 @@ fn select(file: &JobFile, only: &[String]) -> Result<Vec<bool>, Diagnostics> {
     Ok(selected)
 }
 
+/// What planning a job gives: its expansion, the fast path of each command template, and
+/// whether it depends on computed vars a check did not run ([`JobPlan::deferred`]).
+struct JobParts {
+    expansion: Expansion,
+    fast: Vec<Option<SimpleTemplate>>,
+    deferred: bool,
+}
+
 /// Compiles a job's templates (each command template read for its shell, see [`quoting`]),
 /// checks the names they use, and builds its expansion and the fast path of each command.
 fn plan_job(
     file: &JobFile,
     job: &Job,
     vars: &[(Arc<str>, Value)],
+    unresolved: &HashSet<Arc<str>>,
     env: &mut Environment<'static>,
-) -> Result<(Expansion, Vec<Option<SimpleTemplate>>), Vec<Diagnostic>> {
+) -> Result<JobParts, Vec<Diagnostic>> {
     let diag = |pos: Option<Pos>, message: String| Diagnostic::new(&file.path, pos, message);
+    let uses_unresolved = |source: &str| {
+        !unresolved.is_empty()
+            && env
+                .template_from_str(source)
+                .is_ok_and(|t| t.undeclared_variables(false).iter().any(|name| unresolved.contains(name.as_str())))
+    };
+    let mut deferred = false;
     let expansion = match &job.work {
         Work::Commands(list) => Expansion::Commands(list.len() as u64),
         Work::Templated { source, .. } => match source {
             Source::Single => Expansion::Single,
+            Source::Range(range) if uses_unresolved(&range.from.value) || uses_unresolved(&range.to.value) => {
+                deferred = true;
+                Expansion::Commands(0)
+            }
             Source::Range(range) => {
                 Expansion::Range(partitions(range, &job.name, vars, env).map_err(|(p, m)| vec![diag(p, m)])?)
             }
@@ -391,6 +424,9 @@ fn plan_job(
 
     let mut in_scope: HashSet<&str> = vars.iter().map(|(k, _)| &**k).collect();
     in_scope.extend(["job", "index", "count"]);
+    if let Work::Templated { source: Source::Range(_), .. } = &job.work {
+        in_scope.extend(["start", "end"]);
+    }
     match &expansion {
         Expansion::Range(_) => in_scope.extend(["start", "end"]),
         Expansion::Inline(_) | Expansion::File { .. } => _ = in_scope.insert("item"),
@@ -443,6 +479,7 @@ fn plan_job(
             continue;
         }
         let template = env.get_template(&name).expect("template was just added");
+        deferred |= template.undeclared_variables(false).iter().any(|n| unresolved.contains(n.as_str()));
         let mut unknown: Vec<String> =
             template.undeclared_variables(false).into_iter().filter(|n| !in_scope.contains(n.as_str())).collect();
         unknown.sort();
@@ -451,7 +488,7 @@ fn plan_job(
             errors.push(diag(source.pos, format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name)));
         }
     }
-    if errors.is_empty() { Ok((expansion, fast)) } else { Err(errors) }
+    if errors.is_empty() { Ok(JobParts { expansion, fast, deferred }) } else { Err(errors) }
 }
 
 /// Renders a range's bounds (which may be templates over the vars) and splits it.

@@ -15,10 +15,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 
 /// Resolves every var; `overrides` (`--set KEY=VALUE`) win over the file and skip its commands,
 /// and `fixed` (exact values, as a Slurm element receives them) win over both.
+/// With `run_commands` false (`validate`), a computed var's command is checked but not run, and
+/// its value is left undefined.
 pub fn resolve(
     file: &JobFile,
     overrides: &[(String, String)],
     fixed: &[(String, Json)],
+    run_commands: bool,
 ) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
     let mut errors = Vec::new();
     for (key, _) in overrides {
@@ -40,6 +43,9 @@ pub fn resolve(
         } else {
             match &var.value {
                 Var::Literal(json) => Ok(json_value(json)),
+                Var::Command(cmd) if !run_commands => check_command(cmd)
+                    .map(|()| Value::UNDEFINED)
+                    .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
                 Var::Command(cmd) => render_command(cmd, &vars)
                     .and_then(|cmd| run_computed(&cmd, &file.dir))
                     .map(|out| integer_or_string(&out))
@@ -71,6 +77,18 @@ fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<String,
     env.get_template(&name)
         .and_then(|t| t.render(Value::from_object(scope)))
         .map_err(|e| format!("in `{cmd}`: {}", template::describe(&e)))
+}
+
+/// Checks a computed var's command as a command template (syntax, quoting) without running or
+/// rendering it.
+fn check_command(cmd: &str) -> Result<(), String> {
+    let mut env = template::environment();
+    template::add_command(&mut env, format!("var{}", template::COMMAND_SUFFIX), cmd, Dialect::Posix).map(drop).map_err(
+        |e| match e {
+            template::CommandError::Template(e) => format!("in `{cmd}`: {e}"),
+            template::CommandError::Refused(r) => format!("in `{cmd}`: {}", r.message),
+        },
+    )
 }
 
 /// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string.

@@ -77,3 +77,17 @@ fn a_missing_file_and_bad_usage_exit_2() {
     batchrun().job("jobs:\n  a: {command: x}\n").args(&["--output", "sideways"]).run().code(2);
     batchrun().job("jobs:\n  a: {command: x}\n").args(&["-j", "0"]).run().code(2);
 }
+
+/// `validate` checks shape and meaning without running anything: a computed var is checked
+/// (its template, its quoting) but not run, and what depends on it is counted when run.
+#[test]
+fn validate_runs_no_computed_var() {
+    let yaml = "vars:\n  n: {sh: 'touch VAR_RAN; echo 5'}\njobs:\n  a:\n    range: {from: 1, to: \"{{ n }}\"}\n    command: echo {{ start }}\n  b:\n    command: echo {{ n }}\n  c:\n    command: echo fixed\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.success().stderr_has("ok (2 tasks in 3 jobs; a, b counted and rendered when run, from computed vars)");
+    assert!(!ran.path("VAR_RAN").exists(), "validate ran a computed var");
+
+    let bad = "vars:\n  m: x\n  n: {sh: 'echo `echo {{ m }}`'}\njobs:\n  a:\n    command: echo {{ n }}\n";
+    let ran = batchrun().file("job.yaml", bad).args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("computed var `n`").stderr_has("inside backticks");
+}

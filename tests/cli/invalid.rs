@@ -56,6 +56,12 @@ fn every_malformed_file_exits_2_with_a_clear_message() {
     for (file, message, place) in CASES {
         let path = fixtures().join(file);
         for command in [&["validate"][..], &["run"], &["plan"]] {
+            if *file == "failing_computed_var.yaml" && command == ["validate"] {
+                // validate runs nothing, so it cannot see the command fail.
+                let ran = batchrun().args(command).arg(path.to_str().unwrap()).run();
+                ran.success().stderr_has("a counted and rendered when run, from computed vars");
+                continue;
+            }
             let ran = batchrun().args(command).arg(path.to_str().unwrap()).run();
             assert_eq!(ran.code, 2, "{file} ({command:?}): {}", ran.stderr);
             assert!(ran.stderr.contains(message), "{file}: expected {message:?} in\n{}", ran.stderr);
