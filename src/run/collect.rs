@@ -58,6 +58,9 @@ pub struct Collected {
     spill: Option<File>,
     /// Bytes of this attempt in `spill`; once non-zero, everything new goes there, in order.
     spilled: u64,
+    /// Output that could not be kept (no room for the spill file): why, and how many bytes.
+    /// The pipe is still read to its end, so the task is not killed by a closed pipe.
+    lost: Option<(io::Error, u64)>,
 }
 
 impl Collected {
@@ -75,7 +78,13 @@ impl Collected {
             spill.seek(SeekFrom::Start(0))?;
         }
         self.spilled = 0;
+        self.lost = None;
         Ok(())
+    }
+
+    /// Why part of it could not be kept, and how many bytes, if any were lost.
+    pub fn lost(&self) -> Option<(&io::Error, u64)> {
+        self.lost.as_ref().map(|(e, n)| (e, *n))
     }
 
     /// Gives the buffer's memory back to the budget (the buffer is being dropped).
@@ -134,13 +143,39 @@ impl Collected {
         true
     }
 
+    /// Appends to the spill file. When that fails (a full or missing `TMPDIR`), the rest of
+    /// the attempt's output is counted as lost rather than kept out of order.
     fn spill(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let spill = match &mut self.spill {
-            Some(file) => file,
-            None => self.spill.insert(tempfile::tempfile()?),
-        };
-        spill.write_all(bytes)?;
-        self.spilled += bytes.len() as u64;
+        if let Some((_, lost)) = &mut self.lost {
+            *lost += bytes.len() as u64;
+            return Ok(());
+        }
+        if self.spill.is_none() {
+            match tempfile::tempfile() {
+                Ok(file) => self.spill = Some(file),
+                Err(e) => {
+                    self.lost = Some((e, bytes.len() as u64));
+                    return Ok(());
+                }
+            }
+        }
+        let Some(spill) = &mut self.spill else { return Ok(()) };
+        let mut written = 0;
+        while written < bytes.len() {
+            match spill.write(&bytes[written..]) {
+                Ok(0) => {
+                    self.lost = Some((io::ErrorKind::WriteZero.into(), (bytes.len() - written) as u64));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.lost = Some((e, (bytes.len() - written) as u64));
+                    break;
+                }
+            }
+        }
+        self.spilled += written as u64;
         Ok(())
     }
 
@@ -202,6 +237,21 @@ mod tests {
         assert_eq!(contents(&mut c), bytes);
         assert_eq!(c.last_bytes(10), bytes[bytes.len() - 10..]);
         assert_eq!(c.last_bytes(CHUNK as u64 * 2 + 5), bytes[bytes.len() - CHUNK * 2 - 5..]);
+    }
+
+    #[test]
+    fn output_that_cannot_be_spilled_is_counted_as_lost_and_reading_goes_on() {
+        let budget = Budget::new(CHUNK);
+        let mut c = Collected { spill: Some(File::open("/dev/null").unwrap()), ..Collected::default() };
+        let bytes = vec![7u8; CHUNK * 2];
+        for piece in bytes.chunks(1000) {
+            c.append(piece, &budget).unwrap();
+        }
+        let (error, lost) = c.lost().expect("a read-only spill file loses what it cannot take");
+        assert_eq!(error.raw_os_error(), Some(libc::EBADF));
+        assert_eq!(c.memory.len() as u64 + lost, bytes.len() as u64, "what was not kept is counted");
+        c.reset(&budget).unwrap();
+        assert!(c.lost().is_none());
     }
 
     #[test]

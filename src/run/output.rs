@@ -228,10 +228,20 @@ impl Output {
                 delivered = Err(e);
             }
         }
+        let lost: Vec<String> = [("stdout", &streams.out), ("stderr", &streams.err)]
+            .into_iter()
+            .filter_map(|(name, c)| {
+                c.lost().map(|(e, bytes)| format!("{bytes} bytes of its {name} could not be kept ({e})"))
+            })
+            .collect();
+        if !lost.is_empty() {
+            let folder = std::env::temp_dir();
+            kept.undelivered = Some(format!("{} in {}; the rest was kept", lost.join(", "), folder.display()));
+        }
         if ending.failed {
             kept.stderr_tail = tail_lines(&streams.err.last_bytes(TAIL_BYTES));
         }
-        if ending.failed || self.logs.keep_all {
+        if ending.failed || self.logs.keep_all || !lost.is_empty() {
             kept.log = self.save_log(&mut streams, ending);
         }
         let fold = (self.fold_failures && ending.failed).then(|| format!("{} failed", ending.label));
@@ -241,8 +251,8 @@ impl Output {
                 // already written: this one is at least not recorded as done, and the run does
                 // not end with 0.
                 if let Err(e) = self.print_in_order(ending.seq, Pending::Done(streams, fold)) {
-                    kept.undelivered =
-                        Some(format!("{e} (with --output ordered: this task's output or one printed with it)"));
+                    let e = format!("{e} (with --output ordered: this task's output or one printed with it)");
+                    kept.undelivered = Some(kept.undelivered.map_or(e.clone(), |lost| format!("{e}; {lost}")));
                 }
                 return kept;
             }
@@ -254,7 +264,7 @@ impl Output {
             if kept.log.is_none() {
                 kept.log = self.save_log(&mut streams, ending);
             }
-            kept.undelivered = Some(e.to_string());
+            kept.undelivered = Some(kept.undelivered.map_or_else(|| e.to_string(), |lost| format!("{e}; {lost}")));
         }
         self.recycle(streams);
         kept

@@ -52,7 +52,7 @@ fn a_closed_stdout_starts_no_new_task_and_exits_3() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
-    assert!(stderr.contains("could not be written out: starting no new task"), "{stderr}");
+    assert!(stderr.contains("was not delivered: starting no new task"), "{stderr}");
     assert!(stderr.contains("Broken pipe"), "{stderr}");
     let journal = std::fs::read_to_string(dir.path().join(".batchrun/job/journal.jsonl")).unwrap();
     let ends = journal.lines().filter(|l| l.contains("\"type\":\"end\"")).count();
@@ -65,4 +65,22 @@ fn the_exit_statuses_and_their_order_are_in_the_help_and_the_manual() {
         let ran = batchrun().args(args).run();
         ran.success().stdout_has("Exit status").stdout_has("When several apply, the first of 2, 130/143, 3, 1 wins");
     }
+}
+
+/// Output past the memory budget goes to a temporary file; when `TMPDIR` has no room for it the
+/// task is not killed by a closed pipe ("signal 13"): the cause is said and the rest is kept.
+#[test]
+fn output_that_cannot_be_spilled_says_why_and_keeps_the_rest() {
+    let ran = batchrun()
+        .job("jobs:\n  big:\n    command: head -c 20000000 /dev/zero\n")
+        .args(&["--output", "none"])
+        .env("TMPDIR", "/nonexistent-batchrun-tmp")
+        .run();
+    ran.code(3)
+        .stderr_has("FAILED big: output not delivered: ")
+        .stderr_has("bytes of its stdout could not be kept (No such file or directory")
+        .stderr_has("/nonexistent-batchrun-tmp; the rest was kept");
+    assert!(!ran.stderr.contains("signal 13"), "{}", ran.stderr);
+    let kept = std::fs::metadata(ran.path(".batchrun/job/logs/big/0.1.out")).expect("the log").len();
+    assert!(kept >= 16 << 20, "what was held in memory is kept in the log: {kept} bytes");
 }

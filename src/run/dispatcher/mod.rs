@@ -352,7 +352,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             self.undelivered += 1;
             // Whatever comes next would not be delivered either (a closed pipe, a full disk).
             if !self.stopping {
-                let why = format!("the output of {} could not be written out: starting no new task", finished.label);
+                let why = format!("the output of {} was not delivered: starting no new task", finished.label);
                 self.stop(Level::Drain, &why);
             }
         }
