@@ -47,7 +47,8 @@ pub struct Journal {
     path: PathBuf,
     /// Held for the whole run; the OS releases it when batchrun ends, however it ends.
     _lock: File,
-    syncs: Sender<()>,
+    /// `None` asks the syncer thread for a sync; a file replaces the one it syncs.
+    syncs: Sender<Option<File>>,
     /// Written since the last sync request.
     dirty: bool,
     failed: bool,
@@ -83,6 +84,7 @@ impl Journal {
         let previous = if resume { None } else { move_aside(&path, &state_dir.join(PREVIOUS_JOURNAL)) };
         let file = OpenOptions::new()
             .create(true)
+            .read(true)
             .write(true)
             .append(resume)
             .truncate(!resume)
@@ -119,7 +121,7 @@ impl Journal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io_error)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io_error)?;
+        let file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io_error)?;
         let lock = file.try_clone().map_err(io_error)?;
         let syncs = spawn_syncer(file.try_clone().map_err(io_error)?, None);
         Ok(Journal {
@@ -146,6 +148,44 @@ impl Journal {
             .and_then(|()| self.out.write_all(b"\n"));
         self.dirty = true;
         self.check(written);
+    }
+
+    /// When the journal's file was deleted (the state folder removed while the run goes on),
+    /// says so once and puts it back: the folder, the lock and the journal with every record so
+    /// far, read back from the deleted file, which stays open. Without this every later record
+    /// would go to a file no one can open, and `--resume` would redo the work.
+    fn recreate_if_deleted(&mut self) {
+        use std::os::unix::fs::MetadataExt as _;
+        let deleted = self.out.get_ref().metadata().is_ok_and(|m| m.nlink() == 0);
+        if !deleted || self.failed {
+            return;
+        }
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        crate::say!(
+            "batchrun: warning: the state folder {} was deleted during the run: recreating it and the journal",
+            dir.display()
+        );
+        let recreated = (|| -> io::Result<(File, File)> {
+            self.out.flush()?;
+            std::fs::create_dir_all(&dir)?;
+            let lock = File::create(dir.join("lock"))?;
+            let _ = lock.try_lock();
+            let mut new = OpenOptions::new().create(true).read(true).write(true).truncate(true).open(&self.path)?;
+            let mut old = self.out.get_ref().try_clone()?;
+            io::Seek::seek(&mut old, io::SeekFrom::Start(0))?;
+            io::copy(&mut old, &mut new)?;
+            Ok((new, lock))
+        })();
+        match recreated {
+            Ok((new, lock)) => {
+                if let Ok(copy) = new.try_clone() {
+                    let _ = self.syncs.send(Some(copy));
+                }
+                self.out = BufWriter::with_capacity(64 * 1024, new);
+                self._lock = lock;
+            }
+            Err(e) => self.check(Err(e)),
+        }
     }
 
     fn check(&mut self, result: io::Result<()>) {
@@ -190,13 +230,17 @@ fn move_aside(journal: &Path, previous: &Path) -> Option<PathBuf> {
 
 /// A thread that deletes the previous journal, if any, then `fdatasync`s the journal when
 /// asked. Requests arriving while one sync is pending fold into it.
-fn spawn_syncer(file: File, previous: Option<PathBuf>) -> Sender<()> {
-    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+fn spawn_syncer(file: File, previous: Option<PathBuf>) -> Sender<Option<File>> {
+    let (tx, rx) = crossbeam_channel::bounded::<Option<File>>(1);
     std::thread::spawn(move || {
         if let Some(previous) = previous {
             let _ = std::fs::remove_file(previous);
         }
-        for () in rx {
+        let mut file = file;
+        for message in rx {
+            if let Some(replacement) = message {
+                file = replacement;
+            }
             let _ = file.sync_data();
         }
     });
@@ -227,6 +271,7 @@ impl Reporter for Journal {
             }
             Event::JobSkipped { .. } | Event::RunCancelling { .. } => {}
             Event::RunFinished { counts, interrupted_by, .. } => {
+                self.recreate_if_deleted();
                 let Counts { succeeded, failed, skipped, not_run, .. } = *counts;
                 let at = record::now();
                 self.write(&Record::RunEnd {
@@ -251,10 +296,11 @@ impl Reporter for Journal {
 
     fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {
         if self.dirty {
+            self.recreate_if_deleted();
             self.flush();
             self.dirty = false;
-            match self.syncs.try_send(()) {
-                Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+            match self.syncs.try_send(None) {
+                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
             }
         }
     }

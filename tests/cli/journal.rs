@@ -191,3 +191,18 @@ fn status_runs_nothing_and_answers_at_once_for_a_huge_range() {
     assert_eq!(rows, [vec!["huge", "0", "1", "999999999999999999"]]);
     assert!(!status.path("VAR_RAN").exists(), "status ran a computed var");
 }
+
+/// The state folder deleted while the run goes on is recreated with the whole journal, so
+/// `--resume` still knows what was done.
+#[test]
+fn a_deleted_state_folder_is_recreated_and_the_journal_goes_on() {
+    let yaml = "jobs:\n  a:\n    command: rm -r .batchrun\n  b:\n    needs: [a]\n    commands: ['true', 'true']\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.success().stderr_has("was deleted during the run: recreating it and the journal");
+    let journal = ran.read(".batchrun/job/journal.jsonl");
+    let ends = journal.lines().filter(|l| l.contains("\"type\":\"end\"") && l.contains("\"status\":\"ok\"")).count();
+    assert_eq!(ends, 3, "{journal}");
+    assert!(journal.starts_with("{\"type\":\"run\""), "the records before the deletion are kept:\n{journal}");
+    let again = crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--resume", "--progress", "plain"]).run();
+    again.success().stderr_has("0 succeeded, 0 failed, 0 skipped, 3 already done");
+}
