@@ -298,6 +298,30 @@ impl Output {
         }
     }
 
+    /// With `--output ordered`, the plan position of the first task whose output is not yet
+    /// printed (everything before it has been); `None` in the other modes.
+    pub fn printed_through(&self) -> Option<u64> {
+        (self.mode == OutputMode::Ordered).then(|| self.ordered.lock().unwrap_or_else(|e| e.into_inner()).next)
+    }
+
+    /// Prints, in order, every output still waiting, past any task that will never print
+    /// (the run stopped, or gave up a retry).
+    pub fn flush_pending(&self) -> io::Result<()> {
+        let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
+        let mut printed = Ok(());
+        for (seq, entry) in std::mem::take(&mut ordered.pending) {
+            if let Pending::Done(mut streams, fold) = entry {
+                let result = self.print(&mut streams, fold.as_deref());
+                if printed.is_ok() {
+                    printed = result;
+                }
+                self.recycle(streams);
+            }
+            ordered.next = ordered.next.max(seq + 1);
+        }
+        printed
+    }
+
     /// Whether the task at `seq` may start now (ordered mode bounds how far ahead runs go).
     pub fn may_start(&self, seq: u64) -> bool {
         self.mode != OutputMode::Ordered

@@ -84,3 +84,40 @@ fn output_that_cannot_be_spilled_says_why_and_keeps_the_rest() {
     let kept = std::fs::metadata(ran.path(".batchrun/job/logs/big/0.1.out")).expect("the log").len();
     assert!(kept >= 16 << 20, "what was held in memory is kept in the log: {kept} bytes");
 }
+
+/// With `--output ordered`, a finished task whose output waits for an earlier one is not
+/// recorded as done until it is printed: killed meanwhile, its output comes with `--resume`.
+#[test]
+fn ordered_output_held_back_at_a_kill_reaches_stdout_with_resume() {
+    let job = "jobs:\n  q:\n    items: [0, 1, 2, 3, 4]\n    command: |\n      if [ {{ item }} = 0 -o {{ item }} = 4 ] && [ ! -e release ]; then sleep 100; fi\n      echo out{{ item }}\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+
+    let first_out = std::fs::File::create(dir.path().join("first.out")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "-j", "2", "--output", "ordered", "--progress", "none"])
+        .env_remove("CI")
+        .stdout(Stdio::from(first_out))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // q[4] starts once a worker is done with q[1..4], and the dispatcher records its start in
+    // the same pass that takes q[3]'s result.
+    let journal = dir.path().join(".batchrun/job/journal.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("\"label\":\"q[4]\"") {
+        assert!(std::time::Instant::now() < deadline, "q[4] never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    std::fs::write(dir.path().join("release"), "").unwrap();
+    let resumed = crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--resume", "--output", "ordered"]).run();
+    resumed.success();
+    let all = resumed.read("first.out") + &resumed.stdout;
+    for i in 0..5 {
+        assert!(all.contains(&format!("out{i}\n")), "out{i} never reached stdout:\n{all}");
+    }
+}

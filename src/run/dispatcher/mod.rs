@@ -8,7 +8,7 @@
 //! few attempts are queued per worker, see [`QUEUE_HORIZON`]), so memory does not grow with the
 //! number of tasks.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 mod jobs;
@@ -86,6 +86,10 @@ pub struct Dispatcher<'p, 'r> {
     stopping: bool,
     interrupted_by: Option<i32>,
     undelivered: u64,
+    /// With `--output ordered`: finished tasks whose output still waits for earlier tasks,
+    /// by plan position. Their `TaskFinished` (and so their journal record) waits too, so a
+    /// batchrun killed meanwhile does not leave them recorded as done with their output lost.
+    held: BTreeMap<u64, Finished>,
 }
 
 impl<'p, 'r> Dispatcher<'p, 'r> {
@@ -118,6 +122,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             stopping: false,
             interrupted_by: None,
             undelivered: 0,
+            held: BTreeMap::new(),
         }
     }
 
@@ -156,6 +161,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             for done in feed.results() {
                 self.on_done(done);
             }
+            self.release_printed();
             if woken.is_err() {
                 break;
             }
@@ -168,6 +174,11 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         drop(feed);
         if self.stopping {
             self.give_up_on_the_rest();
+        }
+        // Whatever still waits for a task that will never print (a stop, a retry given up).
+        let _ = self.output.flush_pending();
+        for (_, finished) in std::mem::take(&mut self.held) {
+            self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
         }
         let interrupted_by = self.interrupted_by;
         self.reporter.event(&Event::RunFinished {
@@ -226,7 +237,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                         stderr_tail: Vec::new(),
                         log: None,
                     };
-                    self.finish(finished);
+                    self.finish(finished, None);
                     settled_inline += 1;
                 }
             }
@@ -366,12 +377,25 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 last: finished,
             });
         } else {
-            self.finish(finished);
+            // A last attempt that ran has its output in `--output ordered`'s queue.
+            self.finish(finished, done.ran.then_some(done.task.seq));
         }
     }
 
-    /// Records a task's last attempt, and applies its job's `on_failure`.
-    fn finish(&mut self, finished: Finished) {
+    /// Reports the held tasks whose output has now been printed.
+    fn release_printed(&mut self) {
+        let Some(printed) = self.output.printed_through() else { return };
+        while let Some(entry) = self.held.first_entry()
+            && *entry.key() < printed
+        {
+            let finished = entry.remove();
+            self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
+        }
+    }
+
+    /// Records a task's last attempt, and applies its job's `on_failure`. `seq`: where its
+    /// output waits in `--output ordered`'s queue, if it does.
+    fn finish(&mut self, finished: Finished, seq: Option<u64>) {
         let i = finished.job;
         let job = &mut self.jobs[i];
         job.finished += 1;
@@ -382,7 +406,6 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         } else {
             self.counts.succeeded += 1;
         }
-        self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
         if failed && finished.outcome != Outcome::Cancelled && !self.stopping {
             match self.plan.file.jobs[i].settings.on_failure {
                 OnFailure::Continue => {}
@@ -393,6 +416,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                     self.stop(Level::Terminate, &format!("{} failed and on_failure is `kill`", finished.label))
                 }
             }
+        }
+        match (seq, self.output.printed_through()) {
+            (Some(seq), Some(printed)) if seq >= printed => _ = self.held.insert(seq, finished),
+            _ => self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts }),
         }
     }
 
@@ -420,7 +447,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// started is counted as not run.
     fn give_up_on_the_rest(&mut self) {
         for retry in std::mem::take(&mut self.retries) {
-            self.finish(retry.last);
+            self.finish(retry.last, None);
         }
         for i in 0..self.jobs.len() {
             if matches!(self.jobs[i].status, JobStatus::Waiting | JobStatus::Active) {
