@@ -19,8 +19,8 @@ const EXIT_STATUS: &str = "Exit status:
   2        bad job file or usage: nothing ran
   3        a task's output could not be written out (a closed pipe, a full disk): kept in its log,
            not done, so --resume runs it again; or a --report could not be written
-  130/143  interrupted by SIGINT/SIGTERM
-When several apply, the first of 2, 130/143, 3, 1 wins.";
+  129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM
+When several apply, the first of 2, 129/130/143, 3, 1 wins.";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -21,6 +21,7 @@ pub enum Stream {
 pub struct Console {
     bars: Option<MultiProgress>,
     stdout_is_tty: bool,
+    stderr_is_tty: bool,
     /// Our stdout and stderr as plain files (duplicated descriptors): blocks are written with
     /// no buffer in between, and copies from spilled output stay in the kernel
     /// (`copy_file_range`/`sendfile`), which std only does between files it can see as such.
@@ -35,6 +36,7 @@ impl Console {
         Console {
             bars: None,
             stdout_is_tty: io::stdout().is_terminal(),
+            stderr_is_tty: io::stderr().is_terminal(),
             out: dup(io::stdout().as_fd()),
             err: dup(io::stderr().as_fd()),
             lock: Mutex::new(()),
@@ -74,13 +76,22 @@ impl Console {
             Stream::Stdout => self.out.as_ref(),
             Stream::Stderr => self.err.as_ref(),
         };
-        let run = || match file {
-            Some(file) => write(file),
-            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the stream is not open")),
-        };
         let on_terminal = match stream {
             Stream::Stdout => self.stdout_is_tty,
             Stream::Stderr => true,
+        };
+        let is_tty = match stream {
+            Stream::Stdout => self.stdout_is_tty,
+            Stream::Stderr => self.stderr_is_tty,
+        };
+        let run = || match file {
+            // A terminal that hung up (SIGHUP handles the run): no one is left to read it, so
+            // what it cannot take is not output lost from someone who would.
+            Some(file) => match write(file) {
+                Err(e) if is_tty && e.raw_os_error() == Some(libc::EIO) => Ok(()),
+                written => written,
+            },
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "the stream is not open")),
         };
         match &self.bars {
             Some(bars) if on_terminal => bars.suspend(run),

@@ -1,8 +1,8 @@
 //! The documented exit statuses.
 
 /// 0 every task succeeded · 1 one or more failed · 2 bad job file or usage (nothing ran) ·
-/// 3 output or a report not delivered · 128 + N interrupted by signal N (130 for SIGINT, 143
-/// for SIGTERM). When several apply, the first in this order wins: usage, interrupted, not
+/// 3 output or a report not delivered · 128 + N interrupted by signal N (129 for SIGHUP, 130
+/// for SIGINT, 143 for SIGTERM). When several apply, the first in this order wins: usage, interrupted, not
 /// delivered, tasks failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {

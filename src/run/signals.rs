@@ -1,4 +1,8 @@
-//! SIGINT and SIGTERM.
+//! SIGINT, SIGTERM and SIGHUP.
+//!
+//! A closed terminal (SIGHUP) is an interrupt like the others: the run stops its tasks, writes
+//! its journal and summary, and exits 129. When batchrun starts with SIGHUP ignored (`nohup`),
+//! it stays ignored, as the user asked.
 //!
 //! Tasks run in process groups of their own, so a Ctrl-C from the terminal reaches batchrun
 //! only; batchrun decides what the tasks get. For a local run, the signal handler itself raises
@@ -14,7 +18,7 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use crossbeam_channel::Sender;
 use signal_hook::SigId;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::cancel::{Cancel, Level};
@@ -35,12 +39,12 @@ struct Received {
 }
 
 impl Interrupts {
-    /// Installs the handlers: the first SIGINT or SIGTERM raises `cancel` to `Terminate`,
-    /// any later one to `Kill`.
+    /// Installs the handlers: the first SIGINT, SIGTERM or SIGHUP raises `cancel` to
+    /// `Terminate`, any later one to `Kill`.
     pub fn install(cancel: &Arc<Cancel>) -> std::io::Result<Interrupts> {
         let received = Arc::new(Received::default());
         let mut handlers = Vec::new();
-        for signal in [SIGINT, SIGTERM] {
+        for signal in interrupt_signals() {
             let (received, cancel) = (received.clone(), cancel.clone());
             let action = move || {
                 let _ = received.first.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
@@ -79,11 +83,40 @@ impl Drop for Interrupts {
     }
 }
 
-/// Starts a thread that sends `wrap(signal)` for each SIGINT or SIGTERM. It lives as long as
+/// The signals that interrupt a run: SIGINT, SIGTERM, and SIGHUP unless it was ignored when
+/// batchrun started (`nohup`).
+fn interrupt_signals() -> Vec<i32> {
+    let mut signals = vec![SIGINT, SIGTERM];
+    if !ignored(SIGHUP) {
+        signals.push(SIGHUP);
+    }
+    signals
+}
+
+/// Whether `signal` was set to be ignored when batchrun started.
+fn ignored(signal: i32) -> bool {
+    let mut current = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only reads the current one into `current`, which is zeroed
+    // and large enough.
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), current.as_mut_ptr()) };
+    // SAFETY: `sigaction` filled it in (or it stays zeroed, which is SIG_DFL).
+    read == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+/// The name of an interrupting signal, for messages.
+pub fn name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGHUP => "SIGHUP",
+        _ => "SIGTERM",
+    }
+}
+
+/// Starts a thread that sends `wrap(signal)` for each interrupting signal. It lives as long as
 /// the process; when the receiver is gone the send fails and the signal is ignored (the run is
 /// ending anyway).
 pub fn forward_to<M: Send + 'static>(messages: Sender<M>, wrap: fn(i32) -> M) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = Signals::new(interrupt_signals())?;
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         for signal in signals.forever() {
             let _ = messages.send(wrap(signal));

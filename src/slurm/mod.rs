@@ -117,7 +117,7 @@ pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: 
         match signals.recv_timeout(TICK) {
             Ok(signal) if submitter.interrupted_by.is_none() => {
                 submitter.interrupted_by = Some(signal);
-                let reason = format!("interrupted by {}", if signal == 2 { "SIGINT" } else { "SIGTERM" });
+                let reason = format!("interrupted by {}", crate::run::signals::name(signal));
                 submitter.stop(true, &reason);
                 cancel_deadline = Some(Instant::now() + CANCEL_WAIT);
             }

@@ -99,6 +99,62 @@ fn sigterm_exits_143() {
     assert_eq!(code, 143);
 }
 
+/// A closed terminal is an interrupt: tasks stopped, journal and summary written, exit 129.
+#[test]
+fn sighup_is_an_interrupt_that_exits_129() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("pids")).unwrap();
+    std::fs::write(dir.path().join("job.yaml"), hanging_job(1, "")).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_batchrun"));
+    command.current_dir(dir.path()).args(["job.yaml", "--progress", "plain"]).env_remove("CI");
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    // SAFETY: only resets a signal's disposition between fork and exec, as the test runner
+    // itself may have been started with SIGHUP ignored, which a child would keep.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    wait_for("the task to start", || recorded_pids(dir.path()).len() == 2);
+    let pids = recorded_pids(dir.path());
+    signal(&child, rustix::process::Signal::HUP);
+    let (code, stderr) = wait_with_output(child);
+    assert_eq!(code, 129, "{stderr}");
+    assert!(stderr.contains("STOPPING: SIGHUP received"), "{stderr}");
+    assert!(stderr.contains("Summary: 1 tasks"), "{stderr}");
+    let journal = std::fs::read_to_string(dir.path().join(".batchrun/job/journal.jsonl")).unwrap();
+    assert!(journal.contains("\"type\":\"run_end\""), "the journal was closed:\n{journal}");
+    let survivors: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
+    assert!(survivors.is_empty(), "still running after batchrun exited: {survivors:?}");
+}
+
+/// Under `nohup` (SIGHUP ignored when batchrun starts) a closed terminal does not stop the run.
+#[test]
+fn sighup_stays_ignored_under_nohup() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = "jobs:\n  a:\n    command: sh -c 'until [ -e go ]; do sleep 0.01; done; echo done'\n";
+    std::fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let script = format!("trap '' HUP; exec '{}' job.yaml --progress plain", env!("CARGO_BIN_EXE_batchrun"));
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env_remove("CI")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal = dir.path().join(".batchrun/job/journal.jsonl");
+    wait_for("the task to start", || std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("\"start\"")));
+    signal(&child, rustix::process::Signal::HUP);
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+}
+
 #[test]
 fn sigkill_of_batchrun_leaves_no_task_or_grandchild() {
     let dir = tempfile::tempdir().unwrap();

@@ -433,7 +433,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             return;
         }
         self.interrupted_by = Some(signal);
-        let name = if signal == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+        let name = super::signals::name(signal);
         self.stop(Level::Terminate, &format!("{name} received: stopping every task (again to kill at once)"));
     }
 
