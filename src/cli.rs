@@ -145,7 +145,7 @@ pub enum EventsFormat {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. 500ms, 10s, 5m"))
+    crate::config::parse_duration(text)
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,20 @@ use std::path::Path;
 
 pub use model::*;
 
+/// The longest duration a job file or `--timeout` may give (365 days): far past any batch
+/// task, and far from the overflow of the clock arithmetic a larger one would reach.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// Parses a duration (`500ms`, `10s`, `1h30m`) within [`MAX_DURATION`]; the error says what to
+/// write instead.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        Ok(_) => Err(format!("`{text}` is longer than the longest duration batchrun takes (365 days)")),
+        Err(e) => Err(format!("`{text}` is not a duration ({e}); write e.g. 500ms, 10s, 5m, 1h30m")),
+    }
+}
+
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, did_you_mean};
 
 /// Reads, parses and validates a job file.

@@ -355,13 +355,10 @@ fn slurm(ck: &mut Checker, raw: RawSlurm, base: &SlurmSettings) -> SlurmSettings
 }
 
 fn duration(ck: &mut Checker, value: &Spanned<String>, what: &str) -> Option<Duration> {
-    match humantime::parse_duration(value.value.trim()) {
+    match super::parse_duration(&value.value) {
         Ok(d) => Some(d),
         Err(e) => {
-            ck.error(
-                pos(value),
-                format!("`{what}`: `{}` is not a duration ({e}); write e.g. 500ms, 10s, 5m, 1h30m", value.value),
-            );
+            ck.error(pos(value), format!("`{what}`: {e}"));
             None
         }
     }

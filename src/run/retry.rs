@@ -5,7 +5,7 @@ use std::time::Duration;
 /// The wait before retry number `retry` (1 for the first): `base`, doubling after each further
 /// retry, plus up to 10 % jitter so that tasks that failed together do not retry in lockstep.
 pub fn delay(base: Duration, retry: u32) -> Duration {
-    let doubled = base.saturating_mul(1u32 << (retry.saturating_sub(1)).min(20));
+    let doubled = base.saturating_mul(1u32 << (retry.saturating_sub(1)).min(20)).min(crate::config::MAX_DURATION);
     doubled + doubled.mul_f64(fastrand::f64() * 0.1)
 }
 

@@ -91,3 +91,21 @@ fn validate_runs_no_computed_var() {
     let ran = batchrun().file("job.yaml", bad).args(&["validate", "job.yaml"]).run();
     ran.code(2).stderr_has("computed var `n`").stderr_has("inside backticks");
 }
+
+/// A duration past the stated bound is refused where it is written, never a panic.
+#[test]
+fn huge_durations_are_refused_with_the_bound() {
+    for key in ["timeout", "kill_grace", "start_gap", "retry_delay"] {
+        let yaml = format!("defaults:\n  {key}: 18446744073709551615s\njobs:\n  a:\n    command: 'true'\n");
+        let ran = batchrun().job(&yaml).run();
+        ran.code(2).stderr_has(&format!(
+            "`{key}`: `18446744073709551615s` is longer than the longest duration batchrun takes (365 days)"
+        ));
+        ran.stderr_has("job.yaml:2:");
+    }
+    let ran = batchrun().job("jobs:\n  a:\n    command: 'true'\n").args(&["--timeout", "18446744073709551615s"]).run();
+    ran.code(2).stderr_has("365 days");
+    let ran =
+        batchrun().job("defaults:\n  timeout: 365d\n  retry_delay: 365d\njobs:\n  a:\n    command: 'true'\n").run();
+    ran.success();
+}
