@@ -18,10 +18,15 @@ use crate::plan::quoting::{self, Analyzed, Dialect, Quoted};
 pub const COMMAND_SUFFIX: &str = ":cmd";
 const SHELL_ESCAPE: AutoEscape = AutoEscape::Custom(std::borrow::Cow::Borrowed("shell"));
 
+/// The most work one rendering may do, in minijinja's steps: far more than any command needs,
+/// and it stops a template that loops for ever (or for 10^10 steps) with a clear error.
+pub const FUEL: u64 = 10_000_000;
+
 /// The one template environment of a plan.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|name| if name.ends_with(COMMAND_SUFFIX) { SHELL_ESCAPE } else { AutoEscape::None });
     env.set_formatter(|out, state, value| {
         if *state.auto_escape() != SHELL_ESCAPE {
@@ -106,6 +111,11 @@ impl Object for Scope {
 
 /// A one-line description of a template error, without minijinja's debug dump.
 pub fn describe(error: &Error) -> String {
+    if error.kind() == ErrorKind::OutOfFuel {
+        return format!(
+            "the template does too much work (more than {FUEL} steps in one rendering): loop over less, or compute the values before (`vars`, an items file)"
+        );
+    }
     let mut text = match error.detail() {
         Some(detail) => format!("{}: {detail}", error.kind()),
         None => error.kind().to_string(),

@@ -109,3 +109,12 @@ fn huge_durations_are_refused_with_the_bound() {
         batchrun().job("defaults:\n  timeout: 365d\n  retry_delay: 365d\njobs:\n  a:\n    command: 'true'\n").run();
     ran.success();
 }
+
+/// A template that would loop for 10^10 steps stops with a clear error instead of spinning.
+#[test]
+fn template_work_is_bounded() {
+    let yaml = "jobs:\n  a:\n    command: \"echo {% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x\"\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("the template does too much work").stderr_has("job.yaml:3:14");
+    assert!(ran.elapsed < std::time::Duration::from_secs(60), "took {:?}", ran.elapsed);
+}
