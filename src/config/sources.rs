@@ -108,7 +108,14 @@ pub(super) fn items(ck: &mut Checker, dir: &Path, job: &str, raw: Spanned<Json>)
             };
             let path = dir.join(file);
             if !path.is_file() {
-                ck.error(pos(&raw), format!("job `{job}`: items file `{}` does not exist", path.display()));
+                let what = match std::fs::metadata(&path) {
+                    Err(_) => "does not exist",
+                    Ok(m) if m.is_dir() => "is a folder",
+                    // A FIFO or a device: read once to count and again to run, it would not
+                    // give the same items twice (and /dev/zero never ends).
+                    Ok(_) => "is not a regular file (a FIFO or a device); write its items to a file first",
+                };
+                ck.error(pos(&raw), format!("job `{job}`: items file `{}` {what}", path.display()));
                 return None;
             }
             Some(ItemsSpec::File { path, format, pos: pos(&raw) })

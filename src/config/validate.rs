@@ -309,6 +309,11 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
     }
     if let Some(cwd) = raw.cwd {
         s.cwd = dir.join(&cwd.value);
+        // A folder that does not exist yet may be made by a job that runs first; one that is a
+        // file never becomes a folder.
+        if s.cwd.exists() && !s.cwd.is_dir() {
+            ck.error(pos(&cwd), format!("`cwd`: `{}` is a file, not a folder", s.cwd.display()));
+        }
     }
     if let Some(f) = raw.on_failure {
         s.on_failure = match f.value.as_str() {

@@ -235,9 +235,12 @@ impl Drop for Running {
 }
 
 fn describe_spawn_error(e: &io::Error, command: &CommandLine, cwd: &Path) -> String {
+    if cwd.exists() && !cwd.is_dir() {
+        return format!("its `cwd` `{}` is a file, not a folder", cwd.display());
+    }
     if e.kind() == io::ErrorKind::NotFound {
         if !cwd.is_dir() {
-            return format!("working directory `{}` does not exist", cwd.display());
+            return format!("its `cwd` `{}` does not exist", cwd.display());
         }
         let program = match command {
             CommandLine::Shell { program, .. } => program,

@@ -118,3 +118,16 @@ fn template_work_is_bounded() {
     ran.code(2).stderr_has("the template does too much work").stderr_has("job.yaml:3:14");
     assert!(ran.elapsed < std::time::Duration::from_secs(60), "took {:?}", ran.elapsed);
 }
+
+/// Messages that name the real problem: an items file that is a device or a FIFO, a `cwd`
+/// that is a file.
+#[test]
+fn items_files_and_cwd_that_are_not_what_they_should_be_say_so() {
+    let ran = batchrun().job("jobs:\n  a:\n    items: {file: /dev/zero}\n    command: echo {{ item }}\n").run();
+    ran.code(2).stderr_has("items file `/dev/zero` is not a regular file (a FIFO or a device)");
+    let ran =
+        batchrun().job("jobs:\n  a:\n    items: {file: sub}\n    command: echo {{ item }}\n").file("sub/x", "").run();
+    ran.code(2).stderr_has("items file").stderr_has("sub` is a folder");
+    let ran = batchrun().job("jobs:\n  a:\n    cwd: afile\n    command: 'true'\n").file("afile", "").run();
+    ran.code(2).stderr_has("`cwd`: ").stderr_has("afile` is a file, not a folder").stderr_has("job.yaml:3:10");
+}
