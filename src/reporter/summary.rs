@@ -116,7 +116,7 @@ impl Reporter for Summary {
                     let attempts = if f.attempt > 1 { format!(" ({} attempts)", f.attempt) } else { String::new() };
                     out.push_str(&format!("  FAILED {}: {}{attempts}\n", f.label, f.outcome.describe()));
                     if !f.command.is_empty() {
-                        out.push_str(&format!("    command: {}\n", f.command));
+                        out.push_str(&format!("    command: {}\n", shown_command(&f.command)));
                     }
                     for line in &f.stderr_tail {
                         out.push_str(&format!("    stderr | {line}\n"));
@@ -142,4 +142,22 @@ impl Reporter for Summary {
             Event::RunStarted { .. } | Event::TaskStarted { .. } => {}
         }
     }
+}
+/// How much of a command the summary shows: a generated command can be megabytes.
+const COMMAND_SHOWN: usize = 300;
+
+/// The command, or its start and where the whole one is.
+fn shown_command(command: &str) -> String {
+    if command.len() <= COMMAND_SHOWN {
+        return command.to_owned();
+    }
+    let mut end = COMMAND_SHOWN;
+    while !command.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… (cut: {} bytes in all; `batchrun plan FILE` or `--report run.json` has it whole)",
+        &command[..end],
+        command.len()
+    )
 }

@@ -131,3 +131,12 @@ fn items_files_and_cwd_that_are_not_what_they_should_be_say_so() {
     let ran = batchrun().job("jobs:\n  a:\n    cwd: afile\n    command: 'true'\n").file("afile", "").run();
     ran.code(2).stderr_has("`cwd`: ").stderr_has("afile` is a file, not a folder").stderr_has("job.yaml:3:10");
 }
+
+/// A failed task with a huge command shows its start in the summary, and says where the rest is.
+#[test]
+fn a_huge_command_is_cut_in_the_summary() {
+    let yaml = format!("jobs:\n  a:\n    command: \"sh -c 'exit 3' {}\"\n", "x".repeat(1_000_000));
+    let ran = batchrun().job(&yaml).run();
+    ran.code(1).stderr_has("… (cut: 1000015 bytes in all; `batchrun plan FILE` or `--report run.json` has it whole)");
+    assert!(ran.stderr.len() < 10_000, "the summary printed {} bytes", ran.stderr.len());
+}
