@@ -66,10 +66,17 @@ impl Diagnostic {
         Diagnostic { file: file.to_path_buf(), pos, message: message.into(), source_line: None }
     }
 
-    /// Attaches the line `pos` points at, taken from the file's text.
+    /// Attaches the line `pos` points at, taken from the file's text: cut when it is long (a
+    /// line of megabytes is no help on a terminal), left out when the place is past the cut.
     pub fn with_source(mut self, text: &str) -> Self {
+        const SHOWN: usize = 200;
         if let Some(pos) = self.pos {
-            self.source_line = text.lines().nth(pos.line as usize - 1).map(str::to_owned);
+            let line = text.lines().nth(pos.line as usize - 1);
+            self.source_line = line.and_then(|line| match line.char_indices().nth(SHOWN) {
+                None => Some(line.to_owned()),
+                Some(_) if pos.col as usize > SHOWN - 20 => None,
+                Some((cut, _)) => Some(format!("{} …", &line[..cut])),
+            });
         }
         self
     }

@@ -66,14 +66,33 @@ fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnost
     }
     if let Some(better) = unknown_key_message(&message, pos, text) {
         message = better;
-    } else if message.starts_with("budget breached") {
-        message = "the YAML expands to too many nodes (aliases that multiply?); a job file may hold 250,000".into();
+    } else if let Some(breach) = message.strip_prefix("budget breached: ") {
+        message = budget_message(breach);
     } else if message.starts_with("recursion limit exceeded") {
         message = "the YAML is nested too deeply".into();
     } else if message.starts_with("expected mapping start") && pos.is_some_and(|p| p.line == 1) {
         message = "the job file must be a map with a `jobs` key".into();
     }
     Diagnostic::new(path, pos, message).with_source(text)
+}
+
+/// What a breached parser budget (serde-saphyr's `BudgetBreach`, as its debug text) means
+/// for the person who wrote the file.
+fn budget_message(breach: &str) -> String {
+    let kind = breach.split([' ', '{']).next().unwrap_or_default();
+    match kind {
+        "Depth" => "the YAML is nested too deeply".into(),
+        "ScalarBytes" | "InputBytes" => {
+            "the job file holds too much text (a value of many megabytes?): keep large data in an items file".into()
+        }
+        "Aliases" | "Anchors" | "AliasAnchorRatio" | "MergeKeys" => {
+            "the YAML uses too many aliases (aliases that multiply?)".into()
+        }
+        "Nodes" | "Events" => {
+            "the YAML expands to too many nodes (aliases that multiply?); a job file may hold 250,000".into()
+        }
+        _ => format!("the YAML is too large for a job file ({breach})"),
+    }
 }
 
 /// Rewrites serde's "unknown field `x`, expected one of a, b" into a sentence that says where

@@ -140,3 +140,14 @@ fn a_huge_command_is_cut_in_the_summary() {
     ran.code(1).stderr_has("… (cut: 1000015 bytes in all; `batchrun plan FILE` or `--report run.json` has it whole)");
     assert!(ran.stderr.len() < 10_000, "the summary printed {} bytes", ran.stderr.len());
 }
+
+/// A file past the parser's budgets says which budget, and its line is not copied whole.
+#[test]
+fn oversized_yaml_says_what_is_too_large() {
+    let big = format!("jobs:\n  a:\n    command: \"{}\"\n", "y".repeat(65 << 20));
+    let ran = batchrun().job(&big).run();
+    ran.code(2).stderr_has("the job file holds too much text").stderr_has("job.yaml:3:14");
+    assert!(ran.stderr.len() < 2_000, "the error copied {} bytes", ran.stderr.len());
+    let deep = format!("jobs:\n  a:\n    command: x\n    items: {}{}\n", "[".repeat(70), "]".repeat(70));
+    batchrun().job(&deep).run().code(2).stderr_has("the YAML is nested too deeply");
+}
