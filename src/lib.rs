@@ -108,11 +108,25 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
     }
     let plan = Plan::new(job_file, &options)?;
-    let workers = args
+    let asked = args
         .jobs
         .map(|j| j as usize)
         .or(plan.file.concurrency)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = if args.backend == cli::Backend::Local {
+        let limit = run::open_files::raise_for(asked);
+        let workers = run::open_files::fit(asked, limit);
+        if workers < asked {
+            say!(
+                "batchrun: running at most {workers} tasks at once, not {asked}: the open-file limit (ulimit -n) is {}, and each running task needs up to {}",
+                limit.unwrap_or_default(),
+                run::open_files::PER_TASK
+            );
+        }
+        workers
+    } else {
+        asked
+    };
     // Before any task pipe exists, so that the watchdog holds none of them.
     let watchdog = if args.backend == cli::Backend::Local { run::watchdog::Watchdog::start(workers) } else { None };
 

@@ -15,6 +15,7 @@ pub mod cancel;
 mod collect;
 mod dispatcher;
 mod handoff;
+pub mod open_files;
 pub mod output;
 mod process;
 mod program;

@@ -94,6 +94,11 @@ impl Running {
             .stdout(s.stdout)
             .stderr(s.stderr)
             .process_group(0);
+        if let Some(original) = super::open_files::original() {
+            // SAFETY: the closure makes one raw system call and touches no lock or allocation,
+            // which is what may run between fork and exec.
+            unsafe { command.pre_exec(move || super::open_files::set_in_child(original)) };
+        }
         let child = command.spawn().map_err(|e| describe_spawn_error(&e, s.command, s.cwd))?;
         let pgid = Pid::from_child(&child);
         Ok(Running {

@@ -10,6 +10,7 @@ mod events;
 mod failure;
 mod github;
 mod journal;
+mod limits;
 mod needs_and_limits;
 mod output;
 mod plan;

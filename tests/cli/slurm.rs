@@ -160,7 +160,7 @@ jobs:
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("FAILED work[0] cancelled"), "{stderr}");
-    assert!(stderr.contains("SKIPPED work (6 tasks)"), "{stderr}");
+    assert!(stderr.contains("NOT RUN work (6 tasks)"), "{stderr}");
     assert!(stderr.contains("SKIPPED after (1 tasks)"), "{stderr}");
     let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
     assert!(left.stdout.is_empty(), "tasks left running: {}", String::from_utf8_lossy(&left.stdout));
