@@ -328,7 +328,7 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                 let later = if deferred.is_empty() {
                     String::new()
                 } else {
-                    format!("; {} counted and rendered when run, from computed vars", deferred.join(", "))
+                    format!("; {} use computed vars, so they are counted or rendered when run", deferred.join(", "))
                 };
                 say!("{}: ok ({} tasks in {} jobs{later})", file.display(), plan.total(), plan.jobs.len())
             }
