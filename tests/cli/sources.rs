@@ -134,3 +134,31 @@ fn relative_paths_resolve_against_the_job_file_folder() {
     ran.success();
     assert_eq!(ran.stdout_lines(), ["X", "Y"]);
 }
+
+/// A job that waits for its needs and reads an items file one of them rewrites must not run
+/// the wrong number of tasks without a word.
+#[test]
+fn an_items_file_rewritten_by_a_needed_job_is_not_run_silently() {
+    let yaml = "jobs:\n  write:\n    command: sh -c 'seq 1 10 > items.txt'\n  use:\n    needs: [write]\n    items: {file: items.txt}\n    command: echo {{ item }}\n";
+    let ran = batchrun().job(yaml).file("items.txt", "a\nb\nc\n").run();
+    ran.code(1)
+        .stderr_has("NOT RUN use (3 tasks): its items file")
+        .stderr_has("held 3 items when the run was planned and holds 10 now");
+    assert_eq!(ran.stdout, "", "no task of `use` ran");
+}
+
+/// An items file that shrinks while its job runs: the tasks it no longer holds are not run, and
+/// counted so.
+#[test]
+fn an_items_file_that_shrinks_mid_run_is_reported() {
+    let lines: String = (0..5000).map(|i| format!("{i:0100}\n")).collect();
+    let yaml = "jobs:\n  a:\n    items: {file: items.txt}\n    command: \"sh -c ': > items.txt'\"\n";
+    let ran = batchrun()
+        .job(yaml)
+        .file("items.txt", &lines)
+        .args(&["-j", "1", "--progress", "plain", "--output", "none"])
+        .run();
+    ran.code(1).stderr_has("items fewer than when the run was planned (it changed while the run went on)");
+    let summary = ran.stderr.lines().find(|l| l.starts_with("Summary:")).unwrap_or_default().to_owned();
+    assert!(summary.contains("not run"), "{summary}");
+}

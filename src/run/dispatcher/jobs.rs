@@ -69,6 +69,8 @@ impl Dispatcher<'_, '_> {
                     spec.needs.iter().all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
                 if let Some(reason) = blocker {
                     self.skip_rest_of_job(i, &format!("it needs {reason}"), false);
+                } else if let Some(reason) = ready.then(|| self.items_changed(i)).flatten() {
+                    self.skip_rest_of_job(i, &reason, true);
                 } else if ready {
                     self.jobs[i].status = JobStatus::Active;
                     self.jobs[i].tasks = Some(Box::new(self.plan.tasks(i)));
@@ -82,6 +84,26 @@ impl Dispatcher<'_, '_> {
                 job.tasks = None;
             }
         }
+    }
+
+    /// A job that waited for its needs reads its items file when it starts, and a job it needs
+    /// may have written it: when the file no longer holds the items counted when the run was
+    /// planned, running what it holds now would run the wrong number of tasks without a word.
+    /// Planning such a job when it becomes ready is not built yet, so it is not run, and why.
+    fn items_changed(&self, i: usize) -> Option<String> {
+        if self.plan.file.jobs[i].needs.is_empty() {
+            return None;
+        }
+        let crate::plan::expand::Expansion::File { path, format, count } = &self.plan.jobs[i].expansion else {
+            return None;
+        };
+        let now = crate::plan::expand::count_records(path, *format).unwrap_or(0);
+        (now != *count).then(|| {
+            format!(
+                "its items file {} held {count} items when the run was planned and holds {now} now (written by a job it needs?): run this job in a run of its own after the one that writes the file",
+                path.display()
+            )
+        })
     }
 
     /// Counts the job's tasks that were never started as skipped (a need failed) or, with

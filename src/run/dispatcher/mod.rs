@@ -207,11 +207,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             let Some(i) = self.next_job(now, &mut note) else { break };
             let job = &mut self.jobs[i];
             let Some(planned) = job.tasks.as_mut().and_then(Iterator::next) else {
-                // The source ran dry early (an items file shrank since planning).
+                // The source ran dry early (an items file shrank since planning): the tasks it
+                // no longer holds are not run, and said so, never dropped from the count.
                 let missing = job.count - job.dispatched;
-                job.count = job.dispatched;
-                self.counts.total -= missing;
-                self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, missing);
+                let reason = format!(
+                    "its items file holds {missing} items fewer than when the run was planned (it changed while the run went on)"
+                );
+                self.skip_rest_of_job(i, &reason, true);
                 continue;
             };
             job.dispatched += 1;
