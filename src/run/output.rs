@@ -73,6 +73,9 @@ enum Pending {
 struct Ordered {
     next: u64,
     pending: BTreeMap<u64, Pending>,
+    /// Tasks whose held-back output could not be written when its turn came, by plan
+    /// position, with why: taken by the task's own ending or by the dispatcher.
+    failed: BTreeMap<u64, String>,
 }
 
 pub struct Output {
@@ -158,7 +161,7 @@ impl Output {
             budget: Arc::new(Budget::new(MEMORY_BUDGET)),
             stdout_pipe: (STDOUT_PIPES_TOTAL / workers.max(1)).clamp(64 << 10, MAX_PIPE),
             pool: Mutex::new(Vec::new()),
-            ordered: Mutex::new(Ordered { next: 0, pending: BTreeMap::new() }),
+            ordered: Mutex::new(Ordered { next: 0, pending: BTreeMap::new(), failed: BTreeMap::new() }),
         }
     }
 
@@ -247,11 +250,10 @@ impl Output {
         let fold = (self.fold_failures && ending.failed).then(|| format!("{} failed", ending.label));
         match self.mode {
             OutputMode::Ordered if ending.last_attempt => {
-                // The failed write may be this task's or one printed with it, whose record is
-                // already written: this one is at least not recorded as done, and the run does
-                // not end with 0.
-                if let Err(e) = self.print_in_order(ending.seq, Pending::Done(streams, fold)) {
-                    let e = format!("{e} (with --output ordered: this task's output or one printed with it)");
+                // Printed now or when its turn comes; a failure is kept by position, for this
+                // ending or (when printed later) for the dispatcher, which holds its record.
+                self.print_in_order(ending.seq, Pending::Done(streams, fold));
+                if let Some(e) = self.take_failed(ending.seq) {
                     kept.undelivered = Some(kept.undelivered.map_or(e.clone(), |lost| format!("{e}; {lost}")));
                 }
                 return kept;
@@ -294,7 +296,7 @@ impl Output {
     /// Records that `count` tasks from `seq` on will print nothing (ordered mode waits for them).
     pub fn nothing(&self, seq: u64, count: u64) {
         if self.mode == OutputMode::Ordered && count > 0 {
-            let _ = self.print_in_order(seq, Pending::Nothing(count));
+            self.print_in_order(seq, Pending::Nothing(count));
         }
     }
 
@@ -306,20 +308,26 @@ impl Output {
 
     /// Prints, in order, every output still waiting, past any task that will never print
     /// (the run stopped, or gave up a retry).
-    pub fn flush_pending(&self) -> io::Result<()> {
+    pub fn flush_pending(&self) {
         let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
-        let mut printed = Ok(());
         for (seq, entry) in std::mem::take(&mut ordered.pending) {
             if let Pending::Done(mut streams, fold) = entry {
-                let result = self.print(&mut streams, fold.as_deref());
-                if printed.is_ok() {
-                    printed = result;
+                if let Err(e) = self.print(&mut streams, fold.as_deref()) {
+                    ordered.failed.insert(seq, e.to_string());
                 }
                 self.recycle(streams);
             }
             ordered.next = ordered.next.max(seq + 1);
         }
-        printed
+    }
+
+    /// Why the output of the task at `seq` could not be written when its turn came, if it
+    /// could not (`--output ordered`).
+    pub fn take_failed(&self, seq: u64) -> Option<String> {
+        if self.mode != OutputMode::Ordered {
+            return None;
+        }
+        self.ordered.lock().unwrap_or_else(|e| e.into_inner()).failed.remove(&seq)
     }
 
     /// Whether the task at `seq` may start now (ordered mode bounds how far ahead runs go).
@@ -328,19 +336,17 @@ impl Output {
             || seq < self.ordered.lock().unwrap_or_else(|e| e.into_inner()).next + ORDERED_WINDOW
     }
 
-    /// Prints what is next in plan order. The first write error is returned; the tasks it
-    /// belongs to were already recorded (`ordered` output is not yet tied to the journal).
-    fn print_in_order(&self, seq: u64, entry: Pending) -> io::Result<()> {
+    /// Prints what is next in plan order; a task whose output cannot be written is noted in
+    /// `failed` by its position.
+    fn print_in_order(&self, seq: u64, entry: Pending) {
         let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
         ordered.pending.insert(seq, entry);
-        let mut printed = Ok(());
         loop {
             let next = ordered.next;
             match ordered.pending.remove(&next) {
                 Some(Pending::Done(mut streams, fold)) => {
-                    let result = self.print(&mut streams, fold.as_deref());
-                    if printed.is_ok() {
-                        printed = result;
+                    if let Err(e) = self.print(&mut streams, fold.as_deref()) {
+                        ordered.failed.insert(next, e.to_string());
                     }
                     self.recycle(streams);
                     ordered.next += 1;
@@ -349,7 +355,6 @@ impl Output {
                 None => break,
             }
         }
-        printed
     }
 
     /// Writes a task's output as one block per stream; the first error says it did not all

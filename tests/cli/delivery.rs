@@ -131,3 +131,18 @@ fn ordered_output_held_back_at_a_kill_reaches_stdout_with_resume() {
         assert!(all.contains(&format!("out{i}\n")), "out{i} never reached stdout:\n{all}");
     }
 }
+
+/// With `--output ordered`, output held back for an earlier task and written (and lost) when
+/// its turn comes makes that task undelivered too, not recorded as done.
+#[test]
+fn ordered_output_lost_when_its_turn_comes_is_not_done() {
+    let job = "jobs:\n  a:\n    commands: ['sleep 0.5; echo first', 'echo second', 'echo third']\n";
+    let first = batchrun().job(job).run();
+    let dir = first.dir;
+    let (code, stderr) = run_to_full_disk(dir.path(), &["job.yaml", "-j", "3", "--output", "ordered"]);
+    assert_eq!(code, 3, "{stderr}");
+    let journal = std::fs::read_to_string(dir.path().join(".batchrun/job/journal.jsonl")).unwrap();
+    let ends: Vec<&str> = journal.lines().filter(|l| l.contains("\"type\":\"end\"")).collect();
+    assert_eq!(ends.len(), 3, "{journal}");
+    assert!(ends.iter().all(|l| l.contains("\"status\":\"undelivered\"")), "a task was recorded done:\n{journal}");
+}

@@ -176,9 +176,9 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             self.give_up_on_the_rest();
         }
         // Whatever still waits for a task that will never print (a stop, a retry given up).
-        let _ = self.output.flush_pending();
-        for (_, finished) in std::mem::take(&mut self.held) {
-            self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
+        self.output.flush_pending();
+        for (seq, finished) in std::mem::take(&mut self.held) {
+            self.release(seq, finished);
         }
         let interrupted_by = self.interrupted_by;
         self.reporter.event(&Event::RunFinished {
@@ -362,12 +362,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         let settings = &self.plan.file.jobs[i].settings;
         let retryable = !matches!(finished.outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_));
         if undelivered {
-            self.undelivered += 1;
-            // Whatever comes next would not be delivered either (a closed pipe, a full disk).
-            if !self.stopping {
-                let why = format!("the output of {} was not delivered: starting no new task", finished.label);
-                self.stop(Level::Drain, &why);
-            }
+            self.note_undelivered(&finished.label);
         }
         if retryable && done.number <= settings.retries && !self.stopping {
             let delay = retry::delay(settings.retry_delay, done.number);
@@ -390,14 +385,47 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         while let Some(entry) = self.held.first_entry()
             && *entry.key() < printed
         {
+            let seq = *entry.key();
             let finished = entry.remove();
-            self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
+            self.release(seq, finished);
+        }
+    }
+
+    /// Reports a held task now that its output's turn has come. If its output could not be
+    /// written then, it succeeded but is not done: counted as failed, and undelivered.
+    fn release(&mut self, seq: u64, mut finished: Finished) {
+        if let Some(why) = self.output.take_failed(seq)
+            && finished.outcome.is_success()
+        {
+            finished.outcome = Outcome::Undelivered(why);
+            self.counts.succeeded -= 1;
+            self.counts.failed += 1;
+            self.jobs[finished.job].failed += 1;
+            self.note_undelivered(&finished.label);
+        }
+        self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
+    }
+
+    /// Counts an undelivered task and stops starting new ones: nothing after it would be
+    /// delivered either (a closed pipe, a full disk).
+    fn note_undelivered(&mut self, label: &str) {
+        self.undelivered += 1;
+        if !self.stopping {
+            let why = format!("the output of {label} was not delivered: starting no new task");
+            self.stop(Level::Drain, &why);
         }
     }
 
     /// Records a task's last attempt, and applies its job's `on_failure`. `seq`: where its
     /// output waits in `--output ordered`'s queue, if it does.
-    fn finish(&mut self, finished: Finished, seq: Option<u64>) {
+    fn finish(&mut self, mut finished: Finished, seq: Option<u64>) {
+        // Printed by another task's turn before this result arrived, and not written.
+        if let Some(why) = seq.and_then(|seq| self.output.take_failed(seq))
+            && finished.outcome.is_success()
+        {
+            finished.outcome = Outcome::Undelivered(why);
+            self.note_undelivered(&finished.label);
+        }
         let i = finished.job;
         let job = &mut self.jobs[i];
         job.finished += 1;
