@@ -145,6 +145,13 @@ pub enum Event<'a> {
         task: &'a Finished,
         counts: Counts,
     },
+    /// A job was planned when it became ready (its items are read after the jobs it needs
+    /// ran): `tasks` more are planned, and `counts.total` includes them.
+    JobPlanned {
+        job: &'a str,
+        tasks: u64,
+        counts: Counts,
+    },
     /// Tasks of a job that will not run: a job it needs did not succeed (skipped), or the run
     /// stopped before they started (`not_run`).
     JobSkipped {

@@ -107,7 +107,19 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     if args.backend == cli::Backend::Slurm {
         slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
     }
-    let plan = Plan::new(job_file, &options)?;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&job_file));
+    // Items files are read once, into this run's snapshots (removed when the run ends).
+    let snapshots = if reads_items_files(&job_file) {
+        let snapshots = plan::inputs::Snapshots::create(&state_dir).map_err(|e| {
+            let message = format!("cannot use the state folder {}: {e}", state_dir.display());
+            Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, message))
+        })?;
+        Some(snapshots)
+    } else {
+        None
+    };
+    let inputs = snapshots.as_ref().map_or(plan::Inputs::InPlace, |s| plan::Inputs::Snapshot(s.dir().to_owned()));
+    let plan = Plan::new(job_file, &PlanOptions { inputs, ..options })?;
     let asked = args
         .jobs
         .map(|j| j as usize)
@@ -147,7 +159,6 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         ProgressMode::None | ProgressMode::Auto => {}
     }
 
-    let state_dir = state_dir(&plan, args.state_dir.as_deref());
     let in_state_dir =
         |e: journal::JournalError| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string()));
     let mut history = None;
@@ -160,7 +171,11 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
             .iter()
             .zip(&plan.jobs)
             .filter(|(_, p)| p.selected)
-            .map(|(j, p)| (j.name.clone(), p.count()))
+            .map(|(j, p)| journal::record::PlannedJob {
+                name: j.name.clone(),
+                planned: p.count(),
+                when_ready: p.waits_to_be_planned(),
+            })
             .collect();
         let journal = journal::Journal::open(&state_dir, args.resume, names)
             .map_err(in_state_dir)?
@@ -227,11 +242,13 @@ pub fn exit_status(result: &run::RunResult, report_failed: bool) -> ExitCode {
     }
 }
 
-/// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
-fn state_dir(plan: &Plan, given: Option<&Path>) -> std::path::PathBuf {
-    given.map_or_else(|| default_state_dir(&plan.file), Path::to_path_buf)
+fn reads_items_files(file: &config::JobFile) -> bool {
+    file.jobs.iter().any(|j| {
+        matches!(&j.work, config::Work::Templated { source: config::Source::Items(config::ItemsSpec::File { .. }), .. })
+    })
 }
 
+/// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
 fn default_state_dir(file: &config::JobFile) -> std::path::PathBuf {
     file.dir.join(".batchrun").join(&file.name)
 }
@@ -325,11 +342,24 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                     .filter(|(_, p)| p.deferred)
                     .map(|(j, _)| j.name.as_str())
                     .collect();
-                let later = if deferred.is_empty() {
+                let mut later = if deferred.is_empty() {
                     String::new()
                 } else {
                     format!("; {} use computed vars, so they are counted or rendered when run", deferred.join(", "))
                 };
+                let when_ready: Vec<&str> = plan
+                    .file
+                    .jobs
+                    .iter()
+                    .zip(&plan.jobs)
+                    .filter(|(_, p)| p.waits_to_be_planned())
+                    .map(|(j, _)| j.name.as_str())
+                    .collect();
+                match when_ready.as_slice() {
+                    [] => {}
+                    [one] => later.push_str(&format!("; {one} reads its items when it runs")),
+                    many => later.push_str(&format!("; {} read their items when they run", many.join(", "))),
+                }
                 say!("{}: ok ({} tasks in {} jobs{later})", file.display(), plan.total(), plan.jobs.len())
             }
             Err(Diagnostics(mut errors)) => all.append(&mut errors),

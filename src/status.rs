@@ -15,7 +15,7 @@ pub struct JobStatus {
     pub done: u64,
     pub failed: u64,
     /// `None` when the journal does not say how many tasks were planned (written by an older
-    /// batchrun).
+    /// batchrun), or when the job was to be planned when it became ready and never was.
     pub not_run: Option<u64>,
 }
 
@@ -39,8 +39,8 @@ pub fn of_history(history: &History, only: &[String]) -> Vec<(String, JobStatus)
             .iter()
             .map(|job| {
                 let (done, failed) = counts(&job.name);
-                let not_run = job.planned.saturating_sub(done + failed);
-                (job.name.clone(), JobStatus { done, failed, not_run: Some(not_run) })
+                let not_run = (!job.when_ready).then(|| job.planned.saturating_sub(done + failed));
+                (job.name.clone(), JobStatus { done, failed, not_run })
             })
             .collect()
     };

@@ -81,7 +81,14 @@ fn axis(value: &Json) -> Result<Axis, String> {
     }
 }
 
-pub(super) fn items(ck: &mut Checker, dir: &Path, job: &str, raw: Spanned<Json>) -> Option<ItemsSpec> {
+/// `needs_something`: a job it needs may write the file, so it need not exist yet.
+pub(super) fn items(
+    ck: &mut Checker,
+    dir: &Path,
+    job: &str,
+    raw: Spanned<Json>,
+    needs_something: bool,
+) -> Option<ItemsSpec> {
     match &raw.value {
         Json::Array(list) => Some(ItemsSpec::Inline(list.clone())),
         Json::Object(map) => {
@@ -107,14 +114,17 @@ pub(super) fn items(ck: &mut Checker, dir: &Path, job: &str, raw: Spanned<Json>)
                 }
             };
             let path = dir.join(file);
-            if !path.is_file() {
-                let what = match std::fs::metadata(&path) {
-                    Err(_) => "does not exist",
-                    Ok(m) if m.is_dir() => "is a folder",
-                    // A FIFO or a device: read once to count and again to run, it would not
-                    // give the same items twice (and /dev/zero never ends).
-                    Ok(_) => "is not a regular file (a FIFO or a device); write its items to a file first",
-                };
+            use std::os::unix::fs::FileTypeExt as _;
+            let what = match std::fs::metadata(&path) {
+                // A job it needs may write it: checked when the job is planned.
+                Err(_) if needs_something => None,
+                Err(_) => Some("does not exist"),
+                Ok(m) if m.is_file() || m.file_type().is_fifo() => None,
+                Ok(m) if m.is_dir() => Some("is a folder"),
+                // A device (/dev/zero never ends), or a socket.
+                Ok(_) => Some("is a device, not a file or a FIFO"),
+            };
+            if let Some(what) = what {
                 ck.error(pos(&raw), format!("job `{job}`: items file `{}` {what}", path.display()));
                 return None;
             }

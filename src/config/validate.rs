@@ -227,7 +227,8 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
             } else if let Some(matrix) = raw.matrix.take() {
                 sources::matrix(ck, name, matrix).map_or(Source::Single, Source::Matrix)
             } else if let Some(items) = raw.items.take() {
-                sources::items(ck, dir, name, items).map_or(Source::Single, Source::Items)
+                let needs_something = !raw.needs.is_empty();
+                sources::items(ck, dir, name, items, needs_something).map_or(Source::Single, Source::Items)
             } else {
                 Source::Single
             };

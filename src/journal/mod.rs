@@ -108,8 +108,8 @@ impl Journal {
     /// Records with the run what it planned: each selected job's task count, and the vars as
     /// resolved. `batchrun status` reads these instead of planning the file again (which would
     /// run its computed vars, and take as long as the plan is large).
-    pub fn with_plan(mut self, jobs: Vec<(String, u64)>, vars: Vec<(String, serde_json::Value)>) -> Journal {
-        self.planned = jobs.into_iter().map(|(name, planned)| record::PlannedJob { name, planned }).collect();
+    pub fn with_plan(mut self, jobs: Vec<record::PlannedJob>, vars: Vec<(String, serde_json::Value)>) -> Journal {
+        self.planned = jobs;
         self.vars = vars.into_iter().collect();
         self
     }
@@ -267,6 +267,10 @@ impl Reporter for Journal {
             }),
             Event::TaskRetrying { task, .. } | Event::TaskFinished { task, .. } => {
                 let record = self.end_record(task);
+                self.write(&record);
+            }
+            Event::JobPlanned { job, tasks, .. } => {
+                let record = Record::Planned { v: VERSION, job: job.to_string(), planned: *tasks, at: record::now() };
                 self.write(&record);
             }
             Event::JobSkipped { .. } | Event::RunCancelling { .. } => {}

@@ -132,6 +132,13 @@ fn apply(history: &mut History, record: Record) {
                 history.planned = jobs;
             }
         }
+        Record::Planned { job, planned, at, .. } => {
+            history.last_activity = Some(at);
+            if let Some(entry) = history.planned.iter_mut().find(|j| j.name == job) {
+                entry.planned = planned;
+                entry.when_ready = false;
+            }
+        }
         Record::Start { at, .. } => history.last_activity = Some(at),
         Record::End { key, job, status, at, .. } => {
             if let Ok(key) = u64::from_str_radix(&key, 16) {

@@ -23,6 +23,8 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
         vars: serde_json::Map<String, serde_json::Value>,
     },
+    /// A job planned when it became ready (after the jobs it needs), with its task count.
+    Planned { v: u32, job: String, planned: u64, at: String },
     /// An attempt started. Shard journals (Slurm array elements) also carry the command, for
     /// the submitting batchrun to show.
     Start {
@@ -74,6 +76,9 @@ pub enum Record {
 pub struct PlannedJob {
     pub name: String,
     pub planned: u64,
+    /// Planned when it becomes ready: `planned` is 0 until a [`Record::Planned`] says more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub when_ready: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +115,11 @@ impl Status {
 impl Record {
     pub fn version(&self) -> u32 {
         match self {
-            Record::Run { v, .. } | Record::Start { v, .. } | Record::End { v, .. } | Record::RunEnd { v, .. } => *v,
+            Record::Run { v, .. }
+            | Record::Planned { v, .. }
+            | Record::Start { v, .. }
+            | Record::End { v, .. }
+            | Record::RunEnd { v, .. } => *v,
         }
     }
 }

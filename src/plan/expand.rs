@@ -2,13 +2,14 @@
 //!
 //! Nothing here holds more than one task's bindings at a time (inline lists aside, which are in
 //! the job file anyway), so a range of ten million partitions or an items file of any size is
-//! planned in constant memory. Items files are read twice: once at plan time to count and check
-//! every record, once while running.
+//! planned in constant memory. An items file is read twice: once when its job is planned, to
+//! count and check every record, once while running; a run reads its snapshot both times (see
+//! [`super::inputs`]), so both reads see the same records.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::Value;
 
@@ -31,9 +32,19 @@ pub enum Expansion {
     Matrix(Matrix),
     Inline(Vec<Value>),
     File {
+        /// What is read: the file, or a run's snapshot of it.
         path: PathBuf,
+        /// The file as the job file names it, for messages.
+        shown: PathBuf,
         format: ItemsFormat,
         count: u64,
+    },
+    /// An items file read when its job becomes ready (a job it needs may write it): no tasks
+    /// until then. `read`: the file read (a snapshot) and its count.
+    WhenReady {
+        source: PathBuf,
+        format: ItemsFormat,
+        read: OnceLock<(PathBuf, u64)>,
     },
 }
 
@@ -46,6 +57,7 @@ impl Expansion {
             Expansion::Matrix(m) => m.count,
             Expansion::Inline(items) => items.len() as u64,
             Expansion::File { count, .. } => *count,
+            Expansion::WhenReady { read, .. } => read.get().map_or(0, |(_, count)| *count),
         }
     }
 
@@ -62,19 +74,28 @@ impl Expansion {
             }
             Expansion::Matrix(m) => Box::new(m.iter().map(Ok)),
             Expansion::Inline(items) => Box::new(items.iter().map(|v| Ok(vec![(Arc::from("item"), v.clone())]))),
-            Expansion::File { path, format, .. } => match records(path, *format) {
-                Ok(records) => Box::new(records.map(|r| r.map(|v| vec![(Arc::from("item"), v)]))),
-                Err(e) => Box::new(std::iter::once(Err(e))),
+            Expansion::File { path, shown, format, .. } => items(path, shown, *format),
+            Expansion::WhenReady { source, format, read } => match read.get() {
+                Some((path, _)) => items(path, source, *format),
+                None => Box::new(std::iter::empty()),
             },
         }
     }
 }
 
+fn items(path: &Path, shown: &Path, format: ItemsFormat) -> Box<dyn Iterator<Item = Result<Bindings, String>> + Send> {
+    match records(path, shown, format) {
+        Ok(records) => Box::new(records.map(|r| r.map(|v| vec![(Arc::from("item"), v)]))),
+        Err(e) => Box::new(std::iter::once(Err(e))),
+    }
+}
+
 /// Counts the records of an items file, checking each one, so a bad record is a plan error
-/// (with its line) rather than a surprise in the middle of a run.
-pub fn count_records(path: &Path, format: ItemsFormat) -> Result<u64, String> {
+/// (with its line) rather than a surprise in the middle of a run. Messages name the file as
+/// `shown` (a snapshot is read in its stead).
+pub fn count_records(path: &Path, shown: &Path, format: ItemsFormat) -> Result<u64, String> {
     let mut n = 0;
-    for record in records(path, format)? {
+    for record in records(path, shown, format)? {
         record?;
         n += 1;
     }
@@ -83,9 +104,9 @@ pub fn count_records(path: &Path, format: ItemsFormat) -> Result<u64, String> {
 
 type Records = Box<dyn Iterator<Item = Result<Value, String>> + Send>;
 
-fn records(path: &Path, format: ItemsFormat) -> Result<Records, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open items file `{}`: {e}", path.display()))?;
-    let shown = path.display().to_string();
+fn records(path: &Path, shown: &Path, format: ItemsFormat) -> Result<Records, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open items file `{}`: {e}", shown.display()))?;
+    let shown = shown.display().to_string();
     match format {
         ItemsFormat::Lines | ItemsFormat::Jsonl => {
             let lines = BufReader::new(file).lines().enumerate().filter_map(move |(n, line)| {

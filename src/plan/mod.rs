@@ -9,6 +9,7 @@
 pub mod command_line;
 pub mod expand;
 pub mod identity;
+pub mod inputs;
 pub mod partition;
 pub mod print;
 pub mod quoting;
@@ -18,7 +19,7 @@ pub mod template;
 mod vars;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::{Environment, Value};
 
@@ -26,6 +27,7 @@ use crate::config::{ItemsSpec, Job, JobFile, Located, RangeSpec, Source, Work};
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, hint};
 pub use command_line::CommandLine;
 use expand::{Bindings, Expansion};
+pub use inputs::Inputs;
 use partition::Partitions;
 use simple_template::SimpleTemplate;
 pub use task::{BrokenTask, PlannedTask, Task};
@@ -46,6 +48,8 @@ pub struct PlanOptions {
     /// Check only (`validate`): computed vars are not run, and what depends on them (a range
     /// bound, a job's first task) is not counted or rendered.
     pub check_only: bool,
+    /// Where items files are read (a run reads snapshots).
+    pub inputs: Inputs,
 }
 
 /// Some tasks of one job, by index: half-open ranges, in order.
@@ -62,6 +66,7 @@ pub struct Plan {
     env: Environment<'static>,
     vars: Arc<Vec<(Arc<str>, Value)>>,
     names: Names,
+    inputs: Inputs,
 }
 
 pub struct JobPlan {
@@ -70,8 +75,6 @@ pub struct JobPlan {
     /// With a shard: the only task indices that are planned.
     window: Option<Vec<std::ops::Range<u64>>>,
     pub expansion: Expansion,
-    /// Position of this job's first task in the whole plan.
-    pub first_seq: u64,
     /// Names of the job's templates in the environment, built once rather than per task.
     command_templates: Vec<String>,
     /// The fast path for each command template, where it is simple enough.
@@ -100,6 +103,11 @@ impl JobPlan {
         }
     }
 
+    /// Planned when it becomes ready, and not yet ([`Plan::plan_when_ready`]).
+    pub fn waits_to_be_planned(&self) -> bool {
+        self.selected && matches!(&self.expansion, Expansion::WhenReady { read, .. } if read.get().is_none())
+    }
+
     fn in_window(&self, index: u64) -> bool {
         self.window.as_ref().is_none_or(|w| w.iter().any(|r| r.contains(&index)))
     }
@@ -117,11 +125,10 @@ impl Plan {
         let mut env = template::environment();
         let mut errors = Vec::new();
         let mut jobs = Vec::with_capacity(file.jobs.len());
-        let mut next_seq = 0;
         for (i, job) in file.jobs.iter().enumerate() {
             let none = || JobParts { expansion: Expansion::Commands(0), fast: Vec::new(), deferred: false };
             let JobParts { expansion, fast, deferred } = if selected[i] {
-                plan_job(&file, job, &vars, &unresolved, &mut env).unwrap_or_else(|mut e| {
+                plan_job(&file, job, &vars, &unresolved, &options.inputs, &mut env).unwrap_or_else(|mut e| {
                     errors.append(&mut e);
                     none()
                 })
@@ -139,18 +146,16 @@ impl Plan {
                 selected: selected[i],
                 window,
                 expansion,
-                first_seq: next_seq,
                 command_templates,
                 fast,
                 env_templates,
                 name: Value::from(job.name.as_str()),
                 deferred,
             };
-            next_seq += plan.count();
             jobs.push(plan);
         }
         let names = Names { job: Arc::from("job"), index: Arc::from("index"), count: Arc::from("count") };
-        let plan = Plan { file, jobs, env, vars, names };
+        let plan = Plan { file, jobs, env, vars, names, inputs: options.inputs.clone() };
         if errors.is_empty() {
             plan.render_first_tasks()?;
             Ok(plan)
@@ -159,8 +164,51 @@ impl Plan {
         }
     }
 
+    /// Tasks planned so far: jobs planned when they become ready count from then on.
     pub fn total(&self) -> u64 {
         self.jobs.iter().map(JobPlan::count).sum()
+    }
+
+    /// Plans a job that waited to become ready ([`JobPlan::waits_to_be_planned`]): reads its
+    /// items file into the run's snapshot, counts and checks every record, and renders its
+    /// first task, as [`Plan::new`] does for the jobs it plans. Returns the job's task count.
+    pub fn plan_when_ready(&self, job: usize) -> Result<u64, String> {
+        let Expansion::WhenReady { source, format, read } = &self.jobs[job].expansion else {
+            return Ok(self.jobs[job].count());
+        };
+        let Inputs::Snapshot(dir) = &self.inputs else {
+            return Err("its items are read only when the job runs".into());
+        };
+        let path = inputs::take(dir, &self.file.jobs[job].name, source)?;
+        let count = expand::count_records(&path, source, *format)?;
+        let _ = read.set((path, count));
+        let first = self.tasks(job).next().map(|t| t.and_then(|t| self.check_command_line(t)));
+        match first {
+            Some(Err(broken)) if !broken.unplaceable => Err(format!("task {}: {}", broken.label, broken.error)),
+            _ => Ok(count),
+        }
+    }
+
+    /// The folder of this run's snapshots of items files, when it takes them.
+    pub fn snapshots(&self) -> Option<&std::path::Path> {
+        match &self.inputs {
+            Inputs::Snapshot(dir) => Some(dir),
+            _ => None,
+        }
+    }
+
+    /// Why job `job` has no tasks yet, when it is planned later: "planned when `a` has run".
+    pub fn planned_later(&self, job: usize) -> Option<String> {
+        if !self.jobs[job].waits_to_be_planned() {
+            return None;
+        }
+        let needs: Vec<String> =
+            self.file.jobs[job].needs.iter().map(|&n| format!("`{}`", self.file.jobs[n].name)).collect();
+        Some(match needs.len() {
+            0 => "planned when the run starts: its items file is not a regular file, read once".to_owned(),
+            1 => format!("planned when {} has run", needs[0]),
+            _ => format!("planned when {} have run", needs.join(", ")),
+        })
     }
 
     /// The tasks of job `job`, in order, rendered one at a time.
@@ -202,8 +250,7 @@ impl Plan {
     }
 
     fn broken(&self, job: usize, index: u64, error: String) -> BrokenTask {
-        let plan = &self.jobs[job];
-        BrokenTask { job, index, seq: plan.first_seq + index, label: self.label(job, index), error, unplaceable: false }
+        BrokenTask { job, index, label: self.label(job, index), error, unplaceable: false }
     }
 
     pub fn label(&self, job: usize, index: u64) -> String {
@@ -217,7 +264,8 @@ impl Plan {
         let extra = [
             (self.names.job.clone(), plan.name.clone()),
             (self.names.index.clone(), Value::from(index)),
-            (self.names.count.clone(), Value::from(plan.count())),
+            // The job's, not a shard's: a Slurm element's tasks see what local ones see.
+            (self.names.count.clone(), Value::from(plan.expansion.count())),
         ];
         let slot = if plan.command_templates.len() > 1 { index as usize } else { 0 };
         let lookup = |name: &str| {
@@ -249,16 +297,7 @@ impl Plan {
             ..self.broken(job, index, format!("command: {}", e.message))
         })?;
         let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
-        Ok(Task {
-            job,
-            index,
-            key,
-            seq: plan.first_seq + index,
-            label: self.label(job, index),
-            rendered,
-            env,
-            bindings: own,
-        })
+        Ok(Task { job, index, key, seq: 0, label: self.label(job, index), rendered, env, bindings: own })
     }
 
     /// How the task's command runs (decided by the job's `shell`). Done by the worker that runs
@@ -276,10 +315,7 @@ impl Plan {
             if self.jobs[job].deferred {
                 continue;
             }
-            let first = self
-                .tasks(job)
-                .next()
-                .map(|t| t.and_then(|t| self.command_line(&t).map(drop).map_err(|e| self.broken(job, t.index, e))));
+            let first = self.tasks(job).next().map(|t| t.and_then(|t| self.check_command_line(t)));
             if let Some(Err(broken)) = first.filter(|t| !matches!(t, Err(b) if b.unplaceable)) {
                 let pos = match &spec.work {
                     Work::Commands(list) => list.first().and_then(|c| c.pos),
@@ -296,6 +332,10 @@ impl Plan {
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(Diagnostics(errors)) }
+    }
+
+    fn check_command_line(&self, task: Task) -> Result<(), BrokenTask> {
+        self.command_line(&task).map(drop).map_err(|e| self.broken(task.job, task.index, e))
     }
 
     fn source_text(&self) -> String {
@@ -389,6 +429,7 @@ fn plan_job(
     job: &Job,
     vars: &[(Arc<str>, Value)],
     unresolved: &HashSet<Arc<str>>,
+    inputs: &Inputs,
     env: &mut Environment<'static>,
 ) -> Result<JobParts, Vec<Diagnostic>> {
     let diag = |pos: Option<Pos>, message: String| Diagnostic::new(&file.path, pos, message);
@@ -415,9 +456,24 @@ fn plan_job(
             ),
             Source::Items(ItemsSpec::Inline(items)) => Expansion::Inline(items.iter().map(json_value).collect()),
             Source::Items(ItemsSpec::File { path, format, pos }) => {
-                let count = expand::count_records(path, *format)
-                    .map_err(|m| vec![diag(*pos, format!("job `{}`: {m}", job.name))])?;
-                Expansion::File { path: path.clone(), format: *format, count }
+                let fail = |m: String| vec![diag(*pos, format!("job `{}`: {m}", job.name))];
+                let later = || Expansion::WhenReady { source: path.clone(), format: *format, read: OnceLock::new() };
+                let read = match inputs {
+                    // A job it needs may write the file: it is read when they have run.
+                    Inputs::InPlace | Inputs::Snapshot(_) if !job.needs.is_empty() => None,
+                    // A FIFO gives its items once, to the run.
+                    Inputs::InPlace if !path.is_file() => None,
+                    Inputs::InPlace => Some(path.clone()),
+                    Inputs::Snapshot(dir) => Some(inputs::take(dir, &job.name, path).map_err(fail)?),
+                    Inputs::Snapshotted(dir) => Some(inputs::snapshot_path(dir, &job.name)),
+                };
+                match read {
+                    Some(read) => {
+                        let count = expand::count_records(&read, path, *format).map_err(fail)?;
+                        Expansion::File { path: read, shown: path.clone(), format: *format, count }
+                    }
+                    None => later(),
+                }
             }
         },
     };
@@ -429,7 +485,7 @@ fn plan_job(
     }
     match &expansion {
         Expansion::Range(_) => in_scope.extend(["start", "end"]),
-        Expansion::Inline(_) | Expansion::File { .. } => _ = in_scope.insert("item"),
+        Expansion::Inline(_) | Expansion::File { .. } | Expansion::WhenReady { .. } => _ = in_scope.insert("item"),
         Expansion::Matrix(m) => in_scope.extend(m.names()),
         Expansion::Single | Expansion::Commands(_) => {}
     }
@@ -553,6 +609,15 @@ mod tests {
             keys,
             ["91482b75d5dae6cd", "1781ae3bd39c8e11", "d72666a13e11e365", "7a54ef2bbed69114", "af592a3930b05d4f"]
         );
+    }
+
+    #[test]
+    fn a_shard_sees_the_count_of_the_whole_job() {
+        let yaml = "jobs:\n  r:\n    range: {from: 1, to: 10}\n    command: echo {{ start }} of {{ count }}\n";
+        let shard = Shard { job: "r".into(), indices: vec![3..4, 9..9] };
+        let part = plan(yaml, &PlanOptions { shard: Some(shard), ..PlanOptions::default() });
+        let rendered: Vec<String> = part.tasks(0).map(|t| t.expect("renders").rendered).collect();
+        assert_eq!(rendered, ["echo 4 of 10"]);
     }
 
     #[test]

@@ -12,7 +12,13 @@ use super::{Plan, PlannedTask};
 /// Writes every task; returns how many could not be rendered (each reported in place).
 pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
     let jobs = plan.jobs.iter().filter(|j| j.selected).count();
-    writeln!(out, "{}: {} tasks in {} jobs", plan.file.name, plan.total(), jobs)?;
+    let later = plan.jobs.iter().filter(|j| j.waits_to_be_planned()).count();
+    let later = match later {
+        0 => String::new(),
+        1 => " (1 of them planned when it runs)".to_owned(),
+        n => format!(" ({n} of them planned when they run)"),
+    };
+    writeln!(out, "{}: {} tasks in {} jobs{later}", plan.file.name, plan.total(), jobs)?;
     let mut broken = 0;
     for (i, job) in plan.file.jobs.iter().enumerate() {
         if !plan.jobs[i].selected {
@@ -20,6 +26,10 @@ pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
         }
         let needs: Vec<&str> = job.needs.iter().map(|&n| plan.file.jobs[n].name.as_str()).collect();
         let needs = if needs.is_empty() { String::new() } else { format!(", needs {}", needs.join(", ")) };
+        if let Some(later) = plan.planned_later(i) {
+            writeln!(out, "{} ({later}{needs})", job.name)?;
+            continue;
+        }
         writeln!(out, "{} ({} tasks{needs})", job.name, plan.jobs[i].count())?;
         for task in plan.tasks(i) {
             match task {

@@ -9,7 +9,9 @@ pub struct Task {
     pub job: usize,
     /// 0-based within its job.
     pub index: u64,
-    /// 0-based position in the whole plan (job order, then index): `--output ordered` order.
+    /// 0-based position in the run's order of tasks, which `--output ordered` prints in: set
+    /// by the dispatcher as it takes the task (jobs planned when they become ready come after
+    /// those planned at the start), 0 until then.
     pub seq: u64,
     /// Identity across runs (see `identity.rs`): what `--resume` recognises.
     pub key: u64,
@@ -29,7 +31,6 @@ pub struct Task {
 pub struct BrokenTask {
     pub job: usize,
     pub index: u64,
-    pub seq: u64,
     pub label: String,
     pub error: String,
     /// The value itself cannot be placed in the command (not a mistake of the template), so

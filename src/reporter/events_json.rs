@@ -9,7 +9,9 @@
 //! - `task_finished`: `job`, `index`, `label`, `key`, `command`, `status` (`ok`, `failed`,
 //!   `signalled`, `timeout`, `cancelled`, `not_started`, `lost`, `undelivered`), `exit`, `signal`, `outcome` (in words),
 //!   `attempt`, `duration_ms`, `log`
-//! - `job_skipped`: `job`, `tasks`, `reason`
+//! - `job_planned`: `job`, `tasks` (a job planned when it became ready; `counts.total` grew by
+//!   `tasks`)
+//! - `job_skipped`: `job`, `tasks` (0 for a job that was never planned), `reason`, `not_run`
 //! - `run_cancelling`: `reason`
 //! - `run_finished`: `duration_ms`, `interrupted_by` (a signal number or null)
 //!
@@ -88,6 +90,10 @@ enum Body<'a> {
         #[serde(flatten)]
         task: TaskEnded<'a>,
         delay_ms: u64,
+    },
+    JobPlanned {
+        job: &'a str,
+        tasks: u64,
     },
     JobSkipped {
         job: &'a str,
@@ -196,6 +202,9 @@ impl<W: Write> Reporter for EventsJson<W> {
             ),
             Event::TaskFinished { task, counts } => {
                 ("task_finished", Body::TaskEnded(TaskEnded::of(task, job(task.job))), counts)
+            }
+            Event::JobPlanned { job, tasks, counts } => {
+                ("job_planned", Body::JobPlanned { job, tasks: *tasks }, counts)
             }
             Event::JobSkipped { job, tasks, reason, not_run, counts } => {
                 ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason, not_run: *not_run }, counts)

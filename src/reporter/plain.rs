@@ -30,7 +30,14 @@ impl Plain {
 /// stopped before.
 pub fn skipped_line(job: &str, tasks: u64, reason: &str, not_run: bool) -> String {
     let what = if not_run { "NOT RUN" } else { "SKIPPED" };
-    format!("{what} {job} ({tasks} tasks): {reason}")
+    // A job planned when it became ready, which it never did: it has no tasks to count.
+    let tasks = if tasks == 0 { "not planned".to_owned() } else { format!("{tasks} tasks") };
+    format!("{what} {job} ({tasks}): {reason}")
+}
+
+/// `planned load: 10 tasks (its items were read after the jobs it needs ran)`.
+pub fn planned_line(job: &str, tasks: u64) -> String {
+    format!("planned {job}: {tasks} tasks (its items were read now that the jobs it needs have run)")
 }
 
 /// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.
@@ -79,6 +86,7 @@ impl Reporter for Plain {
                 _ => format!("batchrun: {name}: {} tasks on {workers} workers", counts.total),
             }),
             Event::TaskStarted { .. } | Event::RunFinished { .. } => {}
+            Event::JobPlanned { job, tasks, .. } => self.line(planned_line(job, *tasks)),
             Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
             Event::TaskFinished { task, .. } => self.line(finished_line(task)),
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {

@@ -133,6 +133,8 @@ impl Reporter for Progress {
             }
             Event::RunCancelling { reason, .. } => self.say(&format!("STOPPING: {reason}")),
             Event::RunFinished { .. } => self.clear(),
+            // The bar's length follows `counts.total` at the next draw.
+            Event::JobPlanned { .. } => {}
         }
     }
 

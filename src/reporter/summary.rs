@@ -72,6 +72,7 @@ impl Reporter for Summary {
             Event::RunCancelling { reason, .. } => {
                 self.stopped.get_or_insert_with(|| reason.to_string());
             }
+            Event::JobPlanned { .. } => {}
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {
                 self.skipped.push(super::plain::skipped_line(job, *tasks, reason, *not_run))
             }

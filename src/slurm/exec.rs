@@ -41,7 +41,8 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
         return Err(error(format!("the array has no element {element}")));
     }
     let shard = Shard { job: manifest.job.clone(), indices };
-    let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), ..PlanOptions::default() };
+    let inputs = manifest.inputs.clone().map_or(crate::plan::Inputs::InPlace, crate::plan::Inputs::Snapshotted);
+    let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), inputs, ..PlanOptions::default() };
     let plan = Plan::new(file, &options)?;
     // Before any task pipe exists, so that the watchdog holds none of them.
     let watchdog = run::watchdog::Watchdog::start(manifest.workers.max(1));

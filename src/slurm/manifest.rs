@@ -34,6 +34,9 @@ pub struct Manifest {
     pub keep_logs: bool,
     /// Unique among the run's arrays: names the elements' journals.
     pub name: String,
+    /// The submitter's snapshots of items files, which elements read instead of the files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<PathBuf>,
 }
 
 impl Manifest {
@@ -128,6 +131,7 @@ mod tests {
             workers: 1,
             keep_logs: false,
             name: "j-1".into(),
+            inputs: None,
         }
     }
 

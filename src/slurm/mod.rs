@@ -249,6 +249,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
         }
     }
 
+    /// A job that was to be planned when it became ready has no tasks yet: it is said, not
+    /// counted.
     fn skip_job(&mut self, job: usize, reason: &str) {
         let tasks = self.plan.jobs[job].count();
         self.counts.skipped += tasks;
@@ -261,6 +263,19 @@ impl<'a, 'r> Submitter<'a, 'r> {
         let spec = &self.plan.file.jobs[job];
         let mut pending: Vec<(u64, u64)> = Vec::new();
         let mut failed = false;
+        if self.plan.jobs[job].waits_to_be_planned() {
+            // Its items are read now, into the snapshot its elements read on their nodes.
+            let planned = self.plan.plan_when_ready(job);
+            let tasks = planned.as_ref().map_or(1, |&n| n);
+            self.counts.total += tasks;
+            self.reporter.event(&Event::JobPlanned { job: &spec.name, tasks, counts: self.counts });
+            if let Err(e) = planned {
+                let outcome = Outcome::NotStarted(format!("cannot plan the job: {e}"));
+                self.finish(&lost(job, 0, 0, spec.name.clone(), outcome));
+                self.phases[job] = Phase::Done { failed: true };
+                return;
+            }
+        }
         for planned in self.plan.tasks(job) {
             match planned {
                 Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => self.counts.already_done += 1,
@@ -349,6 +364,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             workers,
             keep_logs: self.options.keep_logs,
             name: name.clone(),
+            inputs: self.plan.snapshots().map(Path::to_path_buf),
         };
         let manifest_path = manifests.join(format!("{name}.json"));
         manifest.write(&manifest_path).map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
@@ -509,7 +525,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
             Record::RunEnd { .. } => self.arrays[a].elements[e].ended = true,
-            Record::Run { .. } => {}
+            Record::Run { .. } | Record::Planned { .. } => {}
         }
     }
 

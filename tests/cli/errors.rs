@@ -120,12 +120,12 @@ fn template_work_is_bounded() {
     assert!(ran.elapsed < std::time::Duration::from_secs(60), "took {:?}", ran.elapsed);
 }
 
-/// Messages that name the real problem: an items file that is a device or a FIFO, a `cwd`
+/// Messages that name the real problem: an items file that is a device or a folder, a `cwd`
 /// that is a file.
 #[test]
 fn items_files_and_cwd_that_are_not_what_they_should_be_say_so() {
     let ran = batchrun().job("jobs:\n  a:\n    items: {file: /dev/zero}\n    command: echo {{ item }}\n").run();
-    ran.code(2).stderr_has("items file `/dev/zero` is not a regular file (a FIFO or a device)");
+    ran.code(2).stderr_has("items file `/dev/zero` is a device, not a file or a FIFO");
     let ran =
         batchrun().job("jobs:\n  a:\n    items: {file: sub}\n    command: echo {{ item }}\n").file("sub/x", "").run();
     ran.code(2).stderr_has("items file").stderr_has("sub` is a folder");

@@ -213,3 +213,28 @@ fn tasks_of_an_element_that_dies_are_reported_lost_with_the_scheduler_state() {
     assert!(stderr.contains("FAILED work[0] lost: its array element ended FAILED while it ran"), "{stderr}");
     assert!(stderr.contains("FAILED work[1] lost"), "{stderr}");
 }
+
+/// A job whose items a needed job writes is planned when that job has run, and its elements
+/// read the submitter's snapshot, not the file (which its own tasks empty here).
+#[test]
+fn a_job_planned_when_ready_runs_from_the_snapshot_on_the_nodes() {
+    if !cluster() {
+        return;
+    }
+    let job = r#"
+name: late
+jobs:
+  write:
+    command: sh -c 'seq 1 6 > items.txt'
+  use:
+    needs: [write]
+    items: {file: items.txt}
+    slurm: {tasks_per_element: 1}
+    command: sh -c 'echo "{{ item }} of {{ count }}" > out.{{ index }}; true > items.txt'
+"#;
+    let ran = slurm(job).file("items.txt", "stale\n").run();
+    ran.success().stderr_has("planned use: 6 tasks").stderr_has("7 succeeded");
+    for i in 0..6 {
+        assert_eq!(ran.read(&format!("out.{i}")), format!("{} of 6\n", i + 1));
+    }
+}

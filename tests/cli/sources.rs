@@ -1,6 +1,6 @@
 //! Every kind of source expands to the right tasks, and runs them.
 
-use crate::harness::batchrun;
+use crate::harness::{Batchrun, batchrun};
 
 #[test]
 fn commands_list_runs_each_entry() {
@@ -135,30 +135,105 @@ fn relative_paths_resolve_against_the_job_file_folder() {
     assert_eq!(ran.stdout_lines(), ["X", "Y"]);
 }
 
-/// A job that waits for its needs and reads an items file one of them rewrites must not run
-/// the wrong number of tasks without a word.
+/// A job that waits for its needs reads its items file after they ran (one of them writes it),
+/// is planned then, and its tasks come after them in the run's order and in every count.
 #[test]
-fn an_items_file_rewritten_by_a_needed_job_is_not_run_silently() {
-    let yaml = "jobs:\n  write:\n    command: sh -c 'seq 1 10 > items.txt'\n  use:\n    needs: [write]\n    items: {file: items.txt}\n    command: echo {{ item }}\n";
-    let ran = batchrun().job(yaml).file("items.txt", "a\nb\nc\n").run();
-    ran.code(1)
-        .stderr_has("NOT RUN use (3 tasks): its items file")
-        .stderr_has("held 3 items when the run was planned and holds 10 now");
-    assert_eq!(ran.stdout, "", "no task of `use` ran");
-}
-
-/// An items file that shrinks while its job runs: the tasks it no longer holds are not run, and
-/// counted so.
-#[test]
-fn an_items_file_that_shrinks_mid_run_is_reported() {
-    let lines: String = (0..5000).map(|i| format!("{i:0100}\n")).collect();
-    let yaml = "jobs:\n  a:\n    items: {file: items.txt}\n    command: \"sh -c ': > items.txt'\"\n";
+fn an_items_file_written_by_a_needed_job_is_read_after_it_ran() {
+    let yaml = "jobs:\n  write:\n    command: sh -c 'seq 1 10 > items.txt'\n  use:\n    needs: [write]\n    items: {file: items.txt}\n    command: echo {{ item }} of {{ count }}\n  after:\n    needs: [use]\n    command: echo after\n";
     let ran = batchrun()
         .job(yaml)
-        .file("items.txt", &lines)
-        .args(&["-j", "1", "--progress", "plain", "--output", "none"])
+        .file("items.txt", "a\nb\nc\n")
+        .args(&["--output", "ordered", "--events", "json", "-j", "2"])
         .run();
-    ran.code(1).stderr_has("items fewer than when the run was planned (it changed while the run went on)");
+    ran.success();
+    let lines: Vec<String> = (1..=10).map(|i| format!("{i} of 10")).chain(["after".to_owned()]).collect();
+    let shown: Vec<&str> = ran.stderr.lines().filter(|l| l.ends_with("of 10") || *l == "after").collect();
+    assert_eq!(shown, lines, "every item of the new file, in order, then the job after it");
+    let events: Vec<serde_json::Value> = ran.json_lines();
+    let first = &events[0];
+    assert_eq!(first["counts"]["total"], 2, "at the start: `write` and `after`");
+    let planned = events.iter().find(|e| e["event"] == "job_planned").expect("a job_planned event");
+    assert_eq!((planned["job"].as_str(), planned["tasks"].as_u64()), (Some("use"), Some(10)));
+    assert_eq!(planned["counts"]["total"], 12);
+    let last = events.last().unwrap();
+    assert_eq!((last["counts"]["total"].as_u64(), last["counts"]["succeeded"].as_u64()), (Some(12), Some(12)));
+
+    let status = Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
+    let row = status.stdout.lines().find(|l| l.starts_with("use")).unwrap_or_default().to_owned();
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["use", "10", "0", "0"], "{}", status.stdout);
+}
+
+/// `plan` and `validate` do not read a file that a needed job may write, and say when it is read.
+#[test]
+fn plan_shows_a_job_planned_when_its_needs_have_run() {
+    let yaml = "jobs:\n  write:\n    command: sh -c 'seq 1 10 > items.txt'\n  use:\n    needs: [write]\n    items: {file: items.txt}\n    command: echo {{ item }}\n";
+    let ran = batchrun().arg("plan").job(yaml).run();
+    ran.success()
+        .stdout_has("1 tasks in 2 jobs (1 of them planned when it runs)")
+        .stdout_has("use (planned when `write` has run, needs write)");
+    let ran = batchrun().arg("validate").job(yaml).run();
+    ran.success().stderr_has("use reads its items when it runs");
+}
+
+/// An items file that changes while its job runs does not change the job's tasks: they come
+/// from the snapshot taken when the job was planned.
+#[test]
+fn an_items_file_that_changes_mid_run_does_not_change_the_tasks() {
+    let items: Vec<String> = (0..50).map(|i| format!("item{i}")).collect();
+    let yaml = "jobs:\n  a:\n    items: {file: items.txt}\n    command: \"sh -c 'echo {{ item }}; : > items.txt'\"\n";
+    let ran = batchrun()
+        .job(yaml)
+        .file("items.txt", &(items.join("\n") + "\n"))
+        .args(&["-j", "1", "--progress", "none", "--output", "ordered"])
+        .run();
+    ran.success();
+    assert_eq!(ran.stdout_lines(), items);
+    assert!(!ran.path(".batchrun/job/inputs").exists(), "the run's snapshots are removed when it ends");
+}
+
+/// A FIFO, or `/dev/stdin`, is read once into the snapshot, so it works as an items file.
+#[test]
+fn a_fifo_works_as_an_items_file() {
+    let b = batchrun().job("jobs:\n  a:\n    items: {file: items.fifo}\n    command: echo {{ item }} of {{ count }}\n");
+    let fifo = b.path().join("items.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Opening for writing waits for batchrun to open it for reading.
+    let writer = std::thread::spawn(move || std::fs::write(fifo, "x\ny\nz\n").unwrap());
+    let ran = b.args(&["--output", "ordered", "--progress", "none"]).run();
+    writer.join().unwrap();
+    ran.success();
+    assert_eq!(ran.stdout_lines(), ["x of 3", "y of 3", "z of 3"]);
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .args(["run", "job.yaml", "--output", "ordered", "--progress", "none"])
+        .current_dir(ran.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(ran.path("job.yaml"), "jobs:\n  a:\n    items: {file: /dev/stdin}\n    command: echo {{ item }}\n")
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"p\nq\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "p\nq\n");
+}
+
+/// A job planned when it becomes ready whose items cannot be read fails as one task, with
+/// why; what needs it is skipped; one whose need failed is never planned, and says so.
+#[test]
+fn a_job_that_cannot_be_planned_when_ready_fails_and_says_why() {
+    let yaml = "jobs:\n  write:\n    command: sh -c 'echo \"{bad\" > items.jsonl'\n  use:\n    needs: [write]\n    items: {file: items.jsonl, format: jsonl}\n    command: echo {{ item }}\n  after:\n    needs: [use]\n    command: echo after\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1)
+        .stderr_has("FAILED use not started: cannot plan the job: ")
+        .stderr_has("items.jsonl:1: not a JSON value");
+    ran.stderr_has("SKIPPED after (1 tasks): it needs `use`, which failed");
     let summary = ran.stderr.lines().find(|l| l.starts_with("Summary:")).unwrap_or_default().to_owned();
-    assert!(summary.contains("not run"), "{summary}");
+    assert!(summary.starts_with("Summary: 3 tasks: 1 succeeded, 1 failed, 1 skipped"), "{summary}");
+
+    let yaml = "jobs:\n  write:\n    command: 'false'\n  use:\n    needs: [write]\n    items: {file: items.txt}\n    command: echo {{ item }}\n";
+    let ran = batchrun().job(yaml).run();
+    ran.code(1).stderr_has("SKIPPED use (not planned): it needs `write`, which failed");
 }

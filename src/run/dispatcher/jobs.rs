@@ -20,6 +20,10 @@ pub(super) struct JobState<'p> {
     pub(super) status: JobStatus,
     pub(super) tasks: Option<Box<dyn Iterator<Item = PlannedTask> + Send + 'p>>,
     pub(super) count: u64,
+    /// Where its tasks start in the run's order ([`crate::plan::Task::seq`]): given at the
+    /// start to jobs planned then, and when it becomes ready to a job planned then or needing
+    /// one that is, so that no task waits in `--output ordered` for a job that runs after it.
+    pub(super) first_seq: Option<u64>,
     pub(super) dispatched: u64,
     pub(super) finished: u64,
     pub(super) failed: u64,
@@ -36,6 +40,7 @@ impl<'p> JobState<'p> {
             status: if selected { JobStatus::Waiting } else { JobStatus::Done { failed: false } },
             tasks: None,
             count,
+            first_seq: None,
             dispatched: 0,
             finished: 0,
             failed: 0,
@@ -69,11 +74,8 @@ impl Dispatcher<'_, '_> {
                     spec.needs.iter().all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
                 if let Some(reason) = blocker {
                     self.skip_rest_of_job(i, &format!("it needs {reason}"), false);
-                } else if let Some(reason) = ready.then(|| self.items_changed(i)).flatten() {
-                    self.skip_rest_of_job(i, &reason, true);
                 } else if ready {
-                    self.jobs[i].status = JobStatus::Active;
-                    self.jobs[i].tasks = Some(Box::new(self.plan.tasks(i)));
+                    self.activate(i);
                 }
             }
             let job = &mut self.jobs[i];
@@ -86,24 +88,52 @@ impl Dispatcher<'_, '_> {
         }
     }
 
-    /// A job that waited for its needs reads its items file when it starts, and a job it needs
-    /// may have written it: when the file no longer holds the items counted when the run was
-    /// planned, running what it holds now would run the wrong number of tasks without a word.
-    /// Planning such a job when it becomes ready is not built yet, so it is not run, and why.
-    fn items_changed(&self, i: usize) -> Option<String> {
-        if self.plan.file.jobs[i].needs.is_empty() {
-            return None;
+    /// Gives each job planned at the start, and needing no job planned later, its place in
+    /// the run's order: job after job, in the file's (needs-respecting) order.
+    pub(super) fn place_jobs_planned_at_start(&mut self) {
+        let mut later = vec![false; self.jobs.len()];
+        for i in 0..self.jobs.len() {
+            later[i] =
+                self.plan.jobs[i].waits_to_be_planned() || self.plan.file.jobs[i].needs.iter().any(|&n| later[n]);
+            if !later[i] {
+                self.jobs[i].first_seq = Some(self.next_seq);
+                self.next_seq += self.jobs[i].count;
+            }
         }
-        let crate::plan::expand::Expansion::File { path, format, count } = &self.plan.jobs[i].expansion else {
-            return None;
-        };
-        let now = crate::plan::expand::count_records(path, *format).unwrap_or(0);
-        (now != *count).then(|| {
-            format!(
-                "its items file {} held {count} items when the run was planned and holds {now} now (written by a job it needs?): run this job in a run of its own after the one that writes the file",
-                path.display()
-            )
-        })
+    }
+
+    /// Starts a job whose needs succeeded: plans it first if it waited to (its items are read
+    /// now, after the jobs that may write them), and places it in the run's order.
+    fn activate(&mut self, i: usize) {
+        let mut unplanned = None;
+        if self.plan.jobs[i].waits_to_be_planned() {
+            let (count, error) = match self.plan.plan_when_ready(i) {
+                Ok(count) => (count, None),
+                // The job fails as one task that could not start, and says why.
+                Err(e) => (1, Some(e)),
+            };
+            self.jobs[i].count = count;
+            self.counts.total += count;
+            let name = &self.plan.file.jobs[i].name;
+            self.reporter.event(&Event::JobPlanned { job: name, tasks: count, counts: self.counts });
+            unplanned = error;
+        }
+        let job = &mut self.jobs[i];
+        job.status = JobStatus::Active;
+        if job.first_seq.is_none() {
+            job.first_seq = Some(self.next_seq);
+            self.next_seq += job.count;
+        }
+        match unplanned {
+            None => job.tasks = Some(Box::new(self.plan.tasks(i))),
+            Some(error) => {
+                let seq = job.first_seq.unwrap_or_default();
+                job.dispatched = 1;
+                self.output.nothing(seq, 1);
+                let label = self.plan.file.jobs[i].name.clone();
+                self.finish(super::not_started(i, 0, label, format!("cannot plan the job: {error}")), None);
+            }
+        }
     }
 
     /// Counts the job's tasks that were never started as skipped (a need failed) or, with
@@ -116,6 +146,11 @@ impl Dispatcher<'_, '_> {
             if job.dispatched == job.unstarted { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
         job.tasks = None;
         if tasks == 0 {
+            if self.plan.jobs[i].waits_to_be_planned() {
+                // Never planned: it has no tasks to count, but it is said.
+                let name = &self.plan.file.jobs[i].name;
+                self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });
+            }
             return;
         }
         if not_run {
@@ -123,7 +158,9 @@ impl Dispatcher<'_, '_> {
         } else {
             self.counts.skipped += tasks;
         }
-        self.output.nothing(self.plan.jobs[i].first_seq + job.dispatched, never_sent);
+        if let Some(first) = job.first_seq {
+            self.output.nothing(first + job.dispatched, never_sent);
+        }
         job.finished += tasks;
         let name = &self.plan.file.jobs[i].name;
         self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });

@@ -86,6 +86,8 @@ pub struct Dispatcher<'p, 'r> {
     stopping: bool,
     interrupted_by: Option<i32>,
     undelivered: u64,
+    /// The place in the run's order that the next job placed gets.
+    next_seq: u64,
     /// With `--output ordered`: finished tasks whose output still waits for earlier tasks,
     /// by plan position. Their `TaskFinished` (and so their journal record) waits too, so a
     /// batchrun killed meanwhile does not leave them recorded as done with their output lost.
@@ -102,7 +104,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         reporter: &'r mut dyn Reporter,
     ) -> Self {
         let jobs = plan.jobs.iter().map(|j| JobState::new(j.selected, j.count())).collect();
-        Dispatcher {
+        let mut dispatcher = Dispatcher {
             plan,
             history,
             output,
@@ -122,8 +124,11 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             stopping: false,
             interrupted_by: None,
             undelivered: 0,
+            next_seq: 0,
             held: BTreeMap::new(),
-        }
+        };
+        dispatcher.place_jobs_planned_at_start();
+        dispatcher
     }
 
     /// Runs the plan to the end (or until stopped); returns how it ended.
@@ -216,30 +221,19 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 self.skip_rest_of_job(i, &reason, true);
                 continue;
             };
+            let seq = job.first_seq.unwrap_or_default() + job.dispatched;
             job.dispatched += 1;
             match planned {
                 Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => {
                     job.finished += 1;
                     self.counts.already_done += 1;
-                    self.output.nothing(task.seq, 1);
+                    self.output.nothing(seq, 1);
                     settled_inline += 1;
                 }
-                Ok(task) => self.send(feed, task, 1, now),
+                Ok(task) => self.send(feed, Task { seq, ..task }, 1, now),
                 Err(broken) => {
-                    self.output.nothing(broken.seq, 1);
-                    let finished = Finished {
-                        job: broken.job,
-                        key: 0,
-                        index: broken.index,
-                        label: broken.label,
-                        command: String::new(),
-                        outcome: Outcome::NotStarted(broken.error),
-                        duration: Duration::ZERO,
-                        attempt: 1,
-                        stderr_tail: Vec::new(),
-                        log: None,
-                    };
-                    self.finish(finished, None);
+                    self.output.nothing(seq, 1);
+                    self.finish(not_started(broken.job, broken.index, broken.label, broken.error), None);
                     settled_inline += 1;
                 }
             }
@@ -315,7 +309,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             let job = &self.jobs[i];
             matches!(job.status, JobStatus::Active)
                 && job.dispatched < job.count
-                && self.output.may_start(self.plan.jobs[i].first_seq + job.dispatched)
+                && job.first_seq.is_some_and(|first| self.output.may_start(first + job.dispatched))
                 && self.job_has_room(i, now, note)
         })
     }
@@ -484,6 +478,22 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 self.skip_rest_of_job(i, "the run was stopped before they started", true);
             }
         }
+    }
+}
+
+/// A task that failed without starting, for `why`.
+fn not_started(job: usize, index: u64, label: String, why: String) -> Finished {
+    Finished {
+        job,
+        key: 0,
+        index,
+        label,
+        command: String::new(),
+        outcome: Outcome::NotStarted(why),
+        duration: Duration::ZERO,
+        attempt: 1,
+        stderr_tail: Vec::new(),
+        log: None,
     }
 }
 
