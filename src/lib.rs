@@ -109,16 +109,11 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     }
     let state_dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&job_file));
     // Items files are read once, into this run's snapshots (removed when the run ends).
-    let snapshots = if reads_items_files(&job_file) {
-        let snapshots = plan::inputs::Snapshots::create(&state_dir).map_err(|e| {
-            let message = format!("cannot use the state folder {}: {e}", state_dir.display());
-            Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, message))
-        })?;
-        Some(snapshots)
-    } else {
-        None
-    };
-    let inputs = snapshots.as_ref().map_or(plan::Inputs::InPlace, |s| plan::Inputs::Snapshot(s.dir().to_owned()));
+    let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state_dir));
+    let inputs = snapshots.as_ref().map_or(plan::Inputs::InPlace, |s| {
+        let all_on_disk = args.backend == cli::Backend::Slurm;
+        plan::Inputs::Snapshot(plan::inputs::SnapshotDir { dir: s.dir().to_owned(), all_on_disk })
+    });
     let plan = Plan::new(job_file, &PlanOptions { inputs, ..options })?;
     let asked = args
         .jobs

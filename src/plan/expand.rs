@@ -6,8 +6,7 @@
 //! count and check every record, once while running; a run reads its snapshot both times (see
 //! [`super::inputs`]), so both reads see the same records.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -16,6 +15,7 @@ use minijinja::Value;
 use crate::plan::template::json_value;
 use serde_json::Value as Json;
 
+use super::inputs::Snapshot;
 use super::partition::Partitions;
 use crate::config::{Axis, ItemsFormat, MatrixSpec};
 
@@ -33,7 +33,7 @@ pub enum Expansion {
     Inline(Vec<Value>),
     File {
         /// What is read: the file, or a run's snapshot of it.
-        path: PathBuf,
+        items: Snapshot,
         /// The file as the job file names it, for messages.
         shown: PathBuf,
         format: ItemsFormat,
@@ -44,7 +44,7 @@ pub enum Expansion {
     WhenReady {
         source: PathBuf,
         format: ItemsFormat,
-        read: OnceLock<(PathBuf, u64)>,
+        read: OnceLock<(Snapshot, u64)>,
     },
 }
 
@@ -74,17 +74,21 @@ impl Expansion {
             }
             Expansion::Matrix(m) => Box::new(m.iter().map(Ok)),
             Expansion::Inline(items) => Box::new(items.iter().map(|v| Ok(vec![(Arc::from("item"), v.clone())]))),
-            Expansion::File { path, shown, format, .. } => items(path, shown, *format),
+            Expansion::File { items: snapshot, shown, format, .. } => items(snapshot, shown, *format),
             Expansion::WhenReady { source, format, read } => match read.get() {
-                Some((path, _)) => items(path, source, *format),
+                Some((snapshot, _)) => items(snapshot, source, *format),
                 None => Box::new(std::iter::empty()),
             },
         }
     }
 }
 
-fn items(path: &Path, shown: &Path, format: ItemsFormat) -> Box<dyn Iterator<Item = Result<Bindings, String>> + Send> {
-    match records(path, shown, format) {
+fn items(
+    snapshot: &Snapshot,
+    shown: &Path,
+    format: ItemsFormat,
+) -> Box<dyn Iterator<Item = Result<Bindings, String>> + Send> {
+    match records(snapshot, shown, format) {
         Ok(records) => Box::new(records.map(|r| r.map(|v| vec![(Arc::from("item"), v)]))),
         Err(e) => Box::new(std::iter::once(Err(e))),
     }
@@ -93,9 +97,9 @@ fn items(path: &Path, shown: &Path, format: ItemsFormat) -> Box<dyn Iterator<Ite
 /// Counts the records of an items file, checking each one, so a bad record is a plan error
 /// (with its line) rather than a surprise in the middle of a run. Messages name the file as
 /// `shown` (a snapshot is read in its stead).
-pub fn count_records(path: &Path, shown: &Path, format: ItemsFormat) -> Result<u64, String> {
+pub fn count_records(snapshot: &Snapshot, shown: &Path, format: ItemsFormat) -> Result<u64, String> {
     let mut n = 0;
-    for record in records(path, shown, format)? {
+    for record in records(snapshot, shown, format)? {
         record?;
         n += 1;
     }
@@ -104,12 +108,12 @@ pub fn count_records(path: &Path, shown: &Path, format: ItemsFormat) -> Result<u
 
 type Records = Box<dyn Iterator<Item = Result<Value, String>> + Send>;
 
-fn records(path: &Path, shown: &Path, format: ItemsFormat) -> Result<Records, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open items file `{}`: {e}", shown.display()))?;
+fn records(snapshot: &Snapshot, shown: &Path, format: ItemsFormat) -> Result<Records, String> {
+    let file = snapshot.open().map_err(|e| format!("cannot open items file `{}`: {e}", shown.display()))?;
     let shown = shown.display().to_string();
     match format {
         ItemsFormat::Lines | ItemsFormat::Jsonl => {
-            let lines = BufReader::new(file).lines().enumerate().filter_map(move |(n, line)| {
+            let lines = file.lines().enumerate().filter_map(move |(n, line)| {
                 let line = match line {
                     Ok(line) => line,
                     Err(e) => return Some(Err(format!("{shown}:{}: {e}", n + 1))),
@@ -128,7 +132,7 @@ fn records(path: &Path, shown: &Path, format: ItemsFormat) -> Result<Records, St
             Ok(Box::new(lines))
         }
         ItemsFormat::Csv => {
-            let mut reader = csv::Reader::from_reader(BufReader::new(file));
+            let mut reader = csv::Reader::from_reader(file);
             let headers = reader.headers().map_err(|e| format!("{shown}: {e}"))?.clone();
             let headers: Vec<String> = headers.iter().map(str::to_owned).collect();
             Ok(Box::new(reader.into_records().map(move |record| {

@@ -179,9 +179,9 @@ impl Plan {
         let Inputs::Snapshot(dir) = &self.inputs else {
             return Err("its items are read only when the job runs".into());
         };
-        let path = inputs::take(dir, &self.file.jobs[job].name, source)?;
-        let count = expand::count_records(&path, source, *format)?;
-        let _ = read.set((path, count));
+        let snapshot = inputs::take(dir, &self.file.jobs[job].name, source)?;
+        let count = expand::count_records(&snapshot, source, *format)?;
+        let _ = read.set((snapshot, count));
         let first = self.tasks(job).next().map(|t| t.and_then(|t| self.check_command_line(t)));
         match first {
             Some(Err(broken)) if !broken.unplaceable => Err(format!("task {}: {}", broken.label, broken.error)),
@@ -192,7 +192,7 @@ impl Plan {
     /// The folder of this run's snapshots of items files, when it takes them.
     pub fn snapshots(&self) -> Option<&std::path::Path> {
         match &self.inputs {
-            Inputs::Snapshot(dir) => Some(dir),
+            Inputs::Snapshot(to) => Some(&to.dir),
             _ => None,
         }
     }
@@ -463,14 +463,14 @@ fn plan_job(
                     Inputs::InPlace | Inputs::Snapshot(_) if !job.needs.is_empty() => None,
                     // A FIFO gives its items once, to the run.
                     Inputs::InPlace if !path.is_file() => None,
-                    Inputs::InPlace => Some(path.clone()),
-                    Inputs::Snapshot(dir) => Some(inputs::take(dir, &job.name, path).map_err(fail)?),
-                    Inputs::Snapshotted(dir) => Some(inputs::snapshot_path(dir, &job.name)),
+                    Inputs::InPlace => Some(inputs::Snapshot::File(path.clone())),
+                    Inputs::Snapshot(to) => Some(inputs::take(to, &job.name, path).map_err(fail)?),
+                    Inputs::Snapshotted(dir) => Some(inputs::Snapshot::File(inputs::snapshot_path(dir, &job.name))),
                 };
                 match read {
                     Some(read) => {
                         let count = expand::count_records(&read, path, *format).map_err(fail)?;
-                        Expansion::File { path: read, shown: path.clone(), format: *format, count }
+                        Expansion::File { items: read, shown: path.clone(), format: *format, count }
                     }
                     None => later(),
                 }

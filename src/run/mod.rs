@@ -43,8 +43,10 @@ pub fn run(
     output: &Output,
     reporter: &mut dyn Reporter,
 ) -> RunResult {
-    // No more threads than tasks: a one-task job file should not start 16 threads.
-    let workers = workers.clamp(1, usize::try_from(plan.total()).unwrap_or(usize::MAX).max(1));
+    // No more threads than tasks: a one-task job file should not start 16 threads. A job
+    // planned later may bring any number.
+    let known = if plan.jobs.iter().any(|j| j.waits_to_be_planned()) { u64::MAX } else { plan.total() };
+    let workers = workers.clamp(1, usize::try_from(known).unwrap_or(usize::MAX).max(1));
     let cancel = Arc::new(cancel::Cancel::default());
     let interrupts = signals::Interrupts::install(&cancel)
         .inspect_err(|e| {

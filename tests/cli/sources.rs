@@ -237,3 +237,12 @@ fn a_job_that_cannot_be_planned_when_ready_fails_and_says_why() {
     let ran = batchrun().job(yaml).run();
     ran.code(1).stderr_has("SKIPPED use (not planned): it needs `write`, which failed");
 }
+
+/// A job planned later runs on as many workers as asked, though the run started with fewer
+/// tasks planned than workers: its two tasks can only end together.
+#[test]
+fn a_job_planned_later_gets_every_worker() {
+    let yaml = "jobs:\n  write:\n    command: sh -c 'printf \"a\\nb\\n\" > items.txt'\n  meet:\n    needs: [write]\n    timeout: 30s\n    items: {file: items.txt}\n    command: sh -c 'touch {{ item }}.here; while [ ! -e a.here ] || [ ! -e b.here ]; do sleep 0.01; done'\n";
+    let ran = batchrun().job(yaml).args(&["-j", "2", "--progress", "none"]).run();
+    ran.success();
+}
