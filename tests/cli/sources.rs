@@ -204,14 +204,14 @@ fn a_fifo_works_as_an_items_file() {
     ran.success();
     assert_eq!(ran.stdout_lines(), ["x of 3", "y of 3", "z of 3"]);
 
+    std::fs::write(ran.path("job.yaml"), "jobs:\n  a:\n    items: {file: /dev/stdin}\n    command: echo {{ item }}\n")
+        .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_batchrun"))
         .args(["run", "job.yaml", "--output", "ordered", "--progress", "none"])
         .current_dir(ran.dir.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    std::fs::write(ran.path("job.yaml"), "jobs:\n  a:\n    items: {file: /dev/stdin}\n    command: echo {{ item }}\n")
         .unwrap();
     use std::io::Write as _;
     child.stdin.take().unwrap().write_all(b"p\nq\n").unwrap();
