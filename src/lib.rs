@@ -32,7 +32,7 @@ use reporter::{ProgressMode, Reporter, Reporters};
 /// The whole program: parse `args`, do what they say, return the exit status.
 pub fn main(args: Vec<OsString>) -> i32 {
     if args.get(1).is_some_and(|a| a == run::watchdog::SUBCOMMAND) {
-        return run::watchdog::serve_stdin(args.get(2).map(OsString::as_os_str));
+        return run::watchdog::serve_stdin(args.get(2).map(OsString::as_os_str), args.get(3).map(OsString::as_os_str));
     }
     let cli = match Cli::try_parse_from(cli::normalize(args)) {
         Ok(cli) => cli,
@@ -134,8 +134,12 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     } else {
         asked
     };
-    // Before any task pipe exists, so that the watchdog holds none of them.
-    let watchdog = if args.backend == cli::Backend::Local { run::watchdog::Watchdog::start(workers) } else { None };
+    let guards = if args.backend == cli::Backend::Local {
+        // SAFETY: batchrun has one thread until the run starts below.
+        unsafe { run::Guards::start(workers) }
+    } else {
+        run::Guards::none()
+    };
 
     args.color.apply();
     let progress = args.progress.resolve();
@@ -218,7 +222,7 @@ fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     }
     let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
-    let result = run::run(&plan, history.as_ref(), watchdog.as_ref(), workers, &output, &mut Reporters(reporters));
+    let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut Reporters(reporters));
     Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)))
 }
 

@@ -14,6 +14,7 @@
 pub mod cancel;
 mod collect;
 mod dispatcher;
+pub mod escapes;
 mod handoff;
 pub mod open_files;
 pub mod output;
@@ -33,12 +34,39 @@ use crate::journal::reader::History;
 use crate::plan::Plan;
 use crate::reporter::Reporter;
 
+/// What keeps a run's processes from outliving it (see [`escapes`]): the watchdog, for when
+/// batchrun is killed, and batchrun as the subreaper of what tasks leave behind.
+pub struct Guards {
+    pub watchdog: Option<watchdog::Watchdog>,
+    pub adopted: Option<escapes::Adopted>,
+}
+
+impl Guards {
+    /// Marks the run in batchrun's environment (tasks inherit it) and starts the guards, before
+    /// any task pipe exists, so that the watchdog holds none of them.
+    ///
+    /// # Safety
+    /// batchrun must have one thread: the environment is changed.
+    pub unsafe fn start(workers: usize) -> Guards {
+        let mark = escapes::new_mark(std::env::var_os(escapes::RUN_MARK));
+        // SAFETY: the caller's promise: no other thread reads the environment.
+        unsafe { std::env::set_var(escapes::RUN_MARK, &mark) };
+        let watchdog = watchdog::Watchdog::start(workers, &mark);
+        let adopted = escapes::Adopted::start(&mark, watchdog.iter().map(watchdog::Watchdog::pid).collect());
+        Guards { watchdog, adopted }
+    }
+
+    pub fn none() -> Guards {
+        Guards { watchdog: None, adopted: None }
+    }
+}
+
 /// Runs every selected task of `plan` on `workers` threads.
 /// With `history` (`--resume`), tasks it records as done are not run again.
 pub fn run(
     plan: &Plan,
     history: Option<&History>,
-    watchdog: Option<&watchdog::Watchdog>,
+    guards: &Guards,
     workers: usize,
     output: &Output,
     reporter: &mut dyn Reporter,
@@ -55,13 +83,22 @@ pub fn run(
         .ok();
 
     let (feed, intake) = handoff::handoff(workers);
-    let ctx = worker::Context { plan, output, cancel: &cancel, watchdog };
-    std::thread::scope(|scope| {
+    let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: guards.watchdog.as_ref() };
+    let adopted = guards.adopted.as_ref();
+    let result = std::thread::scope(|scope| {
         for _ in 0..workers {
             let (intake, ctx) = (intake.clone(), &ctx);
             scope.spawn(move || worker::work(ctx, intake));
         }
         drop(intake);
-        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(feed, interrupts)
-    })
+        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(feed, interrupts, adopted)
+    });
+    // Every task has ended: nothing it left behind may outlive the run.
+    if let Some(adopted) = adopted {
+        adopted.sweep_all(LAST_SWEEP);
+    }
+    result
 }
+
+/// How long the last sweep waits for what it killed to end.
+const LAST_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);

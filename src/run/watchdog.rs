@@ -5,7 +5,8 @@
 //! process, in a process group of its own (so a Ctrl-C meant for batchrun does not reach it),
 //! that holds the end of a pipe. When the pipe reaches end of file, batchrun is gone, whether
 //! it exited or was SIGKILLed: the watchdog SIGKILLs every task group still registered, then
-//! exits. A task that leaves its process group (`setsid`) escapes it.
+//! every process that carries the run's mark in its environment (one that left its task's
+//! group, see [`super::escapes`]), then exits.
 //!
 //! On Linux the watchdog is a `clone(CLONE_VM)` of batchrun: a process that shares batchrun's
 //! memory, as the child of `posix_spawn` does, but lives on, and the kernel keeps the memory
@@ -51,14 +52,14 @@ enum Process {
 }
 
 impl Watchdog {
-    /// Starts the watchdog for runs of at most `workers` tasks at a time; `None` (with a
-    /// warning) when it cannot be started.
-    pub fn start(workers: usize) -> Option<Watchdog> {
+    /// Starts the watchdog for runs of at most `workers` tasks at a time, whose processes
+    /// carry `mark`; `None` (with a warning) when it cannot be started.
+    pub fn start(workers: usize, mark: &str) -> Option<Watchdog> {
         let capacity = capacity_for(workers);
         #[cfg(target_os = "linux")]
-        let started = clone::start(capacity).or_else(|_| Self::spawn(capacity));
+        let started = clone::start(capacity, mark).or_else(|_| Self::spawn(capacity, mark));
         #[cfg(not(target_os = "linux"))]
-        let started = Self::spawn(capacity);
+        let started = Self::spawn(capacity, mark);
         match started {
             Ok(watchdog) => Some(watchdog),
             Err(e) => {
@@ -68,11 +69,12 @@ impl Watchdog {
         }
     }
 
-    fn spawn(capacity: usize) -> io::Result<Watchdog> {
+    fn spawn(capacity: usize, mark: &str) -> io::Result<Watchdog> {
         use std::os::unix::process::CommandExt;
         let mut child = Command::new(std::env::current_exe()?)
             .arg(SUBCOMMAND)
             .arg(capacity.to_string())
+            .arg(mark)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -80,6 +82,15 @@ impl Watchdog {
             .spawn()?;
         let pipe = child.stdin.take().map(|p| File::from(OwnedFd::from(p)));
         Ok(Watchdog { pipe, shared: None, process: Process::Spawned(child) })
+    }
+
+    /// The watchdog's process id: a child of batchrun that is no task.
+    pub fn pid(&self) -> i32 {
+        match &self.process {
+            #[cfg(target_os = "linux")]
+            Process::Cloned(pid) => pid.as_raw_nonzero().get(),
+            Process::Spawned(child) => child.id() as i32,
+        }
     }
 
     pub fn track(&self, pgid: i32) {
@@ -140,6 +151,7 @@ mod clone {
     use std::sync::atomic::AtomicI32;
     use std::sync::atomic::Ordering::SeqCst;
 
+    use super::super::escapes::{MAX_MARK, kill_marked};
     use super::{Process, Watchdog, kill_groups, wait_for_the_end};
 
     /// The watchdog's stack: [`guard`] needs a few KiB.
@@ -151,9 +163,15 @@ mod clone {
         writer: RawFd,
         null: RawFd,
         slots: &'static [AtomicI32],
+        /// The run's mark, `mark_len` bytes of it (empty when it was too long to keep).
+        mark: [u8; MAX_MARK],
+        mark_len: usize,
     }
 
-    pub(super) fn start(capacity: usize) -> io::Result<Watchdog> {
+    pub(super) fn start(capacity: usize, mark: &str) -> io::Result<Watchdog> {
+        let mut kept = [0u8; MAX_MARK];
+        let mark_len = if mark.len() <= MAX_MARK { mark.len() } else { 0 };
+        kept[..mark_len].copy_from_slice(&mark.as_bytes()[..mark_len]);
         let (reader, writer) = io::pipe()?;
         let null = File::options().read(true).write(true).open("/dev/null")?;
         let slots: &'static [AtomicI32] = Box::leak((0..capacity).map(|_| AtomicI32::new(0)).collect());
@@ -162,6 +180,8 @@ mod clone {
             writer: writer.as_raw_fd(),
             null: null.as_raw_fd(),
             slots,
+            mark: kept,
+            mark_len,
         }));
         let top = stack()?;
         // SAFETY: the child runs `watchdog_main` on its own stack (`top`), with `start`, which
@@ -212,6 +232,9 @@ mod clone {
         // slots are done.
         wait_for_the_end(reader, Some(null), |_| {});
         kill_groups(start.slots.iter().map(|slot| slot.load(SeqCst)));
+        if let Some(mark) = start.mark.get(..start.mark_len).filter(|m| !m.is_empty()) {
+            kill_marked(mark, rustix::process::getpid());
+        }
         0
     }
 }
@@ -317,13 +340,16 @@ fn kill_groups(groups: impl IntoIterator<Item = i32>) {
     }
 }
 
-/// `batchrun __watchdog CAPACITY`: the watchdog as a process of its own, fed on stdin.
-pub fn serve_stdin(capacity: Option<&std::ffi::OsStr>) -> i32 {
+/// `batchrun __watchdog CAPACITY MARK`: the watchdog as a process of its own, fed on stdin.
+pub fn serve_stdin(capacity: Option<&std::ffi::OsStr>, mark: Option<&std::ffi::OsStr>) -> i32 {
     let capacity = capacity.and_then(|c| c.to_str()?.parse().ok()).unwrap_or_else(|| capacity_for(1024));
     let mut slots = vec![0; capacity];
     let mut groups = Groups::new(&mut slots);
     wait_for_the_end(io::stdin().as_fd(), None, |records| groups.feed(records));
     kill_groups(groups.registered().iter().copied());
+    if let Some(mark) = mark.map(std::os::unix::ffi::OsStrExt::as_bytes).filter(|m| !m.is_empty()) {
+        super::escapes::kill_marked(mark, rustix::process::getpid());
+    }
     0
 }
 
@@ -364,7 +390,7 @@ mod tests {
     fn the_shared_registry_keeps_a_reused_group_number_until_both_tasks_end() {
         // No process has this group (pids stay below 2^22), so nothing is killed at the end.
         let pgid = i32::MAX - 1;
-        let watchdog = Watchdog::start(1).unwrap();
+        let watchdog = Watchdog::start(1, "").unwrap();
         let registered = || watchdog.shared.unwrap().iter().filter(|s| s.load(SeqCst) == pgid).count();
         watchdog.track(pgid);
         watchdog.track(pgid);
@@ -381,7 +407,7 @@ mod tests {
         use std::os::unix::process::{CommandExt, ExitStatusExt};
         // `sleep` would end by itself after a minute, failing the test instead of hanging it.
         let mut child = Command::new("sleep").arg("60").process_group(0).spawn().unwrap();
-        let watchdog = Watchdog::start(1).unwrap();
+        let watchdog = Watchdog::start(1, "").unwrap();
         watchdog.track(child.id() as i32);
         drop(watchdog);
         assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));

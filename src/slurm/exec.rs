@@ -44,8 +44,8 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let inputs = manifest.inputs.clone().map_or(crate::plan::Inputs::InPlace, crate::plan::Inputs::Snapshotted);
     let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), inputs, ..PlanOptions::default() };
     let plan = Plan::new(file, &options)?;
-    // Before any task pipe exists, so that the watchdog holds none of them.
-    let watchdog = run::watchdog::Watchdog::start(manifest.workers.max(1));
+    // SAFETY: batchrun has one thread until the run starts below.
+    let guards = unsafe { run::Guards::start(manifest.workers.max(1)) };
 
     let console = Arc::new(Console::new());
     let names: Vec<String> = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
@@ -53,6 +53,6 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(journal), Box::new(Plain::new(console.clone()))];
     let logs = output::Logs { dir: manifest.state_dir.join("logs"), keep_all: manifest.keep_logs };
     let output = output::Output::new(output::OutputMode::Grouped, console, logs, false, manifest.workers.max(1));
-    let result = run::run(&plan, None, watchdog.as_ref(), manifest.workers.max(1), &output, &mut Reporters(reporters));
+    let result = run::run(&plan, None, &guards, manifest.workers.max(1), &output, &mut Reporters(reporters));
     Ok(crate::exit_status(&result, false))
 }

@@ -6,6 +6,7 @@ mod invalid;
 mod databases;
 mod delivery;
 mod errors;
+mod escapes;
 mod events;
 mod failure;
 mod github;

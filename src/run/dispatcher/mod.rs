@@ -8,12 +8,13 @@
 //! few attempts are queued per worker, see [`QUEUE_HORIZON`]), so memory does not grow with the
 //! number of tasks.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 mod jobs;
 
 use super::cancel::{Cancel, Level};
+use super::escapes::Adopted;
 use super::handoff::{Feed, MAX_AHEAD_PER_WORKER};
 use super::output::Output;
 use super::retry;
@@ -88,6 +89,9 @@ pub struct Dispatcher<'p, 'r> {
     undelivered: u64,
     /// The place in the run's order that the next job placed gets.
     next_seq: u64,
+    /// Attempts sent to workers and not yet done, by (job, index): what an adopted process
+    /// that left its task's group may live for.
+    attempts: HashMap<(usize, u64), u32>,
     /// With `--output ordered`: finished tasks whose output still waits for earlier tasks,
     /// by plan position. Their `TaskFinished` (and so their journal record) waits too, so a
     /// batchrun killed meanwhile does not leave them recorded as done with their output lost.
@@ -125,6 +129,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             interrupted_by: None,
             undelivered: 0,
             next_seq: 0,
+            attempts: HashMap::new(),
             held: BTreeMap::new(),
         };
         dispatcher.place_jobs_planned_at_start();
@@ -132,8 +137,9 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     }
 
     /// Runs the plan to the end (or until stopped); returns how it ended.
-    /// `interrupts` are taken each time the dispatcher wakes (at least every tick).
-    pub fn run(mut self, feed: Feed, mut interrupts: Option<Interrupts>) -> RunResult {
+    /// `interrupts` are taken each time the dispatcher wakes (at least every tick); `adopted`
+    /// is swept each tick.
+    pub fn run(mut self, feed: Feed, mut interrupts: Option<Interrupts>, adopted: Option<&Adopted>) -> RunResult {
         let workers = self.workers;
         let name = &self.plan.file.name;
         self.reporter.event(&Event::RunStarted { name, counts: self.counts, workers, backend: "local" });
@@ -173,6 +179,9 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             self.adjust_queue(&feed);
             if Instant::now() >= next_tick {
                 self.reporter.tick(&self.counts, self.started.elapsed());
+                if let Some(adopted) = adopted {
+                    self.sweep(adopted);
+                }
                 next_tick = Instant::now() + TICK;
             }
         }
@@ -243,6 +252,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
 
     fn send(&mut self, feed: &Feed, task: Task, number: u32, now: Instant) {
         let i = task.job;
+        self.attempts.insert((i, task.index), number);
         let job = &mut self.jobs[i];
         job.running += 1;
         job.last_start = Some(now);
@@ -316,6 +326,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
 
     fn on_done(&mut self, done: AttemptDone) {
         let i = done.task.job;
+        self.attempts.remove(&(i, done.task.index));
         self.jobs[i].running -= 1;
         for &l in &self.plan.file.jobs[i].uses {
             self.limits_in_use[l] -= 1;
@@ -371,6 +382,14 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             // A last attempt that ran has its output in `--output ordered`'s queue.
             self.finish(finished, done.ran.then_some(done.task.seq));
         }
+    }
+
+    /// Kills what tasks left behind (adopted by batchrun) once their attempt has ended.
+    fn sweep(&self, adopted: &Adopted) {
+        let jobs = &self.plan.file.jobs;
+        adopted.sweep(|job, index, attempt| {
+            jobs.iter().position(|j| j.name == job).and_then(|j| self.attempts.get(&(j, index))) == Some(&attempt)
+        });
     }
 
     /// Reports the held tasks whose output has now been printed.
