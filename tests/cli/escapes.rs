@@ -90,6 +90,22 @@ fn nothing_left_behind_survives_batchrun_killed() {
     matrix_row(End::Killed, "killed");
 }
 
+/// A helper a task starts and leaves (a daemon's double fork) serves the task to its end, and
+/// goes with it: adopted by batchrun while the task runs, it is not killed before the task ends.
+#[test]
+fn a_helper_lives_until_its_task_ends() {
+    let name = format!("brx-helper-{}", std::process::id());
+    // The task checks the helper is still there after several of batchrun's ticks.
+    let yaml = format!(
+        "jobs:\n  t:\n    shell: bash\n    command: \"(setsid bash -c 'echo $$ > helper.pid; exec -a {name} sleep 300' &)\\nwhile [ ! -s helper.pid ]; do sleep 0.01; done\\nsleep 1\\nkill -0 $(cat helper.pid)\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), yaml).unwrap();
+    let status = start(dir.path()).wait().unwrap();
+    assert!(status.success(), "the helper was killed while its task ran ({status})");
+    wait_for("the helper to be gone", || named(&name).is_empty());
+}
+
 /// The issue's own example: GNU `timeout` moves itself into a group of its own.
 #[test]
 fn gnu_timeout_inside_a_task_does_not_outlive_the_task_timeout() {
