@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use batchrun::config::{self, Split};
+use batchrun::events::Listener;
 use batchrun::events::{Counts, Event, Finished, Outcome};
 use batchrun::plan::partition::Partitions;
 use batchrun::plan::{Plan, PlanOptions};
-use batchrun::reporter::Reporter;
 
 fn main() {
     divan::main();
@@ -57,7 +57,14 @@ fn journal_1000_records(bencher: divan::Bencher) {
     let counts = Counts::default();
     bencher.bench_local(|| {
         for task in &tasks {
-            journal.event(&Event::TaskStarted { task, attempt: 1, counts });
+            let started = batchrun::events::TaskRef {
+                job: task.job,
+                index: task.index,
+                key: task.key,
+                label: &task.label,
+                command: &task.rendered,
+            };
+            journal.event(&Event::TaskStarted { task: started, attempt: 1, counts });
             let finished = Finished {
                 job: 0,
                 key: task.key,

@@ -12,6 +12,37 @@ use crate::reporter::ProgressMode;
 use crate::reporter::color::ColorChoice;
 use crate::run::output::OutputMode;
 
+/// clap's view of the option values whose types live where they are used (and know nothing
+/// of clap): each variant's name on the command line, and its help.
+macro_rules! value_enum {
+    ($ty:ident { $($variant:ident => $name:literal $(: $help:literal)?),* $(,)? }) => {
+        impl clap::ValueEnum for $ty {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($ty::$variant),*]
+            }
+
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(match self {
+                    $($ty::$variant => clap::builder::PossibleValue::new($name)$(.help($help))?,)*
+                })
+            }
+        }
+    };
+}
+
+value_enum!(ProgressMode {
+    Auto => "auto": "A bar on a terminal; plain lines otherwise or when `CI` is set",
+    Bar => "bar",
+    Plain => "plain",
+    None => "none",
+});
+value_enum!(OutputMode { Grouped => "grouped", Ordered => "ordered", Tagged => "tagged", None => "none" });
+value_enum!(ColorChoice {
+    Auto => "auto": "Colour on a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` forces it",
+    Always => "always",
+    Never => "never",
+});
+
 /// The exit statuses and which wins when several apply (`--help` and the manual page).
 const EXIT_STATUS: &str = "Exit status:
   0        every task succeeded and its output was delivered

@@ -12,11 +12,7 @@ use std::sync::Mutex;
 
 use indicatif::MultiProgress;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+pub use crate::events::Stream;
 
 pub struct Console {
     bars: Option<MultiProgress>,
@@ -65,11 +61,6 @@ impl Console {
         self.with(stream, |mut out| out.write_all(bytes))
     }
 
-    /// Lets `write` write one block (several writes that nothing else comes between).
-    pub fn with_stream(&self, stream: Stream, write: impl FnOnce(&mut &File) -> io::Result<()>) -> io::Result<()> {
-        self.with(stream, |mut out| write(&mut out))
-    }
-
     fn with(&self, stream: Stream, write: impl FnOnce(&File) -> io::Result<()>) -> io::Result<()> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let file = match stream {
@@ -97,6 +88,16 @@ impl Console {
             Some(bars) if on_terminal => bars.suspend(run),
             _ => run(),
         }
+    }
+}
+
+impl crate::events::OutputSink for Console {
+    fn write(&self, stream: Stream, bytes: &[u8]) -> io::Result<()> {
+        Console::write(self, stream, bytes)
+    }
+
+    fn write_block(&self, stream: Stream, write: &mut dyn FnMut(&File) -> io::Result<()>) -> io::Result<()> {
+        self.with(stream, |out| write(out))
     }
 }
 

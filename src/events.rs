@@ -4,9 +4,9 @@
 //! lines, summary): every event carries the current [`Counts`], so reporters keep no counting
 //! logic of their own. Reporters receive events on the dispatcher's thread, in order.
 
+use std::fs::File;
+use std::io;
 use std::time::Duration;
-
-use crate::plan::Task;
 
 /// Tallies of the whole run, as of an event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,6 +98,57 @@ fn signal_name(sig: i32) -> Option<&'static str> {
     })
 }
 
+/// An outcome as the journal, `--events json` and the reports state it. One mapping, here, so
+/// the three formats cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    Signalled,
+    Timeout,
+    Cancelled,
+    NotStarted,
+    /// Its Slurm array element ended without recording how the task ended.
+    Lost,
+    /// It succeeded but its output could not be written out: not done.
+    Undelivered,
+}
+
+impl Status {
+    /// An outcome as records and reports state it: status, exit code, signal.
+    pub fn of(outcome: &Outcome) -> (Status, Option<i32>, Option<i32>) {
+        match outcome {
+            Outcome::Succeeded => (Status::Ok, Some(0), None),
+            Outcome::Exited(code) => (Status::Failed, Some(*code), None),
+            Outcome::Signalled(sig) => (Status::Signalled, None, Some(*sig)),
+            Outcome::TimedOut(_) => (Status::Timeout, None, None),
+            Outcome::Cancelled => (Status::Cancelled, None, None),
+            Outcome::NotStarted(_) => (Status::NotStarted, None, None),
+            Outcome::Lost(_) => (Status::Lost, None, None),
+            Outcome::Undelivered(_) => (Status::Undelivered, Some(0), None),
+        }
+    }
+}
+
+/// Now, as records and reports write time: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A task whose attempt starts, as listeners see it.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskRef<'a> {
+    /// Index of its job in the job file.
+    pub job: usize,
+    pub index: u64,
+    /// Identity across runs.
+    pub key: u64,
+    pub label: &'a str,
+    /// The command as rendered.
+    pub command: &'a str,
+}
+
 /// A finished task, as reporters see it.
 #[derive(Debug, Clone)]
 pub struct Finished {
@@ -130,7 +181,7 @@ pub enum Event<'a> {
         backend: &'static str,
     },
     TaskStarted {
-        task: &'a Task,
+        task: TaskRef<'a>,
         attempt: u32,
         counts: Counts,
     },
@@ -161,6 +212,11 @@ pub enum Event<'a> {
         not_run: bool,
         counts: Counts,
     },
+    /// Something the run could not do that the user should know, which changes no count (no
+    /// signal handling, Slurm not answering for a while): printed as `batchrun: warning: …`.
+    Warning {
+        message: &'a str,
+    },
     /// No new task will start: a task failed under `on_failure: stop|kill`, or an interrupt.
     RunCancelling {
         reason: &'a str,
@@ -171,4 +227,55 @@ pub enum Event<'a> {
         elapsed: Duration,
         interrupted_by: Option<i32>,
     },
+}
+
+/// Standard output or standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Where task output goes. Output is not an event: it is bytes, copied as they come or as one
+/// block per task, and this is as direct as writing to the file itself.
+pub trait OutputSink: Send + Sync {
+    /// Writes `bytes` as one block. The error says the block did not all arrive (a closed
+    /// pipe, a full disk).
+    fn write(&self, stream: Stream, bytes: &[u8]) -> io::Result<()>;
+    /// Lets `write` write one block (several writes that nothing else comes between) to the
+    /// stream's file: a file, so that copies of spilled output stay in the kernel.
+    fn write_block(&self, stream: Stream, write: &mut dyn FnMut(&File) -> io::Result<()>) -> io::Result<()>;
+}
+
+/// What listens to a run: reporters, the journal. The runner and the Slurm driver know only
+/// this trait; nothing behind it knows them.
+pub trait Listener {
+    fn event(&mut self, event: &Event);
+    /// Called about ten times a second while the run goes on.
+    fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {}
+    /// Called before the dispatcher waits: hand buffered output to the OS.
+    fn flush(&mut self) {}
+}
+
+/// Several listeners fed the same events, in order.
+pub struct Listeners(pub Vec<Box<dyn Listener>>);
+
+impl Listener for Listeners {
+    fn event(&mut self, event: &Event) {
+        for r in &mut self.0 {
+            r.event(event);
+        }
+    }
+
+    fn tick(&mut self, counts: &Counts, elapsed: Duration) {
+        for r in &mut self.0 {
+            r.tick(counts, elapsed);
+        }
+    }
+
+    fn flush(&mut self) {
+        for r in &mut self.0 {
+            r.flush();
+        }
+    }
 }

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use crate::events::Listener;
 use crate::events::{Counts, Event, Finished, Outcome};
 use crate::plan::identity::format_key;
-use crate::reporter::Reporter;
 use record::{Record, Status, VERSION};
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
@@ -247,7 +247,7 @@ fn spawn_syncer(file: File, previous: Option<PathBuf>) -> Sender<Option<File>> {
     tx
 }
 
-impl Reporter for Journal {
+impl Listener for Journal {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, .. } => {
@@ -260,10 +260,10 @@ impl Reporter for Journal {
                 key: format_key(task.key),
                 job: self.jobs[task.job].clone(),
                 index: task.index,
-                label: task.label.clone(),
+                label: task.label.to_owned(),
                 attempt: *attempt,
                 at: record::now(),
-                command: self.with_commands.then(|| task.rendered.clone()),
+                command: self.with_commands.then(|| task.command.to_owned()),
             }),
             Event::TaskRetrying { task, .. } | Event::TaskFinished { task, .. } => {
                 let record = self.end_record(task);
@@ -273,7 +273,7 @@ impl Reporter for Journal {
                 let record = Record::Planned { v: VERSION, job: job.to_string(), planned: *tasks, at: record::now() };
                 self.write(&record);
             }
-            Event::JobSkipped { .. } | Event::RunCancelling { .. } => {}
+            Event::JobSkipped { .. } | Event::RunCancelling { .. } | Event::Warning { .. } => {}
             Event::RunFinished { counts, interrupted_by, .. } => {
                 self.recreate_if_deleted();
                 let Counts { succeeded, failed, skipped, not_run, .. } = *counts;

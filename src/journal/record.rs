@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::Outcome;
+pub use crate::events::{Status, now};
 
 /// Bumped when a record changes incompatibly; readers skip records of other versions.
 pub const VERSION: u32 = 1;
@@ -81,37 +81,6 @@ pub struct PlannedJob {
     pub when_ready: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Failed,
-    Signalled,
-    Timeout,
-    Cancelled,
-    NotStarted,
-    /// Its Slurm array element ended without recording how the task ended.
-    Lost,
-    /// It succeeded but its output could not be written out: not done.
-    Undelivered,
-}
-
-impl Status {
-    /// An outcome as records and reports state it: status, exit code, signal.
-    pub fn of(outcome: &Outcome) -> (Status, Option<i32>, Option<i32>) {
-        match outcome {
-            Outcome::Succeeded => (Status::Ok, Some(0), None),
-            Outcome::Exited(code) => (Status::Failed, Some(*code), None),
-            Outcome::Signalled(sig) => (Status::Signalled, None, Some(*sig)),
-            Outcome::TimedOut(_) => (Status::Timeout, None, None),
-            Outcome::Cancelled => (Status::Cancelled, None, None),
-            Outcome::NotStarted(_) => (Status::NotStarted, None, None),
-            Outcome::Lost(_) => (Status::Lost, None, None),
-            Outcome::Undelivered(_) => (Status::Undelivered, Some(0), None),
-        }
-    }
-}
-
 impl Record {
     pub fn version(&self) -> u32 {
         match self {
@@ -122,9 +91,4 @@ impl Record {
             | Record::RunEnd { v, .. } => *v,
         }
     }
-}
-
-/// Now, as the journal writes time: RFC 3339, UTC, milliseconds.
-pub fn now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }

@@ -3,7 +3,7 @@
 //! The choice is applied once, to the `console` crate's global switches, which indicatif's bars
 //! and the reporters' `console::style` calls both follow.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorChoice {
     /// Colour on a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` forces it.
     Auto,

@@ -13,6 +13,7 @@
 //!   `tasks`)
 //! - `job_skipped`: `job`, `tasks` (0 for a job that was never planned), `reason`, `not_run`
 //! - `run_cancelling`: `reason`
+//! - `warning`: `message` (something the run could not do that changes no count)
 //! - `run_finished`: `duration_ms`, `interrupted_by` (a signal number or null)
 //!
 //! Lines are buffered and handed to the OS each time the dispatcher wakes up, so a reader sees
@@ -24,9 +25,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::Reporter;
-use crate::events::{Counts, Event, Finished};
-use crate::journal::record::Status;
+use crate::events::Listener;
+use crate::events::{Counts, Event, Finished, Status};
 use crate::plan::identity::format_key;
 
 pub const VERSION: u32 = 1;
@@ -36,6 +36,8 @@ pub struct EventsJson<W: Write> {
     jobs: Vec<String>,
     /// Set once a write fails (a reader that went away): the run goes on without events.
     closed: bool,
+    /// As of the last event that carried them, for those that do not (warnings).
+    last_counts: Counts,
 }
 
 impl EventsJson<io::Stdout> {
@@ -46,7 +48,12 @@ impl EventsJson<io::Stdout> {
 
 impl<W: Write> EventsJson<W> {
     pub fn new(out: W, jobs: Vec<String>) -> Self {
-        EventsJson { out: BufWriter::with_capacity(64 * 1024, out), jobs, closed: false }
+        EventsJson {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            jobs,
+            closed: false,
+            last_counts: Counts::default(),
+        }
     }
 }
 
@@ -103,6 +110,9 @@ enum Body<'a> {
     },
     RunCancelling {
         reason: &'a str,
+    },
+    Warning {
+        message: &'a str,
     },
     RunFinished {
         duration_ms: u64,
@@ -175,7 +185,7 @@ fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-impl<W: Write> Reporter for EventsJson<W> {
+impl<W: Write> Listener for EventsJson<W> {
     fn event(&mut self, event: &Event) {
         let jobs = &self.jobs;
         let job = |i: usize| jobs.get(i).map_or("", String::as_str);
@@ -188,10 +198,10 @@ impl<W: Write> Reporter for EventsJson<W> {
                 Body::TaskStarted {
                     job: job(task.job),
                     index: task.index,
-                    label: &task.label,
+                    label: task.label,
                     key: format_key(task.key),
                     attempt: *attempt,
-                    command: &task.rendered,
+                    command: task.command,
                 },
                 counts,
             ),
@@ -210,6 +220,7 @@ impl<W: Write> Reporter for EventsJson<W> {
                 ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason, not_run: *not_run }, counts)
             }
             Event::RunCancelling { reason, counts } => ("run_cancelling", Body::RunCancelling { reason }, counts),
+            Event::Warning { message } => ("warning", Body::Warning { message }, &self.last_counts),
             Event::RunFinished { counts, elapsed, interrupted_by } => (
                 "run_finished",
                 Body::RunFinished { duration_ms: millis(*elapsed), interrupted_by: *interrupted_by },
@@ -217,7 +228,9 @@ impl<W: Write> Reporter for EventsJson<W> {
             ),
         };
         let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        emit(&mut self.out, &mut self.closed, &Line { event: kind, at, body, counts: counts.into() });
+        let counts = *counts;
+        emit(&mut self.out, &mut self.closed, &Line { event: kind, at, body, counts: (&counts).into() });
+        self.last_counts = counts;
         if matches!(event, Event::RunFinished { .. }) {
             self.flush();
         }

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Reporter;
 use super::format::duration;
 use crate::console::{Console, Stream};
+use crate::events::Listener;
 use crate::events::{Event, Finished};
 
 /// Failed tasks listed in the step summary; the rest are counted.
@@ -67,7 +67,7 @@ impl GitHub {
     }
 }
 
-impl Reporter for GitHub {
+impl Listener for GitHub {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, .. } => self.name = name.to_string(),

@@ -12,44 +12,12 @@ pub mod plain;
 pub mod progress;
 pub mod report;
 pub mod summary;
+pub mod warnings;
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
-use crate::events::{Counts, Event};
-
-pub trait Reporter {
-    fn event(&mut self, event: &Event);
-    /// Called about ten times a second while the run goes on.
-    fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {}
-    /// Called before the dispatcher waits: hand buffered output to the OS.
-    fn flush(&mut self) {}
-}
-
-/// Several reporters fed the same events, in order.
-pub struct Reporters(pub Vec<Box<dyn Reporter>>);
-
-impl Reporter for Reporters {
-    fn event(&mut self, event: &Event) {
-        for r in &mut self.0 {
-            r.event(event);
-        }
-    }
-
-    fn tick(&mut self, counts: &Counts, elapsed: Duration) {
-        for r in &mut self.0 {
-            r.tick(counts, elapsed);
-        }
-    }
-
-    fn flush(&mut self) {
-        for r in &mut self.0 {
-            r.flush();
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `--progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressMode {
     /// A bar on a terminal; plain lines otherwise or when `CI` is set.
     Auto,

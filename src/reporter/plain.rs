@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Reporter;
 use super::format::{duration, eta};
 use crate::console::{Console, Stream};
+use crate::events::Listener;
 use crate::events::{Counts, Event, Finished};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -77,7 +77,7 @@ pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
     line
 }
 
-impl Reporter for Plain {
+impl Listener for Plain {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, counts, workers, backend } => self.line(match (*backend, workers) {
@@ -85,7 +85,8 @@ impl Reporter for Plain {
                 ("slurm", k) => format!("batchrun: {name}: {} tasks as Slurm job arrays, {k} at once", counts.total),
                 _ => format!("batchrun: {name}: {} tasks on {workers} workers", counts.total),
             }),
-            Event::TaskStarted { .. } | Event::RunFinished { .. } => {}
+            // Warnings are printed by `warnings::Warnings`.
+            Event::TaskStarted { .. } | Event::RunFinished { .. } | Event::Warning { .. } => {}
             Event::JobPlanned { job, tasks, .. } => self.line(planned_line(job, *tasks)),
             Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
             Event::TaskFinished { task, .. } => self.line(finished_line(task)),

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::format::{duration, eta};
-use super::{Reporter, plain};
+use super::plain;
 use crate::console::{Console, Stream};
+use crate::events::Listener;
 use crate::events::{Counts, Event};
 
 /// At most this many running tasks get a line of their own.
@@ -106,7 +107,7 @@ impl Progress {
     }
 }
 
-impl Reporter for Progress {
+impl Listener for Progress {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, counts, .. } => {
@@ -114,9 +115,9 @@ impl Reporter for Progress {
                 self.draw(counts, Duration::ZERO);
             }
             Event::TaskStarted { task, attempt, .. } => {
-                let label = &task.label;
-                let shown = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.clone() };
-                self.running.push((label.clone(), shown, Instant::now()));
+                let label = task.label;
+                let shown = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.to_owned() };
+                self.running.push((label.to_owned(), shown, Instant::now()));
             }
             Event::TaskRetrying { task, delay, .. } => {
                 self.ended(&task.label);
@@ -134,7 +135,7 @@ impl Reporter for Progress {
             Event::RunCancelling { reason, .. } => self.say(&format!("STOPPING: {reason}")),
             Event::RunFinished { .. } => self.clear(),
             // The bar's length follows `counts.total` at the next draw.
-            Event::JobPlanned { .. } => {}
+            Event::JobPlanned { .. } | Event::Warning { .. } => {}
         }
     }
 

@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Reporter;
-use crate::events::{Counts, Event};
-use crate::journal::record::{self, Status};
+use crate::events::Listener;
+use crate::events::{Counts, Event, Status};
+
 use crate::plan::identity::format_key;
 
 pub const VERSION: u32 = 1;
@@ -125,7 +125,7 @@ impl Report {
             format,
             jobs,
             name: String::new(),
-            started: record::now(),
+            started: crate::events::now(),
             tasks: BufWriter::new(tempfile::tempfile()?),
         })
     }
@@ -265,7 +265,7 @@ fn xml(text: &str) -> String {
     out
 }
 
-impl Reporter for Report {
+impl Listener for Report {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, .. } => self.name = name.to_string(),

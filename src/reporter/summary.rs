@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Reporter;
 use super::format::duration;
 use crate::console::{Console, Stream};
+use crate::events::Listener;
 use crate::events::{Event, Finished};
 
 const SLOWEST_SHOWN: usize = 3;
@@ -53,7 +53,7 @@ impl Summary {
     }
 }
 
-impl Reporter for Summary {
+impl Listener for Summary {
     fn event(&mut self, event: &Event) {
         match event {
             Event::TaskFinished { task, .. } => {
@@ -72,7 +72,7 @@ impl Reporter for Summary {
             Event::RunCancelling { reason, .. } => {
                 self.stopped.get_or_insert_with(|| reason.to_string());
             }
-            Event::JobPlanned { .. } => {}
+            Event::JobPlanned { .. } | Event::Warning { .. } => {}
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {
                 self.skipped.push(super::plain::skipped_line(job, *tasks, reason, *not_run))
             }

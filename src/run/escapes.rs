@@ -88,18 +88,17 @@ pub struct Adopted {
 }
 
 impl Adopted {
-    /// Makes batchrun a child subreaper. `None` (with a warning) where the kernel refuses.
-    pub fn start(mark: &str, own: Vec<i32>) -> Option<Adopted> {
+    /// Makes batchrun a child subreaper; the warning to give where the kernel refuses.
+    pub fn start(mark: &str, own: Vec<i32>) -> Result<Adopted, String> {
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-            crate::say!(
-                "batchrun: warning: cannot adopt what tasks leave behind ({e}); processes that leave their task's group may outlive it"
-            );
-            return None;
+            return Err(format!(
+                "cannot adopt what tasks leave behind ({e}); processes that leave their task's group may outlive it"
+            ));
         }
         let pid = std::process::id();
         let children_file = format!("/proc/{pid}/task/{pid}/children");
         let children_file = std::fs::metadata(&children_file).is_ok().then_some(children_file);
-        Some(Adopted { mark: mark.to_owned(), own, children_file })
+        Ok(Adopted { mark: mark.to_owned(), own, children_file })
     }
 
     /// Batchrun's children that are not its own: every process it adopted. (Tasks are the

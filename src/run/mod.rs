@@ -30,15 +30,17 @@ use std::sync::Arc;
 pub use dispatcher::RunResult;
 use output::Output;
 
+use crate::events::Listener;
 use crate::journal::reader::History;
 use crate::plan::Plan;
-use crate::reporter::Reporter;
 
 /// What keeps a run's processes from outliving it (see [`escapes`]): the watchdog, for when
 /// batchrun is killed, and batchrun as the subreaper of what tasks leave behind.
 pub struct Guards {
     pub watchdog: Option<watchdog::Watchdog>,
     pub adopted: Option<escapes::Adopted>,
+    /// What could not be started, for the face to say.
+    pub warnings: Vec<String>,
 }
 
 impl Guards {
@@ -51,13 +53,15 @@ impl Guards {
         let mark = escapes::new_mark(std::env::var_os(escapes::RUN_MARK));
         // SAFETY: the caller's promise: no other thread reads the environment.
         unsafe { std::env::set_var(escapes::RUN_MARK, &mark) };
-        let watchdog = watchdog::Watchdog::start(workers, &mark);
-        let adopted = escapes::Adopted::start(&mark, watchdog.iter().map(watchdog::Watchdog::pid).collect());
-        Guards { watchdog, adopted }
+        let mut warnings = Vec::new();
+        let watchdog = watchdog::Watchdog::start(workers, &mark).map_err(|e| warnings.push(e)).ok();
+        let own = watchdog.iter().map(watchdog::Watchdog::pid).collect();
+        let adopted = escapes::Adopted::start(&mark, own).map_err(|e| warnings.push(e)).ok();
+        Guards { watchdog, adopted, warnings }
     }
 
     pub fn none() -> Guards {
-        Guards { watchdog: None, adopted: None }
+        Guards { watchdog: None, adopted: None, warnings: Vec::new() }
     }
 }
 
@@ -69,7 +73,7 @@ pub fn run(
     guards: &Guards,
     workers: usize,
     output: &Output,
-    reporter: &mut dyn Reporter,
+    reporter: &mut dyn Listener,
 ) -> RunResult {
     // No more threads than tasks: a one-task job file should not start 16 threads. A job
     // planned later may bring any number.
@@ -78,7 +82,8 @@ pub fn run(
     let cancel = Arc::new(cancel::Cancel::default());
     let interrupts = signals::Interrupts::install(&cancel)
         .inspect_err(|e| {
-            crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly")
+            let message = format!("cannot handle signals ({e}); Ctrl-C will not stop tasks cleanly");
+            reporter.event(&crate::events::Event::Warning { message: &message });
         })
         .ok();
 

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::collect::{Budget, Collected, MEMORY_BUDGET};
-use crate::console::{Console, Stream};
+use crate::events::{OutputSink, Stream};
 
 /// How many tasks `ordered` mode lets run ahead of the oldest one not yet printed.
 pub const ORDERED_WINDOW: u64 = 128;
@@ -40,7 +40,8 @@ const STDOUT_PIPES_TOTAL: usize = 16 << 20;
 /// The largest pipe an unprivileged process may ask for by default (`pipe-max-size`).
 const MAX_PIPE: usize = 1 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
     Grouped,
     Ordered,
@@ -80,7 +81,7 @@ struct Ordered {
 
 pub struct Output {
     mode: OutputMode,
-    console: Arc<Console>,
+    console: Arc<dyn OutputSink>,
     logs: Logs,
     /// Fold each failed task's output in `::group::`/`::endgroup::` (GitHub Actions).
     fold_failures: bool,
@@ -152,7 +153,13 @@ type Tee = (Collected, Option<io::Error>);
 
 impl Output {
     /// `workers`: how many tasks may run at once.
-    pub fn new(mode: OutputMode, console: Arc<Console>, logs: Logs, fold_failures: bool, workers: usize) -> Output {
+    pub fn new(
+        mode: OutputMode,
+        console: Arc<dyn OutputSink>,
+        logs: Logs,
+        fold_failures: bool,
+        workers: usize,
+    ) -> Output {
         Output {
             mode,
             console,
@@ -365,7 +372,7 @@ impl Output {
         }
         for (stream, collected) in [(Stream::Stdout, &mut streams.out), (Stream::Stderr, &mut streams.err)] {
             if collected.len() > 0 {
-                self.console.with_stream(stream, |out| collected.write_to(out))?;
+                self.console.write_block(stream, &mut |mut out| collected.write_to(&mut out))?;
             }
         }
         if fold.is_some() {

@@ -53,20 +53,14 @@ enum Process {
 
 impl Watchdog {
     /// Starts the watchdog for runs of at most `workers` tasks at a time, whose processes
-    /// carry `mark`; `None` (with a warning) when it cannot be started.
-    pub fn start(workers: usize, mark: &str) -> Option<Watchdog> {
+    /// carry `mark`; the warning to give when it cannot be started.
+    pub fn start(workers: usize, mark: &str) -> Result<Watchdog, String> {
         let capacity = capacity_for(workers);
         #[cfg(target_os = "linux")]
         let started = clone::start(capacity, mark).or_else(|_| Self::spawn(capacity, mark));
         #[cfg(not(target_os = "linux"))]
         let started = Self::spawn(capacity, mark);
-        match started {
-            Ok(watchdog) => Some(watchdog),
-            Err(e) => {
-                crate::say!("batchrun: warning: cannot start the watchdog ({e}); tasks may outlive a killed batchrun");
-                None
-            }
-        }
+        started.map_err(|e| format!("cannot start the watchdog ({e}); tasks may outlive a killed batchrun"))
     }
 
     fn spawn(capacity: usize, mark: &str) -> io::Result<Watchdog> {

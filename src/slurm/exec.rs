@@ -1,25 +1,29 @@
 //! `batchrun exec MANIFEST ELEMENT`: what one Slurm array element runs.
 //!
 //! It plans its share of one job from the job file (checked against the hash the submitter
-//! saw, with the submitter's var values) and runs it with the local runner: its own pool of
-//! workers, retries, timeouts, process groups and watchdog. Task output goes to the element's
-//! Slurm output file, logs to the shared state folder, and each attempt to the element's own
-//! journal, which the submitting batchrun follows.
+//! saw, with the submitter's var values, and the submitter's snapshots of items files); the
+//! face runs it with the local runner: its own pool of workers, retries, timeouts, process
+//! groups and watchdog. Task output goes to the element's Slurm output file, logs to the shared
+//! state folder, and each attempt to the element's own journal, which the submitter follows.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use super::manifest::{Manifest, hash_of};
 use crate::config;
-use crate::console::Console;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::exit_code::ExitCode;
-use crate::journal::Journal;
 use crate::plan::{Plan, PlanOptions, Shard};
-use crate::reporter::{Reporter, Reporters, plain::Plain};
-use crate::run::{self, output};
 
-pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diagnostics> {
+/// An element's share, planned and ready to run.
+pub struct Element {
+    pub plan: Plan,
+    pub manifest: Manifest,
+    /// Where the element records its attempts.
+    pub journal: PathBuf,
+}
+
+/// Reads the manifest and plans element `element`'s share (from `SLURM_ARRAY_TASK_ID` when
+/// not given).
+pub fn prepare(manifest_path: &Path, element: Option<u64>) -> Result<Element, Diagnostics> {
     let error = |message: String| Diagnostics::from(Diagnostic::new(manifest_path, None, message));
     let from_env = || std::env::var("SLURM_ARRAY_TASK_ID").ok()?.parse().ok();
     let element = element
@@ -44,15 +48,6 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let inputs = manifest.inputs.clone().map_or(crate::plan::Inputs::InPlace, crate::plan::Inputs::Snapshotted);
     let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), inputs, ..PlanOptions::default() };
     let plan = Plan::new(file, &options)?;
-    // SAFETY: batchrun has one thread until the run starts below.
-    let guards = unsafe { run::Guards::start(manifest.workers.max(1)) };
-
-    let console = Arc::new(Console::new());
-    let names: Vec<String> = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-    let journal = Journal::open_shard(&manifest.journal_path(element), names).map_err(|e| error(e.to_string()))?;
-    let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(journal), Box::new(Plain::new(console.clone()))];
-    let logs = output::Logs { dir: manifest.state_dir.join("logs"), keep_all: manifest.keep_logs };
-    let output = output::Output::new(output::OutputMode::Grouped, console, logs, false, manifest.workers.max(1));
-    let result = run::run(&plan, None, &guards, manifest.workers.max(1), &output, &mut Reporters(reporters));
-    Ok(crate::exit_status(&result, false))
+    let journal = manifest.journal_path(element);
+    Ok(Element { plan, manifest, journal })
 }

@@ -26,11 +26,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::config::{Job, OnFailure};
-use crate::events::{Counts, Event, Finished, Outcome};
+use crate::events::{Counts, Event, Finished, Listener, Outcome, TaskRef};
 use crate::journal::reader::History;
 use crate::journal::record::{Record, Status};
-use crate::plan::{Plan, Task};
-use crate::reporter::Reporter;
+use crate::plan::Plan;
 use crate::run::RunResult;
 use manifest::Manifest;
 use tail::Tail;
@@ -64,36 +63,39 @@ pub fn preflight() -> Result<(), String> {
     Ok(())
 }
 
-/// Warns when the state folder is on a filesystem only this machine sees (tmpfs) while the
+/// A warning when the state folder is on a filesystem only this machine sees (tmpfs) while the
 /// cluster has more than one node: elements elsewhere could not read their manifests.
-pub fn warn_if_state_dir_is_local(state_dir: &Path) {
+pub fn state_dir_warning(state_dir: &Path) -> Option<String> {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     // `f_type` is i64 here but narrower on other targets.
     #[allow(clippy::unnecessary_cast)]
     let on_tmpfs = rustix::fs::statfs(state_dir).is_ok_and(|s| s.f_type as i64 == TMPFS_MAGIC);
     if !on_tmpfs {
-        return;
+        return None;
     }
     let nodes = std::process::Command::new("sinfo").args(["-h", "-o", "%D"]).output().ok();
     let nodes: u64 = nodes
         .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
         .unwrap_or(0);
-    if nodes > 1 {
-        crate::say!(
-            "batchrun: warning: the state folder {} is on tmpfs, which the cluster's other nodes cannot see; \
+    (nodes > 1).then(|| {
+        format!(
+            "the state folder {} is on tmpfs, which the cluster's other nodes cannot see; \
              use --state-dir on a shared filesystem",
             state_dir.display()
-        );
-    }
+        )
+    })
 }
 
 /// Runs the plan on Slurm; returns how it ended, as a local run does.
-pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: &mut dyn Reporter) -> RunResult {
+pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: &mut dyn Listener) -> RunResult {
     let (signal_tx, signals) = crossbeam_channel::unbounded::<i32>();
     if let Err(e) = crate::run::signals::forward_to(signal_tx, |s| s) {
-        crate::say!("batchrun: warning: cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
+        let message = format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
+        reporter.event(&Event::Warning { message: &message });
     }
-    warn_if_state_dir_is_local(&options.state_dir);
+    if let Some(message) = state_dir_warning(&options.state_dir) {
+        reporter.event(&Event::Warning { message: &message });
+    }
     let mut submitter = Submitter::new(plan, history, options, reporter);
     let slots = options.concurrency.or(plan.file.concurrency).unwrap_or(0);
     let started =
@@ -182,7 +184,7 @@ struct Submitter<'a, 'r> {
     plan: &'a Plan,
     history: Option<&'a History>,
     options: &'a Options,
-    reporter: &'r mut dyn Reporter,
+    reporter: &'r mut dyn Listener,
     phases: Vec<Phase>,
     arrays: Vec<Array>,
     counts: Counts,
@@ -199,7 +201,7 @@ struct Submitter<'a, 'r> {
 }
 
 impl<'a, 'r> Submitter<'a, 'r> {
-    fn new(plan: &'a Plan, history: Option<&'a History>, options: &'a Options, reporter: &'r mut dyn Reporter) -> Self {
+    fn new(plan: &'a Plan, history: Option<&'a History>, options: &'a Options, reporter: &'r mut dyn Listener) -> Self {
         let phases =
             plan.jobs.iter().map(|j| if j.selected { Phase::Waiting } else { Phase::Done { failed: false } }).collect();
         let run_tag =
@@ -303,7 +305,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     self.arrays.push(array);
                 }
                 Err(e) => {
-                    crate::say!("batchrun: job `{}`: {e}", spec.name);
+                    let message = format!("job `{}`: {e}", spec.name);
+                    self.reporter.event(&Event::Warning { message: &message });
                     failed = true;
                     for &(index, key) in part {
                         self.finish(&lost(
@@ -465,19 +468,10 @@ impl<'a, 'r> Submitter<'a, 'r> {
             Record::Start { key, index, label, attempt, command, .. } => {
                 let key = u64::from_str_radix(&key, 16).unwrap_or(0);
                 let command = command.unwrap_or_default();
-                let task = Task {
-                    job,
-                    index,
-                    seq: 0,
-                    key,
-                    label: label.clone(),
-                    rendered: command.clone(),
-                    env: Vec::new(),
-                    bindings: Vec::new(),
-                };
-                self.arrays[a].elements[e].running.insert(index, Running { key, label, command });
                 self.counts.running += 1;
-                self.reporter.event(&Event::TaskStarted { task: &task, attempt, counts: self.counts });
+                let task = TaskRef { job, index, key, label: &label, command: &command };
+                self.reporter.event(&Event::TaskStarted { task, attempt, counts: self.counts });
+                self.arrays[a].elements[e].running.insert(index, Running { key, label, command });
             }
             Record::End { index, attempt, status, exit, signal, duration_ms, reason, .. } => {
                 let Some(running) = self.arrays[a].elements[e].running.remove(&index) else { return };
@@ -563,7 +557,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
     fn cancel_arrays(&mut self, how: scheduler::Cancel) {
         let ids: Vec<String> = self.arrays.iter().filter(|a| !a.settled).map(|a| a.id.clone()).collect();
         if let Err(e) = scheduler::cancel(&ids, how) {
-            crate::say!("batchrun: warning: {e}");
+            self.reporter.event(&Event::Warning { message: &e });
         }
         // Ask soon what became of them.
         let soon = Instant::now() + Duration::from_millis(300);
@@ -580,7 +574,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
             Ok(state) => state,
             Err(e) => {
                 if !self.warned_poll {
-                    crate::say!("batchrun: warning: cannot ask Slurm about array {}: {e}; trying again", array.id);
+                    let message = format!("cannot ask Slurm about array {}: {e}; trying again", array.id);
+                    self.reporter.event(&Event::Warning { message: &message });
                     self.warned_poll = true;
                 }
                 return false;

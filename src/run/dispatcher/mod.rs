@@ -21,13 +21,13 @@ use super::retry;
 use super::signals::Interrupts;
 use super::worker::{Attempt, AttemptDone};
 use crate::config::OnFailure;
-use crate::events::{Counts, Event, Finished, Outcome};
+use crate::events::Listener;
+use crate::events::{Counts, Event, Finished, Outcome, TaskRef};
 use crate::journal::reader::History;
 use crate::plan::{Plan, Task};
-use crate::reporter::Reporter;
 use jobs::{JobState, JobStatus};
 
-/// How often reporters get a [`Reporter::tick`] (progress redraws, periodic lines).
+/// How often reporters get a [`Listener::tick`] (progress redraws, periodic lines).
 const TICK: Duration = Duration::from_millis(100);
 /// How much work, in time, is queued ahead per worker: attempts of 1 ms are queued ten deep, so
 /// the dispatcher wakes once per several results instead of once per task; attempts of 10 ms or
@@ -63,7 +63,7 @@ pub struct Dispatcher<'p, 'r> {
     history: Option<&'p History>,
     output: &'p Output,
     cancel: &'p Cancel,
-    reporter: &'r mut dyn Reporter,
+    reporter: &'r mut dyn Listener,
     jobs: Vec<JobState<'p>>,
     limits_in_use: Vec<usize>,
     retries: Vec<Retry>,
@@ -105,7 +105,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         output: &'p Output,
         cancel: &'p Cancel,
         workers: usize,
-        reporter: &'r mut dyn Reporter,
+        reporter: &'r mut dyn Listener,
     ) -> Self {
         let jobs = plan.jobs.iter().map(|j| JobState::new(j.selected, j.count())).collect();
         let mut dispatcher = Dispatcher {
@@ -262,7 +262,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         if self.free_workers > 0 {
             self.free_workers -= 1;
             self.counts.running += 1;
-            self.reporter.event(&Event::TaskStarted { task: &task, attempt: number, counts: self.counts });
+            self.reporter.event(&Event::TaskStarted { task: started(&task), attempt: number, counts: self.counts });
         } else {
             self.queued.push_back((task.clone(), number));
         }
@@ -333,7 +333,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
         match self.queued.pop_front() {
             Some((task, number)) => {
-                self.reporter.event(&Event::TaskStarted { task: &task, attempt: number, counts: self.counts })
+                self.reporter.event(&Event::TaskStarted { task: started(&task), attempt: number, counts: self.counts })
             }
             None => {
                 self.free_workers += 1;
@@ -498,6 +498,11 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             }
         }
     }
+}
+
+/// A task as listeners see it when an attempt starts.
+fn started(task: &Task) -> TaskRef<'_> {
+    TaskRef { job: task.job, index: task.index, key: task.key, label: &task.label, command: &task.rendered }
 }
 
 /// A task that failed without starting, for `why`.

@@ -1,0 +1,240 @@
+//! Assembling a run: what listens to it (console, progress, journal, summary, reports), what
+//! keeps its processes from outliving it, and where its task output goes. Both `batchrun run`
+//! and a Slurm array element (`batchrun exec`) are put together here, so the runner and the
+//! Slurm driver know nothing of the console or the reporters.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::{self, RunArgs};
+use crate::config;
+use crate::console::Console;
+use crate::diagnostic::{self, Diagnostics};
+use crate::events::{Listener, Listeners};
+use crate::exit_code::ExitCode;
+use crate::journal;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::reporter::{self, ProgressMode};
+use crate::run;
+use crate::say;
+use crate::slurm;
+
+/// `batchrun run FILE`: plans the file, then runs it on the local pool or as Slurm arrays.
+pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
+    let mut job_file = config::load(&args.file)?;
+    apply_overrides(&mut job_file, args);
+    let options =
+        PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone(), ..PlanOptions::default() };
+    let mut report_formats = Vec::new();
+    for path in &args.reports {
+        match reporter::report::Format::of(path) {
+            Some(format) => report_formats.push((path.clone(), format)),
+            None => {
+                let message = format!("--report {}: the file name must end in .json or .xml", path.display());
+                return Err(diagnostic::Diagnostic::new(&args.file, None, message).into());
+            }
+        }
+    }
+    if args.backend == cli::Backend::Slurm {
+        slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
+    }
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| crate::default_state_dir(&job_file));
+    // Items files are read once, into this run's snapshots (removed when the run ends).
+    let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state_dir));
+    let inputs = snapshots.as_ref().map_or(plan::Inputs::InPlace, |s| {
+        let all_on_disk = args.backend == cli::Backend::Slurm;
+        plan::Inputs::Snapshot(plan::inputs::SnapshotDir { dir: s.dir().to_owned(), all_on_disk })
+    });
+    let plan = Plan::new(job_file, &PlanOptions { inputs, ..options })?;
+    let asked = args
+        .jobs
+        .map(|j| j as usize)
+        .or(plan.file.concurrency)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = if args.backend == cli::Backend::Local {
+        let limit = run::open_files::raise_for(asked);
+        let workers = run::open_files::fit(asked, limit);
+        if workers < asked {
+            say!(
+                "batchrun: running at most {workers} tasks at once, not {asked}: the open-file limit (ulimit -n) is {}, and each running task needs up to {}",
+                limit.unwrap_or_default(),
+                run::open_files::PER_TASK
+            );
+        }
+        workers
+    } else {
+        asked
+    };
+    let guards = if args.backend == cli::Backend::Local { start_guards(workers) } else { run::Guards::none() };
+
+    args.color.apply();
+    let progress = args.progress.resolve();
+    let mut console = Console::new();
+    if args.events.is_some() {
+        console.redirect_stdout_to_stderr();
+    }
+    if progress == ProgressMode::Bar {
+        console.set_bars(reporter::progress::Progress::bars());
+    }
+    let console = Arc::new(console);
+    let mut reporters: Vec<Box<dyn Listener>> = vec![Box::new(reporter::warnings::Warnings::new(console.clone()))];
+    match progress {
+        ProgressMode::Bar => reporters.push(Box::new(reporter::progress::Progress::new(console.clone()))),
+        ProgressMode::Plain => reporters.push(Box::new(reporter::plain::Plain::new(console.clone()))),
+        ProgressMode::None | ProgressMode::Auto => {}
+    }
+
+    let in_state_dir =
+        |e: journal::JournalError| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string()));
+    let mut history = None;
+    let mut resume_command = None;
+    if !args.no_journal {
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        let planned = plan
+            .file
+            .jobs
+            .iter()
+            .zip(&plan.jobs)
+            .filter(|(_, p)| p.selected)
+            .map(|(j, p)| journal::record::PlannedJob {
+                name: j.name.clone(),
+                planned: p.count(),
+                when_ready: p.waits_to_be_planned(),
+            })
+            .collect();
+        let journal = journal::Journal::open(&state_dir, args.resume, names)
+            .map_err(in_state_dir)?
+            .with_plan(planned, plan.resolved_vars());
+        if args.resume {
+            let read = journal::reader::read_state(&state_dir)
+                .map_err(|e| in_state_dir(journal::JournalError::Io { path: state_dir.clone(), source: e }))?;
+            history = Some(read);
+        }
+        reporters.insert(0, Box::new(journal));
+        resume_command = Some(resume_hint(args));
+    }
+    reporters.push(Box::new(reporter::summary::Summary::new(console.clone(), resume_command)));
+    let report_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for (path, format) in report_formats {
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        let report =
+            reporter::report::Report::new(path.clone(), format, names, report_failed.clone()).map_err(|e| {
+                Diagnostics::from(diagnostic::Diagnostic::new(
+                    &args.file,
+                    None,
+                    format!("--report {}: {e}", path.display()),
+                ))
+            })?;
+        reporters.push(Box::new(report));
+    }
+    if let Some(cli::EventsFormat::Json) = args.events {
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        reporters.push(Box::new(reporter::events_json::EventsJson::stdout(names)));
+    }
+    let github = reporter::github::GitHub::from_env(console.clone());
+    let fold_failures = github.is_some();
+    if let Some(github) = github {
+        reporters.push(Box::new(github));
+    }
+
+    if args.backend == cli::Backend::Slurm {
+        let options = slurm::Options {
+            state_dir: std::path::absolute(&state_dir).unwrap_or(state_dir),
+            concurrency: args.jobs.map(|j| j as usize),
+            keep_logs: args.keep_logs,
+        };
+        let result = slurm::run(&plan, history.as_ref(), &options, &mut Listeners(reporters));
+        return Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)));
+    }
+    let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
+    let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
+    let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut Listeners(reporters));
+    Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)))
+}
+
+/// `batchrun exec MANIFEST ELEMENT`: one Slurm array element's share of a job, run on a local
+/// pool of its own, recorded in the element's journal, which the submitter follows.
+pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diagnostics> {
+    let element = slurm::exec::prepare(manifest_path, element)?;
+    let workers = element.manifest.workers.max(1);
+    let guards = start_guards(workers);
+    let console = Arc::new(Console::new());
+    let names: Vec<String> = element.plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+    let journal = journal::Journal::open_shard(&element.journal, names)
+        .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(manifest_path, None, e.to_string())))?;
+    let listeners: Vec<Box<dyn Listener>> = vec![
+        Box::new(journal),
+        Box::new(reporter::warnings::Warnings::new(console.clone())),
+        Box::new(reporter::plain::Plain::new(console.clone())),
+    ];
+    let logs = run::output::Logs { dir: element.manifest.state_dir.join("logs"), keep_all: element.manifest.keep_logs };
+    let output = run::output::Output::new(run::output::OutputMode::Grouped, console, logs, false, workers);
+    let result = run::run(&element.plan, None, &guards, workers, &output, &mut Listeners(listeners));
+    Ok(exit_status(&result, false))
+}
+
+/// Starts the guards of a local pool, saying what could not be started.
+fn start_guards(workers: usize) -> run::Guards {
+    // SAFETY: called before the run starts any thread (workers, journal syncer, bars).
+    let guards = unsafe { run::Guards::start(workers) };
+    for warning in &guards.warnings {
+        say!("batchrun: warning: {warning}");
+    }
+    guards
+}
+
+/// 128+N when signal N stopped the run, 3 when output or a report was not delivered, 1 when a
+/// task failed or was skipped, else 0 (see [`ExitCode`] for the order).
+pub fn exit_status(result: &run::RunResult, report_failed: bool) -> ExitCode {
+    match result.interrupted_by {
+        Some(signal) => ExitCode::Interrupted(signal),
+        None if result.undelivered > 0 || report_failed => ExitCode::Undelivered,
+        None if result.counts.failed + result.counts.skipped + result.counts.not_run + result.counts.unaccounted()
+            > 0 =>
+        {
+            ExitCode::TasksFailed
+        }
+        None => ExitCode::Success,
+    }
+}
+
+fn reads_items_files(file: &config::JobFile) -> bool {
+    file.jobs.iter().any(|j| {
+        matches!(&j.work, config::Work::Templated { source: config::Source::Items(config::ItemsSpec::File { .. }), .. })
+    })
+}
+
+/// The command that finishes this run: the same selection and state folder, with `--resume`.
+fn resume_hint(args: &RunArgs) -> String {
+    let mut words = vec!["batchrun".to_owned(), "run".into(), args.file.display().to_string()];
+    for (k, v) in &args.selection.set {
+        words.push(format!("--set {k}={v}"));
+    }
+    for job in &args.selection.only {
+        words.push(format!("--only {job}"));
+    }
+    if let Some(dir) = &args.state_dir {
+        words.push(format!("--state-dir {}", dir.display()));
+    }
+    if args.backend == cli::Backend::Slurm {
+        words.push("--backend slurm".into());
+    }
+    words.push("--resume".into());
+    words.join(" ")
+}
+
+/// Command-line settings that override every job's.
+fn apply_overrides(file: &mut config::JobFile, args: &RunArgs) {
+    for job in &mut file.jobs {
+        let s = &mut job.settings;
+        if args.fail_fast {
+            s.on_failure = config::OnFailure::Stop;
+        }
+        if let Some(t) = args.timeout {
+            s.timeout = Some(t);
+        }
+        if let Some(r) = args.retries {
+            s.retries = r;
+        }
+    }
+}
