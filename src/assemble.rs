@@ -18,6 +18,7 @@ use crate::reporter::{self, ProgressMode};
 use crate::run;
 use crate::say;
 use crate::slurm;
+use crate::state_dir::StateDir;
 
 /// `batchrun run FILE`: plans the file, then runs it on the local pool or as Slurm arrays.
 pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
@@ -146,7 +147,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         let result = slurm::run(&plan, history.as_ref(), &options, &mut Listeners(reporters));
         return Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)));
     }
-    let logs = run::output::Logs { dir: state_dir.join("logs"), keep_all: args.keep_logs };
+    let logs = run::output::Logs { dir: StateDir::new(&state_dir).logs(), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
     let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut Listeners(reporters));
     Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)))
@@ -167,7 +168,10 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
         Box::new(reporter::warnings::Warnings::new(console.clone())),
         Box::new(reporter::plain::Plain::new(console.clone())),
     ];
-    let logs = run::output::Logs { dir: element.manifest.state_dir.join("logs"), keep_all: element.manifest.keep_logs };
+    let logs = run::output::Logs {
+        dir: StateDir::new(&element.manifest.state_dir).logs(),
+        keep_all: element.manifest.keep_logs,
+    };
     let output = run::output::Output::new(run::output::OutputMode::Grouped, console, logs, false, workers);
     let result = run::run(&element.plan, None, &guards, workers, &output, &mut Listeners(listeners));
     Ok(exit_status(&result, false))

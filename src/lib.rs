@@ -15,6 +15,7 @@ pub mod plan;
 pub mod reporter;
 pub mod run;
 pub mod slurm;
+pub mod state_dir;
 pub mod status;
 
 use std::ffi::OsString;

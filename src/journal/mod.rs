@@ -22,15 +22,8 @@ use crossbeam_channel::{Sender, TrySendError};
 use crate::events::Listener;
 use crate::events::{Counts, Event, Finished, Outcome};
 use crate::plan::identity::format_key;
+use crate::state_dir::StateDir;
 use record::{Record, Status, VERSION};
-
-pub const JOURNAL_FILE: &str = "journal.jsonl";
-/// Where a fresh run moves the previous run's journal, for the syncer thread to delete.
-/// Truncating or deleting a file frees its blocks, and on a filesystem mounted with `discard`
-/// that waits for the disk: 0.1 ms measured here, on the way to every run's first task.
-const PREVIOUS_JOURNAL: &str = "journal.jsonl.previous";
-/// Under the state folder: one journal per Slurm array element (see `slurm/`).
-pub const SHARD_JOURNALS: &str = "slurm/journals";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -66,7 +59,8 @@ impl Journal {
     pub fn open(state_dir: &Path, resume: bool, jobs: Vec<String>) -> Result<Journal, JournalError> {
         let io_error = |source| JournalError::Io { path: state_dir.to_path_buf(), source };
         std::fs::create_dir_all(state_dir).map_err(io_error)?;
-        let lock = File::create(state_dir.join("lock")).map_err(io_error)?;
+        let layout = StateDir::new(state_dir);
+        let lock = File::create(layout.lock()).map_err(io_error)?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked(state_dir.to_path_buf())),
@@ -75,13 +69,13 @@ impl Journal {
         if !resume {
             // A fresh run: shard journals of earlier Slurm runs must not count for a later
             // `--resume` of this one.
-            match std::fs::remove_dir_all(state_dir.join(SHARD_JOURNALS)) {
+            match std::fs::remove_dir_all(layout.shard_journals()) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(e)),
                 _ => {}
             }
         }
-        let path = state_dir.join(JOURNAL_FILE);
-        let previous = if resume { None } else { move_aside(&path, &state_dir.join(PREVIOUS_JOURNAL)) };
+        let path = layout.journal();
+        let previous = if resume { None } else { move_aside(&path, &layout.previous_journal()) };
         let file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -168,7 +162,7 @@ impl Journal {
         let recreated = (|| -> io::Result<(File, File)> {
             self.out.flush()?;
             std::fs::create_dir_all(&dir)?;
-            let lock = File::create(dir.join("lock"))?;
+            let lock = File::create(StateDir::new(&dir).lock())?;
             let _ = lock.try_lock();
             let mut new = OpenOptions::new().create(true).read(true).write(true).truncate(true).open(&self.path)?;
             let mut old = self.out.get_ref().try_clone()?;
@@ -222,8 +216,10 @@ impl Journal {
     }
 }
 
-/// Renames `journal` to `previous` and returns `previous`; `None` when there was no journal
-/// or it could not be moved (then opening it truncates it).
+/// Renames `journal` to `previous` and returns `previous`, for the syncer thread to delete;
+/// `None` when there was no journal or it could not be moved (then opening it truncates it).
+/// Truncating or deleting a file frees its blocks, and on a filesystem mounted with `discard`
+/// that waits for the disk, on the way to every run's first task (PERFORMANCE.md).
 fn move_aside(journal: &Path, previous: &Path) -> Option<PathBuf> {
     std::fs::rename(journal, previous).ok().map(|()| previous.to_path_buf())
 }
@@ -317,7 +313,7 @@ mod tests {
     #[test]
     fn a_fresh_run_forgets_shard_journals_and_a_resumed_one_keeps_them() {
         let dir = tempfile::tempdir().unwrap();
-        let shard = dir.path().join(SHARD_JOURNALS).join("j-1-0.0.jsonl");
+        let shard = StateDir::new(dir.path()).shard_journal("j-1-0", 0);
         std::fs::create_dir_all(shard.parent().unwrap()).unwrap();
         std::fs::write(&shard, "").unwrap();
         drop(Journal::open(dir.path(), true, vec!["j".into()]).unwrap());
@@ -329,7 +325,7 @@ mod tests {
     #[test]
     fn a_fresh_run_starts_an_empty_journal_and_deletes_the_previous_one() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = dir.path().join(JOURNAL_FILE);
+        let journal = StateDir::new(dir.path()).journal();
         std::fs::write(&journal, "{\"type\":\"run\"}\n").unwrap();
         drop(Journal::open(dir.path(), true, vec!["j".into()]).unwrap());
         assert_eq!(std::fs::read(&journal).unwrap().len(), 15, "--resume continues the journal");
@@ -337,7 +333,7 @@ mod tests {
         assert_eq!(std::fs::read(&journal).unwrap(), b"");
         // The syncer thread deletes it in the background.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while dir.path().join(PREVIOUS_JOURNAL).exists() {
+        while StateDir::new(dir.path()).previous_journal().exists() {
             assert!(std::time::Instant::now() < deadline, "the previous journal was never deleted");
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -76,8 +76,9 @@ impl History {
 /// Reads the state folder's journal and the journals of its Slurm array elements, merged:
 /// a task is done when any of them records a successful attempt.
 pub fn read_state(state_dir: &Path) -> io::Result<History> {
-    let mut history = read(&state_dir.join(super::JOURNAL_FILE))?;
-    let shards = match std::fs::read_dir(state_dir.join(super::SHARD_JOURNALS)) {
+    let layout = crate::state_dir::StateDir::new(state_dir);
+    let mut history = read(&layout.journal())?;
+    let shards = match std::fs::read_dir(layout.shard_journals()) {
         Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
@@ -188,8 +189,9 @@ mod tests {
                 "{{\"type\":\"end\",\"v\":1,\"key\":\"{key}\",\"job\":\"j\",\"index\":0,\"label\":\"j\",\"attempt\":1,\"status\":\"{status}\",\"duration_ms\":1,\"at\":\"t\"}}\n"
             )
         };
-        std::fs::write(dir.path().join(super::super::JOURNAL_FILE), end("00000000000000aa", "failed")).unwrap();
-        let shards = dir.path().join(super::super::SHARD_JOURNALS);
+        let layout = crate::state_dir::StateDir::new(dir.path());
+        std::fs::write(layout.journal(), end("00000000000000aa", "failed")).unwrap();
+        let shards = layout.shard_journals();
         std::fs::create_dir_all(&shards).unwrap();
         std::fs::write(shards.join("j-1-0.0.jsonl"), end("00000000000000aa", "ok")).unwrap();
         std::fs::write(shards.join("j-1-0.1.jsonl"), end("00000000000000bb", "ok")).unwrap();

@@ -113,7 +113,11 @@ pub struct Snapshots {
 impl Snapshots {
     pub fn new(state_dir: &Path) -> Snapshots {
         let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let dir = state_dir.join("inputs").join(format!("{}.{}.{millis}", host_name(), std::process::id()));
+        let dir = crate::state_dir::StateDir::new(state_dir).inputs().join(format!(
+            "{}.{}.{millis}",
+            host_name(),
+            std::process::id()
+        ));
         Snapshots { dir: std::path::absolute(&dir).unwrap_or(dir) }
     }
 

@@ -27,6 +27,7 @@ use std::thread::JoinHandle;
 
 use super::collect::{Budget, Collected, MEMORY_BUDGET};
 use crate::events::{OutputSink, Stream};
+use crate::state_dir::{log_file, log_stem};
 
 /// How many tasks `ordered` mode lets run ahead of the oldest one not yet printed.
 pub const ORDERED_WINDOW: u64 = 128;
@@ -49,7 +50,7 @@ pub enum OutputMode {
     None,
 }
 
-/// Where logs go: `<dir>/<job>/<index>.<attempt>.out|err`.
+/// Where logs go (see [`crate::state_dir::log_stem`]).
 #[derive(Debug, Clone)]
 pub struct Logs {
     pub dir: PathBuf,
@@ -279,14 +280,14 @@ impl Output {
         kept
     }
 
-    /// Writes the streams to `<logs>/<job>/<index>.<attempt>.out|err`; returns the path stem.
+    /// Writes the streams to the attempt's log files; returns their stem.
     fn save_log(&self, streams: &mut Streams, e: &Ending) -> Option<PathBuf> {
-        let dir = self.logs.dir.join(e.job);
-        let stem = dir.join(format!("{}.{}", e.index, e.attempt));
+        let stem = log_stem(&self.logs.dir, e.job, e.index, e.attempt);
+        let dir = stem.parent().map(Path::to_path_buf).unwrap_or_default();
         let save = |collected: &mut Collected, path: &Path| collected.write_to(&mut File::create(path)?);
         let saved = std::fs::create_dir_all(&dir)
-            .and_then(|()| save(&mut streams.out, &dir.join(format!("{}.{}.out", e.index, e.attempt))))
-            .and_then(|()| save(&mut streams.err, &dir.join(format!("{}.{}.err", e.index, e.attempt))));
+            .and_then(|()| save(&mut streams.out, &log_file(&stem, "out")))
+            .and_then(|()| save(&mut streams.err, &log_file(&stem, "err")));
         match saved {
             Ok(()) => Some(stem),
             Err(err) => {

@@ -72,7 +72,7 @@ impl Manifest {
     }
 
     pub fn journal_path(&self, element: u64) -> PathBuf {
-        self.state_dir.join(crate::journal::SHARD_JOURNALS).join(format!("{}.{element}.jsonl", self.name))
+        crate::state_dir::StateDir::new(&self.state_dir).shard_journal(&self.name, element)
     }
 
     pub fn write(&self, path: &Path) -> io::Result<()> {

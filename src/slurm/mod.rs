@@ -31,6 +31,7 @@ use crate::journal::reader::History;
 use crate::journal::record::{Record, Status};
 use crate::plan::Plan;
 use crate::run::RunResult;
+use crate::state_dir::{StateDir, log_file, log_stem};
 use manifest::Manifest;
 use tail::Tail;
 
@@ -346,9 +347,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
         throttle: Option<usize>,
     ) -> Result<Array, String> {
         let spec = &self.plan.file.jobs[job];
-        let dir = self.options.state_dir.join("slurm");
-        let manifests = dir.join("manifests");
-        let outputs = dir.join("out");
+        let layout = StateDir::new(&self.options.state_dir);
+        let (manifests, outputs) = (layout.slurm_manifests(), layout.slurm_output());
         for d in [&manifests, &outputs] {
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
@@ -490,9 +490,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     Status::Lost => Outcome::Lost(reason.unwrap_or_default()),
                     Status::Undelivered => Outcome::Undelivered(reason.unwrap_or_default()),
                 };
-                let logs = self.options.state_dir.join("logs").join(&spec.name);
-                let (stem, err) =
-                    (logs.join(format!("{index}.{attempt}")), logs.join(format!("{index}.{attempt}.err")));
+                let stem = log_stem(&StateDir::new(&self.options.state_dir).logs(), &spec.name, index, attempt);
+                let err = log_file(&stem, "err");
                 let stderr_tail = if outcome.is_success() { Vec::new() } else { log_tail(&err) };
                 let log = err.exists().then_some(stem);
                 let finished = Finished {
