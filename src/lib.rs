@@ -12,6 +12,7 @@ pub mod events;
 pub mod exit_code;
 pub mod journal;
 pub mod plan;
+pub mod policy;
 pub mod reporter;
 pub mod run;
 pub mod slurm;

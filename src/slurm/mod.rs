@@ -15,9 +15,13 @@
 //! the scheduler's state. `sacct` and jobcomp are never needed.
 
 pub mod exec;
+#[cfg(test)]
+mod fake;
 mod manifest;
 mod scheduler;
 mod tail;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -25,14 +29,16 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use crate::config::{Job, OnFailure};
+use crate::config::Job;
 use crate::events::{Counts, Event, Finished, Listener, Outcome, TaskRef};
 use crate::journal::reader::History;
 use crate::journal::record::{Record, Status};
 use crate::plan::Plan;
+use crate::policy::{self, JobEnd};
 use crate::run::RunResult;
 use crate::state_dir::{StateDir, log_file, log_stem};
 use manifest::Manifest;
+pub use scheduler::{ArrayState, Cancel, Scheduler};
 use tail::Tail;
 
 /// How often reporters get a tick, and journals are read.
@@ -89,6 +95,17 @@ pub fn state_dir_warning(state_dir: &Path) -> Option<String> {
 
 /// Runs the plan on Slurm; returns how it ended, as a local run does.
 pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: &mut dyn Listener) -> RunResult {
+    run_with(&scheduler::Slurm, plan, history, options, reporter)
+}
+
+/// [`run`] with any [`Scheduler`].
+pub fn run_with(
+    scheduler: &dyn Scheduler,
+    plan: &Plan,
+    history: Option<&History>,
+    options: &Options,
+    reporter: &mut dyn Listener,
+) -> RunResult {
     let (signal_tx, signals) = crossbeam_channel::unbounded::<i32>();
     if let Err(e) = crate::run::signals::forward_to(signal_tx, |s| s) {
         let message = format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
@@ -97,7 +114,7 @@ pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: 
     if let Some(message) = state_dir_warning(&options.state_dir) {
         reporter.event(&Event::Warning { message: &message });
     }
-    let mut submitter = Submitter::new(plan, history, options, reporter);
+    let mut submitter = Submitter::new(scheduler, plan, history, options, reporter);
     let slots = options.concurrency.or(plan.file.concurrency).unwrap_or(0);
     let started =
         Event::RunStarted { name: &plan.file.name, counts: submitter.counts, workers: slots, backend: "slurm" };
@@ -120,7 +137,7 @@ pub fn run(plan: &Plan, history: Option<&History>, options: &Options, reporter: 
         match signals.recv_timeout(TICK) {
             Ok(signal) if submitter.interrupted_by.is_none() => {
                 submitter.interrupted_by = Some(signal);
-                let reason = format!("interrupted by {}", crate::run::signals::name(signal));
+                let reason = policy::interrupted(signal);
                 submitter.stop(true, &reason);
                 cancel_deadline = Some(Instant::now() + CANCEL_WAIT);
             }
@@ -147,6 +164,19 @@ enum Phase {
     Done {
         failed: bool,
     },
+    /// A need did not succeed, or the run stopped before it started.
+    Skipped,
+}
+
+impl Phase {
+    fn end(&self) -> JobEnd {
+        match self {
+            Phase::Waiting | Phase::Submitted { .. } => JobEnd::Open,
+            Phase::Done { failed: false } => JobEnd::Succeeded,
+            Phase::Done { failed: true } => JobEnd::Failed,
+            Phase::Skipped => JobEnd::Skipped,
+        }
+    }
 }
 
 /// An attempt an element reported started.
@@ -182,6 +212,7 @@ struct Array {
 }
 
 struct Submitter<'a, 'r> {
+    scheduler: &'a dyn Scheduler,
     plan: &'a Plan,
     history: Option<&'a History>,
     options: &'a Options,
@@ -202,7 +233,13 @@ struct Submitter<'a, 'r> {
 }
 
 impl<'a, 'r> Submitter<'a, 'r> {
-    fn new(plan: &'a Plan, history: Option<&'a History>, options: &'a Options, reporter: &'r mut dyn Listener) -> Self {
+    fn new(
+        scheduler: &'a dyn Scheduler,
+        plan: &'a Plan,
+        history: Option<&'a History>,
+        options: &'a Options,
+        reporter: &'r mut dyn Listener,
+    ) -> Self {
         let phases =
             plan.jobs.iter().map(|j| if j.selected { Phase::Waiting } else { Phase::Done { failed: false } }).collect();
         let run_tag =
@@ -219,14 +256,15 @@ impl<'a, 'r> Submitter<'a, 'r> {
             stopping: false,
             cancelled: false,
             interrupted_by: None,
-            max_array_size: scheduler::max_array_size(),
+            max_array_size: scheduler.max_array_size(),
+            scheduler,
             run_tag,
             warned_poll: false,
         }
     }
 
     fn all_done(&self) -> bool {
-        self.phases.iter().all(|p| matches!(p, Phase::Done { .. }))
+        self.phases.iter().all(|p| matches!(p, Phase::Done { .. } | Phase::Skipped))
     }
 
     /// Submits every job whose needs succeeded; skips those whose needs failed.
@@ -235,31 +273,31 @@ impl<'a, 'r> Submitter<'a, 'r> {
             if !matches!(self.phases[i], Phase::Waiting) {
                 continue;
             }
-            let job = &self.plan.file.jobs[i];
-            let failed_need = job.needs.iter().find(|&&n| matches!(self.phases[n], Phase::Done { failed: true }));
-            let reason = if self.stopping {
-                Some("the run stopped".to_owned())
-            } else {
-                failed_need.map(|&n| format!("it needs `{}`, which failed", self.plan.file.jobs[n].name))
-            };
-            if let Some(reason) = reason {
-                self.skip_job(i, &reason);
-                continue;
-            }
-            if job.needs.iter().all(|&n| matches!(self.phases[n], Phase::Done { failed: false })) {
+            let jobs = &self.plan.file.jobs;
+            let ends = || jobs[i].needs.iter().map(|&n| (jobs[n].name.as_str(), self.phases[n].end()));
+            if self.stopping {
+                self.skip_job(i, policy::STOPPED_BEFORE_THEY_STARTED, true);
+            } else if let Some(reason) = policy::blocked(ends()) {
+                self.skip_job(i, &reason, false);
+            } else if policy::ready(ends().map(|(_, end)| end)) {
                 self.submit_job(i);
             }
         }
     }
 
-    /// A job that was to be planned when it became ready has no tasks yet: it is said, not
-    /// counted.
-    fn skip_job(&mut self, job: usize, reason: &str) {
+    /// Counts a job's tasks as skipped (a need did not succeed) or, with `not_run`, not run
+    /// (the run stopped). A job that was to be planned when it became ready has no tasks yet:
+    /// it is said, not counted.
+    fn skip_job(&mut self, job: usize, reason: &str, not_run: bool) {
         let tasks = self.plan.jobs[job].count();
-        self.counts.skipped += tasks;
-        self.phases[job] = Phase::Done { failed: true };
+        if not_run {
+            self.counts.not_run += tasks;
+        } else {
+            self.counts.skipped += tasks;
+        }
+        self.phases[job] = Phase::Skipped;
         let name = &self.plan.file.jobs[job].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run: false, counts: self.counts });
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });
     }
 
     fn submit_job(&mut self, job: usize) {
@@ -396,7 +434,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         args.extend(s.mem.iter().map(|m| format!("--mem={m}")));
         args.extend(s.extra.iter().cloned());
         args.push(script_path.display().to_string());
-        let id = scheduler::submit(&args)?;
+        let id = self.scheduler.submit(&args)?;
         let elements = (0..elements)
             .map(|e| Element {
                 tail: Tail::new(manifest.journal_path(e)),
@@ -506,11 +544,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     stderr_tail,
                     log,
                 };
-                let retried = !finished.outcome.is_success()
-                    && finished.outcome != Outcome::Cancelled
-                    && attempt <= spec.settings.retries;
-                if retried {
-                    let delay = crate::run::retry::delay(spec.settings.retry_delay, attempt);
+                if let Some(delay) = policy::retries(&finished.outcome, attempt, &spec.settings, self.stopping) {
                     self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
                 } else {
                     self.arrays[a].elements[e].done.insert(index);
@@ -524,22 +558,15 @@ impl<'a, 'r> Submitter<'a, 'r> {
 
     /// A task's last attempt ended: count it, tell the reporters, apply `on_failure`.
     fn finish(&mut self, finished: &Finished) {
-        if finished.outcome.is_success() {
-            self.counts.succeeded += 1;
-        } else {
-            self.counts.failed += 1;
-            if let Phase::Submitted { failed, .. } = &mut self.phases[finished.job] {
-                *failed = true;
-            }
+        policy::count(&mut self.counts, finished);
+        if !finished.outcome.is_success()
+            && let Phase::Submitted { failed, .. } = &mut self.phases[finished.job]
+        {
+            *failed = true;
         }
         self.reporter.event(&Event::TaskFinished { task: finished, counts: self.counts });
-        if !finished.outcome.is_success() && finished.outcome != Outcome::Cancelled {
-            let name = &self.plan.file.jobs[finished.job].name;
-            match self.plan.file.jobs[finished.job].settings.on_failure {
-                OnFailure::Continue => {}
-                OnFailure::Stop => self.stop(false, &format!("a task of `{name}` failed (on_failure: stop)")),
-                OnFailure::Kill => self.stop(true, &format!("a task of `{name}` failed (on_failure: kill)")),
-            }
+        if let Some((stop, why)) = policy::on_failure(finished, self.plan.file.jobs[finished.job].settings.on_failure) {
+            self.stop(stop == policy::Stop::Terminate, &why);
         }
     }
 
@@ -555,7 +582,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
 
     fn cancel_arrays(&mut self, how: scheduler::Cancel) {
         let ids: Vec<String> = self.arrays.iter().filter(|a| !a.settled).map(|a| a.id.clone()).collect();
-        if let Err(e) = scheduler::cancel(&ids, how) {
+        if let Err(e) = self.scheduler.cancel(&ids, how) {
             self.reporter.event(&Event::Warning { message: &e });
         }
         // Ask soon what became of them.
@@ -569,7 +596,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
     /// One `squeue` for the array; whether an element's state changed.
     fn poll_array(&mut self, a: usize) -> bool {
         let array = &mut self.arrays[a];
-        let state = match scheduler::poll(&array.id) {
+        let state = match self.scheduler.poll(&array.id) {
             Ok(state) => state,
             Err(e) => {
                 if !self.warned_poll {
@@ -691,7 +718,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 if unstarted > 0 {
                     self.counts.not_run += unstarted;
                     let name = &self.plan.file.jobs[job].name;
-                    let reason = "the run stopped before they started";
+                    let reason = policy::STOPPED_BEFORE_THEY_STARTED;
                     self.reporter.event(&Event::JobSkipped {
                         job: name,
                         tasks: unstarted,

@@ -10,6 +10,39 @@ use std::process::{Command, Stdio};
 /// Slurm's default `MaxArraySize`: array indices run from 0 to 1000.
 pub const DEFAULT_MAX_ARRAY_SIZE: u64 = 1001;
 
+/// What the submitter asks of the scheduler. [`Slurm`] runs Slurm's commands; the tests' fake
+/// runs the elements in-process, so the submitter's behaviour is tested without a cluster.
+pub trait Scheduler {
+    /// The most elements one array may have.
+    fn max_array_size(&self) -> u64;
+    /// `sbatch --parsable ARGS…`: the new array's job id.
+    fn submit(&self, args: &[String]) -> Result<String, String>;
+    /// What the scheduler says of the array's elements.
+    fn poll(&self, array: &str) -> Result<ArrayState, String>;
+    fn cancel(&self, arrays: &[String], how: Cancel) -> Result<(), String>;
+}
+
+/// The cluster, through Slurm's client commands.
+pub struct Slurm;
+
+impl Scheduler for Slurm {
+    fn max_array_size(&self) -> u64 {
+        max_array_size()
+    }
+
+    fn submit(&self, args: &[String]) -> Result<String, String> {
+        submit(args)
+    }
+
+    fn poll(&self, array: &str) -> Result<ArrayState, String> {
+        poll(array)
+    }
+
+    fn cancel(&self, arrays: &[String], how: Cancel) -> Result<(), String> {
+        cancel(arrays, how)
+    }
+}
+
 /// Runs a Slurm command; its stdout, or its stderr (trimmed) as the error.
 fn call(program: &str, args: &[String]) -> Result<String, String> {
     let output = Command::new(program)
@@ -27,7 +60,7 @@ fn call(program: &str, args: &[String]) -> Result<String, String> {
 }
 
 /// The cluster's `MaxArraySize` (`scontrol show config`), or Slurm's default.
-pub fn max_array_size() -> u64 {
+fn max_array_size() -> u64 {
     call("scontrol", &["show".into(), "config".into()])
         .ok()
         .and_then(|text| parse_config_value(&text, "MaxArraySize"))
@@ -43,7 +76,7 @@ fn parse_config_value(text: &str, key: &str) -> Option<String> {
 }
 
 /// `sbatch --parsable ARGS…`: the new array's job id.
-pub fn submit(args: &[String]) -> Result<String, String> {
+fn submit(args: &[String]) -> Result<String, String> {
     let mut all = vec!["--parsable".to_owned()];
     all.extend_from_slice(args);
     let out = call("sbatch", &all)?;
@@ -65,7 +98,7 @@ pub enum ArrayState {
 }
 
 /// `squeue -h -r -t all -j ID -o %K|%T`: one call for the whole array.
-pub fn poll(array: &str) -> Result<ArrayState, String> {
+fn poll(array: &str) -> Result<ArrayState, String> {
     let args: Vec<String> =
         ["-h", "-r", "-t", "all", "-j", array, "-o", "%K|%T"].iter().map(|s| s.to_string()).collect();
     match call("squeue", &args) {
@@ -135,7 +168,7 @@ pub enum Cancel {
     Hard,
 }
 
-pub fn cancel(arrays: &[String], how: Cancel) -> Result<(), String> {
+fn cancel(arrays: &[String], how: Cancel) -> Result<(), String> {
     if arrays.is_empty() {
         return Ok(());
     }

@@ -5,6 +5,7 @@ use std::time::Instant;
 use super::Dispatcher;
 use crate::events::Event;
 use crate::plan::PlannedTask;
+use crate::policy::{self, JobEnd};
 
 pub(super) enum JobStatus {
     /// Waiting for the jobs it needs.
@@ -32,6 +33,17 @@ pub(super) struct JobState<'p> {
     /// Attempts that were queued when the run stopped, and never ran.
     pub(super) unstarted: u64,
     pub(super) last_start: Option<Instant>,
+}
+
+impl JobStatus {
+    fn end(&self) -> JobEnd {
+        match self {
+            JobStatus::Waiting | JobStatus::Active => JobEnd::Open,
+            JobStatus::Done { failed: false } => JobEnd::Succeeded,
+            JobStatus::Done { failed: true } => JobEnd::Failed,
+            JobStatus::Skipped => JobEnd::Skipped,
+        }
+    }
 }
 
 impl<'p> JobState<'p> {
@@ -62,19 +74,12 @@ impl Dispatcher<'_, '_> {
     pub(super) fn update_job_statuses(&mut self) {
         for i in 0..self.jobs.len() {
             if let JobStatus::Waiting = self.jobs[i].status {
-                let spec = &self.plan.file.jobs[i];
-                let blocker = spec.needs.iter().find_map(|&n| match self.jobs[n].status {
-                    JobStatus::Done { failed: true } => {
-                        Some(format!("`{}`, which failed", self.plan.file.jobs[n].name))
-                    }
-                    JobStatus::Skipped => Some(format!("`{}`, which was skipped", self.plan.file.jobs[n].name)),
-                    _ => None,
-                });
-                let ready =
-                    spec.needs.iter().all(|&n| matches!(self.jobs[n].status, JobStatus::Done { failed: false }));
-                if let Some(reason) = blocker {
-                    self.skip_rest_of_job(i, &format!("it needs {reason}"), false);
-                } else if ready {
+                let needs = &self.plan.file.jobs[i].needs;
+                let files = &self.plan.file.jobs;
+                let ends = || needs.iter().map(|&n| (files[n].name.as_str(), self.jobs[n].status.end()));
+                if let Some(reason) = policy::blocked(ends()) {
+                    self.skip_rest_of_job(i, &reason, false);
+                } else if policy::ready(ends().map(|(_, end)| end)) {
                     self.activate(i);
                 }
             }

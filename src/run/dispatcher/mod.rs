@@ -17,7 +17,6 @@ use super::cancel::{Cancel, Level};
 use super::escapes::Adopted;
 use super::handoff::{Feed, MAX_AHEAD_PER_WORKER};
 use super::output::Output;
-use super::retry;
 use super::signals::Interrupts;
 use super::worker::{Attempt, AttemptDone};
 use crate::config::OnFailure;
@@ -25,6 +24,7 @@ use crate::events::Listener;
 use crate::events::{Counts, Event, Finished, Outcome, TaskRef};
 use crate::journal::reader::History;
 use crate::plan::{Plan, Task};
+use crate::policy;
 use jobs::{JobState, JobStatus};
 
 /// How often reporters get a [`Listener::tick`] (progress redraws, periodic lines).
@@ -365,12 +365,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             log: done.kept.log,
         };
         let settings = &self.plan.file.jobs[i].settings;
-        let retryable = !matches!(finished.outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_));
         if undelivered {
             self.note_undelivered(&finished.label);
         }
-        if retryable && done.number <= settings.retries && !self.stopping {
-            let delay = retry::delay(settings.retry_delay, done.number);
+        if let Some(delay) = policy::retries(&finished.outcome, done.number, settings, self.stopping) {
             self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
             self.retries.push(Retry {
                 task: done.task,
@@ -442,23 +440,14 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         let i = finished.job;
         let job = &mut self.jobs[i];
         job.finished += 1;
-        let failed = !finished.outcome.is_success();
-        if failed {
+        if !finished.outcome.is_success() {
             job.failed += 1;
-            self.counts.failed += 1;
-        } else {
-            self.counts.succeeded += 1;
         }
-        if failed && finished.outcome != Outcome::Cancelled && !self.stopping {
-            match self.plan.file.jobs[i].settings.on_failure {
-                OnFailure::Continue => {}
-                OnFailure::Stop => {
-                    self.stop(Level::Drain, &format!("{} failed and on_failure is `stop`", finished.label))
-                }
-                OnFailure::Kill => {
-                    self.stop(Level::Terminate, &format!("{} failed and on_failure is `kill`", finished.label))
-                }
-            }
+        policy::count(&mut self.counts, &finished);
+        if !self.stopping
+            && let Some((stop, why)) = policy::on_failure(&finished, self.plan.file.jobs[i].settings.on_failure)
+        {
+            self.stop(level_of(stop), &why);
         }
         match (seq, self.output.printed_through()) {
             (Some(seq), Some(printed)) if seq >= printed => _ = self.held.insert(seq, finished),
@@ -469,15 +458,11 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     fn on_signal(&mut self, signal: i32) {
         if self.interrupted_by.is_some() {
             self.cancel.raise(Level::Kill);
-            self.reporter.event(&Event::RunCancelling {
-                reason: "interrupted again: killing every task now",
-                counts: self.counts,
-            });
+            self.reporter.event(&Event::RunCancelling { reason: policy::INTERRUPTED_AGAIN, counts: self.counts });
             return;
         }
         self.interrupted_by = Some(signal);
-        let name = super::signals::name(signal);
-        self.stop(Level::Terminate, &format!("{name} received: stopping every task (again to kill at once)"));
+        self.stop(Level::Terminate, &policy::interrupted(signal));
     }
 
     fn stop(&mut self, level: Level, reason: &str) {
@@ -494,9 +479,17 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
         for i in 0..self.jobs.len() {
             if matches!(self.jobs[i].status, JobStatus::Waiting | JobStatus::Active) {
-                self.skip_rest_of_job(i, "the run was stopped before they started", true);
+                self.skip_rest_of_job(i, policy::STOPPED_BEFORE_THEY_STARTED, true);
             }
         }
+    }
+}
+
+/// The pool's cancellation level that carries out a stop.
+fn level_of(stop: policy::Stop) -> Level {
+    match stop {
+        policy::Stop::Drain => Level::Drain,
+        policy::Stop::Terminate => Level::Terminate,
     }
 }
 

@@ -1,0 +1,140 @@
+//! The run policy: what happens to a run as its tasks end, whichever driver runs them.
+//!
+//! The local pool ([`crate::run`]) and the Slurm submitter ([`crate::slurm`]) both ask here
+//! whether a failed attempt runs again, what `on_failure` stops, why a job whose needs did not
+//! succeed is skipped, how tasks are counted, and what an interrupt says: so the two backends
+//! decide alike and say it in the same words. How a driver carries a decision out (raising the
+//! pool's cancellation level, `scancel`) stays with the driver.
+
+use std::time::Duration;
+
+use crate::config::{OnFailure, Settings};
+use crate::events::{Counts, Finished, Outcome};
+
+/// How far a stop goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// No new task starts; running ones finish.
+    Drain,
+    /// Running tasks are stopped too (SIGTERM, SIGKILL after `kill_grace`).
+    Terminate,
+}
+
+/// A job, as the policy sees it when deciding whether its dependents may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Not ended yet.
+    Open,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+/// Whether a failed attempt is tried again (`attempt`: 1 for the first). Not once the run is
+/// stopping, and not for a task that was cancelled or succeeded without its output delivered.
+pub fn retries(outcome: &Outcome, attempt: u32, settings: &Settings, stopping: bool) -> Option<Duration> {
+    let retryable = !matches!(outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_));
+    (retryable && attempt <= settings.retries && !stopping)
+        .then(|| crate::run::retry::delay(settings.retry_delay, attempt))
+}
+
+/// Counts a task's last attempt.
+pub fn count(counts: &mut Counts, finished: &Finished) {
+    if finished.outcome.is_success() {
+        counts.succeeded += 1;
+    } else {
+        counts.failed += 1;
+    }
+}
+
+/// What the job's `on_failure` asks after a task's last attempt, and why, when it asks a stop.
+pub fn on_failure(finished: &Finished, on_failure: OnFailure) -> Option<(Stop, String)> {
+    if finished.outcome.is_success() || finished.outcome == Outcome::Cancelled {
+        return None;
+    }
+    match on_failure {
+        OnFailure::Continue => None,
+        OnFailure::Stop => Some((Stop::Drain, format!("{} failed and on_failure is `stop`", finished.label))),
+        OnFailure::Kill => Some((Stop::Terminate, format!("{} failed and on_failure is `kill`", finished.label))),
+    }
+}
+
+/// Why a job that waits for `needs` will not run, once one of them failed or was skipped.
+pub fn blocked<'a>(needs: impl IntoIterator<Item = (&'a str, JobEnd)>) -> Option<String> {
+    needs.into_iter().find_map(|(name, end)| match end {
+        JobEnd::Failed => Some(format!("it needs `{name}`, which failed")),
+        JobEnd::Skipped => Some(format!("it needs `{name}`, which was skipped")),
+        JobEnd::Open | JobEnd::Succeeded => None,
+    })
+}
+
+/// Whether every need succeeded.
+pub fn ready(needs: impl IntoIterator<Item = JobEnd>) -> bool {
+    needs.into_iter().all(|end| end == JobEnd::Succeeded)
+}
+
+/// Why tasks that never started are not run, after a stop.
+pub const STOPPED_BEFORE_THEY_STARTED: &str = "the run was stopped before they started";
+
+/// What the first interrupting signal says: every task is stopped.
+pub fn interrupted(signal: i32) -> String {
+    format!("{} received: stopping every task (again to kill at once)", crate::run::signals::name(signal))
+}
+
+/// What a second interrupting signal says.
+pub const INTERRUPTED_AGAIN: &str = "interrupted again: killing every task now";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(outcome: Outcome) -> Finished {
+        Finished {
+            job: 0,
+            key: 0,
+            index: 3,
+            label: "export[3]".into(),
+            command: String::new(),
+            outcome,
+            duration: Duration::ZERO,
+            attempt: 1,
+            stderr_tail: Vec::new(),
+            log: None,
+        }
+    }
+
+    #[test]
+    fn retries_only_what_failed_while_attempts_are_left_and_the_run_goes_on() {
+        let yaml = "jobs:\n  a:\n    retries: 2\n    command: 'true'\n";
+        let file = crate::config::parse(std::path::Path::new("/tmp/policy.yaml"), yaml).expect("parses");
+        let settings = &file.jobs[0].settings;
+        assert!(retries(&Outcome::Exited(1), 1, settings, false).is_some());
+        assert!(retries(&Outcome::Exited(1), 2, settings, false).is_some());
+        assert!(retries(&Outcome::Exited(1), 3, settings, false).is_none(), "attempts used up");
+        assert!(retries(&Outcome::Exited(1), 1, settings, true).is_none(), "the run is stopping");
+        for outcome in [Outcome::Succeeded, Outcome::Cancelled, Outcome::Undelivered("x".into())] {
+            assert!(retries(&outcome, 1, settings, false).is_none(), "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn on_failure_stops_with_its_reason_and_a_cancelled_task_stops_nothing() {
+        let failed = finished(Outcome::Exited(1));
+        assert_eq!(on_failure(&failed, OnFailure::Continue), None);
+        assert_eq!(
+            on_failure(&failed, OnFailure::Stop),
+            Some((Stop::Drain, "export[3] failed and on_failure is `stop`".into()))
+        );
+        assert_eq!(on_failure(&failed, OnFailure::Kill).map(|(s, _)| s), Some(Stop::Terminate));
+        assert_eq!(on_failure(&finished(Outcome::Cancelled), OnFailure::Kill), None);
+    }
+
+    #[test]
+    fn a_job_is_blocked_by_a_need_that_failed_or_was_skipped() {
+        assert_eq!(blocked([("a", JobEnd::Succeeded), ("b", JobEnd::Open)]), None);
+        assert_eq!(blocked([("a", JobEnd::Skipped)]).as_deref(), Some("it needs `a`, which was skipped"));
+        assert_eq!(blocked([("a", JobEnd::Failed)]).as_deref(), Some("it needs `a`, which failed"));
+        assert!(ready([JobEnd::Succeeded, JobEnd::Succeeded]));
+        assert!(!ready([JobEnd::Succeeded, JobEnd::Open]));
+    }
+}

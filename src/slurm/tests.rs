@@ -1,0 +1,163 @@
+//! The submitter against the fake scheduler: submission, progress from the elements'
+//! journals, a lost element, a stop that cancels pending elements, resume, `MaxArraySize`
+//! splits, and the same job file through both drivers.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::fake::Fake;
+use super::{Options, run_with};
+use crate::events::{Counts, Event, Listener, Listeners, OutputSink};
+use crate::journal::reader::{History, read_state};
+use crate::plan::{Plan, PlanOptions};
+use crate::run::output::{Logs, Output, OutputMode};
+
+/// What a run told its listeners, times left out.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Told {
+    finished: BTreeSet<(String, String, u32)>,
+    retried: BTreeSet<String>,
+    skipped: BTreeSet<(String, u64, String, bool)>,
+    cancelling: Vec<String>,
+    counts: Counts,
+}
+
+#[derive(Default)]
+struct Recorder(Arc<std::sync::Mutex<Told>>);
+
+impl Listener for Recorder {
+    fn event(&mut self, event: &Event) {
+        let mut told = self.0.lock().unwrap();
+        match event {
+            Event::TaskFinished { task, .. } => {
+                told.finished.insert((task.label.clone(), task.outcome.describe(), task.attempt));
+            }
+            Event::TaskRetrying { task, .. } => _ = told.retried.insert(task.label.clone()),
+            Event::JobSkipped { job, tasks, reason, not_run, .. } => {
+                told.skipped.insert((job.to_string(), *tasks, reason.to_string(), *not_run));
+            }
+            Event::RunCancelling { reason, .. } => told.cancelling.push(reason.to_string()),
+            Event::RunFinished { counts, .. } => told.counts = *counts,
+            _ => {}
+        }
+    }
+}
+
+struct Job {
+    dir: tempfile::TempDir,
+}
+
+impl Job {
+    fn new(yaml: &str) -> Job {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("job.yaml"), yaml).unwrap();
+        Job { dir }
+    }
+
+    fn plan(&self) -> Plan {
+        let file = crate::config::load(&self.dir.path().join("job.yaml")).expect("loads");
+        Plan::new(file, &PlanOptions::default()).expect("plans")
+    }
+
+    fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn on_slurm(&self, fake: &Fake, history: Option<&History>) -> Told {
+        let plan = self.plan();
+        let options = Options { state_dir: self.state(), concurrency: None, keep_logs: false };
+        let told = Arc::default();
+        let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
+        run_with(fake, &plan, history, &options, &mut listeners);
+        drop(listeners);
+        Arc::try_unwrap(told).unwrap().into_inner().unwrap()
+    }
+
+    fn locally(&self) -> Told {
+        let plan = self.plan();
+        let told = Arc::default();
+        let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
+        let logs = Logs { dir: self.state().join("logs"), keep_all: false };
+        let sink: Arc<dyn OutputSink> = Arc::new(crate::console::Console::new());
+        let output = Output::new(OutputMode::None, sink, logs, false, 2);
+        crate::run::run(&plan, None, &crate::run::Guards::none(), 2, &output, &mut listeners);
+        drop(listeners);
+        Arc::try_unwrap(told).unwrap().into_inner().unwrap()
+    }
+}
+
+const FAILING: &str = r#"
+jobs:
+  ok:
+    range: {from: 1, to: 4}
+    command: "true"
+  bad:
+    needs: [ok]
+    items: [1, 2, 3]
+    retries: 1
+    command: sh -c 'test {{ item }} -ne 2'
+  after:
+    needs: [bad]
+    command: "true"
+  later:
+    needs: [after]
+    command: "true"
+"#;
+
+#[test]
+fn the_same_failing_file_ends_alike_on_both_drivers() {
+    let job = Job::new(FAILING);
+    let local = job.locally();
+    let slurm = job.on_slurm(&Fake::new(), None);
+    assert_eq!(local.counts.total, 9);
+    assert_eq!((local.counts.succeeded, local.counts.failed, local.counts.skipped), (6, 1, 2));
+    let skipped = ("later".to_owned(), 1, "it needs `after`, which was skipped".to_owned(), false);
+    assert!(local.skipped.contains(&skipped), "{:?}", local.skipped);
+    assert!(local.finished.contains(&("bad[1]".into(), "exit 1".into(), 2)), "{:?}", local.finished);
+    assert_eq!(slurm, local);
+}
+
+#[test]
+fn arrays_are_split_at_max_array_size() {
+    let job =
+        Job::new("jobs:\n  t:\n    range: {from: 1, to: 5}\n    slurm: {tasks_per_element: 1}\n    command: 'true'\n");
+    let fake = Fake { max_array_size: 2, ..Fake::new() };
+    let told = job.on_slurm(&fake, None);
+    assert_eq!(fake.submitted(), 3);
+    assert_eq!((told.counts.total, told.counts.succeeded), (5, 5));
+}
+
+#[test]
+fn the_tasks_of_a_lost_element_are_reported_lost_with_its_state() {
+    let job =
+        Job::new("jobs:\n  t:\n    range: {from: 1, to: 3}\n    slurm: {tasks_per_element: 1}\n    command: 'true'\n");
+    let fake = Fake { lose: vec![1], ..Fake::new() };
+    let told = job.on_slurm(&fake, None);
+    assert_eq!((told.counts.succeeded, told.counts.failed), (2, 1));
+    let lost = ("t[1]".to_owned(), "lost: its array element ended NODE_FAIL before it ran".to_owned(), 1);
+    assert!(told.finished.contains(&lost), "{:?}", told.finished);
+}
+
+#[test]
+fn a_stop_cancels_the_pending_elements_and_their_tasks_are_not_run() {
+    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 3}\n    on_failure: stop\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test {{ start }} -ne 1'\n";
+    let job = Job::new(yaml);
+    let fake = Fake { one_per_poll: true, ..Fake::new() };
+    let told = job.on_slurm(&fake, None);
+    assert_eq!(told.cancelling, ["t[0] failed and on_failure is `stop`"]);
+    assert_eq!((told.counts.failed, told.counts.not_run, told.counts.succeeded), (1, 2, 0));
+    let reason = crate::policy::STOPPED_BEFORE_THEY_STARTED.to_owned();
+    assert!(told.skipped.contains(&("t".into(), 2, reason, true)), "{:?}", told.skipped);
+}
+
+#[test]
+fn resume_runs_only_what_did_not_succeed() {
+    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 3}\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test {{ start }} -ne 2 || test -e fixed'\n";
+    let job = Job::new(yaml);
+    let first = job.on_slurm(&Fake::new(), None);
+    assert_eq!((first.counts.succeeded, first.counts.failed), (2, 1));
+    std::fs::write(job.dir.path().join("fixed"), "").unwrap();
+    let history = read_state(&job.state()).unwrap();
+    let second = job.on_slurm(&Fake::new(), Some(&history));
+    assert_eq!((second.counts.already_done, second.counts.succeeded, second.counts.failed), (2, 1, 0));
+}
