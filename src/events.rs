@@ -66,6 +66,14 @@ impl Outcome {
         *self == Outcome::Succeeded
     }
 
+    /// Why it did not start, was lost, or was not delivered.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::NotStarted(why) | Outcome::Lost(why) | Outcome::Undelivered(why) => Some(why),
+            _ => None,
+        }
+    }
+
     /// `exit 1`, `signal 9 (SIGKILL)`, `not started: …`, for summaries and log lines.
     pub fn describe(&self) -> String {
         match self {
@@ -134,6 +142,63 @@ impl Status {
 /// Now, as records and reports write time: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A finished attempt as every format states it: the journal's end record, `--events json`'s
+/// `task_finished` and `task_retrying`, and each task of `--report run.json` (each adds its
+/// own fields beside these). One view, so the field names cannot drift apart.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TaskEnd {
+    pub job: String,
+    pub index: u64,
+    pub label: String,
+    /// The task's identity across runs, in hex.
+    pub key: String,
+    /// 1 for the first.
+    pub attempt: u32,
+    pub status: Status,
+    #[serde(default)]
+    pub exit: Option<i32>,
+    #[serde(default)]
+    pub signal: Option<i32>,
+    pub duration_ms: u64,
+    /// Why it did not start, was lost, or its output was not delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl TaskEnd {
+    pub fn of(task: &Finished, job: &str) -> TaskEnd {
+        let (status, exit, signal) = Status::of(&task.outcome);
+        TaskEnd {
+            job: job.to_owned(),
+            index: task.index,
+            label: task.label.clone(),
+            key: format!("{:016x}", task.key),
+            attempt: task.attempt,
+            status,
+            exit,
+            signal,
+            duration_ms: u64::try_from(task.duration.as_millis()).unwrap_or(u64::MAX),
+            reason: task.outcome.reason().map(str::to_owned),
+        }
+    }
+
+    /// The outcome it states, back: [`Status::of`] the other way. A timeout states no limit:
+    /// `timeout` is the task's (its duration when unknown).
+    pub fn outcome(&self, timeout: Option<Duration>) -> Outcome {
+        let reason = || self.reason.clone().unwrap_or_default();
+        match self.status {
+            Status::Ok => Outcome::Succeeded,
+            Status::Failed => Outcome::Exited(self.exit.unwrap_or(1)),
+            Status::Signalled => Outcome::Signalled(self.signal.unwrap_or(9)),
+            Status::Timeout => Outcome::TimedOut(timeout.unwrap_or(Duration::from_millis(self.duration_ms))),
+            Status::Cancelled => Outcome::Cancelled,
+            Status::NotStarted => Outcome::NotStarted(reason()),
+            Status::Lost => Outcome::Lost(reason()),
+            Status::Undelivered => Outcome::Undelivered(reason()),
+        }
+    }
 }
 
 /// A task whose attempt starts, as listeners see it.

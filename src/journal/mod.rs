@@ -20,10 +20,10 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, TrySendError};
 
 use crate::events::Listener;
-use crate::events::{Counts, Event, Finished, Outcome};
+use crate::events::{Counts, Event, Finished};
 use crate::plan::identity::format_key;
 use crate::state_dir::StateDir;
-use record::{Record, Status, VERSION};
+use record::{Record, TaskEnd, VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -195,24 +195,7 @@ impl Journal {
     }
 
     fn end_record(&self, task: &Finished) -> Record {
-        let (status, exit, signal) = Status::of(&task.outcome);
-        Record::End {
-            v: VERSION,
-            key: format_key(task.key),
-            job: self.jobs[task.job].clone(),
-            index: task.index,
-            label: task.label.clone(),
-            attempt: task.attempt,
-            status,
-            exit,
-            signal,
-            duration_ms: task.duration.as_millis() as u64,
-            at: record::now(),
-            reason: match &task.outcome {
-                Outcome::NotStarted(why) | Outcome::Lost(why) | Outcome::Undelivered(why) => Some(why.clone()),
-                _ => None,
-            },
-        }
+        Record::End { v: VERSION, task: TaskEnd::of(task, &self.jobs[task.job]), at: record::now() }
     }
 }
 

@@ -141,9 +141,9 @@ fn apply(history: &mut History, record: Record) {
             }
         }
         Record::Start { at, .. } => history.last_activity = Some(at),
-        Record::End { key, job, status, at, .. } => {
-            if let Ok(key) = u64::from_str_radix(&key, 16) {
-                history.record(key, &job, status == Status::Ok);
+        Record::End { task, at, .. } => {
+            if let Ok(key) = u64::from_str_radix(&task.key, 16) {
+                history.record(key, &task.job, task.status == Status::Ok);
             }
             history.last_activity = Some(at);
         }

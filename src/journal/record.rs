@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::events::{Status, now};
+pub use crate::events::{Status, TaskEnd, now};
 
 /// Bumped when a record changes incompatibly; readers skip records of other versions.
 pub const VERSION: u32 = 1;
@@ -41,21 +41,9 @@ pub enum Record {
     /// An attempt ended. Only `status: ok` makes a task done.
     End {
         v: u32,
-        key: String,
-        job: String,
-        index: u64,
-        label: String,
-        attempt: u32,
-        status: Status,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        exit: Option<i32>,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        signal: Option<i32>,
-        duration_ms: u64,
+        #[serde(flatten)]
+        task: TaskEnd,
         at: String,
-        /// Why it did not start, or was lost (`not_started`, `lost`).
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        reason: Option<String>,
     },
     /// The run ended (missing when it crashed or was killed).
     RunEnd {
@@ -90,5 +78,34 @@ impl Record {
             | Record::End { v, .. }
             | Record::RunEnd { v, .. } => *v,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An end record reads back as written, and a version-1 line of an older batchrun (no
+    /// `exit: null`, no `reason`) still reads.
+    #[test]
+    fn end_records_round_trip_and_older_lines_read() {
+        let task = TaskEnd {
+            job: "export".into(),
+            index: 3,
+            label: "export[3]".into(),
+            key: "00000000000000ab".into(),
+            attempt: 2,
+            status: Status::NotStarted,
+            exit: None,
+            signal: None,
+            duration_ms: 0,
+            reason: Some("command not found: `x`".into()),
+        };
+        let record = Record::End { v: VERSION, task, at: now() };
+        let line = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), record);
+        let older = r#"{"type":"end","v":1,"key":"00000000000000ab","job":"export","index":3,"label":"export[3]","attempt":1,"status":"ok","exit":0,"duration_ms":12,"at":"2026-11-25T10:00:00.000Z"}"#;
+        let Record::End { task, .. } = serde_json::from_str::<Record>(older).unwrap() else { panic!("an end record") };
+        assert_eq!((task.status, task.exit, task.reason), (Status::Ok, Some(0), None));
     }
 }

@@ -6,9 +6,10 @@
 //! - `run_started`: `version`, `name`, `workers`, `backend` (`local` or `slurm`)
 //! - `task_started`: `job`, `index`, `label`, `key`, `attempt`, `command`
 //! - `task_retrying`: the fields of `task_finished` for the failed attempt, and `delay_ms`
-//! - `task_finished`: `job`, `index`, `label`, `key`, `command`, `status` (`ok`, `failed`,
-//!   `signalled`, `timeout`, `cancelled`, `not_started`, `lost`, `undelivered`), `exit`, `signal`, `outcome` (in words),
-//!   `attempt`, `duration_ms`, `log`
+//! - `task_finished`: the fields of the journal's end record ([`TaskEnd`]: `job`, `index`,
+//!   `label`, `key`, `attempt`, `status` (`ok`, `failed`, `signalled`, `timeout`, `cancelled`,
+//!   `not_started`, `lost`, `undelivered`), `exit`, `signal`, `duration_ms`, and `reason` when
+//!   there is one), plus `command`, `outcome` (in words) and `log`
 //! - `job_planned`: `job`, `tasks` (a job planned when it became ready; `counts.total` grew by
 //!   `tasks`)
 //! - `job_skipped`: `job`, `tasks` (0 for a job that was never planned), `reason`, `not_run`
@@ -26,7 +27,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::events::Listener;
-use crate::events::{Counts, Event, Finished, Status};
+use crate::events::{Counts, Event, Finished, TaskEnd};
 use crate::plan::identity::format_key;
 
 pub const VERSION: u32 = 1;
@@ -122,35 +123,20 @@ enum Body<'a> {
 
 #[derive(Serialize)]
 struct TaskEnded<'a> {
-    job: &'a str,
-    index: u64,
-    label: &'a str,
-    key: String,
+    #[serde(flatten)]
+    end: TaskEnd,
     command: &'a str,
-    status: Status,
-    exit: Option<i32>,
-    signal: Option<i32>,
+    /// What happened, in words.
     outcome: String,
-    attempt: u32,
-    duration_ms: u64,
     log: Option<&'a Path>,
 }
 
 impl<'a> TaskEnded<'a> {
-    fn of(task: &'a Finished, job: &'a str) -> Self {
-        let (status, exit, signal) = Status::of(&task.outcome);
+    fn of(task: &'a Finished, job: &str) -> Self {
         TaskEnded {
-            job,
-            index: task.index,
-            label: &task.label,
-            key: format_key(task.key),
+            end: TaskEnd::of(task, job),
             command: &task.command,
-            status,
-            exit,
-            signal,
             outcome: task.outcome.describe(),
-            attempt: task.attempt,
-            duration_ms: millis(task.duration),
             log: task.log.as_deref(),
         }
     }

@@ -5,9 +5,11 @@
 //! when the run ends, written beside its final path and renamed into place.
 //!
 //! JSON (format version 1): `{"version", "name", "started", "duration_ms", "interrupted_by",
-//! "counts": {"total", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{"job",
-//! "index", "label", "key", "command", "status", "exit", "signal", "attempts", "duration_ms",
-//! "log", "stderr_tail"}]}`, tasks in the order they finished. `status` is one of `ok`, `failed`,
+//! "counts": {"total", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{
+//! the fields of the journal's end record (`events::TaskEnd`: "job", "index", "label", "key",
+//! "attempt", "status", "exit", "signal", "duration_ms", "reason" when there is one), and
+//! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome"}]}`, tasks in the order
+//! they finished. `status` is one of `ok`, `failed`,
 //! `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element ended without
 //! recording it), `undelivered` (it succeeded but its output could not be written out); tasks
 //! that never ran are only counted.
@@ -24,9 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::events::Listener;
-use crate::events::{Counts, Event, Status};
-
-use crate::plan::identity::format_key;
+use crate::events::{Counts, Event, Status, TaskEnd};
 
 pub const VERSION: u32 = 1;
 
@@ -48,18 +48,14 @@ impl Format {
 }
 
 /// One finished task, as a report states it.
+/// A task as the report holds it: the journal's end record ([`TaskEnd`]) and more.
 #[derive(Debug, Serialize, Deserialize)]
 struct TaskRecord {
-    job: String,
-    index: u64,
-    label: String,
-    key: String,
+    #[serde(flatten)]
+    end: TaskEnd,
     command: String,
-    status: Status,
-    exit: Option<i32>,
-    signal: Option<i32>,
+    /// The same as `attempt`, under the name version 1 of the report first gave it.
     attempts: u32,
-    duration_ms: u64,
     log: Option<PathBuf>,
     stderr_tail: Vec<String>,
     /// What happened, in words (for JUnit's failure message).
@@ -191,10 +187,10 @@ fn write_junit(header: &Header, jobs: &[String], tasks: &mut File, out: &mut imp
     // Tallies per job first (one pass), then each job's testcases (a pass per job: jobs are few).
     let mut tally = vec![(0u64, 0u64, 0u64); jobs.len()];
     for task in records(tasks)? {
-        if let Some(i) = jobs.iter().position(|j| *j == task.job) {
+        if let Some(i) = jobs.iter().position(|j| *j == task.end.job) {
             tally[i].0 += 1;
-            tally[i].1 += u64::from(task.status != Status::Ok);
-            tally[i].2 += task.duration_ms;
+            tally[i].1 += u64::from(task.end.status != Status::Ok);
+            tally[i].2 += task.end.duration_ms;
         }
     }
     let (tests, failures): (u64, u64) = tally.iter().fold((0, 0), |(t, f), (a, b, _)| (t + a, f + b));
@@ -216,14 +212,14 @@ fn write_junit(header: &Header, jobs: &[String], tasks: &mut File, out: &mut imp
             xml(job),
             seconds(ms)
         )?;
-        for task in records(tasks)?.filter(|t| t.job == *job) {
+        for task in records(tasks)?.filter(|t| t.end.job == *job) {
             let open = format!(
                 r#"    <testcase name="{}" classname="{}" time="{}""#,
-                xml(&task.label),
+                xml(&task.end.label),
                 xml(job),
-                seconds(task.duration_ms)
+                seconds(task.end.duration_ms)
             );
-            if task.status == Status::Ok {
+            if task.end.status == Status::Ok {
                 writeln!(out, "{open}/>")?;
                 continue;
             }
@@ -237,7 +233,7 @@ fn write_junit(header: &Header, jobs: &[String], tasks: &mut File, out: &mut imp
                 out,
                 r#"      <failure message="{}" type="{:?}">{}</failure>"#,
                 xml(&message),
-                task.status,
+                task.end.status,
                 xml(&body)
             )?;
             writeln!(out, "    </testcase>")?;
@@ -270,18 +266,10 @@ impl Listener for Report {
         match event {
             Event::RunStarted { name, .. } => self.name = name.to_string(),
             Event::TaskFinished { task, .. } => {
-                let (status, exit, signal) = Status::of(&task.outcome);
                 let record = TaskRecord {
-                    job: self.jobs[task.job].clone(),
-                    index: task.index,
-                    label: task.label.clone(),
-                    key: format_key(task.key),
+                    end: TaskEnd::of(task, &self.jobs[task.job]),
                     command: task.command.clone(),
-                    status,
-                    exit,
-                    signal,
                     attempts: task.attempt,
-                    duration_ms: task.duration.as_millis() as u64,
                     log: task.log.clone(),
                     stderr_tail: task.stderr_tail.clone(),
                     outcome: task.outcome.describe(),

@@ -32,7 +32,7 @@ use crossbeam_channel::RecvTimeoutError;
 use crate::config::Job;
 use crate::events::{Counts, Event, Finished, Listener, Outcome, TaskRef};
 use crate::journal::reader::History;
-use crate::journal::record::{Record, Status};
+use crate::journal::record::Record;
 use crate::plan::Plan;
 use crate::policy::{self, JobEnd};
 use crate::run::RunResult;
@@ -511,22 +511,16 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 self.reporter.event(&Event::TaskStarted { task, attempt, counts: self.counts });
                 self.arrays[a].elements[e].running.insert(index, Running { key, label, command });
             }
-            Record::End { index, attempt, status, exit, signal, duration_ms, reason, .. } => {
+            Record::End { task: end, .. } => {
+                let (index, attempt) = (end.index, end.attempt);
                 let Some(running) = self.arrays[a].elements[e].running.remove(&index) else { return };
                 self.counts.running = self.counts.running.saturating_sub(1);
                 let spec = &self.plan.file.jobs[job];
-                let duration = Duration::from_millis(duration_ms);
-                let outcome = match status {
-                    Status::Ok => Outcome::Succeeded,
-                    Status::Failed => Outcome::Exited(exit.unwrap_or(1)),
+                let duration = Duration::from_millis(end.duration_ms);
+                let outcome = match end.outcome(spec.settings.timeout) {
                     // Killed outright after batchrun cancelled its element.
-                    Status::Signalled if self.cancelled => Outcome::Cancelled,
-                    Status::Signalled => Outcome::Signalled(signal.unwrap_or(9)),
-                    Status::Timeout => Outcome::TimedOut(spec.settings.timeout.unwrap_or(duration)),
-                    Status::Cancelled => Outcome::Cancelled,
-                    Status::NotStarted => Outcome::NotStarted(reason.unwrap_or_default()),
-                    Status::Lost => Outcome::Lost(reason.unwrap_or_default()),
-                    Status::Undelivered => Outcome::Undelivered(reason.unwrap_or_default()),
+                    Outcome::Signalled(_) if self.cancelled => Outcome::Cancelled,
+                    outcome => outcome,
                 };
                 let stem = log_stem(&StateDir::new(&self.options.state_dir).logs(), &spec.name, index, attempt);
                 let err = log_file(&stem, "err");
