@@ -1,4 +1,7 @@
-//! Where task output goes, per `--output` mode, without ever interleaving or holding it whole.
+//! Where task output goes, per `--output` mode, without ever interleaving or holding it whole:
+//! capture (pipes read while the task runs), printing (a block per stream, folded for GitHub
+//! Actions), logs; the order of `ordered` mode is in [`ordered`], `tagged` lines in [`tagged`],
+//! the stderr tail kept for the summary in [`tail`].
 //!
 //! Every attempt's stdout and stderr go to a pair of pipes, collected (see [`super::collect`])
 //! in memory within a shared budget and in temporary files past it. Buffers are reused from a
@@ -16,23 +19,27 @@
 //! Only a task's last attempt is printed. A failed attempt's output is saved as its log (every
 //! attempt's with `--keep-logs`), and the last lines of its stderr go to the summary.
 
-use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+mod ordered;
+mod tagged;
+mod tail;
+
 use super::collect::{Budget, Collected, MEMORY_BUDGET};
 use crate::events::{OutputSink, Stream};
 use crate::state_dir::{log_file, log_stem};
+pub use ordered::ORDERED_WINDOW;
+use ordered::{Ordered, Pending};
+use tagged::tag_lines;
+use tail::{TAIL_BYTES, tail_lines};
+pub use tail::{TAIL_LINES, tail_of};
 
-/// How many tasks `ordered` mode lets run ahead of the oldest one not yet printed.
-pub const ORDERED_WINDOW: u64 = 128;
-/// Lines of stderr kept for the summary of a failed task.
-pub const TAIL_LINES: usize = 5;
 /// What the stdout pipes of all workers may hold together. A larger pipe lets a task write more
 /// before it has to wait for its worker to read (a default pipe holds 64 KiB); the sum stays
 /// within a quarter of Linux's default per-user soft limit (`pipe-user-pages-soft`, 64 MiB),
@@ -63,21 +70,6 @@ pub struct Logs {
 struct Streams {
     out: Collected,
     err: Collected,
-}
-
-enum Pending {
-    /// Output to print, with the title of the fold around it, if any.
-    Done(Streams, Option<String>),
-    /// Tasks that ended without output to print (skipped, or not started), as a run of seqs.
-    Nothing(u64),
-}
-
-struct Ordered {
-    next: u64,
-    pending: BTreeMap<u64, Pending>,
-    /// Tasks whose held-back output could not be written when its turn came, by plan
-    /// position, with why: taken by the task's own ending or by the dispatcher.
-    failed: BTreeMap<u64, String>,
 }
 
 pub struct Output {
@@ -169,7 +161,7 @@ impl Output {
             budget: Arc::new(Budget::new(MEMORY_BUDGET)),
             stdout_pipe: (STDOUT_PIPES_TOTAL / workers.max(1)).clamp(64 << 10, MAX_PIPE),
             pool: Mutex::new(Vec::new()),
-            ordered: Mutex::new(Ordered { next: 0, pending: BTreeMap::new(), failed: BTreeMap::new() }),
+            ordered: Mutex::new(Ordered::default()),
         }
     }
 
@@ -301,70 +293,6 @@ impl Output {
         }
     }
 
-    /// Records that `count` tasks from `seq` on will print nothing (ordered mode waits for them).
-    pub fn nothing(&self, seq: u64, count: u64) {
-        if self.mode == OutputMode::Ordered && count > 0 {
-            self.print_in_order(seq, Pending::Nothing(count));
-        }
-    }
-
-    /// With `--output ordered`, the plan position of the first task whose output is not yet
-    /// printed (everything before it has been); `None` in the other modes.
-    pub fn printed_through(&self) -> Option<u64> {
-        (self.mode == OutputMode::Ordered).then(|| self.ordered.lock().unwrap_or_else(|e| e.into_inner()).next)
-    }
-
-    /// Prints, in order, every output still waiting, past any task that will never print
-    /// (the run stopped, or gave up a retry).
-    pub fn flush_pending(&self) {
-        let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
-        for (seq, entry) in std::mem::take(&mut ordered.pending) {
-            if let Pending::Done(mut streams, fold) = entry {
-                if let Err(e) = self.print(&mut streams, fold.as_deref()) {
-                    ordered.failed.insert(seq, e.to_string());
-                }
-                self.recycle(streams);
-            }
-            ordered.next = ordered.next.max(seq + 1);
-        }
-    }
-
-    /// Why the output of the task at `seq` could not be written when its turn came, if it
-    /// could not (`--output ordered`).
-    pub fn take_failed(&self, seq: u64) -> Option<String> {
-        if self.mode != OutputMode::Ordered {
-            return None;
-        }
-        self.ordered.lock().unwrap_or_else(|e| e.into_inner()).failed.remove(&seq)
-    }
-
-    /// Whether the task at `seq` may start now (ordered mode bounds how far ahead runs go).
-    pub fn may_start(&self, seq: u64) -> bool {
-        self.mode != OutputMode::Ordered
-            || seq < self.ordered.lock().unwrap_or_else(|e| e.into_inner()).next + ORDERED_WINDOW
-    }
-
-    /// Prints what is next in plan order; a task whose output cannot be written is noted in
-    /// `failed` by its position.
-    fn print_in_order(&self, seq: u64, entry: Pending) {
-        let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
-        ordered.pending.insert(seq, entry);
-        loop {
-            let next = ordered.next;
-            match ordered.pending.remove(&next) {
-                Some(Pending::Done(mut streams, fold)) => {
-                    if let Err(e) = self.print(&mut streams, fold.as_deref()) {
-                        ordered.failed.insert(next, e.to_string());
-                    }
-                    self.recycle(streams);
-                    ordered.next += 1;
-                }
-                Some(Pending::Nothing(count)) => ordered.next += count,
-                None => break,
-            }
-        }
-    }
-
     /// Writes a task's output as one block per stream; the first error says it did not all
     /// arrive.
     fn print(&self, streams: &mut Streams, fold: Option<&str>) -> io::Result<()> {
@@ -391,100 +319,5 @@ impl Output {
             streams.out.release(&self.budget);
             streams.err.release(&self.budget);
         }
-    }
-}
-
-/// Longest line `tagged` mode holds before passing it on in pieces, so a task that prints
-/// megabytes without a newline cannot make batchrun hold them.
-const MAX_TAGGED_LINE: usize = 64 * 1024;
-
-/// Reads `reader` line by line (bytes, not UTF-8: output is passed on as written) and hands
-/// each line, prefixed, to `emit`. A line longer than [`MAX_TAGGED_LINE`] is passed on in pieces,
-/// and a last line without a newline gets one.
-fn tag_lines(reader: impl Read, prefix: &str, mut emit: impl FnMut(&[u8])) {
-    let mut reader = BufReader::with_capacity(MAX_TAGGED_LINE, reader);
-    let mut line = prefix.as_bytes().to_vec();
-    loop {
-        let (used, complete) = match reader.fill_buf() {
-            Ok([]) | Err(_) => break,
-            Ok(buf) => {
-                let room = MAX_TAGGED_LINE - (line.len() - prefix.len());
-                match buf.iter().take(room).position(|&b| b == b'\n') {
-                    Some(at) => {
-                        line.extend_from_slice(&buf[..=at]);
-                        (at + 1, true)
-                    }
-                    None => {
-                        let take = buf.len().min(room);
-                        line.extend_from_slice(&buf[..take]);
-                        (take, line.len() - prefix.len() >= MAX_TAGGED_LINE)
-                    }
-                }
-            }
-        };
-        reader.consume(used);
-        if complete {
-            if line.last() != Some(&b'\n') {
-                line.push(b'\n');
-            }
-            emit(&line);
-            line.truncate(prefix.len());
-        }
-    }
-    if line.len() > prefix.len() {
-        line.push(b'\n');
-        emit(&line);
-    }
-}
-
-/// How far from its end the tail of a stream is looked for.
-const TAIL_BYTES: u64 = 4096;
-
-/// The last few lines of a log file, read from its end.
-pub fn tail_of(file: &mut File) -> Vec<String> {
-    let mut read = || -> io::Result<Vec<u8>> {
-        let len = file.metadata()?.len();
-        file.seek(SeekFrom::Start(len.saturating_sub(TAIL_BYTES)))?;
-        let mut bytes = Vec::new();
-        file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    };
-    tail_lines(&read().unwrap_or_default())
-}
-
-/// The last few non-blank lines of `bytes`.
-fn tail_lines(bytes: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(TAIL_LINES)..].iter().map(|l| (*l).to_owned()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tagged(input: &[u8]) -> Vec<Vec<u8>> {
-        let mut lines = Vec::new();
-        tag_lines(input, "t | ", |l| lines.push(l.to_vec()));
-        lines
-    }
-
-    #[test]
-    fn lines_are_prefixed_and_the_last_one_completed() {
-        assert_eq!(
-            tagged(b"a\nb\n\nc"),
-            [b"t | a\n".to_vec(), b"t | b\n".to_vec(), b"t | \n".to_vec(), b"t | c\n".to_vec()]
-        );
-        assert!(tagged(b"").is_empty());
-    }
-
-    #[test]
-    fn a_huge_line_is_passed_on_in_bounded_pieces() {
-        let input = vec![b'x'; MAX_TAGGED_LINE * 2 + 10];
-        let lines = tagged(&input);
-        assert_eq!(lines.len(), 3);
-        assert!(lines.iter().all(|l| l.len() <= MAX_TAGGED_LINE + 5));
-        let total: usize = lines.iter().map(|l| l.len() - 5).sum();
-        assert_eq!(total, input.len());
     }
 }
