@@ -1,6 +1,6 @@
 //! GitHub Actions: an error annotation per failed task, and a Markdown summary of the run in
 //! the job's step summary. Active when `GITHUB_ACTIONS=true`; the folding of failed tasks'
-//! output in `::group::` blocks is done where output is printed (`run/output.rs`).
+//! output in `::group::` blocks is done where output is printed (`run/output/mod.rs`).
 
 use std::io::Write;
 use std::path::PathBuf;
