@@ -84,6 +84,10 @@ impl Scheduler for Fake {
         Ok(ArrayState::Elements(states))
     }
 
+    fn nodes(&self) -> u64 {
+        1
+    }
+
     fn cancel(&self, ids: &[String], _how: Cancel) -> Result<(), String> {
         for array in self.arrays.borrow_mut().iter_mut().filter(|a| ids.contains(&a.id)) {
             for state in array.states.iter_mut().filter(|s| *s == "PENDING") {

@@ -72,7 +72,7 @@ pub fn preflight() -> Result<(), String> {
 
 /// A warning when the state folder is on a filesystem only this machine sees (tmpfs) while the
 /// cluster has more than one node: elements elsewhere could not read their manifests.
-pub fn state_dir_warning(state_dir: &Path) -> Option<String> {
+fn state_dir_warning(scheduler: &dyn Scheduler, state_dir: &Path) -> Option<String> {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     // `f_type` is i64 here but narrower on other targets.
     #[allow(clippy::unnecessary_cast)]
@@ -80,11 +80,7 @@ pub fn state_dir_warning(state_dir: &Path) -> Option<String> {
     if !on_tmpfs {
         return None;
     }
-    let nodes = std::process::Command::new("sinfo").args(["-h", "-o", "%D"]).output().ok();
-    let nodes: u64 = nodes
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum())
-        .unwrap_or(0);
-    (nodes > 1).then(|| {
+    (scheduler.nodes() > 1).then(|| {
         format!(
             "the state folder {} is on tmpfs, which the cluster's other nodes cannot see; \
              use --state-dir on a shared filesystem",
@@ -111,7 +107,7 @@ pub fn run_with(
         let message = format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
         reporter.event(&Event::Warning { message: &message });
     }
-    if let Some(message) = state_dir_warning(&options.state_dir) {
+    if let Some(message) = state_dir_warning(scheduler, &options.state_dir) {
         reporter.event(&Event::Warning { message: &message });
     }
     let mut submitter = Submitter::new(scheduler, plan, history, options, reporter);

@@ -1,4 +1,4 @@
-//! Talking to Slurm through its commands: `sbatch`, `squeue`, `scancel`, `scontrol`.
+//! Talking to Slurm through its commands: `sbatch`, `squeue`, `scancel`, `scontrol`, `sinfo`.
 //!
 //! Only what every cluster has: no `sacct` (needs slurmdbd), no jobcomp files, no REST API.
 //! `squeue` is asked for liveness only, one call per array; how tasks ended comes from the
@@ -20,6 +20,8 @@ pub trait Scheduler {
     /// What the scheduler says of the array's elements.
     fn poll(&self, array: &str) -> Result<ArrayState, String>;
     fn cancel(&self, arrays: &[String], how: Cancel) -> Result<(), String>;
+    /// How many nodes the cluster has (0 when it cannot say).
+    fn nodes(&self) -> u64;
 }
 
 /// The cluster, through Slurm's client commands.
@@ -40,6 +42,12 @@ impl Scheduler for Slurm {
 
     fn cancel(&self, arrays: &[String], how: Cancel) -> Result<(), String> {
         cancel(arrays, how)
+    }
+
+    /// `sinfo -h -o %D`: the nodes of each partition, summed.
+    fn nodes(&self) -> u64 {
+        let counts = call("sinfo", &["-h".into(), "-o".into(), "%D".into()]).unwrap_or_default();
+        counts.lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum()
     }
 }
 
