@@ -10,7 +10,7 @@
 //! workers stop their tasks and refuse new attempts at once, and the dispatcher reports the
 //! interrupt when it next wakes, within a tick. The handler touches atomics only, which is
 //! what a signal handler may do, and needs no thread: a thread waiting for signals cost every
-//! run about 0.07 ms at its start (measured). The Slurm submitter, which has no workers to
+//! run a measurable start-up (PERFORMANCE.md). The Slurm submitter, which has no workers to
 //! stop, gets signals as messages from a thread ([`forward_to`]).
 
 use std::sync::Arc;

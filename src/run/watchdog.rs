@@ -11,8 +11,8 @@
 //! On Linux the watchdog is a `clone(CLONE_VM)` of batchrun: a process that shares batchrun's
 //! memory, as the child of `posix_spawn` does, but lives on, and the kernel keeps the memory
 //! mapped for it after batchrun is gone. That costs what starting a thread costs. A `fork`
-//! cost 0.4 ms per run (measured): it copies the page tables, and every page batchrun writes
-//! afterwards takes a copy-on-write fault. Starting a new program costs 1 ms of CPU. Since the
+//! costs more (PERFORMANCE.md): it copies the page tables, and every page batchrun writes
+//! afterwards takes a copy-on-write fault. Starting a new program costs more still. Since the
 //! memory is shared, so is the registry: workers write each task's group into a slot of an
 //! array of atomics, and the watchdog reads the array once batchrun is gone. A task costs no
 //! system call and no wake-up of the watchdog. Sharing the memory has rules, which
