@@ -72,8 +72,51 @@ fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnost
         message = "the YAML is nested too deeply".into();
     } else if message.starts_with("expected mapping start") && pos.is_some_and(|p| p.line == 1) {
         message = "the job file must be a map with a `jobs` key".into();
+    } else if let Some(better) = common_mistake(&message, pos, text) {
+        message = better;
     }
     Diagnostic::new(path, pos, message).with_source(text)
+}
+
+/// The parser's words for the commonest YAML mistakes, with what to do about them.
+fn common_mistake(message: &str, pos: Option<Pos>, text: &str) -> Option<String> {
+    if message.starts_with("mapping values are not allowed") {
+        return Some(
+            "`: ` inside an unquoted value starts a new key here: quote the whole value \
+             (`command: 'echo \"rows: {{ n }}\"'`) or write it as a block (`command: >-` and the value on the next line)"
+                .into(),
+        );
+    }
+    if message.starts_with("tabs disallowed") || message.contains("found character that cannot start any token") {
+        let line = pos.and_then(|p| text.lines().nth(p.line.saturating_sub(1) as usize)).unwrap_or_default();
+        if line.contains('\t') {
+            return Some("a tab in the indentation: YAML indents with spaces only".into());
+        }
+    }
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        let indent = pos.map_or(0, |p| p.col.saturating_sub(1) as usize);
+        let lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.len() - l.trim_start().len() == indent)
+            .filter(|(_, l)| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.starts_with(':')))
+            .map(|(i, _)| i + 1)
+            .collect();
+        let parents = pos.and_then(|p| enclosing_keys(text, p.line)).unwrap_or_default();
+        let within_jobs = parents == ["jobs"];
+        let what = if within_jobs { format!("job `{key}`") } else { format!("the key `{key}`") };
+        return Some(match lines.as_slice() {
+            [first, .., last] => format!("{what} is defined twice (lines {first} and {last}): give each its own name"),
+            _ => format!("{what} is defined twice: give each its own name"),
+        });
+    }
+    if message.starts_with("while parsing a block mapping, did not find expected key") {
+        return Some(
+            "the indentation does not match the lines above: keys of one map must start in the same column".into(),
+        );
+    }
+    None
 }
 
 /// What a breached parser budget (serde-saphyr's `BudgetBreach`, as its debug text) means
@@ -162,6 +205,21 @@ mod tests {
         let e = error_of("jobs:\n  export:\n    comand: echo hi\n");
         assert!(e.contains("unknown key `comand` in job `export`; did you mean `command`?"), "{e}");
         assert!(e.contains("t.yaml:3:5"), "{e}");
+    }
+
+    #[test]
+    fn the_commonest_yaml_mistakes_say_what_to_do() {
+        let colon = error_of("jobs:\n  a:\n    command: echo \"rows: {{ n }}\"\n");
+        assert!(colon.contains("quote the whole value") && colon.contains(">-"), "{colon}");
+        let tab = error_of("jobs:\n  a:\n\tcommand: echo hi\n");
+        assert!(tab.contains("YAML indents with spaces only"), "{tab}");
+        let twice = error_of("jobs:\n  a:\n    command: echo a\n  b:\n    command: b\n  a:\n    command: c\n");
+        assert!(twice.contains("job `a` is defined twice (lines 2 and 6)"), "{twice}");
+        assert!(!twice.contains("DuplicateKeyPolicy"), "{twice}");
+        let indent = error_of("jobs:\n  a:\n    command: echo a\n   b: 1\n");
+        assert!(indent.contains("keys of one map must start in the same column"), "{indent}");
+        let own = error_of("jobs:\n  a:\n    needs: [c]\n    command: echo a\n");
+        assert!(own.contains("needs unknown job `c`") && !own.contains("did you mean `a`"), "{own}");
     }
 
     #[test]

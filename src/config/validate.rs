@@ -175,7 +175,8 @@ fn job_from_raw(
         match names.iter().position(|n| *n == need.value) {
             Some(i) => needs.push((i, pos(need))),
             None => {
-                let hint = hint(&need.value, names.iter().map(String::as_str));
+                // A job cannot need itself: never suggest its own name.
+                let hint = hint(&need.value, names.iter().map(String::as_str).filter(|n| *n != name));
                 ck.error(pos(need), format!("job `{name}` needs unknown job `{}`{hint}", need.value));
             }
         }

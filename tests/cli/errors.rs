@@ -51,7 +51,7 @@ fn structural_errors() {
     for (yaml, message) in [
         ("", "empty"),
         ("- a\n- b\n", "must be a map"),
-        ("jobs:\n\ta: 1\n", "tabs"),
+        ("jobs:\n\ta: 1\n", "a tab in the indentation"),
         ("jobs:\n  a: {}\n", "no `command` or `commands`"),
         ("jobs:\n  a: {command: x, commands: [y]}\n", "both `command` and `commands`"),
         ("jobs:\n  a: {command: x, range: {from: 1, to: 5, step: 0}}\n", "`range.step` must be at least 1"),

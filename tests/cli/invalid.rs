@@ -11,7 +11,7 @@ use crate::harness::batchrun;
 const CASES: &[(&str, &str, Option<&str>)] = &[
     ("empty.yaml", "the job file is empty", None),
     ("not_a_map.yaml", "must be a map with a `jobs` key", Some(":1:1")),
-    ("tabs.yaml", "tabs disallowed", Some(":2:2")),
+    ("tabs.yaml", "a tab in the indentation: YAML indents with spaces only", Some(":2:2")),
     ("unknown_key.yaml", "unknown key `comand` in job `export`; did you mean `command`?", Some(":3:5")),
     ("missing_command.yaml", "job `export` has no `command` or `commands`", Some(":3:5")),
     ("command_and_commands.yaml", "both `command` and `commands`", Some(":3:14")),
@@ -34,7 +34,7 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
     ("failing_computed_var.yaml", "computed var `max_id`: `echo no database >&2; exit 3` failed", Some(":2:3")),
     ("undefined_name.yaml", "undefined name `strat`; did you mean `start`?", Some(":3:14")),
     ("no_jobs.yaml", "`jobs` is empty", None),
-    ("duplicate_job.yaml", "duplicate mapping key: a", Some(":4:3")),
+    ("duplicate_job.yaml", "job `a` is defined twice (lines 2 and 4)", Some(":4:3")),
 ];
 
 fn fixtures() -> PathBuf {
