@@ -38,7 +38,7 @@ value_enum!(ProgressMode {
 });
 value_enum!(OutputMode { Grouped => "grouped", Ordered => "ordered", Tagged => "tagged", None => "none" });
 value_enum!(ColorChoice {
-    Auto => "auto": "Colour on a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` forces it",
+    Auto => "auto": "Colour on a terminal, unless `NO_COLOR` or `CI` is set; `CLICOLOR_FORCE` forces it",
     Always => "always",
     Never => "never",
 });

@@ -18,6 +18,7 @@ pub mod run;
 pub mod slurm;
 pub mod state_dir;
 pub mod status;
+pub mod words;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -167,7 +168,8 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                     [one] => later.push_str(&format!("; {one} reads its items when it runs")),
                     many => later.push_str(&format!("; {} read their items when they run", many.join(", "))),
                 }
-                say!("{}: ok ({} tasks in {} jobs{later})", file.display(), plan.total(), plan.jobs.len())
+                let (tasks, jobs) = (words::count(plan.total(), "task"), words::count(plan.jobs.len() as u64, "job"));
+                say!("{}: ok ({tasks} in {jobs}{later})", file.display())
             }
             Err(Diagnostics(mut errors)) => all.append(&mut errors),
         }

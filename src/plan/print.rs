@@ -8,6 +8,7 @@ use serde::ser::SerializeMap;
 use super::expand::Bindings;
 use super::identity::format_key;
 use super::{Plan, PlannedTask};
+use crate::words::count;
 
 /// Writes every task; returns how many could not be rendered (each reported in place).
 pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
@@ -18,7 +19,8 @@ pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
         1 => " (1 of them planned when it runs)".to_owned(),
         n => format!(" ({n} of them planned when they run)"),
     };
-    writeln!(out, "{}: {} tasks in {} jobs{later}", plan.file.name, plan.total(), jobs)?;
+    let (tasks, jobs) = (count(plan.total(), "task"), count(jobs as u64, "job"));
+    writeln!(out, "{}: {tasks} in {jobs}{later}", plan.file.name)?;
     let mut broken = 0;
     for (i, job) in plan.file.jobs.iter().enumerate() {
         if !plan.jobs[i].selected {
@@ -30,7 +32,7 @@ pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
             writeln!(out, "{} ({later}{needs})", job.name)?;
             continue;
         }
-        writeln!(out, "{} ({} tasks{needs})", job.name, plan.jobs[i].count())?;
+        writeln!(out, "{} ({}{needs})", job.name, count(plan.jobs[i].count(), "task"))?;
         for task in plan.tasks(i) {
             match task {
                 Ok(t) => writeln!(out, "  {}: {}", t.label, t.rendered)?,

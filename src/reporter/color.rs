@@ -5,7 +5,7 @@
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorChoice {
-    /// Colour on a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` forces it.
+    /// Colour on a terminal, unless `NO_COLOR` or `CI` is set; `CLICOLOR_FORCE` forces it.
     Auto,
     Always,
     Never,
@@ -20,6 +20,8 @@ impl ColorChoice {
             ColorChoice::Never => false,
             ColorChoice::Auto if set("NO_COLOR") => false,
             ColorChoice::Auto if set("CLICOLOR_FORCE") => true,
+            // A CI log gets no escape codes, even when a terminal stands in for it.
+            ColorChoice::Auto if is_ci::uncached() => false,
             ColorChoice::Auto => stderr_is_terminal,
         }
     }

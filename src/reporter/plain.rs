@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::format::{duration, eta};
+use super::format::{duration, eta, rate};
 use crate::console::{Console, Stream};
 use crate::events::Listener;
 use crate::events::{Counts, Event, Finished};
+use crate::words::{count, number};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
@@ -31,13 +32,13 @@ impl Plain {
 pub fn skipped_line(job: &str, tasks: u64, reason: &str, not_run: bool) -> String {
     let what = if not_run { "NOT RUN" } else { "SKIPPED" };
     // A job planned when it became ready, which it never did: it has no tasks to count.
-    let tasks = if tasks == 0 { "not planned".to_owned() } else { format!("{tasks} tasks") };
+    let tasks = if tasks == 0 { "not planned".to_owned() } else { count(tasks, "task") };
     format!("{what} {job} ({tasks}): {reason}")
 }
 
 /// `planned load: 10 tasks (its items were read after the jobs it needs ran)`.
 pub fn planned_line(job: &str, tasks: u64) -> String {
-    format!("planned {job}: {tasks} tasks (its items were read now that the jobs it needs have run)")
+    format!("planned {job}: {} (its items were read now that the jobs it needs have run)", count(tasks, "task"))
 }
 
 /// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.
@@ -66,11 +67,14 @@ pub fn retry_line(task: &Finished, delay: Duration) -> String {
 
 /// `1234/5000 done, 2 failed, 4 running, 10.0s elapsed, ETA 30.0s`.
 pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
-    let mut line = format!("{}/{} done", counts.done(), counts.total);
+    let mut line = format!("{}/{} done", number(counts.done()), number(counts.total));
     if counts.failed > 0 {
-        line.push_str(&format!(", {} failed", counts.failed));
+        line.push_str(&format!(", {} failed", number(counts.failed)));
     }
-    line.push_str(&format!(", {} running, {} elapsed", counts.running, duration(elapsed)));
+    line.push_str(&format!(", {} running, {} elapsed", number(counts.running), duration(elapsed)));
+    if let Some(rate) = rate(counts, elapsed) {
+        line.push_str(&format!(", {rate}"));
+    }
     if let Some(eta) = eta(counts, elapsed) {
         line.push_str(&format!(", ETA {}", duration(eta)));
     }
@@ -81,9 +85,13 @@ impl Listener for Plain {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, counts, workers, backend } => self.line(match (*backend, workers) {
-                ("slurm", 0) => format!("batchrun: {name}: {} tasks as Slurm job arrays", counts.total),
-                ("slurm", k) => format!("batchrun: {name}: {} tasks as Slurm job arrays, {k} at once", counts.total),
-                _ => format!("batchrun: {name}: {} tasks on {workers} workers", counts.total),
+                ("slurm", 0) => format!("batchrun: {name}: {} as Slurm job arrays", count(counts.total, "task")),
+                ("slurm", k) => {
+                    format!("batchrun: {name}: {} as Slurm job arrays, {k} at once", count(counts.total, "task"))
+                }
+                _ => {
+                    format!("batchrun: {name}: {} on {}", count(counts.total, "task"), count(*workers as u64, "worker"))
+                }
             }),
             // Warnings are printed by `warnings::Warnings`.
             Event::TaskStarted { .. } | Event::RunFinished { .. } | Event::Warning { .. } => {}

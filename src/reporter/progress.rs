@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::format::{duration, eta};
+use super::format::{duration, eta, rate};
 use super::plain;
 use crate::console::{Console, Stream};
 use crate::events::Listener;
 use crate::events::{Counts, Event};
+use crate::words::number;
 
 /// At most this many running tasks get a line of their own.
 const MAX_RUNNING_LINES: usize = 8;
@@ -39,7 +40,7 @@ impl Progress {
         let multi = console.bars().cloned().unwrap_or_else(Progress::bars);
         let overall = multi.add(ProgressBar::new(0));
         overall.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {pos}/{len} {msg}")
+            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {human_pos}/{human_len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -53,10 +54,13 @@ impl Progress {
         self.overall.set_position(counts.done());
         let mut msg = String::new();
         if counts.failed > 0 {
-            msg.push_str(&format!("{} failed · ", counts.failed));
+            msg.push_str(&format!("{} failed · ", number(counts.failed)));
         }
         if counts.skipped > 0 {
-            msg.push_str(&format!("{} skipped · ", counts.skipped));
+            msg.push_str(&format!("{} skipped · ", number(counts.skipped)));
+        }
+        if let Some(rate) = rate(counts, elapsed) {
+            msg.push_str(&format!("{rate} · "));
         }
         msg.push_str(&format!("{} elapsed", duration(elapsed)));
         if let Some(eta) = eta(counts, elapsed) {

@@ -11,6 +11,7 @@ use super::format::duration;
 use crate::console::{Console, Stream};
 use crate::events::Listener;
 use crate::events::{Event, Finished};
+use crate::words::{count, number};
 
 const SLOWEST_SHOWN: usize = 3;
 const MAX_FAILURES_SHOWN: usize = 20;
@@ -79,14 +80,14 @@ impl Listener for Summary {
             Event::RunFinished { counts, elapsed, .. } => {
                 let mut out = String::new();
                 out.push_str(&format!(
-                    "\nSummary: {} tasks: {} succeeded, {} failed, {} skipped{}{} in {} (task time {})\n",
-                    counts.total,
-                    counts.succeeded,
-                    counts.failed,
-                    counts.skipped,
-                    if counts.not_run > 0 { format!(", {} not run", counts.not_run) } else { String::new() },
+                    "\nSummary: {}: {} succeeded, {} failed, {} skipped{}{} in {} (task time {})\n",
+                    count(counts.total, "task"),
+                    number(counts.succeeded),
+                    number(counts.failed),
+                    number(counts.skipped),
+                    if counts.not_run > 0 { format!(", {} not run", number(counts.not_run)) } else { String::new() },
                     if counts.already_done > 0 {
-                        format!(", {} already done", counts.already_done)
+                        format!(", {} already done", number(counts.already_done))
                     } else {
                         String::new()
                     },
@@ -101,8 +102,9 @@ impl Listener for Summary {
                 }
                 if self.retried_tasks > 0 {
                     out.push_str(&format!(
-                        "  retried {} tasks, {} extra attempts\n",
-                        self.retried_tasks, self.extra_attempts
+                        "  retried {}, {}\n",
+                        count(self.retried_tasks, "task"),
+                        count(self.extra_attempts, "extra attempt")
                     ));
                 }
                 if let Some(reason) = &self.stopped {

@@ -123,7 +123,7 @@ fn sighup_is_an_interrupt_that_exits_129() {
     let (code, stderr) = wait_with_output(child);
     assert_eq!(code, 129, "{stderr}");
     assert!(stderr.contains("STOPPING: SIGHUP received"), "{stderr}");
-    assert!(stderr.contains("Summary: 1 tasks"), "{stderr}");
+    assert!(stderr.contains("Summary: 1 task:"), "{stderr}");
     let journal = std::fs::read_to_string(dir.path().join(".batchrun/job/journal.jsonl")).unwrap();
     assert!(journal.contains("\"type\":\"run_end\""), "the journal was closed:\n{journal}");
     let survivors: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
@@ -190,7 +190,7 @@ fn retries_run_again_with_the_attempt_number_until_success() {
         .stderr_has("RETRY f exit 1 (attempt 2)")
         .stderr_has("ok f")
         .stderr_has("after 3 attempts")
-        .stderr_has("retried 1 tasks, 2 extra attempts");
+        .stderr_has("retried 1 task, 2 extra attempts");
     assert_eq!(ran.read("attempts"), "1\n2\n3\n");
 }
 

@@ -37,8 +37,8 @@ jobs:
 "#;
     let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
     ran.code(1)
-        .stderr_has("SKIPPED second (1 tasks): it needs `first`, which failed")
-        .stderr_has("SKIPPED third (1 tasks): it needs `second`, which was skipped")
+        .stderr_has("SKIPPED second (1 task): it needs `first`, which failed")
+        .stderr_has("SKIPPED third (1 task): it needs `second`, which was skipped")
         .stderr_has("2 succeeded, 1 failed, 2 skipped");
     assert!(!ran.path("second-ran").exists() && !ran.path("third-ran").exists());
     assert!(ran.path("independent-ran").exists(), "a failure must not stop unrelated jobs");

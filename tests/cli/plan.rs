@@ -63,5 +63,5 @@ fn validate_counts_a_huge_range_without_expanding_it() {
         )
         .args(&["validate", "job.yaml"])
         .run();
-    ran.success().stderr_has("ok (10000000 tasks in 1 jobs)");
+    ran.success().stderr_has("ok (10,000,000 tasks in 1 job)");
 }

@@ -83,3 +83,23 @@ fn color_always_colours_plain_lines_and_never_or_no_color_does_not() {
         batchrun().job(JOB).env("NO_COLOR", "1").env("CLICOLOR_FORCE", "1").args(&["--progress", "plain"]).run();
     assert!(!no_color.stderr.contains('\u{1b}'), "NO_COLOR wins in auto: {:?}", no_color.stderr);
 }
+
+/// `CI` set on a terminal: plain lines and no escape codes (colour included), as the README says;
+/// and one task is one task, not "1 tasks".
+#[test]
+fn ci_on_a_terminal_prints_no_escape_codes_and_counts_in_words() {
+    let b = batchrun().job("jobs:\n  t:\n    command: 'false'\n");
+    let command = format!("{} job.yaml", env!("CARGO_BIN_EXE_batchrun"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(b.path())
+        .env("CI", "true")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .output()
+        .expect("script runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(!screen.contains('\x1b'), "escape codes under CI: {screen:?}");
+    assert!(screen.contains("1 task on 1 worker"), "{screen:?}");
+    assert!(screen.contains("Summary: 1 task: 0 succeeded, 1 failed"), "{screen:?}");
+}

@@ -105,7 +105,7 @@ jobs:
         .stderr_has("RETRY work[3] exit 1 (attempt 1)")
         .stderr_has("FAILED work[3] exit 1 after 2 attempts")
         .stderr_has("stderr | broken-4")
-        .stderr_has("SKIPPED after (1 tasks): it needs `work`, which failed")
+        .stderr_has("SKIPPED after (1 task): it needs `work`, which failed")
         .stderr_has("--backend slurm --resume");
     assert!(!ran.path("after-ran").exists());
     assert!(ran.path(".batchrun/flaky/logs/work/3.2.err").exists(), "the failed attempt's log is kept");
@@ -162,7 +162,7 @@ jobs:
     assert!(stderr.contains("FAILED work[0] cancelled"), "{stderr}");
     assert!(stderr.contains("NOT RUN work (6 tasks)"), "{stderr}");
     // As a local run says it: `after` was never started because the run stopped.
-    assert!(stderr.contains("NOT RUN after (1 tasks): the run was stopped before they started"), "{stderr}");
+    assert!(stderr.contains("NOT RUN after (1 task): the run was stopped before they started"), "{stderr}");
     let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
     assert!(left.stdout.is_empty(), "tasks left running: {}", String::from_utf8_lossy(&left.stdout));
     let queued = Command::new("squeue").args(["-h", "-n", "cancel.work", "-t", "PENDING,RUNNING"]).output().unwrap();

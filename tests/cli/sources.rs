@@ -169,7 +169,7 @@ fn plan_shows_a_job_planned_when_its_needs_have_run() {
     let yaml = "jobs:\n  write:\n    command: sh -c 'seq 1 10 > items.txt'\n  use:\n    needs: [write]\n    items: {file: items.txt}\n    command: echo {{ item }}\n";
     let ran = batchrun().arg("plan").job(yaml).run();
     ran.success()
-        .stdout_has("1 tasks in 2 jobs (1 of them planned when it runs)")
+        .stdout_has("1 task in 2 jobs (1 of them planned when it runs)")
         .stdout_has("use (planned when `write` has run, needs write)");
     let ran = batchrun().arg("validate").job(yaml).run();
     ran.success().stderr_has("use reads its items when it runs");
@@ -229,7 +229,7 @@ fn a_job_that_cannot_be_planned_when_ready_fails_and_says_why() {
     ran.code(1)
         .stderr_has("FAILED use not started: cannot plan the job: ")
         .stderr_has("items.jsonl:1: not a JSON value");
-    ran.stderr_has("SKIPPED after (1 tasks): it needs `use`, which failed");
+    ran.stderr_has("SKIPPED after (1 task): it needs `use`, which failed");
     let summary = ran.stderr.lines().find(|l| l.starts_with("Summary:")).unwrap_or_default().to_owned();
     assert!(summary.starts_with("Summary: 3 tasks: 1 succeeded, 1 failed, 1 skipped"), "{summary}");
 

@@ -1,0 +1,35 @@
+//! Numbers and nouns as people read them: `1 task`, `12,500 tasks`.
+
+/// `1234567` as `1,234,567`.
+pub fn number(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `1 task`, `0 tasks`, `5,000 tasks`: `noun` takes an `s` but for one.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{} {noun}s", number(n)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_separated_and_one_is_singular() {
+        assert_eq!(number(0), "0");
+        assert_eq!(number(999), "999");
+        assert_eq!(number(1000), "1,000");
+        assert_eq!(number(1_234_567), "1,234,567");
+        assert_eq!(count(1, "task"), "1 task");
+        assert_eq!(count(0, "job"), "0 jobs");
+        assert_eq!(count(12_500, "worker"), "12,500 workers");
+    }
+}
