@@ -82,6 +82,23 @@ fn sqlite_example_exports_a_million_rows_in_partitions() {
     assert_export_is_the_table(&out, &dump);
 }
 
+/// On a fresh clone the sqlite example runs as it is: its first run creates the database.
+#[test]
+fn sqlite_example_runs_on_a_fresh_copy() {
+    let have_sqlite = succeeds(Command::new("sqlite3").arg("-version")).map(drop);
+    if !available("sqlite3", have_sqlite) {
+        return;
+    }
+    let b = batchrun();
+    for file in ["export.yaml", "make_db.sh", "verify.sh"] {
+        let to = b.path().join(file);
+        std::fs::copy(example(&format!("sqlite/{file}")), &to).unwrap();
+    }
+    let ran = b.args(&["export.yaml", "--progress", "plain"]).run();
+    ran.success().stdout_has("verified: 1000000 rows").stderr_has("12 succeeded");
+    assert!(ran.path("orders.db").exists());
+}
+
 /// The PG* variables as the test sees them, pointed at a database of the test's own.
 fn postgres_env(database: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("PG")).collect();
