@@ -117,7 +117,8 @@ pub struct RunArgs {
     pub jobs: Option<u32>,
     #[command(flatten)]
     pub selection: Selection,
-    /// Print the plan and run nothing (same as `batchrun plan`).
+    /// Print the plan and run nothing (same as `batchrun plan`); with `--resume`, only the
+    /// tasks that would run.
     #[arg(long)]
     pub dry_run: bool,
     /// How progress is shown: a bar on a terminal, plain lines otherwise.

@@ -44,6 +44,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     let result = match cli.command {
+        Command::Run(args) if args.dry_run && args.resume => dry_run_resume(&args),
         Command::Run(args) if args.dry_run => {
             let plan_args = PlanArgs { file: args.file, selection: args.selection, format: PlanFormat::Text };
             print_plan(&plan_args)
@@ -111,6 +112,20 @@ fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
     Ok(ExitCode::Success)
 }
 
+/// `--resume --dry-run`: the plan without the tasks the journal records as done.
+fn dry_run_resume(args: &cli::RunArgs) -> Result<ExitCode, Diagnostics> {
+    let plan = load_plan(&args.file, &args.selection)?;
+    let dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&plan.file));
+    let history = journal::reader::read_state(&dir).map_err(|e| {
+        let message = format!("cannot read the journal in {}: {e}", dir.display());
+        Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, message))
+    })?;
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let printed =
+        plan::print::text_of(&plan, &mut out, |key| history.is_done(key)).and_then(|b| out.flush().map(|()| b));
+    written(printed)
+}
+
 fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
     let plan = load_plan(&args.file, &args.selection)?;
     let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
@@ -119,6 +134,12 @@ fn print_plan(args: &PlanArgs) -> Result<ExitCode, Diagnostics> {
         PlanFormat::Json => plan::print::json(&plan, &mut out),
     }
     .and_then(|broken| out.flush().map(|()| broken));
+    written(printed)
+}
+
+/// The exit status of a printed plan: how many tasks could not be rendered, or why it could
+/// not be written.
+fn written(printed: io::Result<u64>) -> Result<ExitCode, Diagnostics> {
     match printed {
         Ok(0) => Ok(ExitCode::Success),
         Ok(broken) => {

@@ -12,6 +12,13 @@ use crate::words::count;
 
 /// Writes every task; returns how many could not be rendered (each reported in place).
 pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
+    text_of(plan, out, |_| false)
+}
+
+/// [`text`] without the tasks `done` says are done (`--resume --dry-run`: what would run), and
+/// a last line that says how many were left out.
+pub fn text_of(plan: &Plan, out: &mut impl Write, done: impl Fn(u64) -> bool) -> io::Result<u64> {
+    let mut left_out = 0;
     let jobs = plan.jobs.iter().filter(|j| j.selected).count();
     let later = plan.jobs.iter().filter(|j| j.waits_to_be_planned()).count();
     let later = match later {
@@ -35,6 +42,7 @@ pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
         writeln!(out, "{} ({}{needs})", job.name, count(plan.jobs[i].count(), "task"))?;
         for task in plan.tasks(i) {
             match task {
+                Ok(t) if done(t.key) => left_out += 1,
                 Ok(t) => writeln!(out, "  {}: {}", t.label, t.rendered)?,
                 Err(b) => {
                     broken += 1;
@@ -42,6 +50,9 @@ pub fn text(plan: &Plan, out: &mut impl Write) -> io::Result<u64> {
                 }
             }
         }
+    }
+    if left_out > 0 {
+        writeln!(out, "({} done in an earlier run, left out: --resume would not run them)", count(left_out, "task"))?;
     }
     Ok(broken)
 }

@@ -3,7 +3,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::batchrun;
+use crate::harness::{Batchrun, batchrun};
 
 /// Each partition appends its number to `effects`; partitions from 5 on fail until `release`
 /// exists.
@@ -205,4 +205,15 @@ fn a_deleted_state_folder_is_recreated_and_the_journal_goes_on() {
     assert!(journal.starts_with("{\"type\":\"run\""), "the records before the deletion are kept:\n{journal}");
     let again = crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--resume", "--progress", "plain"]).run();
     again.success().stderr_has("0 succeeded, 0 failed, 0 skipped, 3 already done");
+}
+
+/// `--resume --dry-run` shows only what `--resume` would run, and says what it left out.
+#[test]
+fn resume_dry_run_shows_only_what_would_run() {
+    let yaml = "jobs:\n  t:\n    items: [a, b, c]\n    command: sh -c 'test {{ item }} != b && echo ran-{{ item }}'\n";
+    let first = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    first.code(1);
+    let dry = Batchrun::in_dir(first.dir).args(&["run", "job.yaml", "--resume", "--dry-run"]).run();
+    dry.success().stdout_has("t[1]: sh -c").stdout_has("(2 tasks done in an earlier run, left out");
+    assert!(!dry.stdout.contains("t[0]:") && !dry.stdout.contains("t[2]:"), "{}", dry.stdout);
 }
