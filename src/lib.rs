@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod events;
 pub mod exit_code;
 pub mod journal;
+pub mod manual;
 pub mod plan;
 pub mod policy;
 pub mod reporter;
@@ -58,8 +59,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
             Ok(ExitCode::Success)
         }
         Command::Man => {
-            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
-            Ok(match page.render(&mut io::stdout()) {
+            let command = <Cli as clap::CommandFactory>::command();
+            Ok(match manual::render(command, &mut io::stdout()) {
                 Ok(()) => ExitCode::Success,
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::Success,
                 Err(e) => {

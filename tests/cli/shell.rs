@@ -34,4 +34,9 @@ fn the_bash_completion_script_loads_in_bash() {
 fn the_manual_page_is_roff_with_the_options() {
     let ran = batchrun().arg("man").run();
     ran.success().stdout_has(".TH batchrun 1").stdout_has("Run batch jobs declared in YAML");
+    for section in ["RUN OPTIONS", "THE JOB FILE", "TEMPLATES AND QUOTING", "EXIT STATUS", "ENVIRONMENT", "FILES"] {
+        let quoted = format!(".SH \"{section}\"\n");
+        assert!(ran.stdout.contains(&quoted) || ran.stdout.contains(&format!(".SH {section}\n")), "{section}");
+    }
+    assert!(!ran.stdout.contains("batchrun\\-run(1)"), "it points at no page that does not exist");
 }
