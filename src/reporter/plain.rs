@@ -1,5 +1,7 @@
-//! Plain lines for logs and CI: no bars, no escape codes. One line per finished task and a
-//! progress line every ten seconds.
+//! Plain lines for logs and CI: no bars, no escape codes. A line per failure, retry and skip,
+//! always; a line per task that succeeded for the first [`OK_LINES_SHOWN`] only, so that a log
+//! of many thousand tasks stays readable; and a progress line every ten seconds, which counts
+//! everything.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +13,35 @@ use crate::events::{Counts, Event, Finished};
 use crate::words::{count, number};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// `ok` lines printed before they are left out.
+pub const OK_LINES_SHOWN: u64 = 100;
 
 pub struct Plain {
     console: Arc<Console>,
     next_progress: Duration,
+    ok_lines: u64,
 }
 
 impl Plain {
     pub fn new(console: Arc<Console>) -> Plain {
-        Plain { console, next_progress: PROGRESS_EVERY }
+        Plain { console, next_progress: PROGRESS_EVERY, ok_lines: 0 }
+    }
+
+    fn finished(&mut self, task: &Finished) {
+        if task.outcome.is_success() {
+            self.ok_lines += 1;
+            if self.ok_lines > OK_LINES_SHOWN {
+                return;
+            }
+            if self.ok_lines == OK_LINES_SHOWN {
+                self.line(finished_line(task));
+                self.line(format!(
+                    "(after {OK_LINES_SHOWN} `ok` lines, tasks that succeed are counted in the progress line, not listed; failures, retries and skips are still shown)"
+                ));
+                return;
+            }
+        }
+        self.line(finished_line(task))
     }
 
     fn line(&self, text: String) {
@@ -97,7 +119,7 @@ impl Listener for Plain {
             Event::TaskStarted { .. } | Event::RunFinished { .. } | Event::Warning { .. } => {}
             Event::JobPlanned { job, tasks, .. } => self.line(planned_line(job, *tasks)),
             Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
-            Event::TaskFinished { task, .. } => self.line(finished_line(task)),
+            Event::TaskFinished { task, .. } => self.finished(task),
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {
                 self.line(skipped_line(job, *tasks, reason, *not_run))
             }

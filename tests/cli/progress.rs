@@ -103,3 +103,16 @@ fn ci_on_a_terminal_prints_no_escape_codes_and_counts_in_words() {
     assert!(screen.contains("1 task on 1 worker"), "{screen:?}");
     assert!(screen.contains("Summary: 1 task: 0 succeeded, 1 failed"), "{screen:?}");
 }
+
+/// A long run's plain log: every failure is shown, `ok` lines only for the first hundred tasks
+/// that succeed, and it says so.
+#[test]
+fn a_long_plain_log_shows_every_failure_and_the_first_hundred_successes() {
+    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 600}\n    command: sh -c 'test $(( {{ start }} % 3 )) -ne 0'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain", "-j", "4"]).run();
+    ran.code(1);
+    let ok = ran.stderr.lines().filter(|l| l.starts_with("ok ")).count();
+    let failed = ran.stderr.lines().filter(|l| l.starts_with("FAILED t[")).count();
+    assert_eq!((ok, failed), (100, 200), "{}", ran.stderr);
+    ran.stderr_has("after 100 `ok` lines, tasks that succeed are counted in the progress line");
+}
