@@ -121,6 +121,10 @@ pub enum Status {
     Lost,
     /// It succeeded but its output could not be written out: not done.
     Undelivered,
+    /// Reports only: not run because a job it needs did not succeed.
+    Skipped,
+    /// Reports only: not run because the run stopped first.
+    NotRun,
 }
 
 impl Status {
@@ -142,6 +146,30 @@ impl Status {
 /// Now, as records and reports write time: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// The tasks of a job that will not run, by index: `from..to`, and `also` (tasks queued when
+/// the run stopped, which never started), with each one's label.
+#[derive(Clone, Copy)]
+pub struct Unrun<'a> {
+    /// Index of the job in the job file.
+    pub job: usize,
+    pub from: u64,
+    pub to: u64,
+    pub also: &'a [u64],
+    pub label: &'a dyn Fn(u64) -> String,
+}
+
+impl Unrun<'_> {
+    pub fn indices(&self) -> impl Iterator<Item = u64> + '_ {
+        self.also.iter().copied().chain(self.from..self.to)
+    }
+}
+
+impl std::fmt::Debug for Unrun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Unrun({}, {}..{}, {:?})", self.job, self.from, self.to, self.also)
+    }
 }
 
 /// A finished attempt as every format states it: the journal's end record, `--events json`'s
@@ -194,7 +222,7 @@ impl TaskEnd {
             Status::Signalled => Outcome::Signalled(self.signal.unwrap_or(9)),
             Status::Timeout => Outcome::TimedOut(timeout.unwrap_or(Duration::from_millis(self.duration_ms))),
             Status::Cancelled => Outcome::Cancelled,
-            Status::NotStarted => Outcome::NotStarted(reason()),
+            Status::NotStarted | Status::Skipped | Status::NotRun => Outcome::NotStarted(reason()),
             Status::Lost => Outcome::Lost(reason()),
             Status::Undelivered => Outcome::Undelivered(reason()),
         }
@@ -273,6 +301,8 @@ pub enum Event<'a> {
     JobSkipped {
         job: &'a str,
         tasks: u64,
+        /// Which they are (for reports that list them).
+        which: Unrun<'a>,
         reason: &'a str,
         not_run: bool,
         counts: Counts,

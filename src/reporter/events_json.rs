@@ -202,7 +202,7 @@ impl<W: Write> Listener for EventsJson<W> {
             Event::JobPlanned { job, tasks, counts } => {
                 ("job_planned", Body::JobPlanned { job, tasks: *tasks }, counts)
             }
-            Event::JobSkipped { job, tasks, reason, not_run, counts } => {
+            Event::JobSkipped { job, tasks, reason, not_run, counts, .. } => {
                 ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason, not_run: *not_run }, counts)
             }
             Event::RunCancelling { reason, counts } => ("run_cancelling", Body::RunCancelling { reason }, counts),

@@ -8,13 +8,14 @@
 //! "counts": {"total", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{
 //! the fields of the journal's end record (`events::TaskEnd`: "job", "index", "label", "key",
 //! "attempt", "status", "exit", "signal", "duration_ms", "reason" when there is one), and
-//! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome"}]}`, tasks in the order
-//! they finished. `status` is one of `ok`, `failed`,
-//! `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element ended without
-//! recording it), `undelivered` (it succeeded but its output could not be written out); tasks
-//! that never ran are only counted.
-//! JUnit: one `testsuite` per job, one `testcase` per finished task, a `failure` with the exit
-//! code (or signal, timeout) and the tail of stderr.
+//! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome"}]}`, every planned
+//! task in plan order (jobs in the file's order, then by index). `status` is one of `ok`,
+//! `failed`, `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element
+//! ended without recording it), `undelivered` (it succeeded but its output could not be written
+//! out), `skipped` (a job it needs did not succeed) or `not_run` (the run stopped first); tasks
+//! done in an earlier run (`--resume`) are only counted.
+//! JUnit: one `testsuite` per job, one `testcase` per task in plan order, a `failure` with the
+//! exit code (or signal, timeout) and the tail of stderr, `<skipped/>` for tasks not run.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -146,9 +147,10 @@ impl Report {
                 already_done: counts.already_done,
             },
         };
+        let order = plan_order(tasks, &self.jobs)?;
         match self.format {
-            Format::Json => write_json(&header, tasks, &mut out)?,
-            Format::Junit => write_junit(&header, &self.jobs, tasks, &mut out)?,
+            Format::Json => write_json(&header, records(tasks, &order), &mut out)?,
+            Format::Junit => write_junit(&header, &self.jobs, tasks, &order, &mut out)?,
         }
         out.flush()?;
         drop(out);
@@ -163,17 +165,51 @@ fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(temp)
 }
 
-fn records(tasks: &mut File) -> io::Result<impl Iterator<Item = TaskRecord> + '_> {
+/// Where each task's line starts in the spool, in plan order: by job (the file's order), then
+/// by index. Tasks finish in any order; reports list them as the plan does.
+fn plan_order(tasks: &mut File, jobs: &[String]) -> io::Result<Vec<u64>> {
+    #[derive(Deserialize)]
+    struct Place {
+        job: String,
+        index: u64,
+    }
     tasks.seek(SeekFrom::Start(0))?;
-    Ok(BufReader::new(tasks).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()))
+    let mut reader = BufReader::new(&mut *tasks);
+    let mut places = Vec::new();
+    let (mut offset, mut line) = (0u64, String::new());
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line)?;
+        if read == 0 {
+            break;
+        }
+        if let Ok(place) = serde_json::from_str::<Place>(&line) {
+            let job = jobs.iter().position(|j| *j == place.job).unwrap_or(usize::MAX);
+            places.push((job, place.index, offset));
+        }
+        offset += read as u64;
+    }
+    places.sort_unstable();
+    Ok(places.into_iter().map(|(_, _, offset)| offset).collect())
 }
 
-fn write_json(header: &Header, tasks: &mut File, out: &mut impl Write) -> io::Result<()> {
+/// The spool's tasks, in plan order.
+fn records<'a>(tasks: &'a mut File, order: &'a [u64]) -> impl Iterator<Item = TaskRecord> + 'a {
+    let mut line = String::new();
+    order.iter().filter_map(move |&offset| {
+        line.clear();
+        tasks.seek(SeekFrom::Start(offset)).ok()?;
+        BufReader::new(&mut *tasks).read_line(&mut line).ok()?;
+        serde_json::from_str(&line).ok()
+    })
+}
+
+fn write_json(header: &Header, tasks: impl Iterator<Item = TaskRecord>, out: &mut impl Write) -> io::Result<()> {
     let head = serde_json::to_string(header)?;
     // The header object, reopened to add the task list.
     out.write_all(&head.as_bytes()[..head.len() - 1])?;
     out.write_all(b",\"tasks\":[")?;
-    for (i, task) in records(tasks)?.enumerate() {
+    for (i, task) in tasks.enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
@@ -182,53 +218,71 @@ fn write_json(header: &Header, tasks: &mut File, out: &mut impl Write) -> io::Re
     out.write_all(b"]}\n")
 }
 
-fn write_junit(header: &Header, jobs: &[String], tasks: &mut File, out: &mut impl Write) -> io::Result<()> {
+fn write_junit(
+    header: &Header,
+    jobs: &[String],
+    tasks: &mut File,
+    order: &[u64],
+    out: &mut impl Write,
+) -> io::Result<()> {
     let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
-    // Tallies per job first (one pass), then each job's testcases (a pass per job: jobs are few).
-    let mut tally = vec![(0u64, 0u64, 0u64); jobs.len()];
-    for task in records(tasks)? {
+    let not_run = |status: Status| matches!(status, Status::Skipped | Status::NotRun);
+    // Tallies per job first (one pass), then the testcases in plan order (a second).
+    let mut tally = vec![Tally::default(); jobs.len()];
+    for task in records(tasks, order) {
         if let Some(i) = jobs.iter().position(|j| *j == task.end.job) {
-            tally[i].0 += 1;
-            tally[i].1 += u64::from(task.end.status != Status::Ok);
-            tally[i].2 += task.end.duration_ms;
+            tally[i].tests += 1;
+            tally[i].failures += u64::from(task.end.status != Status::Ok && !not_run(task.end.status));
+            tally[i].skipped += u64::from(not_run(task.end.status));
+            tally[i].ms += task.end.duration_ms;
         }
     }
-    let (tests, failures): (u64, u64) = tally.iter().fold((0, 0), |(t, f), (a, b, _)| (t + a, f + b));
+    let sum = |f: fn(&Tally) -> u64| tally.iter().map(f).sum::<u64>();
+    let (tests, failures, skipped) = (sum(|t| t.tests), sum(|t| t.failures), sum(|t| t.skipped));
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
-        r#"<testsuites name="{}" tests="{tests}" failures="{failures}" time="{}">"#,
+        r#"<testsuites name="{}" tests="{tests}" failures="{failures}" skipped="{skipped}" time="{}">"#,
         xml(header.name),
         seconds(header.duration_ms)
     )?;
-    for (i, job) in jobs.iter().enumerate() {
-        let (tests, failures, ms) = tally[i];
-        if tests == 0 {
+    let mut open_suite: Option<String> = None;
+    for task in records(tasks, order) {
+        if open_suite.as_deref() != Some(task.end.job.as_str()) {
+            if open_suite.is_some() {
+                writeln!(out, "  </testsuite>")?;
+            }
+            let t = jobs.iter().position(|j| *j == task.end.job).map(|i| tally[i].clone()).unwrap_or_default();
+            writeln!(
+                out,
+                r#"  <testsuite name="{}" tests="{}" failures="{}" skipped="{}" time="{}">"#,
+                xml(&task.end.job),
+                t.tests,
+                t.failures,
+                t.skipped,
+                seconds(t.ms)
+            )?;
+            open_suite = Some(task.end.job.clone());
+        }
+        let open = format!(
+            r#"    <testcase name="{}" classname="{}" time="{}""#,
+            xml(&task.end.label),
+            xml(&task.end.job),
+            seconds(task.end.duration_ms)
+        );
+        if task.end.status == Status::Ok {
+            writeln!(out, "{open}/>")?;
             continue;
         }
-        writeln!(
-            out,
-            r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" time="{}">"#,
-            xml(job),
-            seconds(ms)
-        )?;
-        for task in records(tasks)?.filter(|t| t.end.job == *job) {
-            let open = format!(
-                r#"    <testcase name="{}" classname="{}" time="{}""#,
-                xml(&task.end.label),
-                xml(job),
-                seconds(task.end.duration_ms)
-            );
-            if task.end.status == Status::Ok {
-                writeln!(out, "{open}/>")?;
-                continue;
-            }
+        writeln!(out, "{open}>")?;
+        if not_run(task.end.status) {
+            writeln!(out, r#"      <skipped message="{}"/>"#, xml(&task.outcome))?;
+        } else {
             let mut body = task.stderr_tail.join("\n");
             if let Some(log) = &task.log {
                 body.push_str(&format!("\nlog: {}.out, .err", log.display()));
             }
             let message = format!("{} ({} attempts)", task.outcome, task.attempts);
-            writeln!(out, "{open}>")?;
             writeln!(
                 out,
                 r#"      <failure message="{}" type="{:?}">{}</failure>"#,
@@ -236,11 +290,22 @@ fn write_junit(header: &Header, jobs: &[String], tasks: &mut File, out: &mut imp
                 task.end.status,
                 xml(&body)
             )?;
-            writeln!(out, "    </testcase>")?;
         }
+        writeln!(out, "    </testcase>")?;
+    }
+    if open_suite.is_some() {
         writeln!(out, "  </testsuite>")?;
     }
     writeln!(out, "</testsuites>")
+}
+
+/// One job's testcases, for its testsuite's attributes.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    tests: u64,
+    failures: u64,
+    skipped: u64,
+    ms: u64,
 }
 
 /// Text safe in XML 1.0 content and attributes (characters XML cannot hold are dropped).
@@ -276,6 +341,34 @@ impl Listener for Report {
                 };
                 let _ = serde_json::to_writer(&mut self.tasks, &record);
                 let _ = self.tasks.write_all(b"\n");
+            }
+            Event::JobSkipped { which, reason, not_run, .. } => {
+                let (status, what) = if *not_run { (Status::NotRun, "not run") } else { (Status::Skipped, "skipped") };
+                for index in which.indices() {
+                    let end = TaskEnd {
+                        job: self.jobs[which.job].clone(),
+                        index,
+                        label: (which.label)(index),
+                        key: String::new(),
+                        attempt: 0,
+                        status,
+                        exit: None,
+                        signal: None,
+                        duration_ms: 0,
+                        reason: Some(reason.to_string()),
+                    };
+                    let outcome = format!("{what}: {reason}");
+                    let record = TaskRecord {
+                        end,
+                        command: String::new(),
+                        attempts: 0,
+                        log: None,
+                        stderr_tail: Vec::new(),
+                        outcome,
+                    };
+                    let _ = serde_json::to_writer(&mut self.tasks, &record);
+                    let _ = self.tasks.write_all(b"\n");
+                }
             }
             Event::RunFinished { counts, elapsed, interrupted_by } => {
                 if let Err(e) = self.write(counts, *elapsed, *interrupted_by) {

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::config::Job;
-use crate::events::{Counts, Event, Finished, Listener, Outcome, TaskRef};
+use crate::events::{Counts, Event, Finished, Listener, Outcome, TaskRef, Unrun};
 use crate::journal::reader::History;
 use crate::journal::record::Record;
 use crate::plan::Plan;
@@ -151,11 +151,11 @@ pub fn run_with(
 
 enum Phase {
     Waiting,
-    /// `unstarted`: tasks of cancelled elements that never started.
+    /// `unstarted`: tasks of cancelled elements that never started, by index.
     Submitted {
         arrays: Vec<usize>,
         failed: bool,
-        unstarted: u64,
+        unstarted: Vec<u64>,
     },
     Done {
         failed: bool,
@@ -292,8 +292,11 @@ impl<'a, 'r> Submitter<'a, 'r> {
             self.counts.skipped += tasks;
         }
         self.phases[job] = Phase::Skipped;
-        let name = &self.plan.file.jobs[job].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });
+        let plan = self.plan;
+        let label = move |index| plan.label(job, index);
+        let which = Unrun { job, from: 0, to: tasks, also: &[], label: &label };
+        let name = &plan.file.jobs[job].name;
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, which, reason, not_run, counts: self.counts });
     }
 
     fn submit_job(&mut self, job: usize) {
@@ -355,8 +358,11 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
         }
-        self.phases[job] =
-            if arrays.is_empty() { Phase::Done { failed } } else { Phase::Submitted { arrays, failed, unstarted: 0 } };
+        self.phases[job] = if arrays.is_empty() {
+            Phase::Done { failed }
+        } else {
+            Phase::Submitted { arrays, failed, unstarted: Vec::new() }
+        };
     }
 
     /// Elements of a job's array that may run at once (`%K`): the job's, the run's and each
@@ -645,7 +651,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 missing.push((index, element.running.contains_key(&index)));
             }
         }
-        let mut skipped = 0;
+        let mut skipped = Vec::new();
         for (index, was_running) in missing {
             let element = &mut self.arrays[a].elements[e];
             let running = element.running.remove(&index);
@@ -653,7 +659,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 self.counts.running = self.counts.running.saturating_sub(1);
             }
             if self.cancelled && !was_running {
-                skipped += 1;
+                skipped.push(index);
                 continue;
             }
             let why = if was_running {
@@ -673,7 +679,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             self.finish(&finished);
         }
         if let Phase::Submitted { unstarted, .. } = &mut self.phases[job] {
-            *unstarted += skipped;
+            unstarted.extend(skipped);
         }
         let element = &mut self.arrays[a].elements[e];
         element.settled = true;
@@ -700,18 +706,23 @@ impl<'a, 'r> Submitter<'a, 'r> {
     /// cancelled their elements are skipped.
     fn settle_jobs(&mut self) {
         for job in 0..self.phases.len() {
-            if let Phase::Submitted { arrays, failed, unstarted } = &self.phases[job]
+            if let Phase::Submitted { arrays, failed, unstarted } = &mut self.phases[job]
                 && arrays.iter().all(|&a| self.arrays[a].settled)
             {
-                let (failed, unstarted) = (*failed, *unstarted);
-                self.phases[job] = Phase::Done { failed: failed || unstarted > 0 };
-                if unstarted > 0 {
-                    self.counts.not_run += unstarted;
-                    let name = &self.plan.file.jobs[job].name;
+                let (failed, unstarted) = (*failed, std::mem::take(unstarted));
+                self.phases[job] = Phase::Done { failed: failed || !unstarted.is_empty() };
+                if !unstarted.is_empty() {
+                    let tasks = unstarted.len() as u64;
+                    self.counts.not_run += tasks;
+                    let plan = self.plan;
+                    let label = move |index| plan.label(job, index);
+                    let which = Unrun { job, from: 0, to: 0, also: &unstarted, label: &label };
                     let reason = policy::STOPPED_BEFORE_THEY_STARTED;
+                    let name = &plan.file.jobs[job].name;
                     self.reporter.event(&Event::JobSkipped {
                         job: name,
-                        tasks: unstarted,
+                        tasks,
+                        which,
                         reason,
                         not_run: true,
                         counts: self.counts,

@@ -77,3 +77,28 @@ fn a_report_that_cannot_be_written_at_the_end_makes_the_run_fail() {
         .run();
     ran.code(3).stderr_has("cannot write the report out/r.json");
 }
+
+/// Every planned task is in the reports, in plan order however they finished: a skipped job's
+/// tasks as `skipped` (JSON) and `<skipped/>` (JUnit).
+#[test]
+fn reports_list_skipped_tasks_too_in_plan_order() {
+    let yaml = "jobs:\n  slow_first:\n    range: {from: 1, to: 4}\n    command: sh -c 'sleep 0.$(( 4 - {{ start }} ))'\n  bad:\n    command: 'false'\n  after:\n    needs: [bad]\n    items: [x, y]\n    command: echo {{ item }}\n";
+    let ran =
+        batchrun().job(yaml).args(&["-j", "4", "--report", "r.json", "--report", "r.xml", "--progress", "none"]).run();
+    ran.code(1);
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let tasks = report["tasks"].as_array().unwrap();
+    let labels: Vec<&str> = tasks.iter().map(|t| t["label"].as_str().unwrap()).collect();
+    assert_eq!(
+        labels,
+        ["slow_first[0]", "slow_first[1]", "slow_first[2]", "slow_first[3]", "bad", "after[0]", "after[1]"]
+    );
+    let skipped: Vec<&serde_json::Value> = tasks.iter().filter(|t| t["status"] == "skipped").collect();
+    assert_eq!(skipped.len(), 2);
+    assert_eq!(skipped[0]["reason"], "it needs `bad`, which failed");
+    let xml = ran.read("r.xml");
+    assert_eq!(xml.matches("<skipped message=\"skipped: it needs `bad`, which failed\"/>").count(), 2, "{xml}");
+    assert!(xml.contains(r#"<testsuite name="after" tests="2" failures="0" skipped="2""#), "{xml}");
+    let first = xml.find("slow_first[0]").unwrap();
+    assert!(xml.find("slow_first[3]").unwrap() > first, "testcases in plan order: {xml}");
+}

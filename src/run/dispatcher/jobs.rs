@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::Dispatcher;
-use crate::events::Event;
+use crate::events::{Event, Unrun};
 use crate::plan::PlannedTask;
 use crate::policy::{self, JobEnd};
 
@@ -31,7 +31,7 @@ pub(super) struct JobState<'p> {
     /// Attempts sent to workers and not finished (running or queued).
     pub(super) running: usize,
     /// Attempts that were queued when the run stopped, and never ran.
-    pub(super) unstarted: u64,
+    pub(super) unstarted: Vec<u64>,
     pub(super) last_start: Option<Instant>,
 }
 
@@ -57,7 +57,7 @@ impl<'p> JobState<'p> {
             finished: 0,
             failed: 0,
             running: 0,
-            unstarted: 0,
+            unstarted: Vec::new(),
             last_start: None,
         }
     }
@@ -144,17 +144,27 @@ impl Dispatcher<'_, '_> {
     /// Counts the job's tasks that were never started as skipped (a need failed) or, with
     /// `not_run`, as not run (the run stopped), with `reason`.
     pub(super) fn skip_rest_of_job(&mut self, i: usize, reason: &str, not_run: bool) {
+        let plan = self.plan;
+        let label = move |index| plan.label(i, index);
         let job = &mut self.jobs[i];
         let never_sent = job.count - job.dispatched;
-        let tasks = never_sent + job.unstarted;
-        job.status =
-            if job.dispatched == job.unstarted { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
+        let unstarted = job.unstarted.len() as u64;
+        let tasks = never_sent + unstarted;
+        job.status = if job.dispatched == unstarted { JobStatus::Skipped } else { JobStatus::Done { failed: true } };
         job.tasks = None;
+        let which = Unrun { job: i, from: job.dispatched, to: job.count, also: &job.unstarted, label: &label };
+        let name = &plan.file.jobs[i].name;
         if tasks == 0 {
-            if self.plan.jobs[i].waits_to_be_planned() {
+            if plan.jobs[i].waits_to_be_planned() {
                 // Never planned: it has no tasks to count, but it is said.
-                let name = &self.plan.file.jobs[i].name;
-                self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });
+                self.reporter.event(&Event::JobSkipped {
+                    job: name,
+                    tasks,
+                    which,
+                    reason,
+                    not_run,
+                    counts: self.counts,
+                });
             }
             return;
         }
@@ -167,7 +177,6 @@ impl Dispatcher<'_, '_> {
             self.output.nothing(first + job.dispatched, never_sent);
         }
         job.finished += tasks;
-        let name = &self.plan.file.jobs[i].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, reason, not_run, counts: self.counts });
+        self.reporter.event(&Event::JobSkipped { job: name, tasks, which, reason, not_run, counts: self.counts });
     }
 }

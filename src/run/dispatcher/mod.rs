@@ -347,7 +347,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         });
         if !done.ran {
             // Queued before a stop, and refused by its worker: it never ran.
-            self.jobs[i].unstarted += 1;
+            self.jobs[i].unstarted.push(done.task.index);
             self.output.nothing(done.task.seq, 1);
             return;
         }
