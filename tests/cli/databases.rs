@@ -26,7 +26,7 @@ fn available(what: &str, check: Result<(), String>) -> bool {
             panic!("{what} is required under CI=true: {reason}")
         }
         Err(reason) => {
-            eprintln!("skipping: {what} is not available here: {reason}");
+            crate::harness::skipped(&format!("{what} is not available here: {reason}"));
             false
         }
     }

@@ -20,6 +20,16 @@ pub struct Ran {
     pub dir: TempDir,
 }
 
+/// Says, where `cargo test` shows it, that the calling test did not check what it is for:
+/// libtest hides what tests print unless they fail, and a test that returns early counts as
+/// passed, so the line goes to the process's stderr itself. (Under `CI=true` such tests fail
+/// instead.)
+pub fn skipped(why: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// A fresh temporary folder to run batchrun in.
 pub fn batchrun() -> Batchrun {
     Batchrun { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), envs: Vec::new() }

@@ -23,7 +23,7 @@ fn a_low_soft_limit_is_raised_and_tasks_keep_theirs() {
         .unwrap_or(u64::MAX);
     if hard < 2000 {
         assert!(std::env::var_os("CI").is_none(), "under CI this test must run: the hard open-file limit is {hard}");
-        eprintln!("skipped: the hard open-file limit here ({hard}) cannot hold 120 tasks");
+        crate::harness::skipped(&format!("the hard open-file limit here ({hard}) cannot hold 120 tasks"));
         return;
     }
     let (code, stdout, stderr) = under_ulimit(dir.path(), "-Sn 256", "-j 120 --progress none");

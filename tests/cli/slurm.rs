@@ -29,7 +29,7 @@ fn cluster() -> bool {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("a Slurm cluster is required under CI=true (start one with ci/slurm/start.sh): {problem}");
     }
-    eprintln!("skipping: no Slurm cluster here ({problem}); ci/slurm/start.sh starts one");
+    crate::harness::skipped(&format!("no Slurm cluster here ({problem}); ci/slurm/start.sh starts one"));
     false
 }
 
