@@ -31,7 +31,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         match reporter::report::Format::of(path) {
             Some(format) => report_formats.push((path.clone(), format)),
             None => {
-                let message = format!("--report {}: the file name must end in .json or .xml", path.display());
+                let message = format!("--report {}: the file name must end in .json, .xml or .html", path.display());
                 return Err(diagnostic::Diagnostic::new(&args.file, None, message).into());
             }
         }

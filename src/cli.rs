@@ -145,7 +145,8 @@ pub struct RunArgs {
     /// Stream the run's events as JSON lines on stdout (task output then goes to stderr).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub events: Option<EventsFormat>,
-    /// Write a report when the run ends: PATH.json (JSON) or PATH.xml (JUnit); repeatable.
+    /// Write a report when the run ends: PATH.json (JSON), PATH.xml (JUnit) or PATH.html (a page
+    /// with a timeline); repeatable.
     #[arg(long = "report", value_name = "PATH")]
     pub reports: Vec<PathBuf>,
     /// Run only the tasks that the journal does not record as done.

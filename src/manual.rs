@@ -122,6 +122,7 @@ const SECTIONS: &[(&str, &[Para])] = &[
             Para::Term("batchrun jobs/export.yaml --resume", "run only what did not succeed"),
             Para::Term("batchrun plan jobs/export.yaml", "print the tasks without running them"),
             Para::Term("batchrun jobs/export.yaml --report run.xml", "write JUnit XML for CI"),
+            Para::Term("batchrun jobs/export.yaml --report run.html", "a page to look at: timeline, failures, skew"),
             Para::Term("batchrun status jobs/export.yaml", "per job, what the journal says"),
         ],
     ),

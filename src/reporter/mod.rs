@@ -8,6 +8,7 @@ pub mod color;
 pub mod events_json;
 mod format;
 pub mod github;
+pub mod html;
 pub mod plain;
 pub mod progress;
 pub mod report;

@@ -1,4 +1,5 @@
-//! `--report PATH`: a machine-readable record of the run, as JSON (`.json`) or JUnit XML (`.xml`).
+//! `--report PATH`: a record of the run, as JSON (`.json`), JUnit XML (`.xml`) or a page to look
+//! at (`.html`, see [`super::html`]).
 //!
 //! Finished tasks are streamed to a temporary file as JSON lines while the run goes on, so a
 //! report of millions of tasks costs no memory; the report itself is assembled from that file
@@ -35,13 +36,15 @@ pub const VERSION: u32 = 1;
 pub enum Format {
     Json,
     Junit,
+    Html,
 }
 
 impl Format {
-    /// From the report's file name: `.json` or `.xml`.
+    /// From the report's file name: `.json`, `.xml` or `.html`.
     pub fn of(path: &Path) -> Option<Format> {
         match path.extension()?.to_str()? {
             "json" => Some(Format::Json),
+            "html" => Some(Format::Html),
             "xml" => Some(Format::Junit),
             _ => None,
         }
@@ -61,6 +64,9 @@ struct TaskRecord {
     stderr_tail: Vec<String>,
     /// What happened, in words (for JUnit's failure message).
     outcome: String,
+    /// When its last attempt started, from the start of the run (absent for tasks not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -91,6 +97,8 @@ pub struct Report {
     jobs: Vec<String>,
     name: String,
     started: String,
+    /// When the run started, for each task's start in the HTML timeline.
+    run_started: std::time::Instant,
     tasks: BufWriter<File>,
 }
 
@@ -123,6 +131,7 @@ impl Report {
             jobs,
             name: String::new(),
             started: crate::events::now(),
+            run_started: std::time::Instant::now(),
             tasks: BufWriter::new(tempfile::tempfile()?),
         })
     }
@@ -151,6 +160,7 @@ impl Report {
         match self.format {
             Format::Json => write_json(&header, records(tasks, &order), &mut out)?,
             Format::Junit => write_junit(&header, &self.jobs, tasks, &order, &mut out)?,
+            Format::Html => write_html(&header, &self.jobs, records(tasks, &order), &mut out)?,
         }
         out.flush()?;
         drop(out);
@@ -308,6 +318,37 @@ struct Tally {
     ms: u64,
 }
 
+/// The HTML page (see [`super::html`]): the run and its tasks as one compact JSON value.
+fn write_html(
+    header: &Header,
+    jobs: &[String],
+    tasks: impl Iterator<Item = TaskRecord>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut data = serde_json::to_string(header)?;
+    data.pop();
+    data.push_str(",\"jobs\":");
+    data.push_str(&serde_json::to_string(jobs)?);
+    data.push_str(",\"tasks\":[");
+    for (i, task) in tasks.enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        let job = jobs.iter().position(|j| *j == task.end.job).unwrap_or(0);
+        let shown = if task.end.status == Status::Ok { String::new() } else { task.outcome };
+        let end = &task.end;
+        let row =
+            (job, &end.label, task.started_ms, end.duration_ms, end.status, end.attempt, shown, &task.stderr_tail);
+        data.push_str(&serde_json::to_string(&row)?);
+    }
+    data.push_str("]}");
+    super::html::write_page(out, header.name, &data)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Text safe in XML 1.0 content and attributes (characters XML cannot hold are dropped).
 fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -338,6 +379,7 @@ impl Listener for Report {
                     log: task.log.clone(),
                     stderr_tail: task.stderr_tail.clone(),
                     outcome: task.outcome.describe(),
+                    started_ms: Some(millis(self.run_started.elapsed().saturating_sub(task.duration))),
                 };
                 let _ = serde_json::to_writer(&mut self.tasks, &record);
                 let _ = self.tasks.write_all(b"\n");
@@ -365,6 +407,7 @@ impl Listener for Report {
                         log: None,
                         stderr_tail: Vec::new(),
                         outcome,
+                        started_ms: None,
                     };
                     let _ = serde_json::to_writer(&mut self.tasks, &record);
                     let _ = self.tasks.write_all(b"\n");
@@ -391,6 +434,7 @@ mod tests {
         assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
         assert_eq!(Format::of(Path::new("r.json")), Some(Format::Json));
         assert_eq!(Format::of(Path::new("r.xml")), Some(Format::Junit));
+        assert_eq!(Format::of(Path::new("r.html")), Some(Format::Html));
         assert_eq!(Format::of(Path::new("r.txt")), None);
     }
 }

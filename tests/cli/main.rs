@@ -10,6 +10,7 @@ mod escapes;
 mod events;
 mod failure;
 mod github;
+mod html;
 mod journal;
 mod limits;
 mod needs_and_limits;

@@ -54,7 +54,7 @@ fn a_junit_report_has_a_suite_per_job_and_escaped_failures() {
 #[test]
 fn a_report_needs_a_known_extension() {
     let ran = batchrun().job(JOB).args(&["--report", "r.txt"]).run();
-    ran.code(2).stderr_has("must end in .json or .xml");
+    ran.code(2).stderr_has("must end in .json, .xml or .html");
 }
 
 #[test]

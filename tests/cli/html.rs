@@ -1,0 +1,74 @@
+//! `--report run.html` in a real browser: Debian's chromium, headless. The page's script
+//! records what it drew on `<body>` and writes any script error into `#errors`; the DOM dump
+//! shows both. A screenshot must not be blank.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::batchrun;
+
+const JOB: &str = r#"
+jobs:
+  export:
+    range: {from: 1, to: 40}
+    command: sh -c "sleep 0.0{{ start % 7 }}; test {{ start }} -ne 13 || { echo 'bad <rows> & worse' >&2; exit 1; }"
+  check:
+    needs: [export]
+    command: "true"
+"#;
+
+/// The browser, or `None` (with the test said to be skipped; under `CI=true` it fails).
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|name| {
+        std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
+    });
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("chromium is required under CI=true (.ci/run installs Debian's chromium)");
+        }
+        crate::harness::skipped("no chromium here (Debian's chromium package)");
+    }
+    found
+}
+
+fn headless(browser: &str, page: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs")
+}
+
+#[test]
+fn the_html_report_draws_every_task_in_a_browser_without_a_script_error() {
+    let Some(browser) = chromium() else { return };
+    let ran = batchrun().job(JOB).args(&["-j", "4", "--report", "run.html", "--progress", "none"]).run();
+    ran.code(1);
+    let page = ran.path("run.html");
+    let html = ran.read("run.html");
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from the network");
+
+    let dom = headless(browser, &page, &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
+    assert!(dom.contains(r#"data-tasks="41""#) && dom.contains(r#"data-drawn="40""#), "{dom}");
+    assert!(dom.contains("export[12]") && dom.contains("bad &lt;rows&gt; &amp; worse"), "the failure and its stderr");
+
+    let shot = ran.path("shot.png");
+    headless(browser, &page, &[&format!("--screenshot={}", shot.display()), "--window-size=1200,900"]);
+    let (width, height, inked) = inked_pixels(&shot);
+    assert!(inked * 50 > width * height, "the screenshot is (nearly) blank: {inked} of {width}×{height} pixels");
+}
+
+/// The screenshot's size and how many of its pixels are not the white background.
+fn inked_pixels(path: &Path) -> (usize, usize, usize) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("a screenshot")));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let channels = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let inked = pixels.chunks(channels).filter(|p| p.iter().take(3).any(|&c| c < 235)).count();
+    (info.width as usize, info.height as usize, inked)
+}
