@@ -76,6 +76,7 @@ fn journal_1000_records(bencher: divan::Bencher) {
                 attempt: 1,
                 stderr_tail: Vec::new(),
                 log: None,
+                slot: None,
             };
             journal.event(&Event::TaskFinished { task: &finished, counts });
             journal.flush();

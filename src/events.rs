@@ -260,6 +260,8 @@ pub struct Finished {
     pub stderr_tail: Vec<String>,
     /// Where its output was saved (`.out` and `.err` beside this stem), if it was.
     pub log: Option<std::path::PathBuf>,
+    /// The worker that ran its last attempt (a local run), for a timeline's lanes.
+    pub slot: Option<usize>,
 }
 
 #[derive(Debug)]

@@ -100,6 +100,7 @@ mod tests {
             attempt: 1,
             stderr_tail: Vec::new(),
             log: None,
+            slot: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 /// Writes the page around `data`, the run as JSON: `{"name", "started", "duration_ms",
 /// "counts", "jobs": [names], "tasks": [[job, label, start_ms|null, duration_ms, status,
-/// attempts, outcome, [stderr tail]], ...]}` in plan order.
+/// attempts, outcome, [stderr tail], worker slot|null], ...]}` in plan order.
 pub fn write_page(out: &mut impl Write, title: &str, data: &str) -> io::Result<()> {
     let (head, rest) = PAGE.split_once("@TITLE@").unwrap_or((PAGE, ""));
     let (middle, tail) = rest.split_once("@DATA@").unwrap_or((rest, ""));
@@ -71,7 +71,7 @@ window.onerror = function (message, source, line, column) {
 (function () {
   var d = JSON.parse(document.getElementById("data").textContent);
   var T = d.tasks;
-  var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7;
+  var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7, SLOT = 8;
   var colors = {ok: "#2da44e", failed: "#cf222e", signalled: "#cf222e", timeout: "#fb8500", cancelled: "#8c959f",
     not_started: "#a40e26", lost: "#82071e", undelivered: "#8250df", skipped: "#d0d7de", not_run: "#d0d7de"};
   function fmt(ms) {
@@ -98,16 +98,23 @@ window.onerror = function (message, source, line, column) {
     var span = el("span"), i = el("i"); i.style.background = colors[s]; span.appendChild(i); span.appendChild(document.createTextNode(s)); legend.appendChild(span);
   });
 
-  // Lanes: each task that ran goes to the first lane free at its start.
+  // Lanes: the worker that ran each task when the run says (a local run); otherwise each task
+  // goes to the first lane free at its start.
   var ran = [];
   for (var i = 0; i < T.length; i++) if (T[i][START] !== null) ran.push(i);
   ran.sort(function (a, b) { return T[a][START] - T[b][START]; });
   var laneEnd = [], laneOf = new Int32Array(T.length).fill(-1), lanes = [], end = 1;
+  var bySlot = ran.length > 0 && ran.every(function (i) { return T[i][SLOT] !== null && T[i][SLOT] !== undefined; });
   ran.forEach(function (i) {
     var s = T[i][START], e = s + Math.max(T[i][DUR], 0), l = -1;
-    for (var k = 0; k < laneEnd.length; k++) if (laneEnd[k] <= s) { l = k; break; }
-    if (l < 0) { l = laneEnd.length; laneEnd.push(e); lanes.push([]); } else laneEnd[l] = e;
-    laneOf[i] = l; lanes[l].push(i); if (e > end) end = e;
+    if (bySlot) {
+      l = T[i][SLOT];
+      while (lanes.length <= l) { lanes.push([]); laneEnd.push(0); }
+    } else {
+      for (var k = 0; k < laneEnd.length; k++) if (laneEnd[k] <= s) { l = k; break; }
+      if (l < 0) { l = laneEnd.length; laneEnd.push(0); lanes.push([]); }
+    }
+    laneEnd[l] = e; laneOf[i] = l; lanes[l].push(i); if (e > end) end = e;
   });
   var canvas = document.getElementById("timeline"), wrap = document.getElementById("wrap");
   var laneH = Math.max(2, Math.min(18, Math.floor(480 / Math.max(lanes.length, 1))));

@@ -67,6 +67,9 @@ struct TaskRecord {
     /// When its last attempt started, from the start of the run (absent for tasks not run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     started_ms: Option<u64>,
+    /// The worker that ran it (a local run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slot: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -337,8 +340,8 @@ fn write_html(
         let job = jobs.iter().position(|j| *j == task.end.job).unwrap_or(0);
         let shown = if task.end.status == Status::Ok { String::new() } else { task.outcome };
         let end = &task.end;
-        let row =
-            (job, &end.label, task.started_ms, end.duration_ms, end.status, end.attempt, shown, &task.stderr_tail);
+        let tail = &task.stderr_tail;
+        let row = (job, &end.label, task.started_ms, end.duration_ms, end.status, end.attempt, shown, tail, task.slot);
         data.push_str(&serde_json::to_string(&row)?);
     }
     data.push_str("]}");
@@ -380,6 +383,7 @@ impl Listener for Report {
                     stderr_tail: task.stderr_tail.clone(),
                     outcome: task.outcome.describe(),
                     started_ms: Some(millis(self.run_started.elapsed().saturating_sub(task.duration))),
+                    slot: task.slot,
                 };
                 let _ = serde_json::to_writer(&mut self.tasks, &record);
                 let _ = self.tasks.write_all(b"\n");
@@ -408,6 +412,7 @@ impl Listener for Report {
                         stderr_tail: Vec::new(),
                         outcome,
                         started_ms: None,
+                        slot: None,
                     };
                     let _ = serde_json::to_writer(&mut self.tasks, &record);
                     let _ = self.tasks.write_all(b"\n");

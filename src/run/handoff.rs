@@ -135,6 +135,7 @@ mod tests {
             outcome,
             duration: Duration::ZERO,
             kept: Default::default(),
+            slot: 0,
         }
     }
 

@@ -91,9 +91,9 @@ pub fn run(
     let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: guards.watchdog.as_ref() };
     let adopted = guards.adopted.as_ref();
     let result = std::thread::scope(|scope| {
-        for _ in 0..workers {
+        for slot in 0..workers {
             let (intake, ctx) = (intake.clone(), &ctx);
-            scope.spawn(move || worker::work(ctx, intake));
+            scope.spawn(move || worker::work(ctx, intake, slot));
         }
         drop(intake);
         dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(feed, interrupts, adopted)

@@ -28,6 +28,8 @@ pub struct AttemptDone {
     /// From the worker taking the attempt to the end of its output.
     pub duration: Duration,
     pub kept: Kept,
+    /// The worker that ran it.
+    pub slot: usize,
 }
 
 /// What every worker shares.
@@ -38,24 +40,25 @@ pub struct Context<'a> {
     pub watchdog: Option<&'a Watchdog>,
 }
 
-/// Runs attempts until the dispatcher closes the queue, reporting each result.
-pub fn work(ctx: &Context, intake: Intake) {
+/// Runs attempts until the dispatcher closes the queue, reporting each result. `slot`: this
+/// worker's number.
+pub fn work(ctx: &Context, intake: Intake, slot: usize) {
     let mut programs = Programs::default();
     while let Some(attempt) = intake.next() {
-        if !intake.report(run(ctx, attempt, &mut programs)) {
+        if !intake.report(run(ctx, attempt, &mut programs, slot)) {
             break;
         }
     }
 }
 
-fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs) -> AttemptDone {
+fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs, slot: usize) -> AttemptDone {
     let job = &ctx.plan.file.jobs[task.job];
     let settings = &job.settings;
     let started = Instant::now();
     if ctx.cancel.level() >= Level::Drain {
         let outcome = Outcome::NotStarted("the run stopped".into());
         let duration = started.elapsed();
-        return AttemptDone { task, ran: false, number, outcome, duration, kept: Kept::default() };
+        return AttemptDone { task, ran: false, number, outcome, duration, kept: Kept::default(), slot };
     }
     let mut capture = match ctx.output.begin(&task.label) {
         Ok(capture) => capture,
@@ -63,7 +66,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
             ctx.output.nothing(task.seq, 1);
             let outcome = Outcome::NotStarted(format!("cannot capture its output: {e}"));
             let duration = started.elapsed();
-            return AttemptDone { task, ran: true, number, outcome, duration, kept: Kept::default() };
+            return AttemptDone { task, ran: true, number, outcome, duration, kept: Kept::default(), slot };
         }
     };
     let command = ctx.plan.command_line(&task);
@@ -114,5 +117,5 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         (Some(why), Outcome::Succeeded) => Outcome::Undelivered(why.clone()),
         (_, outcome) => outcome,
     };
-    AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept }
+    AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept, slot }
 }

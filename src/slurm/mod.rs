@@ -539,6 +539,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     attempt,
                     stderr_tail,
                     log,
+                    slot: None,
                 };
                 if let Some(delay) = policy::retries(&finished.outcome, attempt, &spec.settings, self.stopping) {
                     self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
@@ -746,6 +747,7 @@ fn lost(job: usize, index: u64, key: u64, label: String, outcome: Outcome) -> Fi
         attempt: 1,
         stderr_tail: Vec::new(),
         log: None,
+        slot: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn the_html_report_draws_every_task_in_a_browser_without_a_script_error() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
     assert!(dom.contains(r#"data-tasks="41""#) && dom.contains(r#"data-drawn="40""#), "{dom}");
+    assert!(dom.contains(r#"data-lanes="4""#), "a lane per worker: {dom}");
     assert!(dom.contains("export[12]") && dom.contains("bad &lt;rows&gt; &amp; worse"), "the failure and its stderr");
 
     let shot = ran.path("shot.png");

@@ -363,6 +363,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             attempt: done.number,
             stderr_tail: done.kept.stderr_tail,
             log: done.kept.log,
+            slot: Some(done.slot),
         };
         let settings = &self.plan.file.jobs[i].settings;
         if undelivered {
@@ -511,6 +512,7 @@ fn not_started(job: usize, index: u64, label: String, why: String) -> Finished {
         attempt: 1,
         stderr_tail: Vec::new(),
         log: None,
+        slot: None,
     }
 }
 
