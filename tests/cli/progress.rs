@@ -116,3 +116,22 @@ fn a_long_plain_log_shows_every_failure_and_the_first_hundred_successes() {
     assert_eq!((ok, failed), (100, 200), "{}", ran.stderr);
     ran.stderr_has("after 100 `ok` lines, tasks that succeed are counted in the progress line");
 }
+
+/// On a terminal, once a second has passed, the bar shows the throughput.
+#[test]
+fn the_bar_shows_the_throughput() {
+    let b = crate::harness::batchrun()
+        .file("job.yaml", "jobs:\n  t:\n    range: {from: 1, to: 12}\n    command: sh -c 'sleep 0.25'\n");
+    let command = format!("{} job.yaml -j 2", env!("CARGO_BIN_EXE_batchrun"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(b.path())
+        .env_remove("CI")
+        .env("TERM", "xterm")
+        .output()
+        .expect("script runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains(" tasks/s"), "no throughput in the bar: {screen:?}");
+    assert!(screen.contains("Summary: 12 tasks: 12 succeeded"), "{screen:?}");
+}
