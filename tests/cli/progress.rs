@@ -51,16 +51,8 @@ fn a_terminal_gets_the_bar_and_the_output_above_it() {
         "job.yaml",
         "jobs:\n  t:\n    range: {from: 1, to: 6}\n    command: sh -c 'sleep 0.15; echo line-{{ start }}'\n",
     );
-    let command = format!("{} job.yaml -j 2", env!("CARGO_BIN_EXE_batchrun"));
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(b.path())
-        .env_remove("CI")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    let (success, screen) = on_a_terminal(b.path(), "-j 2", None);
+    assert!(success, "{screen}");
     assert!(screen.contains('\x1b'), "no bar was drawn: {screen:?}");
     assert!(screen.contains("/6"), "the bar shows done/total: {screen:?}");
     for i in 1..=6 {
@@ -89,16 +81,7 @@ fn color_always_colours_plain_lines_and_never_or_no_color_does_not() {
 #[test]
 fn ci_on_a_terminal_prints_no_escape_codes_and_counts_in_words() {
     let b = batchrun().job("jobs:\n  t:\n    command: 'false'\n");
-    let command = format!("{} job.yaml", env!("CARGO_BIN_EXE_batchrun"));
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(b.path())
-        .env("CI", "true")
-        .env_remove("NO_COLOR")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let (_, screen) = on_a_terminal(b.path(), "", Some("true"));
     assert!(!screen.contains('\x1b'), "escape codes under CI: {screen:?}");
     assert!(screen.contains("1 task on 1 worker"), "{screen:?}");
     assert!(screen.contains("Summary: 1 task: 0 succeeded, 1 failed"), "{screen:?}");
@@ -122,16 +105,22 @@ fn a_long_plain_log_shows_every_failure_and_the_first_hundred_successes() {
 fn the_bar_shows_the_throughput() {
     let b = crate::harness::batchrun()
         .file("job.yaml", "jobs:\n  t:\n    range: {from: 1, to: 12}\n    command: sh -c 'sleep 0.25'\n");
-    let command = format!("{} job.yaml -j 2", env!("CARGO_BIN_EXE_batchrun"));
-    let out = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(b.path())
-        .env_remove("CI")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    let (success, screen) = on_a_terminal(b.path(), "-j 2", None);
+    assert!(success, "{screen}");
     assert!(screen.contains(" tasks/s"), "no throughput in the bar: {screen:?}");
     assert!(screen.contains("Summary: 12 tasks: 12 succeeded"), "{screen:?}");
+}
+
+/// Runs `batchrun job.yaml ARGS` in `dir` on a pseudo-terminal (`script`, part of Debian's
+/// essential bsdutils), with `CI` set to `ci` or unset; whether it succeeded, and the screen.
+fn on_a_terminal(dir: &std::path::Path, args: &str, ci: Option<&str>) -> (bool, String) {
+    let command = format!("{} job.yaml {args}", env!("CARGO_BIN_EXE_batchrun"));
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]).current_dir(dir).env_remove("NO_COLOR").env("TERM", "xterm");
+    match ci {
+        Some(value) => script.env("CI", value),
+        None => script.env_remove("CI"),
+    };
+    let out = script.output().expect("script runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
