@@ -51,10 +51,77 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, Diagnostics> {
     if text.trim().is_empty() {
         return Err(Diagnostic::new(path, None, "the job file is empty: it needs at least `jobs:`").into());
     }
-    let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
-    let raw: raw::RawJobFile = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|e| Diagnostics::from(parse_error(path, text, &e)))?;
-    validate::validate(path, text, raw)
+    // An unknown key stops the parser, so the key is blanked out (in a copy, keeping every
+    // line and column) and the file read again: one pass reports every unknown key, and then
+    // what the rest of the file gets wrong, rather than one error per run of batchrun.
+    let mut unknown = Vec::new();
+    let mut working = std::borrow::Cow::Borrowed(text);
+    let raw = loop {
+        let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
+        match serde_saphyr::from_str_with_options::<raw::RawJobFile>(&working, options) {
+            Ok(raw) => break Some(raw),
+            Err(e) => {
+                let diagnostic = parse_error(path, text, &e);
+                let blanked = is_unknown_key(&e).then(|| diagnostic.pos.and_then(|p| blank_key(&working, p))).flatten();
+                unknown.push(diagnostic);
+                match blanked {
+                    Some(next) if unknown.len() < MAX_UNKNOWN_KEYS => working = std::borrow::Cow::Owned(next),
+                    _ => break None,
+                }
+            }
+        }
+    };
+    let checked = raw.map(|raw| validate::validate(path, text, raw));
+    match checked {
+        Some(Ok(file)) if unknown.is_empty() => Ok(file),
+        Some(Err(Diagnostics(mut more))) => {
+            unknown.append(&mut more);
+            Err(Diagnostics(unknown))
+        }
+        _ => Err(Diagnostics(unknown)),
+    }
+}
+
+/// Unknown keys reported in one pass, at most (each costs a parse of the file).
+const MAX_UNKNOWN_KEYS: usize = 50;
+
+fn is_unknown_key(error: &serde_saphyr::Error) -> bool {
+    error.to_string().starts_with("unknown field `")
+}
+
+/// `text` with the key at `pos` and its value (the lines indented below it) turned into spaces,
+/// so the parser skips it and every other line keeps its place; `None` when there is nothing
+/// there to blank.
+fn blank_key(text: &str, pos: Pos) -> Option<String> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let first = pos.line.checked_sub(1)? as usize;
+    let key_indent = indent(lines.get(first)?);
+    // Only a key that starts its line (block style): in a flow map, blanking the line would
+    // break what surrounds it.
+    if pos.col.checked_sub(1)? as usize != key_indent {
+        return None;
+    }
+    // The key's line, then its value's: blank lines, or lines indented deeper than the key.
+    let mut last = first;
+    for (i, l) in lines.iter().enumerate().skip(first + 1) {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if indent(l) <= key_indent {
+            break;
+        }
+        last = i;
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in lines.iter().enumerate() {
+        if (first..=last).contains(&i) {
+            out.extend(l.chars().map(|c| if c == '\n' { c } else { ' ' }));
+        } else {
+            out.push_str(l);
+        }
+    }
+    (out != text).then_some(out)
 }
 
 fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
@@ -220,6 +287,31 @@ mod tests {
         assert!(indent.contains("keys of one map must start in the same column"), "{indent}");
         let own = error_of("jobs:\n  a:\n    needs: [c]\n    command: echo a\n");
         assert!(own.contains("needs unknown job `c`") && !own.contains("did you mean `a`"), "{own}");
+    }
+
+    #[test]
+    fn every_unknown_key_and_the_rest_of_the_file_in_one_pass() {
+        let yaml = "jobs:\n  a:\n    comand: echo a\n    command: echo a\n  b:\n    retires: 2\n    command: >-\n      echo b\n  c:\n    timeout: soon\n    command: echo c\n";
+        let all = error_of(yaml);
+        assert!(all.contains("unknown key `comand` in job `a`") && all.contains("t.yaml:3:5"), "{all}");
+        assert!(all.contains("unknown key `retires` in job `b`") && all.contains("t.yaml:6:5"), "{all}");
+        assert!(all.contains("timeout") && all.contains("t.yaml:10:"), "the rest of the file is checked too: {all}");
+    }
+
+    #[test]
+    fn a_blanked_key_takes_its_block_and_keeps_every_place() {
+        let text = "a:\n  bad:\n    x: 1\n\n    y: 2\n  good: 3\n";
+        let blanked = blank_key(text, Pos { line: 2, col: 3, len: 3 }).unwrap();
+        assert_eq!(blanked.lines().count(), text.lines().count());
+        assert_eq!(blanked.lines().last(), Some("  good: 3"));
+        assert!(blanked.lines().nth(1).unwrap().trim().is_empty() && blanked.lines().nth(4).unwrap().trim().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_flow_map_is_reported_alone() {
+        let all = error_of("jobs: {a: {comand: x, command: y}}\n");
+        assert!(all.contains("unknown key `comand`"), "{all}");
+        assert_eq!(all.matches("error:").count(), 1, "{all}");
     }
 
     #[test]
