@@ -229,6 +229,26 @@ impl TaskEnd {
     }
 }
 
+impl Finished {
+    /// A task that ends without having run, or whose run left no record: one attempt, no
+    /// output, no time.
+    pub fn without_a_run(job: usize, index: u64, key: u64, label: String, outcome: Outcome) -> Finished {
+        Finished {
+            job,
+            key,
+            index,
+            label,
+            command: String::new(),
+            outcome,
+            duration: Duration::ZERO,
+            attempt: 1,
+            stderr_tail: Vec::new(),
+            log: None,
+            slot: None,
+        }
+    }
+}
+
 /// A task whose attempt starts, as listeners see it.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskRef<'a> {

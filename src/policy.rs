@@ -89,19 +89,7 @@ mod tests {
     use super::*;
 
     fn finished(outcome: Outcome) -> Finished {
-        Finished {
-            job: 0,
-            key: 0,
-            index: 3,
-            label: "export[3]".into(),
-            command: String::new(),
-            outcome,
-            duration: Duration::ZERO,
-            attempt: 1,
-            stderr_tail: Vec::new(),
-            log: None,
-            slot: None,
-        }
+        Finished::without_a_run(0, 3, 0, "export[3]".into(), outcome)
     }
 
     #[test]

@@ -311,7 +311,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             self.reporter.event(&Event::JobPlanned { job: &spec.name, tasks, counts: self.counts });
             if let Err(e) = planned {
                 let outcome = Outcome::NotStarted(format!("cannot plan the job: {e}"));
-                self.finish(&lost(job, 0, 0, spec.name.clone(), outcome));
+                self.finish(&Finished::without_a_run(job, 0, 0, spec.name.clone(), outcome));
                 self.phases[job] = Phase::Done { failed: true };
                 return;
             }
@@ -322,7 +322,13 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 Ok(task) => pending.push((task.index, task.key)),
                 Err(broken) => {
                     failed = true;
-                    self.finish(&lost(job, broken.index, 0, broken.label, Outcome::NotStarted(broken.error)));
+                    self.finish(&Finished::without_a_run(
+                        job,
+                        broken.index,
+                        0,
+                        broken.label,
+                        Outcome::NotStarted(broken.error),
+                    ));
                 }
             }
         }
@@ -347,7 +353,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     self.reporter.event(&Event::Warning { message: &message });
                     failed = true;
                     for &(index, key) in part {
-                        self.finish(&lost(
+                        self.finish(&Finished::without_a_run(
                             job,
                             index,
                             key,
@@ -669,8 +675,13 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 format!("its array element ended {state} before it ran")
             };
             let key = running.as_ref().map(|r| r.key).or_else(|| self.arrays[a].keys.get(&index).copied());
-            let mut finished =
-                lost(job, index, key.unwrap_or(0), self.plan.label(job, index), Outcome::Lost(why.clone()));
+            let mut finished = Finished::without_a_run(
+                job,
+                index,
+                key.unwrap_or(0),
+                self.plan.label(job, index),
+                Outcome::Lost(why.clone()),
+            );
             if let Some(r) = running {
                 finished.command = r.command;
             }
@@ -731,23 +742,6 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
         }
-    }
-}
-
-/// A task that ends without having run (or whose run left no record).
-fn lost(job: usize, index: u64, key: u64, label: String, outcome: Outcome) -> Finished {
-    Finished {
-        job,
-        key,
-        index,
-        label,
-        command: String::new(),
-        outcome,
-        duration: Duration::ZERO,
-        attempt: 1,
-        stderr_tail: Vec::new(),
-        log: None,
-        slot: None,
     }
 }
 

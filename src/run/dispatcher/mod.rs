@@ -501,19 +501,7 @@ fn started(task: &Task) -> TaskRef<'_> {
 
 /// A task that failed without starting, for `why`.
 fn not_started(job: usize, index: u64, label: String, why: String) -> Finished {
-    Finished {
-        job,
-        key: 0,
-        index,
-        label,
-        command: String::new(),
-        outcome: Outcome::NotStarted(why),
-        duration: Duration::ZERO,
-        attempt: 1,
-        stderr_tail: Vec::new(),
-        log: None,
-        slot: None,
-    }
+    Finished::without_a_run(job, index, 0, label, Outcome::NotStarted(why))
 }
 
 #[cfg(test)]
