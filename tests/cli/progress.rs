@@ -124,3 +124,63 @@ fn on_a_terminal(dir: &std::path::Path, args: &str, ci: Option<&str>) -> (bool, 
     let out = script.output().expect("script runs");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// On a terminal, the ETA is held back until the rate means something (3 s and 10 finished
+/// tasks), and then it only counts down: tasks of one length give no jumps.
+#[test]
+fn the_eta_waits_for_a_steady_rate_and_then_counts_down() {
+    let b = crate::harness::batchrun()
+        .file("job.yaml", "jobs:\n  t:\n    range: {from: 1, to: 40}\n    command: sh -c 'sleep 0.2'\n");
+    let (success, screen) = on_a_terminal(b.path(), "-j 2", None);
+    assert!(success, "{screen}");
+    let frames = bar_frames(&screen, 40);
+    let early = frames.iter().filter(|f| f.elapsed >= 1.0 && f.elapsed < 3.0).count();
+    assert!(early > 0, "no frame drawn in the run's first seconds: {screen:?}");
+    let with_eta: Vec<&Frame> = frames.iter().filter(|f| f.eta.is_some()).collect();
+    assert!(!with_eta.is_empty(), "no ETA was shown: {screen:?}");
+    for f in &frames {
+        if f.eta.is_some() {
+            assert!(f.elapsed >= 3.0 && f.done >= 10, "an ETA too early: {f:?}");
+        }
+    }
+    for pair in with_eta.windows(2) {
+        let (before, after) = (pair[0].eta.unwrap_or_default(), pair[1].eta.unwrap_or_default());
+        assert!(after <= before + 1.0, "the ETA jumped from {before} s to {after} s: {screen:?}");
+    }
+}
+
+/// What one drawing of the overall bar said.
+#[derive(Debug)]
+struct Frame {
+    done: u64,
+    elapsed: f64,
+    eta: Option<f64>,
+}
+
+/// Every drawing of the overall bar of a run of `total` tasks: `[==> ] 12/40 … 2.4s elapsed ·
+/// ETA 1.3s`, split out of the terminal's bytes.
+fn bar_frames(screen: &str, total: u64) -> Vec<Frame> {
+    let seconds = |text: &str| -> Option<f64> {
+        let text = text.trim();
+        if let Some(ms) = text.strip_suffix("ms") {
+            return ms.parse::<f64>().ok().map(|ms| ms / 1000.0);
+        }
+        text.strip_suffix('s')?.parse().ok()
+    };
+    let of_total = format!("/{total} ");
+    screen
+        .split(['\r', '\n', '\x1b'])
+        .filter_map(|line| {
+            let (before, after) = line.split_once(&of_total)?;
+            let done = before.rsplit(' ').next()?.parse().ok()?;
+            let (rest, eta) = match after.split_once(" elapsed") {
+                Some((rest, tail)) => {
+                    (rest, tail.split_once("ETA ").and_then(|(_, eta)| seconds(eta.split_whitespace().next()?)))
+                }
+                None => return None,
+            };
+            let elapsed = seconds(rest.rsplit(['·', ' ']).find(|w| !w.trim().is_empty())?)?;
+            Some(Frame { done, elapsed, eta })
+        })
+        .collect()
+}
