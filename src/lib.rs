@@ -157,13 +157,16 @@ fn written(printed: io::Result<u64>) -> Result<ExitCode, Diagnostics> {
 }
 
 /// Checks shape and meaning without running anything: computed vars are checked, not run.
+/// The templates are checked even when the file has other errors, so that one pass reports
+/// them all.
 fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
     let mut all = Vec::new();
     for file in files {
-        let plan =
-            config::load(file).and_then(|f| Plan::new(f, &PlanOptions { check_only: true, ..PlanOptions::default() }));
+        let (job_file, mut errors) = config::check(file);
+        let plan = job_file.map(|f| Plan::new(f, &PlanOptions { check_only: true, ..PlanOptions::default() }));
         match plan {
-            Ok(plan) => {
+            Some(Err(Diagnostics(mut more))) => errors.append(&mut more),
+            Some(Ok(plan)) if errors.is_empty() => {
                 let deferred: Vec<&str> = plan
                     .file
                     .jobs
@@ -193,8 +196,9 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                 let (tasks, jobs) = (words::count(plan.total(), "task"), words::count(plan.jobs.len() as u64, "job"));
                 say!("{}: ok ({tasks} in {jobs}{later})", file.display())
             }
-            Err(Diagnostics(mut errors)) => all.append(&mut errors),
+            _ => {}
         }
+        all.append(&mut errors);
     }
     if all.is_empty() { Ok(ExitCode::Success) } else { Err(Diagnostics(all)) }
 }

@@ -160,7 +160,7 @@ fn render_parts(command: clap::Command, out: &mut dyn Write) -> io::Result<()> {
     for (usage, what) in [
         ("batchrun [run] FILE [OPTIONS]", "run a job file"),
         ("batchrun plan FILE [--format text|json]", "print its tasks"),
-        ("batchrun validate FILE...", "check job files"),
+        ("batchrun validate FILE...", "check job files, running nothing: every error in one pass"),
         ("batchrun status FILE", "what the journal says"),
         ("batchrun schema | man | completions SHELL", "the JSON Schema, this page, completion scripts"),
     ] {

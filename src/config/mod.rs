@@ -32,24 +32,40 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Pos, did_you_mean};
 
 /// Reads, parses and validates a job file.
 pub fn load(path: &Path) -> Result<JobFile, Diagnostics> {
+    complete(check(path))
+}
+
+/// Reads, parses and validates a job file as far as its errors allow: the file so far (with a
+/// part that has an error left in a form later checks pass over) and every error found. What
+/// `validate` plans, so that template errors come in the same pass as the file's shape errors.
+pub fn check(path: &Path) -> (Option<JobFile>, Vec<Diagnostic>) {
     let text = match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
-            Err(_) => {
-                return Err(Diagnostic::new(path, None, "the job file is not UTF-8 text").into());
-            }
+            Err(_) => return (None, vec![Diagnostic::new(path, None, "the job file is not UTF-8 text")]),
         },
-        Err(e) => {
-            return Err(Diagnostic::new(path, None, format!("cannot read the job file: {e}")).into());
-        }
+        Err(e) => return (None, vec![Diagnostic::new(path, None, format!("cannot read the job file: {e}"))]),
     };
-    parse(path, &text)
+    check_text(path, &text)
 }
 
 /// Parses and validates job-file text; `path` is used for messages and relative paths.
 pub fn parse(path: &Path, text: &str) -> Result<JobFile, Diagnostics> {
+    complete(check_text(path, text))
+}
+
+/// The file, when nothing was found wrong with it.
+fn complete((file, errors): (Option<JobFile>, Vec<Diagnostic>)) -> Result<JobFile, Diagnostics> {
+    match file {
+        Some(file) if errors.is_empty() => Ok(file),
+        _ => Err(Diagnostics(errors)),
+    }
+}
+
+/// [`check`] on text already read.
+fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     if text.trim().is_empty() {
-        return Err(Diagnostic::new(path, None, "the job file is empty: it needs at least `jobs:`").into());
+        return (None, vec![Diagnostic::new(path, None, "the job file is empty: it needs at least `jobs:`")]);
     }
     // An unknown key stops the parser, so the key is blanked out (in a copy, keeping every
     // line and column) and the file read again: one pass reports every unknown key, and then
@@ -71,15 +87,12 @@ pub fn parse(path: &Path, text: &str) -> Result<JobFile, Diagnostics> {
             }
         }
     };
-    let checked = raw.map(|raw| validate::validate(path, text, raw));
-    match checked {
-        Some(Ok(file)) if unknown.is_empty() => Ok(file),
-        Some(Err(Diagnostics(mut more))) => {
-            unknown.append(&mut more);
-            Err(Diagnostics(unknown))
-        }
-        _ => Err(Diagnostics(unknown)),
-    }
+    let Some(raw) = raw else {
+        return (None, unknown);
+    };
+    let (file, mut more) = validate::validate(path, text, raw);
+    unknown.append(&mut more);
+    (file, unknown)
 }
 
 /// Unknown keys reported in one pass, at most (each costs a parse of the file).

@@ -1,7 +1,10 @@
 //! Raw YAML structs → the typed [`JobFile`], reporting every problem with its place.
 //!
 //! Validation collects errors instead of stopping at the first, so `batchrun validate` can list
-//! everything wrong with a file in one go.
+//! everything wrong with a file in one go. It also hands on the file as far as it could be read:
+//! a part with an error is kept in a form that later checks pass over (a job whose work cannot
+//! be read has none; a malformed var's value is unknown), so the planner's checks of the
+//! templates come in the same pass and do not repeat an error already reported.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +15,7 @@ use serde_json::Value as Json;
 use super::model::*;
 use super::raw::{RawJob, RawJobFile, RawRange, RawSettings, RawSlurm, Spanned};
 use super::{graph, sources};
-use crate::diagnostic::{Diagnostic, Diagnostics, Pos, hint};
+use crate::diagnostic::{Diagnostic, Pos, hint};
 
 /// Collects diagnostics for one file.
 pub(super) struct Checker<'a> {
@@ -47,7 +50,8 @@ pub fn is_identifier(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFile, Diagnostics> {
+/// The file as far as it could be read (`None` without `jobs`), and every error found.
+pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobFile>, Vec<Diagnostic>) {
     let dir = job_file_dir(path);
     let mut ck = Checker { file: path, text, errors: Vec::new() };
 
@@ -71,7 +75,9 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
                 (1, Some(Json::String(cmd))) => Var::Command(cmd.clone()),
                 _ => {
                     ck.error(pos(value), format!("var `{}`: a computed var is `{{sh: COMMAND}}`", key.value));
-                    continue;
+                    // Its value is unknown, as a computed var's is to a check: what uses it is
+                    // not checked further, rather than reported as using an unknown name.
+                    Var::Command(String::new())
                 }
             },
             other => Var::Literal(other.clone()),
@@ -81,9 +87,9 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
 
     let mut limits = IndexMap::new();
     for (key, value) in &raw.limits {
-        if let Some(n) = positive(&mut ck, value, &format!("limit `{}`", key.value)) {
-            limits.insert(key.value.clone(), n);
-        }
+        // A limit with a bad size is still a limit: the jobs that use it are not reported too.
+        let n = positive(&mut ck, value, &format!("limits.{}", key.value)).unwrap_or(1);
+        limits.insert(key.value.clone(), n);
     }
 
     let defaults = settings(&mut ck, &dir, raw.defaults.unwrap_or_default(), &base_settings(&dir));
@@ -91,7 +97,7 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
 
     let Some(raw_jobs) = raw.jobs else {
         ck.error(None, "the job file has no `jobs`: add a map of job names to jobs");
-        return Err(Diagnostics(ck.errors));
+        return (None, ck.errors);
     };
     if raw_jobs.is_empty() {
         ck.error(None, "`jobs` is empty: add at least one job");
@@ -120,12 +126,7 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> Result<JobFi
         needs.push(job_needs);
     }
     let jobs = graph::order_by_needs(&mut ck, jobs, needs);
-
-    if ck.errors.is_empty() {
-        Ok(JobFile { path: path.to_path_buf(), dir, name, concurrency, vars, limits, jobs })
-    } else {
-        Err(Diagnostics(ck.errors))
-    }
+    (Some(JobFile { path: path.to_path_buf(), dir, name, concurrency, vars, limits, jobs }), ck.errors)
 }
 
 fn job_file_dir(path: &Path) -> PathBuf {
@@ -167,7 +168,12 @@ fn job_from_raw(
 ) -> (Job, Vec<(usize, Option<Pos>)>) {
     let settings = settings(ck, dir, raw.take_settings(), defaults);
     let slurm = slurm(ck, raw.slurm.take().unwrap_or_default(), slurm_defaults);
-    let work = work(ck, dir, &name, body_pos, &mut raw);
+    let before = ck.errors.len();
+    let mut work = work(ck, dir, &name, body_pos, &mut raw);
+    if ck.errors.len() > before {
+        // Its templates would be checked against a source that is not there.
+        work = Work::Commands(Vec::new());
+    }
     let concurrency = raw.concurrency.as_ref().and_then(|c| positive(ck, c, "concurrency"));
 
     let mut needs = Vec::new();

@@ -46,6 +46,26 @@ fn validate_reports_every_error_of_every_file() {
         .stderr_has("ok.yaml: ok");
 }
 
+/// One pass of `validate` reports the file's shape errors and its templates' errors together,
+/// and a part with an error is not reported again by the checks that follow it.
+#[test]
+fn validate_reports_template_errors_beside_the_rest() {
+    let yaml = "vars:\n  bad: {sh: 1, x: 2}\nlimits:\n  db: 0\njobs:\n  a:\n    comand: echo a\n    command: echo {{ nosuch }}\n    timeout: soon\n  b:\n    uses: [db]\n    range: {from: 1}\n    command: echo {{ start }}\n  c:\n    command: echo {{ bad }}\n  d:\n    needs: [e]\n    command: echo d\n  e:\n    needs: [d]\n    command: echo {{ undefined_thing }}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2)
+        .stderr_has("unknown key `comand`")
+        .stderr_has("job.yaml:9:14")
+        .stderr_has("`limits.db` must be at least 1")
+        .stderr_has("`range` needs both `from` and `to`")
+        .stderr_has("`needs` forms a cycle")
+        .stderr_has("job `a`, command: undefined name `nosuch`")
+        .stderr_has("job `e`, command: undefined name `undefined_thing`");
+    for repeated in ["unknown limit", "undefined name `start`", "undefined name `bad`"] {
+        assert!(!ran.stderr.contains(repeated), "reported again as `{repeated}`: {}", ran.stderr);
+    }
+    assert_eq!(ran.stderr.matches("error:").count(), 8, "{}", ran.stderr);
+}
+
 #[test]
 fn structural_errors() {
     for (yaml, message) in [
