@@ -9,7 +9,7 @@
 # Workloads: trivial (5,000 × `true N`, -j 2 and -j 8), trivial-sh (the same through sh -c),
 # sleep (200 × sleep 0.05, -j 50), output (100 × 1 MB of output, -j 4, to /dev/null),
 # startup (one `true`), progress (5,000 tasks with the bar drawn on a terminal, from `script`,
-# against none), memory (100,000 tasks, -j 2: peak RSS), huge (a 10,000,000-partition range:
+# and with an HTML report, each against neither), memory (100,000 tasks, -j 2: peak RSS), huge (a 10,000,000-partition range:
 # `plan --format json` throughput, and `run` peak RSS over its first seconds).
 # batchrun runs as a user would: journal on, logs kept as by default, plain progress off.
 set -euo pipefail
@@ -145,9 +145,10 @@ for w in $WORKLOADS; do
   progress)
     seq 1 5000 > "$W/args"
     job t 2 auto true "$W/args"
-    run_set "5,000 × \`true N\`, -j 2, on a terminal (\`script\`): bar against none" none \
+    run_set "5,000 × \`true N\`, -j 2, on a terminal (\`script\`): the bar, and the HTML report, against neither" none \
       "none=script -qec '$B $W/t.yaml --progress none' /dev/null" \
-      "bar=script -qec '$B $W/t.yaml --progress bar' /dev/null"
+      "bar=script -qec '$B $W/t.yaml --progress bar' /dev/null" \
+      "report=script -qec '$B $W/t.yaml --progress none --report $W/run.html' /dev/null"
     ;;
   memory)
     seq 1 100000 > "$W/args100k"
