@@ -121,7 +121,9 @@ pub struct RunArgs {
     /// tasks that would run.
     #[arg(long)]
     pub dry_run: bool,
-    /// How progress is shown: a bar on a terminal, plain lines otherwise.
+    /// How progress is shown: a bar on a terminal (done of total, failed, tasks/s, elapsed, and an
+    /// ETA once the rate is steady); plain lines otherwise or under CI (every failure, `ok` lines
+    /// for the first 100 tasks, a progress line every 10 s).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
     /// How task output is printed.
@@ -136,7 +138,7 @@ pub struct RunArgs {
     /// Extra attempts after a failed one, for every job (overrides the file).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
-    /// Colours on stderr: auto (a terminal, unless NO_COLOR; CLICOLOR_FORCE forces them).
+    /// Colours on stderr: auto (a terminal, unless NO_COLOR or CI is set; CLICOLOR_FORCE forces them).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
     /// Where tasks run: here, or on a Slurm cluster as job arrays (state folder on a shared filesystem).
