@@ -18,8 +18,10 @@ pub fn write_page(out: &mut impl Write, title: &str, data: &str) -> io::Result<(
     out.write_all(head.as_bytes())?;
     out.write_all(escape_html(title).as_bytes())?;
     out.write_all(middle.as_bytes())?;
-    // Inside <script>, only `</` can end the element early.
-    out.write_all(data.replace("</", "<\\/").as_bytes())?;
+    // In a <script> element, `</script>` ends it and `<!--<script>` keeps it from ending where it
+    // should; with every `<` written as JSON's `\u003c` (JSON has `<` only inside strings), a
+    // task's output can do neither.
+    out.write_all(data.replace('<', "\\u003c").as_bytes())?;
     out.write_all(tail.as_bytes())
 }
 

@@ -11,7 +11,7 @@ const JOB: &str = r#"
 jobs:
   export:
     range: {from: 1, to: 40}
-    command: sh -c "sleep 0.0{{ start % 7 }}; test {{ start }} -ne 13 || { echo 'bad <rows> & worse' >&2; exit 1; }"
+    command: sh -c "sleep 0.0{{ start % 7 }}; test {{ start }} -ne 13 || { echo 'bad <rows> & worse <!--<script>' >&2; exit 1; }"
   check:
     needs: [export]
     command: "true"
@@ -54,7 +54,10 @@ fn the_html_report_draws_every_task_in_a_browser_without_a_script_error() {
     assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
     assert!(dom.contains(r#"data-tasks="41""#) && dom.contains(r#"data-drawn="40""#), "{dom}");
     assert!(dom.contains(r#"data-lanes="4""#), "a lane per worker: {dom}");
-    assert!(dom.contains("export[12]") && dom.contains("bad &lt;rows&gt; &amp; worse"), "the failure and its stderr");
+    assert!(
+        dom.contains("export[12]") && dom.contains("bad &lt;rows&gt; &amp; worse &lt;!--&lt;script&gt;"),
+        "the failure and its stderr"
+    );
 
     let shot = ran.path("shot.png");
     headless(browser, &page, &[&format!("--screenshot={}", shot.display()), "--window-size=1200,900"]);
