@@ -119,11 +119,11 @@ impl Plan {
             Some(shard) => file.jobs.iter().map(|j| j.name == shard.job).collect(),
             None => select(&file, &options.only)?,
         };
-        let vars = Arc::new(vars::resolve(&file, &options.set, &options.fixed, !options.check_only)?);
+        let (vars, mut errors) = vars::resolve(&file, &options.set, &options.fixed, !options.check_only);
+        let vars = Arc::new(vars);
         let unresolved: HashSet<Arc<str>> =
             vars.iter().filter(|(_, v)| v.is_undefined()).map(|(k, _)| k.clone()).collect();
         let mut env = template::environment();
-        let mut errors = Vec::new();
         let mut jobs = Vec::with_capacity(file.jobs.len());
         for (i, job) in file.jobs.iter().enumerate() {
             let none = || JobParts { expansion: Expansion::Commands(0), fast: Vec::new(), deferred: false };

@@ -11,18 +11,23 @@ use crate::plan::template::{self, json_value};
 use serde_json::Value as Json;
 
 use crate::config::{JobFile, Var};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostic;
 
 /// Resolves every var; `overrides` (`--set KEY=VALUE`) win over the file and skip its commands,
 /// and `fixed` (exact values, as a Slurm element receives them) win over both.
 /// With `run_commands` false (`validate`), a computed var's command is checked but not run, and
 /// its value is left undefined.
+///
+/// A var that fails is left undefined too, beside its error, so that what uses it is treated as
+/// what uses an unknown value (not checked further, not reported again) while the rest of the
+/// file is still checked in the same pass. Undefined is an error wherever it is rendered, so a
+/// computed var that uses a failed one fails rather than run with a hole in its command.
 pub fn resolve(
     file: &JobFile,
     overrides: &[(String, String)],
     fixed: &[(String, Json)],
     run_commands: bool,
-) -> Result<Vec<(Arc<str>, Value)>, Diagnostics> {
+) -> (Vec<(Arc<str>, Value)>, Vec<Diagnostic>) {
     let mut errors = Vec::new();
     for (key, _) in overrides {
         if !file.vars.contains_key(key) {
@@ -47,25 +52,29 @@ pub fn resolve(
                     .map(|()| Value::UNDEFINED)
                     .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
                 Var::Command(cmd) => render_command(cmd, &vars)
-                    .and_then(|cmd| run_computed(&cmd, &file.dir))
-                    .map(|out| integer_or_string(&out))
+                    .and_then(|cmd| cmd.map(|cmd| run_computed(&cmd, &file.dir)).transpose())
+                    .map(|out| out.map_or(Value::UNDEFINED, |out| integer_or_string(&out)))
                     .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
             }
         };
         match value {
             Ok(v) => vars.push((Arc::from(name.as_str()), v)),
-            Err(d) => errors.push(d),
+            Err(d) => {
+                errors.push(d);
+                vars.push((Arc::from(name.as_str()), Value::UNDEFINED));
+            }
         }
     }
-    if errors.is_empty() { Ok(vars) } else { Err(Diagnostics(errors)) }
+    (vars, errors)
 }
 
 /// A computed var's command is a command template over the vars above it, its values escaped
 /// for where they land as in any command (it runs with `/bin/sh`), so
 /// `{sh: "sqlite3 {{ db }} 'select max(id) from orders'"}` follows `--set db=…`.
-fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<String, String> {
+/// `None` when it uses a var that failed: it is not run, and that var's error says why.
+fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<Option<String>, String> {
     if !cmd.contains("{{") && !cmd.contains("{%") {
-        return Ok(cmd.to_owned());
+        return Ok(Some(cmd.to_owned()));
     }
     let name = format!("var{}", template::COMMAND_SUFFIX);
     let mut env = template::environment();
@@ -73,10 +82,16 @@ fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<String,
         template::CommandError::Template(e) => e,
         template::CommandError::Refused(r) => format!("in `{cmd}`: {}", r.message),
     })?;
+    let template = env.get_template(&name).map_err(|e| format!("in `{cmd}`: {}", template::describe(&e)))?;
+    let failed = template
+        .undeclared_variables(false)
+        .iter()
+        .any(|used| vars_above.iter().any(|(name, value)| **name == **used && value.is_undefined()));
+    if failed {
+        return Ok(None);
+    }
     let scope = template::Scope::of_vars(Arc::new(vars_above.to_vec()));
-    env.get_template(&name)
-        .and_then(|t| t.render(Value::from_object(scope)))
-        .map_err(|e| format!("in `{cmd}`: {}", template::describe(&e)))
+    template.render(Value::from_object(scope)).map(Some).map_err(|e| format!("in `{cmd}`: {}", template::describe(&e)))
 }
 
 /// Checks a computed var's command as a command template (syntax, quoting) without running or
@@ -148,13 +163,20 @@ mod tests {
     #[test]
     fn computed_commands_see_the_vars_above_them_quoted() {
         let above = vec![(Arc::from("db"), Value::from("my file.db")), (Arc::from("n"), Value::from(3))];
-        assert_eq!(render_command("wc -l {{ db }} {{ n }}", &above).unwrap(), "wc -l 'my file.db' 3");
-        assert_eq!(render_command("echo '{x}'", &[]).unwrap(), "echo '{x}'");
+        assert_eq!(render_command("wc -l {{ db }} {{ n }}", &above).unwrap().as_deref(), Some("wc -l 'my file.db' 3"));
+        assert_eq!(render_command("echo '{x}'", &[]).unwrap().as_deref(), Some("echo '{x}'"));
         assert!(render_command("echo {{ later }}", &above).unwrap_err().contains("undefined"));
         assert_eq!(
-            render_command("echo \"{{ db }}\"", &[(Arc::from("db"), Value::from("$(x)"))]).unwrap(),
-            "echo \"\\$(x)\""
+            render_command("echo \"{{ db }}\"", &[(Arc::from("db"), Value::from("$(x)"))]).unwrap().as_deref(),
+            Some("echo \"\\$(x)\"")
         );
         assert!(render_command("echo `{{ db }}`", &above).unwrap_err().contains("backticks"));
+    }
+
+    #[test]
+    fn a_command_that_uses_a_failed_var_is_not_run() {
+        let above = vec![(Arc::from("failed"), Value::UNDEFINED), (Arc::from("n"), Value::from(3))];
+        assert_eq!(render_command("touch {{ failed }}", &above), Ok(None));
+        assert_eq!(render_command("echo {{ n }}", &above).unwrap().as_deref(), Some("echo 3"));
     }
 }

@@ -66,6 +66,16 @@ fn validate_reports_template_errors_beside_the_rest() {
     assert_eq!(ran.stderr.matches("error:").count(), 8, "{}", ran.stderr);
 }
 
+/// A computed var that fails stops the run before anything starts, and in the same pass the
+/// rest of the plan is checked; what uses the failed var is neither run nor reported again.
+#[test]
+fn a_failed_computed_var_and_the_rest_of_the_plan_in_one_pass() {
+    let yaml = "vars:\n  a: {sh: 'exit 3'}\n  b: {sh: 'echo {{ a }}'}\njobs:\n  x:\n    command: echo {{ a }} {{ b }}\n  y:\n    command: echo {{ undefined_y }}\n";
+    let ran = batchrun().job(yaml).run();
+    ran.code(2).stderr_has("computed var `a`").stderr_has("job `y`, command: undefined name `undefined_y`");
+    assert!(!ran.stderr.contains("computed var `b`") && !ran.stderr.contains("job `x`"), "{}", ran.stderr);
+}
+
 #[test]
 fn structural_errors() {
     for (yaml, message) in [
