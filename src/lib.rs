@@ -144,7 +144,7 @@ fn written(printed: io::Result<u64>) -> Result<ExitCode, Diagnostics> {
     match printed {
         Ok(0) => Ok(ExitCode::Success),
         Ok(broken) => {
-            say!("error: {broken} tasks could not be rendered");
+            say!("error: {} could not be rendered", words::count(broken, "task"));
             Ok(ExitCode::Usage)
         }
         // stdout closed early (`plan … | head`): not an error of the plan.
@@ -178,7 +178,12 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                 let mut later = if deferred.is_empty() {
                     String::new()
                 } else {
-                    format!("; {} use computed vars, so they are counted or rendered when run", deferred.join(", "))
+                    match deferred.as_slice() {
+                        [one] => format!("; {one} uses computed vars, so it is counted or rendered when run"),
+                        many => {
+                            format!("; {} use computed vars, so they are counted or rendered when run", many.join(", "))
+                        }
+                    }
                 };
                 let when_ready: Vec<&str> = plan
                     .file

@@ -60,7 +60,7 @@ impl GitHub {
             }
             let more = counts.failed.saturating_sub(self.failures.len() as u64);
             if more > 0 {
-                md.push_str(&format!("\n… and {more} more failed tasks.\n"));
+                md.push_str(&format!("\n… and {}.\n", crate::words::count(more, "more failed task")));
             }
         }
         md

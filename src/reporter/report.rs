@@ -295,7 +295,7 @@ fn write_junit(
             if let Some(log) = &task.log {
                 body.push_str(&format!("\nlog: {}.out, .err", log.display()));
             }
-            let message = format!("{} ({} attempts)", task.outcome, task.attempts);
+            let message = format!("{} ({})", task.outcome, crate::words::count(u64::from(task.attempts), "attempt"));
             writeln!(
                 out,
                 r#"      <failure message="{}" type="{:?}">{}</failure>"#,

@@ -130,7 +130,7 @@ impl Listener for Summary {
                 }
                 let unshown = counts.failed.saturating_sub(self.failures.len() as u64);
                 if unshown > 0 {
-                    out.push_str(&format!("  … and {unshown} more failed tasks\n"));
+                    out.push_str(&format!("  … and {}\n", count(unshown, "more failed task")));
                 }
                 for s in &self.skipped {
                     out.push_str(&format!("  {s}\n"));

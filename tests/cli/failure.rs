@@ -327,3 +327,12 @@ fn a_second_sigint_kills_at_once() {
     assert_eq!(status.code(), Some(130));
     assert!(pids.iter().all(|&p| !alive(p)), "the second Ctrl-C must kill every task");
 }
+
+/// The summary shows the first 20 failures in full and counts the rest in words.
+#[test]
+fn failures_past_the_twentieth_are_counted_in_words() {
+    let one_more = batchrun().job("jobs:\n  f:\n    range: {from: 1, to: 21}\n    command: 'false'\n").run();
+    one_more.code(1).stderr_has("… and 1 more failed task\n");
+    let more = batchrun().job("jobs:\n  f:\n    range: {from: 1, to: 23}\n    command: 'false'\n").run();
+    more.code(1).stderr_has("… and 3 more failed tasks\n");
+}

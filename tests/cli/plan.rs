@@ -65,3 +65,11 @@ fn validate_counts_a_huge_range_without_expanding_it() {
         .run();
     ran.success().stderr_has("ok (10,000,000 tasks in 1 job)");
 }
+
+/// `plan` shows a task that cannot be rendered in its place, and counts such tasks in words.
+#[test]
+fn plan_marks_a_task_it_cannot_render_and_exits_2() {
+    let yaml = "jobs:\n  a:\n    matrix: {p: [1, 2], include: [{r: 3}]}\n    command: echo {{ p }}\n";
+    let ran = batchrun().arg("plan").job(yaml).run();
+    ran.code(2).stdout_has("a[2]: ERROR").stderr_has("error: 1 task could not be rendered");
+}

@@ -46,7 +46,7 @@ fn a_junit_report_has_a_suite_per_job_and_escaped_failures() {
     assert!(xml.contains("<testsuite name=\"a\" tests=\"2\" failures=\"1\""), "{xml}");
     assert!(xml.contains("<testsuite name=\"b\" tests=\"2\" failures=\"0\""), "{xml}");
     assert!(xml.contains("<testcase name=\"b[1]\" classname=\"b\""), "{xml}");
-    assert!(xml.contains("<failure message=\"exit 4 (1 attempts)\" type=\"Failed\">&lt;bad&gt; &amp; worse"), "{xml}");
+    assert!(xml.contains("<failure message=\"exit 4 (1 attempt)\" type=\"Failed\">&lt;bad&gt; &amp; worse"), "{xml}");
     assert_eq!(xml.matches("<testcase").count(), 4);
     assert!(ran.path("r.json").exists(), "several reports may be asked for");
 }
