@@ -156,11 +156,14 @@ impl Plan {
         }
         let names = Names { job: Arc::from("job"), index: Arc::from("index"), count: Arc::from("count") };
         let plan = Plan { file, jobs, env, vars, names, inputs: options.inputs.clone() };
+        // Jobs with an error above have no tasks here, so this renders the sound jobs only: their
+        // mistakes come in the same pass as the others'.
+        errors.append(&mut plan.first_task_errors());
         if errors.is_empty() {
-            plan.render_first_tasks()?;
             Ok(plan)
         } else {
-            Err(Diagnostics(errors.into_iter().map(|d| d.with_source(&plan.source_text())).collect()))
+            let source = plan.source_text();
+            Err(Diagnostics(one_per_place(errors).into_iter().map(|d| d.with_source(&source)).collect()))
         }
     }
 
@@ -309,7 +312,7 @@ impl Plan {
     /// Renders each job's first task so that mistakes only data reveals (a missing field, a
     /// command that `shell: none` cannot run) stop the run before anything starts. A value that
     /// cannot be placed is no such mistake: that task alone fails when the run reaches it.
-    fn render_first_tasks(&self) -> Result<(), Diagnostics> {
+    fn first_task_errors(&self) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
         for (job, spec) in self.file.jobs.iter().enumerate() {
             if self.jobs[job].deferred {
@@ -321,17 +324,14 @@ impl Plan {
                     Work::Commands(list) => list.first().and_then(|c| c.pos),
                     Work::Templated { command, .. } => command.pos,
                 };
-                errors.push(
-                    Diagnostic::new(
-                        &self.file.path,
-                        pos,
-                        format!("job `{}`, task {}: {}", spec.name, broken.label, broken.error),
-                    )
-                    .with_source(&self.source_text()),
-                );
+                errors.push(Diagnostic::new(
+                    &self.file.path,
+                    pos,
+                    format!("job `{}`, task {}: {}", spec.name, broken.label, broken.error),
+                ));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(Diagnostics(errors)) }
+        errors
     }
 
     fn check_command_line(&self, task: Task) -> Result<(), BrokenTask> {
@@ -545,6 +545,34 @@ fn plan_job(
         }
     }
     if errors.is_empty() { Ok(JobParts { expansion, fast, deferred }) } else { Err(errors) }
+}
+
+/// One error for what several jobs inherit (a `defaults` env value they all fail to render):
+/// `job \`a\`, env \`A\`: …` at one place for jobs a, b and c becomes `jobs \`a\`, \`b\`,
+/// \`c\`, env \`A\`: …`.
+fn one_per_place(errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut merged: Vec<(Diagnostic, Vec<String>, String)> = Vec::with_capacity(errors.len());
+    for d in errors {
+        let per_job = d.message.strip_prefix("job `").and_then(|rest| rest.split_once("`, "));
+        let Some((job, rest)) = per_job.map(|(job, rest)| (job.to_owned(), rest.to_owned())) else {
+            merged.push((d, Vec::new(), String::new()));
+            continue;
+        };
+        match merged.iter_mut().find(|(m, jobs, r)| !jobs.is_empty() && m.pos == d.pos && *r == rest) {
+            Some((_, jobs, _)) => jobs.push(job),
+            None => merged.push((d, vec![job], rest)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut d, jobs, rest)| {
+            if jobs.len() > 1 {
+                let names: Vec<String> = jobs.iter().map(|j| format!("`{j}`")).collect();
+                d.message = format!("jobs {}, {rest}", names.join(", "));
+            }
+            d
+        })
+        .collect()
 }
 
 /// Renders a range's bounds (which may be templates over the vars) and splits it.

@@ -76,6 +76,21 @@ fn a_failed_computed_var_and_the_rest_of_the_plan_in_one_pass() {
     assert!(!ran.stderr.contains("computed var `b`") && !ran.stderr.contains("job `x`"), "{}", ran.stderr);
 }
 
+/// A job whose first task cannot run (`shell: none` with shell syntax) is reported beside
+/// another job's undefined name; a `defaults` env value that no job can render is one error.
+#[test]
+fn first_tasks_and_inherited_values_in_one_pass_without_repeats() {
+    let yaml = "defaults:\n  shell: none\njobs:\n  a: {command: echo 1 | cat}\n  b: {command: 'echo {{ yy }}'}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2)
+        .stderr_has("job `a`, task a: `shell: none` cannot run `echo 1 | cat`")
+        .stderr_has("job `b`, command: undefined name `yy`");
+    let yaml = "defaults:\n  env: {A: '{{ zz }}'}\njobs:\n  a: {command: echo a}\n  b: {command: echo b}\n  c: {command: echo c}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("jobs `a`, `b`, `c`, env `A`: undefined name `zz`");
+    assert_eq!(ran.stderr.matches("error:").count(), 1, "{}", ran.stderr);
+}
+
 #[test]
 fn structural_errors() {
     for (yaml, message) in [
