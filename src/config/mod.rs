@@ -176,19 +176,25 @@ fn common_mistake(message: &str, pos: Option<Pos>, text: &str) -> Option<String>
     if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
         let key = key.split(',').next().unwrap_or(key).trim();
         let indent = pos.map_or(0, |p| p.col.saturating_sub(1) as usize);
+        let map = pos.map_or(0..usize::MAX, |p| enclosing_block(text, p.line, indent));
         let lines: Vec<usize> = text
             .lines()
             .enumerate()
+            .filter(|(i, _)| map.contains(i))
             .filter(|(_, l)| l.len() - l.trim_start().len() == indent)
             .filter(|(_, l)| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.starts_with(':')))
             .map(|(i, _)| i + 1)
             .collect();
         let parents = pos.and_then(|p| enclosing_keys(text, p.line)).unwrap_or_default();
         let within_jobs = parents == ["jobs"];
-        let what = if within_jobs { format!("job `{key}`") } else { format!("the key `{key}`") };
+        let (what, fix) = if within_jobs {
+            (format!("job `{key}`"), "give each its own name")
+        } else {
+            (format!("the key `{key}`"), "keep one")
+        };
         return Some(match lines.as_slice() {
-            [first, .., last] => format!("{what} is defined twice (lines {first} and {last}): give each its own name"),
-            _ => format!("{what} is defined twice: give each its own name"),
+            [first, .., last] => format!("{what} is defined twice (lines {first} and {last}): {fix}"),
+            _ => format!("{what} is defined twice: {fix}"),
         });
     }
     if message.starts_with("while parsing a block mapping, did not find expected key") {
@@ -197,6 +203,18 @@ fn common_mistake(message: &str, pos: Option<Pos>, text: &str) -> Option<String>
         );
     }
     None
+}
+
+/// The lines (0-based) of the block map that holds a key indented by `indent` on line `line`
+/// (1-based): from below its parent's line to the next line indented less.
+fn enclosing_block(text: &str, line: u32, indent: usize) -> std::ops::Range<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let outside =
+        |l: &&str| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.len() - l.trim_start().len() < indent;
+    let at = (line as usize).saturating_sub(1).min(lines.len());
+    let start = lines[..at].iter().rposition(&outside).map_or(0, |p| p + 1);
+    let end = lines[at..].iter().position(outside).map_or(lines.len(), |p| at + p);
+    start..end
 }
 
 /// What a breached parser budget (serde-saphyr's `BudgetBreach`, as its debug text) means
@@ -295,6 +313,8 @@ mod tests {
         assert!(tab.contains("YAML indents with spaces only"), "{tab}");
         let twice = error_of("jobs:\n  a:\n    command: echo a\n  b:\n    command: b\n  a:\n    command: c\n");
         assert!(twice.contains("job `a` is defined twice (lines 2 and 6)"), "{twice}");
+        let keys = error_of("jobs:\n  a:\n    command: echo a\n  c:\n    command: x\n    command: y\n");
+        assert!(keys.contains("the key `command` is defined twice (lines 5 and 6)"), "{keys}");
         assert!(!twice.contains("DuplicateKeyPolicy"), "{twice}");
         let indent = error_of("jobs:\n  a:\n    command: echo a\n   b: 1\n");
         assert!(indent.contains("keys of one map must start in the same column"), "{indent}");
@@ -344,6 +364,14 @@ mod tests {
     fn needs_cycles_and_unknown_names() {
         let e = error_of("jobs:\n  a:\n    command: x\n    needs: [b]\n  b:\n    command: y\n    needs: [a]\n");
         assert!(e.contains("cycle: a → b → a"), "{e}");
+        let into = error_of(
+            "jobs:\n  x: {needs: [a], command: x}\n  a: {needs: [b], command: a}\n  b: {needs: [a], command: b}\n",
+        );
+        assert!(into.contains("cycle: a → b → a") && into.contains("t.yaml:3:15"), "at the cycle, not at x: {into}");
+        let two = error_of(
+            "jobs:\n  a: {needs: [b], command: a}\n  b: {needs: [a], command: b}\n  c: {needs: [d], command: c}\n  d: {needs: [c], command: d}\n",
+        );
+        assert!(two.contains("cycle: a → b → a") && two.contains("cycle: c → d → c"), "every cycle: {two}");
         let e = error_of("jobs:\n  a:\n    command: x\n    needs: [bb]\n  b:\n    command: y\n");
         assert!(e.contains("unknown job `bb`"), "{e}");
     }
