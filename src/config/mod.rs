@@ -9,6 +9,7 @@ pub mod raw;
 pub mod schema;
 mod sources;
 pub mod validate;
+mod wrong_type;
 
 use std::path::Path;
 
@@ -67,9 +68,10 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     if text.trim().is_empty() {
         return (None, vec![Diagnostic::new(path, None, "the job file is empty: it needs at least `jobs:`")]);
     }
-    // An unknown key stops the parser, so the key is blanked out (in a copy, keeping every
-    // line and column) and the file read again: one pass reports every unknown key, and then
-    // what the rest of the file gets wrong, rather than one error per run of batchrun.
+    // An unknown key, or an optional key with a value of the wrong type, stops the parser, so the
+    // key is blanked out (in a copy, keeping every line and column) and the file read again: one
+    // pass reports every such key, and then what the rest of the file gets wrong, rather than one
+    // error per run of batchrun.
     let mut unknown = Vec::new();
     let mut working = std::borrow::Cow::Borrowed(text);
     let raw = loop {
@@ -78,7 +80,15 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
             Ok(raw) => break Some(raw),
             Err(e) => {
                 let diagnostic = parse_error(path, text, &e);
-                let blanked = is_unknown_key(&e).then(|| diagnostic.pos.and_then(|p| blank_key(&working, p))).flatten();
+                let blanked = diagnostic.pos.and_then(|p| {
+                    if is_unknown_key(&e) {
+                        blank_key(&working, p)
+                    } else if wrong_type::wanted(&e).is_some() {
+                        wrong_type::droppable_key(&working, p).and_then(|key| blank_key(&working, key))
+                    } else {
+                        None
+                    }
+                });
                 unknown.push(diagnostic);
                 match blanked {
                     Some(next) if unknown.len() < MAX_UNKNOWN_KEYS => working = std::borrow::Cow::Owned(next),
@@ -95,7 +105,7 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     (file, unknown)
 }
 
-/// Unknown keys reported in one pass, at most (each costs a parse of the file).
+/// Keys left out to go on, at most (each costs a parse of the file).
 const MAX_UNKNOWN_KEYS: usize = 50;
 
 fn is_unknown_key(error: &serde_saphyr::Error) -> bool {
@@ -150,8 +160,10 @@ fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnost
         message = budget_message(breach);
     } else if message.starts_with("recursion limit exceeded") {
         message = "the YAML is nested too deeply".into();
-    } else if message.starts_with("expected mapping start") && pos.is_some_and(|p| p.line == 1) {
+    } else if message.starts_with("expected mapping start") && pos.is_some_and(|p| p.line == 1 && p.col == 1) {
         message = "the job file must be a map with a `jobs` key".into();
+    } else if let Some(better) = wrong_type::message(error, text, pos) {
+        message = better;
     } else if let Some(better) = common_mistake(&message, pos, text) {
         message = better;
     }

@@ -91,6 +91,25 @@ fn first_tasks_and_inherited_values_in_one_pass_without_repeats() {
     assert_eq!(ran.stderr.matches("error:").count(), 1, "{}", ran.stderr);
 }
 
+/// A value of the wrong type names its key and what it takes; when the key may be left out, the
+/// rest of the file is still checked, and when it may not (a job's command), the check stops
+/// there rather than report that the command is missing.
+#[test]
+fn values_of_the_wrong_type_say_what_the_key_takes() {
+    let yaml = "jobs:\n  a:\n    retries: abc\n    command: echo {{ nope }}\n  b:\n    concurrency: [1]\n    needs: a\n    command: echo {{ nope2 }}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2)
+        .stderr_has("`retries` takes a whole number, not `abc`")
+        .stderr_has("job.yaml:3:14")
+        .stderr_has("`concurrency` takes a single value, not a list")
+        .stderr_has("`needs` takes a list, not `a`")
+        .stderr_has("undefined name `nope`")
+        .stderr_has("undefined name `nope2`");
+    let ran = batchrun().file("job.yaml", "jobs:\n  a:\n    command: [x]\n").args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("`command` takes a single value, not a list");
+    assert_eq!(ran.stderr.matches("error:").count(), 1, "{}", ran.stderr);
+}
+
 #[test]
 fn structural_errors() {
     for (yaml, message) in [
