@@ -125,16 +125,23 @@ fn blank_key(text: &str, pos: Pos) -> Option<String> {
     if pos.col.checked_sub(1)? as usize != key_indent {
         return None;
     }
-    // The key's line, then its value's: blank lines, or lines indented deeper than the key.
+    // The key's line, then its value's: blank lines, lines indented deeper than the key, and a
+    // list written at the key's own indent (`needs:` then `- a` below it).
+    let value_below = lines[first].trim_end().ends_with(':');
     let mut last = first;
     for (i, l) in lines.iter().enumerate().skip(first + 1) {
         if l.trim().is_empty() {
             continue;
         }
-        if indent(l) <= key_indent {
+        let list_item = value_below && indent(l) == key_indent && l.trim_start().starts_with('-');
+        if indent(l) <= key_indent && !list_item {
             break;
         }
         last = i;
+    }
+    // An anchor defined in there may be used elsewhere: blanking it would make a false error.
+    if lines[first..=last].iter().any(|l| defines_anchor(l)) {
+        return None;
     }
     let mut out = String::with_capacity(text.len());
     for (i, l) in lines.iter().enumerate() {
@@ -145,6 +152,16 @@ fn blank_key(text: &str, pos: Pos) -> Option<String> {
         }
     }
     (out != text).then_some(out)
+}
+
+/// Whether `line` defines a YAML anchor (`&name` where a node starts).
+fn defines_anchor(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'&'
+            && (i == 0 || matches!(bytes[i - 1], b' ' | b'[' | b'{' | b','))
+            && bytes.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+    })
 }
 
 fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
@@ -350,6 +367,16 @@ mod tests {
         assert_eq!(blanked.lines().count(), text.lines().count());
         assert_eq!(blanked.lines().last(), Some("  good: 3"));
         assert!(blanked.lines().nth(1).unwrap().trim().is_empty() && blanked.lines().nth(4).unwrap().trim().is_empty());
+    }
+
+    #[test]
+    fn a_blanked_key_takes_a_list_at_its_own_indent_and_never_an_anchor() {
+        let text = "a:\n  nedds:\n  - b\n  - c\n  good: 3\n";
+        let blanked = blank_key(text, Pos { line: 2, col: 3, len: 5 }).unwrap();
+        assert_eq!(blanked.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>(), ["a:", "  good: 3"]);
+        let anchored = "base: &b {command: x}\njobs:\n  a: *b\n";
+        assert_eq!(blank_key(anchored, Pos { line: 1, col: 1, len: 4 }), None);
+        assert!(!defines_anchor("command: echo a && b") && defines_anchor("- &x 1"));
     }
 
     #[test]
