@@ -115,22 +115,22 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         resume_command = Some(resume_hint(args));
     }
     reporters.push(Box::new(reporter::summary::Summary::new(console.clone(), resume_command)));
-    let report_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Set when a report or the event stream could not be written: the run then ends with 3.
+    let not_written = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for (path, format) in report_formats {
         let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-        let report =
-            reporter::report::Report::new(path.clone(), format, names, report_failed.clone()).map_err(|e| {
-                Diagnostics::from(diagnostic::Diagnostic::new(
-                    &args.file,
-                    None,
-                    format!("--report {}: {e}", path.display()),
-                ))
-            })?;
+        let report = reporter::report::Report::new(path.clone(), format, names, not_written.clone()).map_err(|e| {
+            Diagnostics::from(diagnostic::Diagnostic::new(
+                &args.file,
+                None,
+                format!("--report {}: {e}", path.display()),
+            ))
+        })?;
         reporters.push(Box::new(report));
     }
     if let Some(cli::EventsFormat::Json) = args.events {
         let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-        reporters.push(Box::new(reporter::events_json::EventsJson::stdout(names)));
+        reporters.push(Box::new(reporter::events_json::EventsJson::stdout(names, not_written.clone())));
     }
     let github = reporter::github::GitHub::from_env(console.clone());
     let fold_failures = github.is_some();
@@ -145,12 +145,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
             keep_logs: args.keep_logs,
         };
         let result = slurm::run(&plan, history.as_ref(), &options, &mut Listeners(reporters));
-        return Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)));
+        return Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)));
     }
     let logs = run::output::Logs { dir: StateDir::new(&state_dir).logs(), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
     let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut Listeners(reporters));
-    Ok(exit_status(&result, report_failed.load(std::sync::atomic::Ordering::Relaxed)))
+    Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 /// `batchrun exec MANIFEST ELEMENT`: one Slurm array element's share of a job, run on a local
@@ -189,10 +189,10 @@ fn start_guards(workers: usize) -> run::Guards {
 
 /// 128+N when signal N stopped the run, 3 when output or a report was not delivered, 1 when a
 /// task failed or was skipped, else 0 (see [`ExitCode`] for the order).
-pub fn exit_status(result: &run::RunResult, report_failed: bool) -> ExitCode {
+pub fn exit_status(result: &run::RunResult, not_written: bool) -> ExitCode {
     match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
-        None if result.undelivered > 0 || report_failed => ExitCode::Undelivered,
+        None if result.undelivered > 0 || not_written => ExitCode::Undelivered,
         None if result.counts.failed + result.counts.skipped + result.counts.not_run + result.counts.unaccounted()
             > 0 =>
         {

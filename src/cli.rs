@@ -49,7 +49,7 @@ const EXIT_STATUS: &str = "Exit status:
   1        one or more tasks failed, or were skipped because a job they need failed
   2        bad job file or usage: nothing ran
   3        a task's output could not be written out (a closed pipe, a full disk): kept in its log,
-           not done, so --resume runs it again; or a --report could not be written
+           not done, so --resume runs it again; or a --report or --events json could not be written
   129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM
 When several apply, the first of 2, 129/130/143, 3, 1 wins.";
 

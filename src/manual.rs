@@ -77,7 +77,8 @@ const SECTIONS: &[(&str, &[Para])] = &[
             Para::Term("2", "bad job file or usage: nothing ran"),
             Para::Term(
                 "3",
-                "output or a report could not be delivered (a closed pipe, a full disk): the task is not done",
+                "output, a report or the events could not be delivered (a closed pipe, a full disk); a task \
+                 whose output was not delivered is not done",
             ),
             Para::Term("129, 130, 143", "interrupted by SIGHUP, SIGINT, SIGTERM"),
             Para::Text("When several apply, the first of 2, 129/130/143, 3, 1 wins."),

@@ -23,6 +23,8 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -35,36 +37,47 @@ pub const VERSION: u32 = 1;
 pub struct EventsJson<W: Write> {
     out: BufWriter<W>,
     jobs: Vec<String>,
-    /// Set once a write fails (a reader that went away): the run goes on without events.
+    /// Set once a write fails (a reader that went away): the run goes on without events, says
+    /// so at once, and ends with exit 3 through `failed`, so no lost event goes unnoticed.
     closed: bool,
+    failed: Arc<AtomicBool>,
     /// As of the last event that carried them, for those that do not (warnings).
     last_counts: Counts,
 }
 
 impl EventsJson<io::Stdout> {
-    pub fn stdout(jobs: Vec<String>) -> Self {
-        EventsJson::new(io::stdout(), jobs)
+    pub fn stdout(jobs: Vec<String>, failed: Arc<AtomicBool>) -> Self {
+        EventsJson::new(io::stdout(), jobs, failed)
     }
 }
 
 impl<W: Write> EventsJson<W> {
-    pub fn new(out: W, jobs: Vec<String>) -> Self {
+    pub fn new(out: W, jobs: Vec<String>, failed: Arc<AtomicBool>) -> Self {
         EventsJson {
             out: BufWriter::with_capacity(64 * 1024, out),
             jobs,
             closed: false,
+            failed,
             last_counts: Counts::default(),
         }
     }
 }
 
 /// Writes one line, or nothing once a write has failed.
-fn emit<W: Write>(out: &mut BufWriter<W>, closed: &mut bool, line: &Line) {
+fn emit<W: Write>(out: &mut BufWriter<W>, closed: &mut bool, failed: &AtomicBool, line: &Line) {
     if *closed {
         return;
     }
     let written = serde_json::to_writer(&mut *out, line).map_err(io::Error::from).and_then(|()| out.write_all(b"\n"));
-    *closed = written.is_err();
+    if let Err(e) = written {
+        lost(closed, failed, &e);
+    }
+}
+
+fn lost(closed: &mut bool, failed: &AtomicBool, error: &io::Error) {
+    *closed = true;
+    failed.store(true, Ordering::Relaxed);
+    crate::say!("batchrun: error: cannot write the events (--events json): {error}; the run goes on without them");
 }
 
 #[derive(Serialize)]
@@ -215,7 +228,7 @@ impl<W: Write> Listener for EventsJson<W> {
         };
         let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         let counts = *counts;
-        emit(&mut self.out, &mut self.closed, &Line { event: kind, at, body, counts: (&counts).into() });
+        emit(&mut self.out, &mut self.closed, &self.failed, &Line { event: kind, at, body, counts: (&counts).into() });
         self.last_counts = counts;
         if matches!(event, Event::RunFinished { .. }) {
             self.flush();
@@ -223,8 +236,11 @@ impl<W: Write> Listener for EventsJson<W> {
     }
 
     fn flush(&mut self) {
-        if !self.closed && self.out.flush().is_err() {
-            self.closed = true;
+        if self.closed {
+            return;
+        }
+        if let Err(e) = self.out.flush() {
+            lost(&mut self.closed, &self.failed, &e);
         }
     }
 }

@@ -144,3 +144,14 @@ fn ordered_output_lost_when_its_turn_comes_is_not_done() {
     assert_eq!(ends.len(), 3, "{journal}");
     assert!(ends.iter().all(|l| l.contains("\"status\":\"undelivered\"")), "a task was recorded done:\n{journal}");
 }
+
+/// Events that cannot be written are lost output too: the run goes on (the tasks are the
+/// user's work), says so, and does not end with 0.
+#[test]
+fn events_that_cannot_be_written_end_the_run_with_3() {
+    let b = batchrun().job("jobs:\n  a:\n    items: [1, 2, 3]\n    command: 'true'\n");
+    let (code, stderr) = run_to_full_disk(b.path(), &["job.yaml", "--events", "json", "--progress", "none"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("cannot write the events (--events json): No space left on device"), "{stderr}");
+    assert!(stderr.contains("3 tasks: 3 succeeded"), "the tasks still ran: {stderr}");
+}
