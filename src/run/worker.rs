@@ -113,6 +113,12 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         last_attempt,
     };
     let kept = ctx.output.end(capture, &ending);
+    if kept.undelivered.is_some() {
+        // Nothing after it would be delivered either, so the run starts no new task. Raised here,
+        // before this worker takes its next attempt, so that attempt does not start after the
+        // stop; the dispatcher says why when it hears of this one.
+        ctx.cancel.raise(Level::Drain);
+    }
     let outcome = match (&kept.undelivered, outcome) {
         (Some(why), Outcome::Succeeded) => Outcome::Undelivered(why.clone()),
         (_, outcome) => outcome,

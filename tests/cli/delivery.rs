@@ -145,6 +145,27 @@ fn ordered_output_lost_when_its_turn_comes_is_not_done() {
     assert!(ends.iter().all(|l| l.contains("\"status\":\"undelivered\"")), "a task was recorded done:\n{journal}");
 }
 
+/// Once a task's output was not delivered, no task starts after it, and every task the events
+/// say started has an end: the next task, already handed to the same worker, does not run and
+/// is not said to have started.
+#[test]
+fn no_task_starts_after_output_was_not_delivered() {
+    let yaml = "jobs:\n  a:\n    commands: ['head -c 20000000 /dev/zero', 'touch MARKER']\n";
+    for round in 0..3 {
+        let ran = batchrun()
+            .job(yaml)
+            .args(&["-j", "1", "--events", "json", "--output", "none"])
+            .env("TMPDIR", "/nonexistent-batchrun-tmp")
+            .run();
+        ran.code(3).stderr_has("NOT RUN a (1 task)");
+        assert!(!ran.path("MARKER").exists(), "round {round}: a[1] ran after the stop");
+        let events = ran.json_lines();
+        let started = events.iter().filter(|e| e["event"] == "task_started").count();
+        let ended = events.iter().filter(|e| e["event"] == "task_finished").count();
+        assert_eq!((started, ended), (1, 1), "round {round}: {}", ran.stdout);
+    }
+}
+
 /// Events that cannot be written are lost output too: the run goes on (the tasks are the
 /// user's work), says so, and does not end with 0.
 #[test]

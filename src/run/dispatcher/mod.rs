@@ -8,7 +8,7 @@
 //! few attempts are queued per worker, see [`QUEUE_HORIZON`]), so memory does not grow with the
 //! number of tasks.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 mod jobs;
@@ -74,6 +74,9 @@ pub struct Dispatcher<'p, 'r> {
     /// finishes (the channel is first in, first out), so a worker never waits for the
     /// dispatcher between two tasks. Their `TaskStarted` is sent when they start.
     queued: VecDeque<(Task, u32)>,
+    /// Queued attempts that reached a worker once the run was stopping, which may refuse them:
+    /// their `TaskStarted` waits until they are known to have run.
+    unannounced: HashSet<(usize, u64)>,
     /// How many attempts may be queued: one per worker, more when attempts are short.
     ahead: usize,
     /// A moving average of how long attempts take, once one has run.
@@ -120,6 +123,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             workers,
             free_workers: workers,
             queued: VecDeque::new(),
+            unannounced: HashSet::new(),
             ahead: workers,
             typical_attempt: None,
             prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue),
@@ -331,25 +335,43 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         for &l in &self.plan.file.jobs[i].uses {
             self.limits_in_use[l] -= 1;
         }
-        match self.queued.pop_front() {
-            Some((task, number)) => {
-                self.reporter.event(&Event::TaskStarted { task: started(&task), attempt: number, counts: self.counts })
-            }
-            None => {
-                self.free_workers += 1;
-                self.counts.running -= 1;
-            }
+        // The attempt this worker takes next: the channel is first in, first out.
+        let next = self.queued.pop_front();
+        if next.is_none() {
+            self.free_workers += 1;
+            self.counts.running -= 1;
         }
         self.typical_attempt = Some(match self.typical_attempt {
             Some(typical) if done.ran => (typical * 7 + done.duration) / 8,
             Some(typical) => typical,
             None => done.duration,
         });
+        let announced = self.unannounced.is_empty() || !self.unannounced.remove(&(i, done.task.index));
         if !done.ran {
-            // Queued before a stop, and refused by its worker: it never ran.
-            self.jobs[i].unstarted.push(done.task.index);
             self.output.nothing(done.task.seq, 1);
+            if announced {
+                // Said to have started, then refused by its worker: the stop came in between.
+                // It ends as cancelled, so that every start listeners heard of has an end.
+                let finished = Finished {
+                    command: done.task.rendered.clone(),
+                    attempt: done.number,
+                    slot: Some(done.slot),
+                    ..Finished::without_a_run(i, done.task.index, done.task.key, done.task.label, Outcome::Cancelled)
+                };
+                self.finish(finished, None);
+            } else {
+                // Queued before a stop, and refused by its worker: it never ran.
+                self.jobs[i].unstarted.push(done.task.index);
+            }
+            self.announce(next);
             return;
+        }
+        if !announced {
+            self.reporter.event(&Event::TaskStarted {
+                task: started(&done.task),
+                attempt: done.number,
+                counts: self.counts,
+            });
         }
         let undelivered = done.kept.undelivered.is_some();
         let finished = Finished {
@@ -380,6 +402,18 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         } else {
             // A last attempt that ran has its output in `--output ordered`'s queue.
             self.finish(finished, done.ran.then_some(done.task.seq));
+        }
+        self.announce(next);
+    }
+
+    /// Tells listeners that the queued attempt a worker has taken has started; once the run is
+    /// stopping, only when it is known to have run (its worker may have refused it).
+    fn announce(&mut self, next: Option<(Task, u32)>) {
+        let Some((task, number)) = next else { return };
+        if self.stopping || self.cancel.level() >= Level::Drain {
+            self.unannounced.insert((task.job, task.index));
+        } else {
+            self.reporter.event(&Event::TaskStarted { task: started(&task), attempt: number, counts: self.counts });
         }
     }
 
