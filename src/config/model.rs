@@ -80,6 +80,27 @@ pub enum Source {
     Range(RangeSpec),
     Matrix(MatrixSpec),
     Items(ItemsSpec),
+    /// A source with an error, in a file read as far as its errors allow ([`super::check`]):
+    /// the names it binds, so that the command's own mistakes are still found. No tasks.
+    Unread(Vec<String>),
+}
+
+impl Source {
+    /// The names a task of this source has beside the vars and `job`, `index`, `count`.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Source::Single => Vec::new(),
+            Source::Range(_) => vec!["start", "end"],
+            Source::Items(_) => vec!["item"],
+            Source::Matrix(m) => m
+                .axes
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .chain(m.include.iter().flat_map(|i| i.keys().map(String::as_str)))
+                .collect(),
+            Source::Unread(names) => names.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

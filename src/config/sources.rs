@@ -48,6 +48,23 @@ pub(super) fn matrix(
     (ck.errors.len() == errors_before).then_some(spec)
 }
 
+/// The names a matrix binds, read from what was written even when it has an error: its keys,
+/// and the keys of its `include` entries.
+pub(super) fn matrix_names(raw: &IndexMap<Spanned<String>, Spanned<Json>>) -> Vec<String> {
+    let mut names = Vec::new();
+    for (key, value) in raw {
+        match key.value.as_str() {
+            "exclude" => {}
+            "include" => {
+                let maps = value.value.as_array().into_iter().flatten().filter_map(Json::as_object);
+                names.extend(maps.flat_map(|m| m.keys().cloned()));
+            }
+            name => names.push(name.to_owned()),
+        }
+    }
+    names
+}
+
 fn list_of_maps(value: &Json) -> Option<Vec<IndexMap<String, Json>>> {
     value
         .as_array()?

@@ -168,12 +168,7 @@ fn job_from_raw(
 ) -> (Job, Vec<(usize, Option<Pos>)>) {
     let settings = settings(ck, dir, raw.take_settings(), defaults);
     let slurm = slurm(ck, raw.slurm.take().unwrap_or_default(), slurm_defaults);
-    let before = ck.errors.len();
-    let mut work = work(ck, dir, &name, body_pos, &mut raw);
-    if ck.errors.len() > before {
-        // Its templates would be checked against a source that is not there.
-        work = Work::Commands(Vec::new());
-    }
+    let work = work(ck, dir, &name, body_pos, &mut raw);
     let concurrency = raw.concurrency.as_ref().and_then(|c| positive(ck, c, "concurrency"));
 
     let mut needs = Vec::new();
@@ -200,10 +195,14 @@ fn job_from_raw(
     (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm }, needs)
 }
 
+/// The job's work. When its shape is wrong (no command, two sources) it has none, so that its
+/// templates are not checked against names that are not there; when only its source has an
+/// error, the source is [`Source::Unread`] with the names it binds, so the command is checked.
 fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &mut RawJob) -> Work {
     let sources = [raw.range.is_some(), raw.matrix.is_some(), raw.items.is_some()];
     if sources.iter().filter(|s| **s).count() > 1 {
         ck.error(body_pos, format!("job `{name}` has more than one of `range`, `matrix` and `items`; keep one"));
+        return Work::Commands(Vec::new());
     }
     match (raw.command.take(), raw.commands.take()) {
         (Some(c), Some(_)) => {
@@ -222,6 +221,9 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
             if list.value.is_empty() {
                 ck.error(pos(&list), format!("job `{name}`: `commands` is empty"));
             }
+            if sources.contains(&true) {
+                return Work::Commands(Vec::new());
+            }
             Work::Commands(list.value.iter().map(located).collect())
         }
         (None, None) => {
@@ -229,13 +231,16 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
             Work::Commands(Vec::new())
         }
         (Some(command), None) => {
+            let unread = |names: Vec<String>| move || Source::Unread(names);
             let source = if let Some(range) = raw.range.take() {
-                range_spec(ck, name, range).map_or(Source::Single, Source::Range)
+                range_spec(ck, name, range).map_or_else(unread(vec!["start".into(), "end".into()]), Source::Range)
             } else if let Some(matrix) = raw.matrix.take() {
-                sources::matrix(ck, name, matrix).map_or(Source::Single, Source::Matrix)
+                let names = sources::matrix_names(&matrix.value);
+                sources::matrix(ck, name, matrix).map_or_else(unread(names), Source::Matrix)
             } else if let Some(items) = raw.items.take() {
                 let needs_something = !raw.needs.is_empty();
-                sources::items(ck, dir, name, items, needs_something).map_or(Source::Single, Source::Items)
+                sources::items(ck, dir, name, items, needs_something)
+                    .map_or_else(unread(vec!["item".into()]), Source::Items)
             } else {
                 Source::Single
             };

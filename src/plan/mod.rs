@@ -440,23 +440,27 @@ fn plan_job(
                 .is_ok_and(|t| t.undeclared_variables(false).iter().any(|name| unresolved.contains(name.as_str())))
     };
     let mut deferred = false;
-    let expansion = match &job.work {
-        Work::Commands(list) => Expansion::Commands(list.len() as u64),
+    // An error in the expansion leaves the job with no tasks, and its templates are still
+    // checked below, so that both come in one pass.
+    let mut errors = Vec::new();
+    let expanded = match &job.work {
+        Work::Commands(list) => Ok(Expansion::Commands(list.len() as u64)),
         Work::Templated { source, .. } => match source {
-            Source::Single => Expansion::Single,
+            Source::Single => Ok(Expansion::Single),
+            Source::Unread(_) => Ok(Expansion::Commands(0)),
             Source::Range(range) if uses_unresolved(&range.from.value) || uses_unresolved(&range.to.value) => {
                 deferred = true;
-                Expansion::Commands(0)
+                Ok(Expansion::Commands(0))
             }
             Source::Range(range) => {
-                Expansion::Range(partitions(range, &job.name, vars, env).map_err(|(p, m)| vec![diag(p, m)])?)
+                partitions(range, &job.name, vars, env).map(Expansion::Range).map_err(|(p, m)| diag(p, m))
             }
-            Source::Matrix(spec) => Expansion::Matrix(
-                expand::Matrix::new(spec).map_err(|m| vec![diag(job.pos, format!("job `{}`: {m}", job.name))])?,
-            ),
-            Source::Items(ItemsSpec::Inline(items)) => Expansion::Inline(items.iter().map(json_value).collect()),
-            Source::Items(ItemsSpec::File { path, format, pos }) => {
-                let fail = |m: String| vec![diag(*pos, format!("job `{}`: {m}", job.name))];
+            Source::Matrix(spec) => expand::Matrix::new(spec)
+                .map(Expansion::Matrix)
+                .map_err(|m| diag(job.pos, format!("job `{}`: {m}", job.name))),
+            Source::Items(ItemsSpec::Inline(items)) => Ok(Expansion::Inline(items.iter().map(json_value).collect())),
+            Source::Items(ItemsSpec::File { path, format, pos }) => (|| {
+                let fail = |m: String| diag(*pos, format!("job `{}`: {m}", job.name));
                 let later = || Expansion::WhenReady { source: path.clone(), format: *format, read: OnceLock::new() };
                 let read = match inputs {
                     // A job it needs may write the file: it is read when they have run.
@@ -467,27 +471,25 @@ fn plan_job(
                     Inputs::Snapshot(to) => Some(inputs::take(to, &job.name, path).map_err(fail)?),
                     Inputs::Snapshotted(dir) => Some(inputs::Snapshot::File(inputs::snapshot_path(dir, &job.name))),
                 };
-                match read {
+                Ok(match read {
                     Some(read) => {
                         let count = expand::count_records(&read, path, *format).map_err(fail)?;
                         Expansion::File { items: read, shown: path.clone(), format: *format, count }
                     }
                     None => later(),
-                }
-            }
+                })
+            })(),
         },
     };
+    let expansion = expanded.unwrap_or_else(|e| {
+        errors.push(e);
+        Expansion::Commands(0)
+    });
 
     let mut in_scope: HashSet<&str> = vars.iter().map(|(k, _)| &**k).collect();
     in_scope.extend(["job", "index", "count"]);
-    if let Work::Templated { source: Source::Range(_), .. } = &job.work {
-        in_scope.extend(["start", "end"]);
-    }
-    match &expansion {
-        Expansion::Range(_) => in_scope.extend(["start", "end"]),
-        Expansion::Inline(_) | Expansion::File { .. } | Expansion::WhenReady { .. } => _ = in_scope.insert("item"),
-        Expansion::Matrix(m) => in_scope.extend(m.names()),
-        Expansion::Single | Expansion::Commands(_) => {}
+    if let Work::Templated { source, .. } = &job.work {
+        in_scope.extend(source.names());
     }
     let globals: Vec<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
     in_scope.extend(globals.iter().map(String::as_str));
@@ -508,7 +510,6 @@ fn plan_job(
     }
 
     let dialect = quoting::Dialect::of(job.settings.shell);
-    let mut errors = Vec::new();
     let mut fast = Vec::new();
     for (name, source, what, command) in templates {
         let added = if command {

@@ -110,6 +110,21 @@ fn values_of_the_wrong_type_say_what_the_key_takes() {
     assert_eq!(ran.stderr.matches("error:").count(), 1, "{}", ran.stderr);
 }
 
+/// A job whose source has an error still has its command checked, against the names that
+/// source binds: a typo beside a missing items file, an unknown name beside a reversed range.
+#[test]
+fn a_broken_source_and_its_command_in_one_pass() {
+    let yaml = "jobs:\n  a:\n    items: {file: missing.txt}\n    command: echo {{ itme }}\n  b:\n    range: {from: 5, to: 1}\n    command: echo {{ start }} {{ zz }}\n  c:\n    matrix: {p: [], include: [{r: 1}]}\n    command: echo {{ p }} {{ r }}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2)
+        .stderr_has("items file")
+        .stderr_has("job `a`, command: undefined name `itme`; did you mean `item`?")
+        .stderr_has("`from` (5) is greater than `to` (1)")
+        .stderr_has("job `b`, command: undefined name `zz`")
+        .stderr_has("matrix key `p` has no values");
+    assert_eq!(ran.stderr.matches("error:").count(), 5, "no name the source binds is reported: {}", ran.stderr);
+}
+
 #[test]
 fn structural_errors() {
     for (yaml, message) in [
