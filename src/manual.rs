@@ -58,7 +58,9 @@ const SECTIONS: &[(&str, &[Para])] = &[
         &[
             Para::Text(
                 "Templates use Jinja syntax (minijinja): {{ n * 2 }}, {{ name | upper }}. A name that is not \
-                 defined is an error before anything runs.",
+                 defined is an error before anything runs: every task of a matrix or of inline items is \
+                 rendered first; of an items file, the first task (a later record without a field the \
+                 command uses fails that task alone).",
             ),
             Para::Text(
                 "A value substituted into a command arrives literally, whatever it holds: batchrun reads the \

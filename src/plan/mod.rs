@@ -282,7 +282,14 @@ impl Plan {
                 let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra });
                 let render = |name: &str| -> Result<String, RenderError> {
                     let template = self.env.get_template(name).map_err(RenderError::from)?;
-                    template.render(&scope).map_err(RenderError::from)
+                    template.render(&scope).map_err(|e| {
+                        let undefined = e.kind() == minijinja::ErrorKind::UndefinedError;
+                        let mut error = RenderError::from(e);
+                        if let Some(missing) = undefined.then(|| missing_name(&template, &scope)).flatten() {
+                            error.message = format!("`{missing}` is not defined for this task");
+                        }
+                        error
+                    })
                 };
                 let rendered = fast.unwrap_or_else(|| render(&plan.command_templates[slot]));
                 let mut env = Vec::with_capacity(plan.env_templates.len());
@@ -310,26 +317,38 @@ impl Plan {
     }
 
     /// Renders each job's first task so that mistakes only data reveals (a missing field, a
-    /// command that `shell: none` cannot run) stop the run before anything starts. A value that
-    /// cannot be placed is no such mistake: that task alone fails when the run reaches it.
+    /// command that `shell: none` cannot run) stop the run before anything starts; every task
+    /// when the data is in the job file (a matrix, inline items), as all of it is known. A value
+    /// that cannot be placed is no such mistake: that task alone fails when the run reaches it.
     fn first_task_errors(&self) -> Vec<Diagnostic> {
         let mut errors = Vec::new();
         for (job, spec) in self.file.jobs.iter().enumerate() {
             if self.jobs[job].deferred {
                 continue;
             }
-            let first = self.tasks(job).next().map(|t| t.and_then(|t| self.check_command_line(t)));
-            if let Some(Err(broken)) = first.filter(|t| !matches!(t, Err(b) if b.unplaceable)) {
-                let pos = match &spec.work {
-                    Work::Commands(list) => list.first().and_then(|c| c.pos),
-                    Work::Templated { command, .. } => command.pos,
-                };
-                errors.push(Diagnostic::new(
-                    &self.file.path,
-                    pos,
-                    format!("job `{}`, task {}: {}", spec.name, broken.label, broken.error),
-                ));
-            }
+            let checked = match self.jobs[job].expansion {
+                Expansion::Matrix(_) | Expansion::Inline(_) => CHECKED_IN_FULL,
+                _ => 1,
+            };
+            let mut broken = self
+                .tasks(job)
+                .take(checked)
+                .filter_map(|t| t.and_then(|t| self.check_command_line(t)).err())
+                .filter(|b| !b.unplaceable);
+            let Some(first) = broken.next() else { continue };
+            let more = match broken.count() {
+                0 => String::new(),
+                n => format!(" (and {})", crate::words::count(n as u64, "more task")),
+            };
+            let pos = match &spec.work {
+                Work::Commands(list) => list.first().and_then(|c| c.pos),
+                Work::Templated { command, .. } => command.pos,
+            };
+            errors.push(Diagnostic::new(
+                &self.file.path,
+                pos,
+                format!("job `{}`, task {}: {}{more}", spec.name, first.label, first.error),
+            ));
         }
         errors
     }
@@ -341,6 +360,24 @@ impl Plan {
     fn source_text(&self) -> String {
         std::fs::read_to_string(&self.file.path).unwrap_or_default()
     }
+}
+
+/// Tasks of a matrix or of inline items rendered before the run, per job: all of them in any
+/// job file a person writes.
+const CHECKED_IN_FULL: usize = 10_000;
+
+/// The first name (or field, `item.id`) a template uses that `scope` does not have: what an
+/// "undefined value" while rendering was about.
+fn missing_name(template: &minijinja::Template, scope: &Value) -> Option<String> {
+    let mut used: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    used.sort();
+    used.into_iter().find(|path| {
+        let mut value = scope.clone();
+        path.split('.').any(|part| {
+            value = value.get_attr(part).unwrap_or(Value::UNDEFINED);
+            value.is_undefined()
+        })
+    })
 }
 
 /// Why a task's command or env could not be rendered.

@@ -66,10 +66,23 @@ fn validate_counts_a_huge_range_without_expanding_it() {
     ran.success().stderr_has("ok (10,000,000 tasks in 1 job)");
 }
 
-/// `plan` shows a task that cannot be rendered in its place, and counts such tasks in words.
+/// `plan` shows a task of an items file that cannot be rendered in its place, says which name
+/// it lacks, and counts such tasks in words.
 #[test]
 fn plan_marks_a_task_it_cannot_render_and_exits_2() {
-    let yaml = "jobs:\n  a:\n    matrix: {p: [1, 2], include: [{r: 3}]}\n    command: echo {{ p }}\n";
-    let ran = batchrun().arg("plan").job(yaml).run();
-    ran.code(2).stdout_has("a[2]: ERROR").stderr_has("error: 1 task could not be rendered");
+    let yaml = "jobs:\n  a:\n    items: {file: rows.jsonl, format: jsonl}\n    command: echo {{ item.id }}\n";
+    let ran = batchrun().file("rows.jsonl", "{\"id\": 1}\n{\"name\": 2}\n").arg("plan").job(yaml).run();
+    ran.code(2)
+        .stdout_has("a[1]: ERROR command: `item.id` is not defined for this task")
+        .stderr_has("error: 1 task could not be rendered");
+}
+
+/// Data written in the job file is all known, so every task of a matrix or of inline items is
+/// checked before anything runs, not only the first.
+#[test]
+fn every_task_of_a_matrix_is_checked_before_the_run() {
+    let yaml = "jobs:\n  a:\n    matrix: {p: [1, 2], include: [{r: 3}, {r: 4}]}\n    command: touch {{ p }}\n";
+    let ran = batchrun().job(yaml).run();
+    ran.code(2).stderr_has("job `a`, task a[2]: command: `p` is not defined for this task (and 1 more task)");
+    assert!(!ran.path("1").exists(), "a task ran");
 }
