@@ -102,7 +102,7 @@ pub(crate) fn default_state_dir(file: &config::JobFile) -> std::path::PathBuf {
 fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
     let file = config::load(&args.file)?;
     let dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&file));
-    let history = journal::reader::read_state(&dir).map_err(|e| {
+    let history = journal::reader::read_places(&dir).map_err(|e| {
         Diagnostics::from(diagnostic::Diagnostic::new(
             &args.file,
             None,

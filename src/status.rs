@@ -4,6 +4,7 @@
 //! what it planned (each job's task count), so status neither plans the file again (which would
 //! run its computed vars and take as long as the plan is large) nor runs anything.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -22,7 +23,7 @@ pub struct JobStatus {
 /// Each job the last run planned (or, in an older journal, each job it recorded), in order;
 /// `only` keeps those jobs alone.
 pub fn of_history(history: &History, only: &[String]) -> Vec<(String, JobStatus)> {
-    let recorded = history.per_job();
+    let recorded = by_place(history).unwrap_or_else(|| history.per_job());
     let counts = |name: &str| recorded.get(name).copied().unwrap_or_default();
     let jobs: Vec<(String, JobStatus)> = if history.planned.is_empty() {
         history
@@ -45,6 +46,27 @@ pub fn of_history(history: &History, only: &[String]) -> Vec<(String, JobStatus)
             .collect()
     };
     jobs.into_iter().filter(|(name, _)| only.is_empty() || only.contains(name)).collect()
+}
+
+/// Per job: the places of the last run's plan whose task is done, and those whose task only
+/// failed. A place beyond what the last run planned is no longer in the plan.
+fn by_place(history: &History) -> Option<HashMap<&str, (u64, u64)>> {
+    let places = history.places.as_ref()?;
+    let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+    for (&(job, index), place) in places {
+        let Some(name) = history.job_names.get(job as usize) else { continue };
+        let planned = history.planned.iter().find(|j| j.name == *name).map(|j| j.planned);
+        if planned.is_some_and(|planned| index >= planned) {
+            continue;
+        }
+        let entry = counts.entry(name.as_str()).or_default();
+        if place.done {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+    Some(counts)
 }
 
 pub fn print(name: &str, history: &History, only: &[String], state_dir: &Path, out: &mut impl Write) -> io::Result<()> {

@@ -22,6 +22,19 @@ pub struct History {
     pub last_run_ended: bool,
     /// Lines that could not be read (a torn last line is not counted).
     pub unreadable: usize,
+    /// Per place in the plan (job, as [`History::job_names`] indexes it, and index): the task
+    /// last recorded there. Read for `batchrun status` alone ([`read_places`]): when the job
+    /// file changed between runs, a place holds a task with a new key, and status counts what
+    /// is at each place now rather than every key ever recorded.
+    pub places: Option<HashMap<(u32, u64), Place>>,
+}
+
+/// The task last recorded at a place in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub key: u64,
+    /// Some attempt of this task succeeded.
+    pub done: bool,
 }
 
 /// A task as the journal recorded it.
@@ -43,6 +56,19 @@ impl History {
         let job = self.job_index(job);
         let entry = self.tasks.entry(key).or_insert(Recorded { done: false, job });
         entry.done |= done;
+    }
+
+    /// Records an attempt's end at its place: the same task adds to what is known of it, another
+    /// (a later run of a changed job file) takes the place.
+    fn record_place(&mut self, key: u64, job: &str, index: u64, done: bool) {
+        let job = self.job_index(job);
+        if let Some(places) = &mut self.places {
+            let place = places.entry((job, index)).or_insert(Place { key, done: false });
+            if place.key != key {
+                *place = Place { key, done: false };
+            }
+            place.done |= done;
+        }
     }
 
     fn job_index(&mut self, name: &str) -> u32 {
@@ -76,18 +102,37 @@ impl History {
 /// Reads the state folder's journal and the journals of its Slurm array elements, merged:
 /// a task is done when any of them records a successful attempt.
 pub fn read_state(state_dir: &Path) -> io::Result<History> {
+    read_state_into(state_dir, History::default())
+}
+
+/// [`read_state`], with what is at each place in the plan ([`History::places`]).
+pub fn read_places(state_dir: &Path) -> io::Result<History> {
+    read_state_into(state_dir, History { places: Some(HashMap::new()), ..History::default() })
+}
+
+fn read_state_into(state_dir: &Path, empty: History) -> io::Result<History> {
     let layout = crate::state_dir::StateDir::new(state_dir);
-    let mut history = read(&layout.journal())?;
+    let with_places = empty.places.is_some();
+    let mut history = read_into(&layout.journal(), empty)?;
     let shards = match std::fs::read_dir(layout.shard_journals()) {
         Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
     for shard in shards {
-        let part = read(&shard)?;
+        let part = read_into(&shard, History { places: with_places.then(HashMap::new), ..History::default() })?;
         for (key, task) in part.tasks {
             let job = part.job_names.get(task.job as usize).map_or("", String::as_str);
             history.record(key, job, task.done);
+        }
+        // A place the main journal holds another task at keeps it: the main journal has the
+        // latest run.
+        for ((job, index), place) in part.places.into_iter().flatten() {
+            let job = part.job_names.get(job as usize).map_or("", String::as_str);
+            let known = history.places.as_ref().and_then(|p| p.get(&(history_job(&history, job)?, index)));
+            if known.is_none_or(|known| known.key == place.key) {
+                history.record_place(place.key, job, index, place.done);
+            }
         }
         history.unreadable += part.unreadable;
         if part.last_activity > history.last_activity {
@@ -100,7 +145,14 @@ pub fn read_state(state_dir: &Path) -> io::Result<History> {
 /// Reads the journal at `path`; a missing journal is an empty history. A last line cut short
 /// (a crash in the middle of a write) is ignored.
 pub fn read(path: &Path) -> io::Result<History> {
-    let mut history = History::default();
+    read_into(path, History::default())
+}
+
+fn history_job(history: &History, name: &str) -> Option<u32> {
+    history.job_names.iter().position(|n| n == name).and_then(|i| u32::try_from(i).ok())
+}
+
+fn read_into(path: &Path, mut history: History) -> io::Result<History> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(history),
@@ -143,7 +195,11 @@ fn apply(history: &mut History, record: Record) {
         Record::Start { at, .. } => history.last_activity = Some(at),
         Record::End { task, at, .. } => {
             if let Ok(key) = u64::from_str_radix(&task.key, 16) {
-                history.record(key, &task.job, task.status == Status::Ok);
+                let done = task.status == Status::Ok;
+                history.record(key, &task.job, done);
+                if history.places.is_some() {
+                    history.record_place(key, &task.job, task.index, done);
+                }
             }
             history.last_activity = Some(at);
         }
@@ -199,6 +255,24 @@ mod tests {
         assert!(h.is_done(0xaa), "a success in a shard journal wins");
         assert!(h.is_done(0xbb));
         assert_eq!(h.tasks.len(), 2);
+    }
+
+    #[test]
+    fn a_place_holds_the_task_last_recorded_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = |key: &str, index: u64, status: &str| {
+            format!(
+                "{{\"type\":\"end\",\"v\":1,\"key\":\"{key}\",\"job\":\"j\",\"index\":{index},\"label\":\"j\",\"attempt\":1,\"status\":\"{status}\",\"duration_ms\":1,\"at\":\"t\"}}\n"
+            )
+        };
+        let layout = crate::state_dir::StateDir::new(dir.path());
+        let journal = [end("aa", 0, "ok"), end("bb", 1, "failed"), end("cc", 1, "ok"), end("cc", 1, "failed")].concat();
+        std::fs::write(layout.journal(), journal).unwrap();
+        let h = read_places(dir.path()).unwrap();
+        let places = h.places.unwrap();
+        assert_eq!(places[&(0, 0)], Place { key: 0xaa, done: true });
+        assert_eq!(places[&(0, 1)], Place { key: 0xcc, done: true }, "another task took the place; success wins");
+        assert!(read_state(dir.path()).unwrap().places.is_none(), "--resume reads keys alone");
     }
 
     #[test]

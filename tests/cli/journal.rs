@@ -56,6 +56,24 @@ fn status_counts_done_failed_and_not_run() {
     assert_eq!(rows, [vec!["part", "4", "6", "0"], vec!["after", "0", "0", "1"]]);
 }
 
+/// After `--resume` with a changed command, status counts what is at each place of the plan
+/// now, not every task the journal ever recorded.
+#[test]
+fn status_after_a_changed_job_file_counts_the_plan_as_it_is() {
+    let ran =
+        batchrun().job("jobs:\n  a: {items: [1, 2], command: 'test {{ item }} = 1'}\n").arg("--progress=none").run();
+    ran.code(1);
+    let changed = crate::harness::Batchrun::in_dir(ran.dir)
+        .job("jobs:\n  a: {items: [1, 2], command: 'test {{ item }} -ge 1'}\n")
+        .args(&["--resume", "--progress", "none"])
+        .run();
+    changed.success();
+    let status = crate::harness::Batchrun::in_dir(changed.dir).args(&["status", "job.yaml"]).run();
+    status.success();
+    let rows: Vec<Vec<&str>> = status.stdout.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["a", "2", "0", "0"]], "{}", status.stdout);
+}
+
 #[test]
 fn a_fresh_run_starts_the_journal_afresh() {
     let ran = batchrun().job("jobs:\n  a:\n    command: sh -c 'echo x >> effects'\n").arg("--progress=none").run();
