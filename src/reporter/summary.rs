@@ -63,10 +63,12 @@ impl Listener for Summary {
                     self.failures.push((*task).clone());
                 }
             }
-            Event::TaskRetrying { task, .. } => {
-                self.task_time += task.duration;
+            Event::TaskRetrying { task, .. } => self.task_time += task.duration,
+            // Counted when a retry starts, not when it is planned: a stop during the retry delay
+            // means it never runs.
+            Event::TaskStarted { attempt, .. } if *attempt > 1 => {
                 self.extra_attempts += 1;
-                if task.attempt == 1 {
+                if *attempt == 2 {
                     self.retried_tasks += 1;
                 }
             }

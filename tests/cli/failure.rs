@@ -336,3 +336,23 @@ fn failures_past_the_twentieth_are_counted_in_words() {
     let more = batchrun().job("jobs:\n  f:\n    range: {from: 1, to: 23}\n    command: 'false'\n").run();
     more.code(1).stderr_has("… and 3 more failed tasks\n");
 }
+
+/// A retry counts in the summary once it starts: a stop during its delay means it never ran.
+#[test]
+fn a_retry_stopped_in_its_delay_is_not_counted_as_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("job.yaml"),
+        "jobs:\n  f:\n    retries: 1\n    retry_delay: 1h\n    command: 'false'\n",
+    )
+    .unwrap();
+    let child = start(dir.path(), &["job.yaml", "--progress", "plain"]);
+    let journal = dir.path().join(".batchrun/job/journal.jsonl");
+    wait_for("the first attempt to end", || {
+        std::fs::read_to_string(&journal).is_ok_and(|j| j.contains("\"status\":\"failed\""))
+    });
+    signal(&child, rustix::process::Signal::TERM);
+    let (code, stderr) = wait_with_output(child);
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("FAILED f: exit 1") && !stderr.contains("retried"), "{stderr}");
+}
