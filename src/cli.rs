@@ -119,7 +119,7 @@ pub struct RunArgs {
     pub selection: Selection,
     /// Print the plan and run nothing (same as `batchrun plan`); with `--resume`, only the
     /// tasks that would run.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["reports", "events"])]
     pub dry_run: bool,
     /// How progress is shown: a bar on a terminal (done of total, failed, tasks/s, elapsed, and an
     /// ETA once the rate is steady); plain lines otherwise or under CI (every failure, `ok` lines

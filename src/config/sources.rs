@@ -31,6 +31,8 @@ pub(super) fn matrix(
                         pos(key),
                         format!("job `{job}`: invalid matrix key `{name}`: use letters, digits and `_`"),
                     );
+                } else if super::validate::EVERY_TASK_HAS.contains(&name) {
+                    ck.error(pos(key), super::validate::every_task_has(&format!("job `{job}`: matrix key `{name}`")));
                 }
                 match axis(&value.value) {
                     Ok(Axis::List(list)) if list.is_empty() => {

@@ -38,6 +38,14 @@ pub(super) fn located<T: Clone>(s: &Spanned<T>) -> Located<T> {
     Located { value: s.value.clone(), pos: pos(s) }
 }
 
+/// Names every task has in its templates: a var or a matrix key of one of these names would
+/// hide it, or be hidden.
+pub(super) const EVERY_TASK_HAS: [&str; 3] = ["job", "index", "count"];
+
+pub(super) fn every_task_has(what: &str) -> String {
+    format!("{what} has the name of a value every task has (`job`, `index`, `count`): rename it")
+}
+
 /// Names of jobs (and so of state folders and labels): `[A-Za-z0-9_-]+`.
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -69,6 +77,8 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobF
     for (key, value) in &raw.vars {
         if !is_identifier(&key.value) {
             ck.error(pos(key), format!("invalid var name `{}`: use letters, digits and `_`", key.value));
+        } else if EVERY_TASK_HAS.contains(&key.value.as_str()) {
+            ck.error(pos(key), every_task_has(&format!("var `{}`", key.value)));
         }
         let var = match &value.value {
             Json::Object(map) if map.contains_key("sh") => match (map.len(), map.get("sh")) {
@@ -300,7 +310,8 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
     if let Some(r) = raw.retries {
         match u32::try_from(r.value) {
             Ok(n) => s.retries = n,
-            Err(_) => ck.error(pos(&r), format!("`retries` must be 0 or more, got {}", r.value)),
+            Err(_) if r.value < 0 => ck.error(pos(&r), format!("`retries` must be 0 or more, got {}", r.value)),
+            Err(_) => ck.error(pos(&r), format!("`retries` must be at most {}, got {}", u32::MAX, r.value)),
         }
     }
     if let Some(d) = raw.retry_delay {

@@ -526,7 +526,19 @@ fn plan_job(
     let mut in_scope: HashSet<&str> = vars.iter().map(|(k, _)| &**k).collect();
     in_scope.extend(["job", "index", "count"]);
     if let Work::Templated { source, .. } = &job.work {
-        in_scope.extend(source.names());
+        for name in source.names() {
+            // The task's own value wins: the var would never be seen in this job.
+            if !in_scope.insert(name) && vars.iter().any(|(k, _)| &**k == name) {
+                let var = file.vars.get(name).and_then(|v| v.pos);
+                errors.push(diag(
+                    var.or(job.pos),
+                    format!(
+                        "job `{}`: var `{name}` is hidden by the `{name}` each of its tasks has: rename the var",
+                        job.name
+                    ),
+                ));
+            }
+        }
     }
     let globals: Vec<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
     in_scope.extend(globals.iter().map(String::as_str));

@@ -143,6 +143,13 @@ fn structural_errors() {
         ("jobs:\n  'bad name': {command: x}\n", "invalid job name"),
         ("vars:\n  v: {sh: 'exit 3'}\njobs:\n  a: {command: x}\n", "computed var `v`"),
         ("jobs:\n  a: {command: x, uses: [db]}\n", "unknown limit `db`"),
+        ("vars: {index: 1}\njobs:\n  a: {command: x}\n", "var `index` has the name of a value every task has"),
+        ("jobs:\n  a: {command: x, matrix: {job: [1]}}\n", "matrix key `job` has the name of a value every task has"),
+        (
+            "vars: {item: 1}\njobs:\n  a: {command: x, items: [1]}\n",
+            "var `item` is hidden by the `item` each of its tasks has",
+        ),
+        ("jobs:\n  a: {command: x, retries: 4294967296}\n", "`retries` must be at most 4294967295"),
     ] {
         let ran = batchrun().job(yaml).run();
         ran.code(2).stderr_has(message);
@@ -155,6 +162,10 @@ fn a_missing_file_and_bad_usage_exit_2() {
     batchrun().arg("nope.yaml").run().code(2).stderr_has("cannot read the job file");
     batchrun().job("jobs:\n  a: {command: x}\n").args(&["--output", "sideways"]).run().code(2);
     batchrun().job("jobs:\n  a: {command: x}\n").args(&["-j", "0"]).run().code(2);
+    // A dry run runs nothing, so it has nothing to report: asked for both, say so.
+    let dry = batchrun().job("jobs:\n  a: {command: x}\n").args(&["--dry-run", "--report", "r.json"]).run();
+    dry.code(2).stderr_has("--dry-run");
+    batchrun().job("jobs:\n  a: {command: x}\n").args(&["--dry-run", "--events", "json"]).run().code(2);
 }
 
 /// `validate` checks shape and meaning without running anything: a computed var is checked
