@@ -135,7 +135,10 @@ impl Report {
             name: String::new(),
             started: crate::events::now(),
             run_started: std::time::Instant::now(),
-            tasks: BufWriter::new(tempfile::tempfile()?),
+            tasks: BufWriter::new(tempfile::tempfile().map_err(|e| {
+                let dir = std::env::temp_dir();
+                io::Error::new(e.kind(), format!("cannot make its working file in {} (TMPDIR): {e}", dir.display()))
+            })?),
         })
     }
 

@@ -65,6 +65,8 @@ fn report_paths_are_checked_before_anything_runs() {
         ran.code(2).stderr_has(&format!("--report {path}: {says}"));
         assert!(!ran.path("RAN").exists(), "{path}: a task ran before the report path was checked");
     }
+    let no_tmp = batchrun().job(job).env("TMPDIR", "/nonexistent-batchrun-tmp").args(&["--report", "r.json"]).run();
+    no_tmp.code(2).stderr_has("--report r.json: cannot make its working file in /nonexistent-batchrun-tmp (TMPDIR)");
 }
 
 #[test]
