@@ -362,6 +362,17 @@ impl Plan {
     }
 }
 
+/// Where `name` is first used inside a template tag (`{{ … }}`, `{% … %}`) of `source`.
+fn name_offset(source: &str, name: &str) -> Option<usize> {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    source.match_indices(name).map(|(at, _)| at).find(|&at| {
+        let before = &source[..at];
+        let opened = before.rfind("{{").max(before.rfind("{%"));
+        let closed = before.rfind("}}").max(before.rfind("%}"));
+        opened > closed && !word(before.chars().next_back()) && !word(source[at + name.len()..].chars().next())
+    })
+}
+
 /// Tasks of a matrix or of inline items rendered before the run, per job: all of them in any
 /// job file a person writes.
 const CHECKED_IN_FULL: usize = 10_000;
@@ -591,7 +602,15 @@ fn plan_job(
         unknown.sort();
         for name in unknown {
             let hint = hint(&name, in_scope.iter().copied());
-            errors.push(diag(source.pos, format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name)));
+            // At the name itself, which in a `|` block may be lines below the key.
+            let at = name_offset(&source.value, &name)
+                .and_then(|offset| {
+                    let text = std::fs::read_to_string(&file.path).unwrap_or_default();
+                    crate::diagnostic::locate(&text, source.pos, &source.value, offset)
+                })
+                .map(|p| Pos { len: name.len() as u32, ..p })
+                .or(source.pos);
+            errors.push(diag(at, format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name)));
         }
     }
     if errors.is_empty() { Ok(JobParts { expansion, fast, deferred }) } else { Err(errors) }
@@ -651,6 +670,13 @@ fn partitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_undefined_name_is_found_inside_a_tag_only() {
+        let source = "echo typo {{ typos }}\necho {{ typo }} {% if typo %}";
+        assert_eq!(name_offset(source, "typo"), Some(source.find("{{ typo }}").unwrap() + 3));
+        assert_eq!(name_offset("echo {{ a }}", "b"), None);
+    }
 
     fn plan(yaml: &str, options: &PlanOptions) -> Plan {
         let file = crate::config::parse(std::path::Path::new("/tmp/shard-test.yaml"), yaml).expect("parses");

@@ -13,7 +13,7 @@ fn a_misspelt_key_names_its_place_and_a_suggestion() {
 fn an_undefined_template_name_stops_everything_before_it_runs() {
     let yaml = "jobs:\n  first:\n    command: touch ran\n  second:\n    range: {from: 1, to: 3}\n    command: echo {{ strat }}\n";
     let ran = batchrun().job(yaml).run();
-    ran.code(2).stderr_has("undefined name `strat`; did you mean `start`?").stderr_has("job.yaml:6:14");
+    ran.code(2).stderr_has("undefined name `strat`; did you mean `start`?").stderr_has("job.yaml:6:22");
     assert!(!ran.path("ran").exists(), "nothing may run when the plan is bad");
 }
 
@@ -123,6 +123,14 @@ fn a_broken_source_and_its_command_in_one_pass() {
         .stderr_has("job `b`, command: undefined name `zz`")
         .stderr_has("matrix key `p` has no values");
     assert_eq!(ran.stderr.matches("error:").count(), 5, "no name the source binds is reported: {}", ran.stderr);
+}
+
+/// In a `|` block, an undefined name is pointed at where it is, lines below the key.
+#[test]
+fn an_undefined_name_in_a_block_is_pointed_at_its_line() {
+    let yaml = "jobs:\n  a:\n    command: |\n      echo {{ index }} typo\n      echo {{ typo }}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("undefined name `typo`").stderr_has("job.yaml:5:15");
 }
 
 #[test]

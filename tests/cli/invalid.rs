@@ -32,7 +32,7 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
     ("bad_job_name.yaml", "invalid job name `export table`", Some(":2:3")),
     ("negative_retries.yaml", "`retries` must be 0 or more, got -1", Some(":3:14")),
     ("failing_computed_var.yaml", "computed var `max_id`: `echo no database >&2; exit 3` failed", Some(":2:3")),
-    ("undefined_name.yaml", "undefined name `strat`; did you mean `start`?", Some(":3:14")),
+    ("undefined_name.yaml", "undefined name `strat`; did you mean `start`?", Some(":3:22")),
     ("no_jobs.yaml", "`jobs` is empty", None),
     ("duplicate_job.yaml", "job `a` is defined twice (lines 2 and 4)", Some(":4:3")),
 ];
