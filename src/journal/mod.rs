@@ -52,6 +52,10 @@ pub struct Journal {
     /// What the run planned, for its run record (see [`Journal::with_plan`]).
     planned: Vec<record::PlannedJob>,
     vars: serde_json::Map<String, serde_json::Value>,
+    /// Tasks whose last end record was a failed attempt with a retry to come, by (job, index),
+    /// with that attempt: when a stop gives the retry up, the task's end is that same attempt,
+    /// already recorded, and is not written twice.
+    retrying: std::collections::HashMap<(usize, u64), u32>,
 }
 
 impl Journal {
@@ -96,6 +100,7 @@ impl Journal {
             with_commands: false,
             planned: Vec::new(),
             vars: serde_json::Map::new(),
+            retrying: std::collections::HashMap::new(),
         })
     }
 
@@ -129,6 +134,7 @@ impl Journal {
             with_commands: true,
             planned: Vec::new(),
             vars: serde_json::Map::new(),
+            retrying: std::collections::HashMap::new(),
         })
     }
 
@@ -244,9 +250,18 @@ impl Listener for Journal {
                 at: record::now(),
                 command: self.with_commands.then(|| task.command.to_owned()),
             }),
-            Event::TaskRetrying { task, .. } | Event::TaskFinished { task, .. } => {
+            Event::TaskRetrying { task, .. } => {
+                self.retrying.insert((task.job, task.index), task.attempt);
                 let record = self.end_record(task);
                 self.write(&record);
+            }
+            Event::TaskFinished { task, .. } => {
+                let given_up =
+                    !self.retrying.is_empty() && self.retrying.remove(&(task.job, task.index)) == Some(task.attempt);
+                if !given_up {
+                    let record = self.end_record(task);
+                    self.write(&record);
+                }
             }
             Event::JobPlanned { job, tasks, .. } => {
                 let record = Record::Planned { v: VERSION, job: job.to_string(), planned: *tasks, at: record::now() };

@@ -5,7 +5,10 @@
 //!
 //! - `run_started`: `version`, `name`, `workers`, `backend` (`local` or `slurm`)
 //! - `task_started`: `job`, `index`, `label`, `key`, `attempt`, `command`
-//! - `task_retrying`: the fields of `task_finished` for the failed attempt, and `delay_ms`
+//! - `task_retrying`: the fields of `task_finished` for the failed attempt, and `delay_ms`.
+//!   Each attempt that started ends with one `task_retrying` or one `task_finished`, except
+//!   when a stop gives a pending retry up: then `task_finished` follows with the same attempt,
+//!   which is the task's last.
 //! - `task_finished`: the fields of the journal's end record ([`TaskEnd`]: `job`, `index`,
 //!   `label`, `key`, `attempt`, `status` (`ok`, `failed`, `signalled`, `timeout`, `cancelled`,
 //!   `not_started`, `lost`, `undelivered`), `exit`, `signal`, `duration_ms`, and `reason` when
@@ -14,7 +17,8 @@
 //!   `tasks`)
 //! - `job_skipped`: `job`, `tasks` (0 for a job that was never planned), `reason`, `not_run`
 //! - `run_cancelling`: `reason`
-//! - `warning`: `message` (something the run could not do that changes no count)
+//! - `warning`: `message` (something the run could not do that changes no count, such as
+//!   printing the held-back output of a task whose retry a stop gave up)
 //! - `run_finished`: `duration_ms`, `interrupted_by` (a signal number or null)
 //!
 //! Lines are buffered and handed to the OS each time the dispatcher wakes up, so a reader sees

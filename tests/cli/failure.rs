@@ -356,3 +356,21 @@ fn a_retry_stopped_in_its_delay_is_not_counted_as_run() {
     assert_eq!(code, 143, "{stderr}");
     assert!(stderr.contains("FAILED f: exit 1") && !stderr.contains("retried"), "{stderr}");
 }
+
+/// A stop that gives up a pending retry makes the failed attempt the last one: its output,
+/// held back for the retry, is printed (grouped and ordered), and the journal ends that
+/// attempt once.
+#[test]
+fn a_retry_given_up_by_a_stop_prints_the_last_attempts_output() {
+    let yaml = "concurrency: 2\njobs:\n  flaky:\n    command: sh -c 'echo flaky-stdout; echo flaky-stderr >&2; exit 1'\n    retries: 1\n    retry_delay: 1h\n  gate:\n    command: sh -c 'sleep 0.2; exit 1'\n    on_failure: stop\n";
+    for mode in ["grouped", "ordered"] {
+        let ran = batchrun().job(yaml).args(&["--output", mode, "--progress", "none"]).run();
+        ran.code(1);
+        assert_eq!(ran.stdout, "flaky-stdout\n", "{mode}: {}", ran.stderr);
+        assert!(ran.stderr.lines().any(|l| l == "flaky-stderr"), "{mode}: {}", ran.stderr);
+        let journal = ran.read(".batchrun/job/journal.jsonl");
+        let ends =
+            journal.lines().filter(|l| l.contains("\"type\":\"end\"") && l.contains("\"job\":\"flaky\"")).count();
+        assert_eq!(ends, 1, "{mode}: one end for one attempt:\n{journal}");
+    }
+}

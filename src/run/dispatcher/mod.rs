@@ -462,6 +462,14 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
     }
 
+    /// A failed task whose held-back output could not be printed: it is in its log, and the run
+    /// ends with 3 rather than lose it without a word.
+    fn warn_undelivered(&mut self, label: &str, why: &str) {
+        self.undelivered += 1;
+        let message = format!("the output of {label} could not be printed ({why}); it is in its log");
+        self.reporter.event(&Event::Warning { message: &message });
+    }
+
     /// Records a task's last attempt, and applies its job's `on_failure`. `seq`: where its
     /// output waits in `--output ordered`'s queue, if it does.
     fn finish(&mut self, mut finished: Finished, seq: Option<u64>) {
@@ -510,6 +518,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// started is counted as not run.
     fn give_up_on_the_rest(&mut self) {
         for retry in std::mem::take(&mut self.retries) {
+            // Its output was held back for the retry that will not come: print it now.
+            if let Err(why) = self.output.replay(retry.task.seq, &retry.last.label, retry.last.log.as_deref()) {
+                self.warn_undelivered(&retry.last.label, &why);
+            }
             self.finish(retry.last, None);
         }
         for i in 0..self.jobs.len() {

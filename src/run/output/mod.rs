@@ -272,6 +272,40 @@ impl Output {
         kept
     }
 
+    /// Prints the output a failed attempt left in its log `stem`, when that attempt became the
+    /// task's last after it ended (a stop gave up its retry): only the last attempt's output is
+    /// printed, and this one was held back for the retry. With `--output ordered` it takes the
+    /// task's place `seq`. An error says the output did not all arrive.
+    pub fn replay(&self, seq: u64, label: &str, stem: Option<&Path>) -> Result<(), String> {
+        if !matches!(self.mode, OutputMode::Grouped | OutputMode::Ordered) {
+            return Ok(());
+        }
+        let mut streams = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+        let read = stem.ok_or_else(|| "its log could not be saved".to_owned()).and_then(|stem| {
+            for (ext, collected) in [("out", &mut streams.out), ("err", &mut streams.err)] {
+                let path = log_file(stem, ext);
+                let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                collected.append(&bytes, &self.budget).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        });
+        let fold = self.fold_failures.then(|| format!("{label} failed"));
+        let printed = match (read, self.mode) {
+            (Err(e), _) => Err(e),
+            (Ok(()), OutputMode::Ordered) => {
+                self.print_in_order(seq, Pending::Done(streams, fold));
+                return self.take_failed(seq).map_or(Ok(()), Err);
+            }
+            (Ok(()), _) => self.print(&mut streams, fold.as_deref()).map_err(|e| e.to_string()),
+        };
+        if printed.is_err() && self.mode == OutputMode::Ordered {
+            // Its place must still be passed, or every later task's output waits for it.
+            self.nothing(seq, 1);
+        }
+        self.recycle(streams);
+        printed
+    }
+
     /// Writes the streams to the attempt's log files; returns their stem.
     fn save_log(&self, streams: &mut Streams, e: &Ending) -> Option<PathBuf> {
         let stem = log_stem(&self.logs.dir, e.job, e.index, e.attempt);
