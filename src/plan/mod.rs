@@ -253,7 +253,7 @@ impl Plan {
     }
 
     fn broken(&self, job: usize, index: u64, error: String) -> BrokenTask {
-        BrokenTask { job, index, label: self.label(job, index), error, unplaceable: false }
+        BrokenTask { job, index, label: self.label(job, index), error, unplaceable: false, env: None }
     }
 
     pub fn label(&self, job: usize, index: u64) -> String {
@@ -296,7 +296,10 @@ impl Plan {
                 for (key, name) in &plan.env_templates {
                     match render(name) {
                         Ok(value) => env.push((key.clone(), value)),
-                        Err(e) => return Err(self.broken(job, index, format!("env {key}: {}", e.message))),
+                        Err(e) => {
+                            let error = format!("env {key}: {}", e.message);
+                            return Err(BrokenTask { env: Some(key.clone()), ..self.broken(job, index, error) });
+                        }
                     }
                 }
                 (rendered, env, Scope::into_own(scope))
@@ -340,9 +343,10 @@ impl Plan {
                 0 => String::new(),
                 n => format!(" (and {})", crate::words::count(n as u64, "more task")),
             };
-            let pos = match &spec.work {
-                Work::Commands(list) => list.first().and_then(|c| c.pos),
-                Work::Templated { command, .. } => command.pos,
+            let pos = match (&first.env, &spec.work) {
+                (Some(key), _) => spec.settings.env.get(key).and_then(|v| v.pos),
+                (None, Work::Commands(list)) => list.first().and_then(|c| c.pos),
+                (None, Work::Templated { command, .. }) => command.pos,
             };
             errors.push(Diagnostic::new(
                 &self.file.path,

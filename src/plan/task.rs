@@ -36,6 +36,8 @@ pub struct BrokenTask {
     /// The value itself cannot be placed in the command (not a mistake of the template), so
     /// only this task fails, even when it is the job's first.
     pub unplaceable: bool,
+    /// The `env` value that could not be rendered, when it was not the command.
+    pub env: Option<String>,
 }
 
 pub type PlannedTask = Result<Task, BrokenTask>;

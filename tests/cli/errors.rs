@@ -133,6 +133,14 @@ fn an_undefined_name_in_a_block_is_pointed_at_its_line() {
     ran.code(2).stderr_has("undefined name `typo`").stderr_has("job.yaml:5:15");
 }
 
+/// A value of `env` that cannot be rendered for the first task is pointed at, not the command.
+#[test]
+fn an_env_value_that_cannot_render_is_pointed_at() {
+    let yaml = "jobs:\n  a:\n    items: ['x']\n    env: {Q: '{{ item + 1 }}'}\n    command: echo {{ item }}\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("env Q: invalid operation").stderr_has("job.yaml:4:14");
+}
+
 #[test]
 fn structural_errors() {
     for (yaml, message) in [
