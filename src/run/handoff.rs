@@ -136,6 +136,7 @@ mod tests {
             duration: Duration::ZERO,
             kept: Default::default(),
             slot: 0,
+            last: true,
         }
     }
 

@@ -30,6 +30,11 @@ pub struct AttemptDone {
     pub kept: Kept,
     /// The worker that ran it.
     pub slot: usize,
+    /// Its output was handled as the task's last attempt's (printed, or given its place in
+    /// `--output ordered`); when not, it was held back for a retry. The dispatcher follows this,
+    /// so that an output is never printed for two attempts, nor held for a retry that does not
+    /// come.
+    pub last: bool,
 }
 
 /// What every worker shares.
@@ -58,7 +63,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     if ctx.cancel.level() >= Level::Drain {
         let outcome = Outcome::NotStarted("the run stopped".into());
         let duration = started.elapsed();
-        return AttemptDone { task, ran: false, number, outcome, duration, kept: Kept::default(), slot };
+        return AttemptDone { task, ran: false, number, outcome, duration, kept: Kept::default(), slot, last: true };
     }
     let mut capture = match ctx.output.begin(&task.label) {
         Ok(capture) => capture,
@@ -66,7 +71,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
             ctx.output.nothing(task.seq, 1);
             let outcome = Outcome::NotStarted(format!("cannot capture its output: {e}"));
             let duration = started.elapsed();
-            return AttemptDone { task, ran: true, number, outcome, duration, kept: Kept::default(), slot };
+            return AttemptDone { task, ran: true, number, outcome, duration, kept: Kept::default(), slot, last: true };
         }
     };
     let command = ctx.plan.command_line(&task);
@@ -123,5 +128,5 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         (Some(why), Outcome::Succeeded) => Outcome::Undelivered(why.clone()),
         (_, outcome) => outcome,
     };
-    AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept, slot }
+    AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept, slot, last: last_attempt }
 }

@@ -374,3 +374,15 @@ fn a_retry_given_up_by_a_stop_prints_the_last_attempts_output() {
         assert_eq!(ends, 1, "{mode}: one end for one attempt:\n{journal}");
     }
 }
+
+/// A failed attempt that ends as another task's failure stops the run: whichever the
+/// dispatcher hears first, the attempt is the task's last and its output is printed once.
+#[test]
+fn an_attempt_ending_as_the_run_stops_prints_its_output_once() {
+    let yaml = "concurrency: 3\njobs:\n  go:\n    command: sh -c 'sleep 0.2; touch go'\n  a:\n    retries: 1\n    retry_delay: 1h\n    command: sh -c 'while [ ! -e go ]; do sleep 0.002; done; echo a-out; exit 1'\n  b:\n    on_failure: stop\n    command: sh -c 'while [ ! -e go ]; do sleep 0.002; done; exit 1'\n";
+    for round in 0..10 {
+        let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+        ran.code(1);
+        assert_eq!(ran.stdout, "a-out\n", "round {round}: {}", ran.stderr);
+    }
+}

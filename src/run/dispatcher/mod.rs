@@ -391,7 +391,11 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         if undelivered {
             self.note_undelivered(&finished.label);
         }
-        if let Some(delay) = policy::retries(&finished.outcome, done.number, settings, self.stopping) {
+        // The worker decided with what it knew whether this attempt was the last; a retry it did
+        // not hold the output back for is not made.
+        let retry =
+            if done.last { None } else { policy::retries(&finished.outcome, done.number, settings, self.stopping) };
+        if let Some(delay) = retry {
             self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
             self.retries.push(Retry {
                 task: done.task,
@@ -400,6 +404,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 last: finished,
             });
         } else {
+            if !done.last {
+                // Held back for a retry that the run, stopping since, will not make.
+                self.replay(&finished, done.task.seq);
+            }
             // A last attempt that ran has its output in `--output ordered`'s queue.
             self.finish(finished, done.ran.then_some(done.task.seq));
         }
@@ -462,12 +470,15 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
     }
 
-    /// A failed task whose held-back output could not be printed: it is in its log, and the run
-    /// ends with 3 rather than lose it without a word.
-    fn warn_undelivered(&mut self, label: &str, why: &str) {
-        self.undelivered += 1;
-        let message = format!("the output of {label} could not be printed ({why}); it is in its log");
-        self.reporter.event(&Event::Warning { message: &message });
+    /// Prints the output of a failed attempt that was held back for a retry that will not come
+    /// (the run stopped): it is the task's last attempt. When it cannot be printed, a warning
+    /// says so, the output is in its log, and the run ends with 3 rather than lose it silently.
+    fn replay(&mut self, last: &Finished, seq: u64) {
+        if let Err(why) = self.output.replay(seq, &last.label, last.log.as_deref()) {
+            self.undelivered += 1;
+            let message = format!("the output of {} could not be printed ({why}); it is in its log", last.label);
+            self.reporter.event(&Event::Warning { message: &message });
+        }
     }
 
     /// Records a task's last attempt, and applies its job's `on_failure`. `seq`: where its
@@ -518,10 +529,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// started is counted as not run.
     fn give_up_on_the_rest(&mut self) {
         for retry in std::mem::take(&mut self.retries) {
-            // Its output was held back for the retry that will not come: print it now.
-            if let Err(why) = self.output.replay(retry.task.seq, &retry.last.label, retry.last.log.as_deref()) {
-                self.warn_undelivered(&retry.last.label, &why);
-            }
+            self.replay(&retry.last, retry.task.seq);
             self.finish(retry.last, None);
         }
         for i in 0..self.jobs.len() {
