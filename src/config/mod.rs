@@ -72,7 +72,7 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     // key is blanked out (in a copy, keeping every line and column) and the file read again: one
     // pass reports every such key, and then what the rest of the file gets wrong, rather than one
     // error per run of batchrun.
-    let mut unknown = Vec::new();
+    let mut errors = Vec::new();
     let mut working = std::borrow::Cow::Borrowed(text);
     let raw = loop {
         let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
@@ -89,24 +89,24 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
                         None
                     }
                 });
-                unknown.push(diagnostic);
+                errors.push(diagnostic);
                 match blanked {
-                    Some(next) if unknown.len() < MAX_UNKNOWN_KEYS => working = std::borrow::Cow::Owned(next),
+                    Some(next) if errors.len() < MAX_KEYS_LEFT_OUT => working = std::borrow::Cow::Owned(next),
                     _ => break None,
                 }
             }
         }
     };
     let Some(raw) = raw else {
-        return (None, unknown);
+        return (None, errors);
     };
     let (file, mut more) = validate::validate(path, text, raw);
-    unknown.append(&mut more);
-    (file, unknown)
+    errors.append(&mut more);
+    (file, errors)
 }
 
 /// Keys left out to go on, at most (each costs a parse of the file).
-const MAX_UNKNOWN_KEYS: usize = 50;
+const MAX_KEYS_LEFT_OUT: usize = 50;
 
 fn is_unknown_key(error: &serde_saphyr::Error) -> bool {
     error.to_string().starts_with("unknown field `")
