@@ -227,11 +227,6 @@ impl Matrix {
         Ok(matrix)
     }
 
-    /// Every name a task of this matrix binds.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.axes.iter().map(|(k, _)| &**k).chain(self.include.iter().flatten().map(|(k, _)| &**k))
-    }
-
     fn combination(&self, mut index: u64) -> Vec<Json> {
         let mut values = vec![Json::Null; self.axes.len()];
         for (slot, (_, axis)) in values.iter_mut().zip(&self.axes).rev() {
