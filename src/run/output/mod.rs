@@ -277,33 +277,40 @@ impl Output {
     /// printed, and this one was held back for the retry. With `--output ordered` it takes the
     /// task's place `seq`. An error says the output did not all arrive.
     pub fn replay(&self, seq: u64, label: &str, stem: Option<&Path>) -> Result<(), String> {
-        if !matches!(self.mode, OutputMode::Grouped | OutputMode::Ordered) {
-            return Ok(());
-        }
-        let mut streams = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
-        let read = stem.ok_or_else(|| "its log could not be saved".to_owned()).and_then(|stem| {
-            for (ext, collected) in [("out", &mut streams.out), ("err", &mut streams.err)] {
-                let path = log_file(stem, ext);
-                let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                collected.append(&bytes, &self.budget).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        });
         let fold = self.fold_failures.then(|| format!("{label} failed"));
-        let printed = match (read, self.mode) {
-            (Err(e), _) => Err(e),
-            (Ok(()), OutputMode::Ordered) => {
-                self.print_in_order(seq, Pending::Done(streams, fold));
-                return self.take_failed(seq).map_or(Ok(()), Err);
+        match (self.mode, stem) {
+            (OutputMode::Ordered, Some(stem)) => {
+                self.print_in_order(seq, Pending::Log(stem.to_path_buf(), fold));
+                self.take_failed(seq).map_or(Ok(()), Err)
             }
-            (Ok(()), _) => self.print(&mut streams, fold.as_deref()).map_err(|e| e.to_string()),
-        };
-        if printed.is_err() && self.mode == OutputMode::Ordered {
-            // Its place must still be passed, or every later task's output waits for it.
-            self.nothing(seq, 1);
+            (OutputMode::Grouped, Some(stem)) => self.print_log(stem, fold.as_deref()).map_err(|e| e.to_string()),
+            (OutputMode::Ordered | OutputMode::Grouped, None) => {
+                // Its place must still be passed, or every later task's output waits for it.
+                self.nothing(seq, 1);
+                Err("its log could not be saved".into())
+            }
+            _ => Ok(()),
         }
-        self.recycle(streams);
-        printed
+    }
+
+    /// Writes an attempt's log files (their `stem`) as one block per stream, streamed from the
+    /// files rather than read into memory.
+    fn print_log(&self, stem: &Path, fold: Option<&str>) -> io::Result<()> {
+        if let Some(title) = fold {
+            self.console.write(Stream::Stdout, format!("::group::{title}\n").as_bytes())?;
+        }
+        for (stream, ext) in [(Stream::Stdout, "out"), (Stream::Stderr, "err")] {
+            let path = log_file(stem, ext);
+            let mut file = File::open(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+            if file.metadata()?.len() > 0 {
+                self.console.write_block(stream, &mut |mut out| io::copy(&mut file, &mut out).map(drop))?;
+            }
+        }
+        if fold.is_some() {
+            self.console.write(Stream::Stdout, b"::endgroup::\n")?;
+        }
+        Ok(())
     }
 
     /// Writes the streams to the attempt's log files; returns their stem.

@@ -16,6 +16,9 @@ pub(super) enum Pending {
     Done(Streams, Option<String>),
     /// Tasks that ended without output to print (skipped, or not started), as a run of seqs.
     Nothing(u64),
+    /// Output to print from an attempt's log files (their stem), with the fold's title: a failed
+    /// attempt held back for a retry that did not come.
+    Log(std::path::PathBuf, Option<String>),
 }
 
 #[derive(Default)]
@@ -46,11 +49,8 @@ impl Output {
     pub fn flush_pending(&self) {
         let mut ordered = self.ordered.lock().unwrap_or_else(|e| e.into_inner());
         for (seq, entry) in std::mem::take(&mut ordered.pending) {
-            if let Pending::Done(mut streams, fold) = entry {
-                if let Err(e) = self.print(&mut streams, fold.as_deref()) {
-                    ordered.failed.insert(seq, e.to_string());
-                }
-                self.recycle(streams);
+            if let Err(e) = self.print_entry(entry) {
+                ordered.failed.insert(seq, e.to_string());
             }
             ordered.next = ordered.next.max(seq + 1);
         }
@@ -79,16 +79,28 @@ impl Output {
         loop {
             let next = ordered.next;
             match ordered.pending.remove(&next) {
-                Some(Pending::Done(mut streams, fold)) => {
-                    if let Err(e) = self.print(&mut streams, fold.as_deref()) {
+                Some(Pending::Nothing(count)) => ordered.next += count,
+                Some(entry) => {
+                    if let Err(e) = self.print_entry(entry) {
                         ordered.failed.insert(next, e.to_string());
                     }
-                    self.recycle(streams);
                     ordered.next += 1;
                 }
-                Some(Pending::Nothing(count)) => ordered.next += count,
                 None => break,
             }
+        }
+    }
+
+    /// Prints one waiting entry.
+    fn print_entry(&self, entry: Pending) -> std::io::Result<()> {
+        match entry {
+            Pending::Done(mut streams, fold) => {
+                let printed = self.print(&mut streams, fold.as_deref());
+                self.recycle(streams);
+                printed
+            }
+            Pending::Log(stem, fold) => self.print_log(&stem, fold.as_deref()),
+            Pending::Nothing(_) => Ok(()),
         }
     }
 }
