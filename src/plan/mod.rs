@@ -574,10 +574,14 @@ fn plan_job(
     }
 
     let dialect = quoting::Dialect::of(job.settings.shell);
+    let made: &[&str] = match &job.work {
+        Work::Templated { source: Source::Range(_), .. } => &["job", "index", "count", "start", "end"],
+        _ => &["job", "index", "count"],
+    };
     let mut fast = Vec::new();
     for (name, source, what, command) in templates {
         let added = if command {
-            match template::add_command(env, name.clone(), &source.value, dialect) {
+            match template::add_command(env, name.clone(), &source.value, dialect, made) {
                 Ok(analyzed) => {
                     fast.push(SimpleTemplate::parse(&source.value).and_then(|t| t.with_contexts(&analyzed.contexts)));
                     Ok(())

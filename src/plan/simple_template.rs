@@ -148,7 +148,7 @@ mod tests {
 
             let mut env = template::environment();
             let name = format!("t{COMMAND_SUFFIX}");
-            let Ok(analyzed) = template::add_command(&mut env, name.clone(), &source, Dialect::Posix) else { return Ok(()) };
+            let Ok(analyzed) = template::add_command(&mut env, name.clone(), &source, Dialect::Posix, &[]) else { return Ok(()) };
             let simple = simple.with_contexts(&analyzed.contexts).expect("one context per name");
             let ctx: Vec<(Arc<str>, Value)> = names.iter().zip(&values).map(|(n, v)| (Arc::from(*n), v.clone())).collect();
             let scope = template::Scope { own: ctx.clone(), ..template::Scope::of_vars(Arc::new(vec![])) };

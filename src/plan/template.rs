@@ -45,14 +45,16 @@ pub fn environment() -> Environment<'static> {
 }
 
 /// Reads a command template for `dialect` and registers it under `name` (which must end in
-/// [`COMMAND_SUFFIX`]); the contexts of its outputs are returned for the fast path.
+/// [`COMMAND_SUFFIX`]); the contexts of its outputs are returned for the fast path. `made`
+/// are the names holding values batchrun makes (see [`quoting::analyze()`]).
 pub fn add_command(
     env: &mut Environment<'static>,
     name: String,
     source: &str,
     dialect: Dialect,
+    made: &[&str],
 ) -> Result<Analyzed, CommandError> {
-    let analyzed = quoting::analyze(source, dialect).map_err(|e| match e {
+    let analyzed = quoting::analyze(source, dialect, made).map_err(|e| match e {
         quoting::analyze::AnalyzeError::Syntax(e) => CommandError::Template(describe(&e)),
         quoting::analyze::AnalyzeError::Refused(r) => CommandError::Refused(r),
     })?;
@@ -135,7 +137,7 @@ mod tests {
     fn render(source: &str, bindings: Vec<(&str, Value)>) -> Result<String, Error> {
         let mut env = environment();
         let name = format!("t{COMMAND_SUFFIX}");
-        add_command(&mut env, name.clone(), source, Dialect::Posix).unwrap();
+        add_command(&mut env, name.clone(), source, Dialect::Posix, &[]).unwrap();
         let scope = Scope {
             own: bindings.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
             ..Scope::of_vars(Arc::new(vec![]))
@@ -163,7 +165,7 @@ mod tests {
     fn raw_opts_out_and_undefined_is_an_error() {
         assert_eq!(render("{{ x | raw }}", vec![("x", Value::from("a|b"))]).unwrap(), "a|b");
         assert_eq!(render("\"{{ x | raw }}\"", vec![("x", Value::from("$y"))]).unwrap(), "\"$y\"");
-        let e = render("{{ strat }}", vec![]).unwrap_err();
+        let e = render("echo {{ strat }}", vec![]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UndefinedError);
     }
 
@@ -175,6 +177,6 @@ mod tests {
 
     #[test]
     fn nul_bytes_are_refused() {
-        assert!(render("{{ x }}", vec![("x", Value::from("a\0b"))]).is_err());
+        assert!(render("echo {{ x }}", vec![("x", Value::from("a\0b"))]).is_err());
     }
 }

@@ -78,7 +78,7 @@ fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<Option<
     }
     let name = format!("var{}", template::COMMAND_SUFFIX);
     let mut env = template::environment();
-    template::add_command(&mut env, name.clone(), cmd, Dialect::Posix).map_err(|e| match e {
+    template::add_command(&mut env, name.clone(), cmd, Dialect::Posix, &[]).map_err(|e| match e {
         template::CommandError::Template(e) => e,
         template::CommandError::Refused(r) => format!("in `{cmd}`: {}", r.message),
     })?;
@@ -98,12 +98,12 @@ fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<Option<
 /// rendering it.
 fn check_command(cmd: &str) -> Result<(), String> {
     let mut env = template::environment();
-    template::add_command(&mut env, format!("var{}", template::COMMAND_SUFFIX), cmd, Dialect::Posix).map(drop).map_err(
-        |e| match e {
+    template::add_command(&mut env, format!("var{}", template::COMMAND_SUFFIX), cmd, Dialect::Posix, &[])
+        .map(drop)
+        .map_err(|e| match e {
             template::CommandError::Template(e) => format!("in `{cmd}`: {e}"),
             template::CommandError::Refused(r) => format!("in `{cmd}`: {}", r.message),
-        },
-    )
+        })
 }
 
 /// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string.

@@ -95,7 +95,7 @@ jobs:
     needs: [ok]
     items: [1, 2, 3]
     retries: 1
-    command: sh -c 'test {{ item }} -ne 2'
+    command: sh -c 'test "$1" -ne 2' sh {{ item }}
   after:
     needs: [bad]
     command: "true"
@@ -140,7 +140,7 @@ fn the_tasks_of_a_lost_element_are_reported_lost_with_its_state() {
 
 #[test]
 fn a_stop_cancels_the_pending_elements_and_their_tasks_are_not_run() {
-    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 3}\n    on_failure: stop\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test {{ start }} -ne 1'\n";
+    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 3}\n    on_failure: stop\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test \"$1\" -ne 1' sh {{ start }}\n";
     let job = Job::new(yaml);
     let fake = Fake { one_per_poll: true, ..Fake::new() };
     let told = job.on_slurm(&fake, None);
@@ -152,7 +152,7 @@ fn a_stop_cancels_the_pending_elements_and_their_tasks_are_not_run() {
 
 #[test]
 fn resume_runs_only_what_did_not_succeed() {
-    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 3}\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test {{ start }} -ne 2 || test -e fixed'\n";
+    let yaml = "jobs:\n  t:\n    range: {from: 1, to: 3}\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test \"$1\" -ne 2 || test -e fixed' sh {{ start }}\n";
     let job = Job::new(yaml);
     let first = job.on_slurm(&Fake::new(), None);
     assert_eq!((first.counts.succeeded, first.counts.failed), (2, 1));

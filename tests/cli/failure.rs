@@ -225,7 +225,7 @@ jobs:
   work:
     on_failure: POLICY
     items: [fail, slow, slow, later, later]
-    command: sh -c 'case {{ item }} in fail) while [ $(ls started | wc -l) -lt 2 ]; do sleep 0.01; done; exit 1;; slow) touch started/{{ index }}; sleep 1; touch finished/{{ index }};; later) touch later/{{ index }};; esac'
+    command: sh -c 'case "$1" in fail) while [ $(ls started | wc -l) -lt 2 ]; do sleep 0.01; done; exit 1;; slow) touch started/{{ index }}; sleep 1; touch finished/{{ index }};; later) touch later/{{ index }};; esac' sh {{ item }}
 "#;
 
 fn mixed(policy: &str) -> crate::harness::Ran {

@@ -88,7 +88,7 @@ fn a_fresh_run_starts_the_journal_afresh() {
 #[test]
 fn reordered_items_are_still_recognised() {
     let job = |items: &str| {
-        format!("jobs:\n  i:\n    items: [{items}]\n    command: sh -c 'echo {{{{ item }}}} >> effects'\n")
+        format!("jobs:\n  i:\n    items: [{items}]\n    command: sh -c 'echo \"$1\" >> effects' sh {{{{ item }}}}\n")
     };
     let ran = batchrun().job(&job("a, b, c")).args(&["--progress", "none"]).run();
     ran.success();
@@ -228,7 +228,8 @@ fn a_deleted_state_folder_is_recreated_and_the_journal_goes_on() {
 /// `--resume --dry-run` shows only what `--resume` would run, and says what it left out.
 #[test]
 fn resume_dry_run_shows_only_what_would_run() {
-    let yaml = "jobs:\n  t:\n    items: [a, b, c]\n    command: sh -c 'test {{ item }} != b && echo ran-{{ item }}'\n";
+    let yaml =
+        "jobs:\n  t:\n    items: [a, b, c]\n    command: sh -c 'test \"$1\" != b && echo \"ran-$1\"' sh {{ item }}\n";
     let first = batchrun().job(yaml).args(&["--progress", "none"]).run();
     first.code(1);
     let dry = Batchrun::in_dir(first.dir).args(&["run", "job.yaml", "--resume", "--dry-run"]).run();

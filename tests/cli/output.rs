@@ -7,7 +7,7 @@ const CHATTY: &str = r#"
 jobs:
   c:
     items: [a, b]
-    command: sh -c 'for i in 1 2 3 4 5; do echo {{ item }}$i; echo err-{{ item }}$i >&2; sleep 0.02; done'
+    command: sh -c 'for i in 1 2 3 4 5; do echo "$1$i"; echo "err-$1$i" >&2; sleep 0.02; done' sh {{ item }}
 "#;
 
 #[test]
@@ -27,7 +27,8 @@ fn grouped_prints_each_task_as_one_block() {
 
 #[test]
 fn ordered_follows_plan_order_not_finish_order() {
-    let yaml = "jobs:\n  o:\n    items: [0.3, 0.1, 0]\n    command: sh -c 'sleep {{ item }}; echo slept {{ item }}'\n";
+    let yaml =
+        "jobs:\n  o:\n    items: [0.3, 0.1, 0]\n    command: sh -c 'sleep \"$1\"; echo slept \"$1\"' sh {{ item }}\n";
     let ran = batchrun().job(yaml).args(&["-j", "3", "--output", "ordered"]).run();
     ran.success();
     assert_eq!(ran.stdout_lines(), ["slept 0.3", "slept 0.1", "slept 0"]);

@@ -180,7 +180,7 @@ fn plan_shows_a_job_planned_when_its_needs_have_run() {
 #[test]
 fn an_items_file_that_changes_mid_run_does_not_change_the_tasks() {
     let items: Vec<String> = (0..50).map(|i| format!("item{i}")).collect();
-    let yaml = "jobs:\n  a:\n    items: {file: items.txt}\n    command: \"sh -c 'echo {{ item }}; : > items.txt'\"\n";
+    let yaml = "jobs:\n  a:\n    items: {file: items.txt}\n    command: \"sh -c 'echo \\\"$1\\\"; : > items.txt' sh {{ item }}\"\n";
     let ran = batchrun()
         .job(yaml)
         .file("items.txt", &(items.join("\n") + "\n"))
@@ -242,7 +242,7 @@ fn a_job_that_cannot_be_planned_when_ready_fails_and_says_why() {
 /// tasks planned than workers: its two tasks can only end together.
 #[test]
 fn a_job_planned_later_gets_every_worker() {
-    let yaml = "jobs:\n  write:\n    command: sh -c 'printf \"a\\nb\\n\" > items.txt'\n  meet:\n    needs: [write]\n    timeout: 30s\n    items: {file: items.txt}\n    command: sh -c 'touch {{ item }}.here; while [ ! -e a.here ] || [ ! -e b.here ]; do sleep 0.01; done'\n";
+    let yaml = "jobs:\n  write:\n    command: sh -c 'printf \"a\\nb\\n\" > items.txt'\n  meet:\n    needs: [write]\n    timeout: 30s\n    items: {file: items.txt}\n    command: sh -c 'touch \"$1.here\"; while [ ! -e a.here ] || [ ! -e b.here ]; do sleep 0.01; done' sh {{ item }}\n";
     let ran = batchrun().job(yaml).args(&["-j", "2", "--progress", "none"]).run();
     ran.success();
 }

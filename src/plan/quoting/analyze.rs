@@ -6,14 +6,17 @@
 //! must meet in one shell state and a `{% for %}` body must end in the state it began in, so
 //! the context of every output holds whichever way the template renders.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use minijinja::machinery::{Token, ast, parse, tokenize};
 use minijinja::syntax::SyntaxConfig;
 
-use super::lexer::{Dialect, Lexer, Spot};
+use super::lexer::{Dialect, Lexer, Output, Spot};
+use super::place::Names;
 use super::{Context, HereDocSpot};
+
+const RAW_LAST: &str = "`raw` can only be the last filter of an output (`{{ x | raw }}`): set aside, put in an `if` or filtered further, a raw value would go out unescaped behind a plain-looking `{{ name }}`; apply `raw` where the value is written";
 
 /// A template read for the shell: the rewritten source to register, and each output's context
 /// in source order (for the fast path, which renders from the original).
@@ -41,36 +44,77 @@ pub enum AnalyzeError {
 
 /// Reads `source` for `dialect`. A template without outputs is returned as it is, unparsed
 /// (the environment reports its syntax errors when it is added).
-pub fn analyze(source: &str, dialect: Dialect) -> Result<Analyzed, AnalyzeError> {
+///
+/// `made` are the names that hold values batchrun makes for every task of this template: the
+/// integers `index`, `count` and a range's `start` and `end`, and `job`, a name of
+/// `[A-Za-z0-9_-]`. One of them, or integer arithmetic on them, may sit where a value from
+/// outside may not, since it renders as digits, a sign and letters and reads as plain text
+/// wherever the shell reads it.
+pub fn analyze(source: &str, dialect: Dialect, made: &[&str]) -> Result<Analyzed, AnalyzeError> {
     let syntax = SyntaxConfig::default();
     let mut outputs: Vec<(usize, usize)> = Vec::new();
+    // Outputs whose last filter is `raw`, by their start.
+    let mut raw_outputs = BTreeSet::new();
     let mut open = None;
     let mut previous_pipe = false;
+    let mut raw_at: Option<usize> = None;
+    let mut in_block = false;
+    let mut made = made;
     for token in tokenize(source, false, syntax.clone()) {
         let (token, span) = token.map_err(AnalyzeError::Syntax)?;
+        let at = span.start_offset as usize;
+        let refuse = |message: &str| Err(AnalyzeError::Refused(Refusal { offset: at, message: message.into() }));
+        if let Some(raw) = raw_at.take() {
+            // `raw` must end its output: anywhere else (`{% set %}`, an inline `if`, another
+            // filter after it) its value would go out unescaped behind a plain-looking name.
+            match (&token, open) {
+                (Token::VariableEnd, Some(start)) => {
+                    raw_outputs.insert(start);
+                }
+                _ => {
+                    return Err(AnalyzeError::Refused(Refusal { offset: raw, message: RAW_LAST.into() }));
+                }
+            }
+        }
         match token {
+            Token::BlockStart => in_block = true,
+            Token::BlockEnd => in_block = false,
+            // A block that names one (`{% set index = … %}`, `{% for start in … %}`) may
+            // rebind it: then none is taken for a number.
+            Token::Ident(name) if in_block && made.contains(&name) => made = &[],
             Token::VariableStart => open = Some(span.end_offset as usize),
             Token::VariableEnd => {
                 if let Some(start) = open.take() {
-                    outputs.push((start, span.start_offset as usize));
+                    outputs.push((start, at));
                 }
             }
             Token::Ident("safe") if previous_pipe => {
-                return Err(AnalyzeError::Refused(Refusal {
-                    offset: span.start_offset as usize,
-                    message: "`| safe` is no way out of quoting here: `| raw` is the one opt-out (and the value is then shell code)".into(),
-                }));
+                return refuse(
+                    "`| safe` is no way out of quoting here: `| raw` is the one opt-out (and the value is then shell code)",
+                );
             }
+            Token::Ident(name @ ("escape" | "e")) if previous_pipe => {
+                return refuse(&format!(
+                    "`| {name}` escapes for HTML, not for the shell: batchrun already escapes every value for the place it lands in, so drop `| {name}` (or write `| raw` last to pass shell code on purpose)"
+                ));
+            }
+            Token::Ident("raw") if previous_pipe => raw_at = Some(at),
             _ => {}
         }
         previous_pipe = matches!(token, Token::Pipe);
+    }
+    if let Some(raw) = raw_at {
+        return Err(AnalyzeError::Refused(Refusal { offset: raw, message: RAW_LAST.into() }));
     }
     if outputs.is_empty() {
         return Ok(Analyzed { source: source.to_owned(), contexts: Vec::new() });
     }
     let tree = parse(source, "<command>", syntax).map_err(AnalyzeError::Syntax)?;
 
-    let mut walker = Walker { lexer: Lexer::new(dialect), holes: BTreeMap::new(), suffix: None };
+    let names = Names::scan(source);
+    let raw: Vec<(usize, usize)> = outputs.iter().copied().filter(|(start, _)| raw_outputs.contains(start)).collect();
+    let mut walker =
+        Walker { lexer: Lexer::with_names(dialect, names), holes: BTreeMap::new(), suffix: None, raw, made };
     walker.walk_one(&tree).map_err(AnalyzeError::Refused)?;
     walker.close_suffix(true);
     let contexts: Vec<Context> = walker.holes.into_values().collect();
@@ -96,15 +140,19 @@ pub fn analyze(source: &str, dialect: Dialect) -> Result<Analyzed, AnalyzeError>
     Ok(Analyzed { source: rewritten, contexts })
 }
 
-struct Walker {
+struct Walker<'a> {
     lexer: Lexer,
     /// Each output's context by its offset in the source (a loop body is read twice).
     holes: BTreeMap<u32, Context>,
     /// A here-document output whose line's rest is still being read: its offset and the text.
     suffix: Option<(u32, String)>,
+    /// The source spans of outputs that end in `| raw`.
+    raw: Vec<(usize, usize)>,
+    /// The names that hold values batchrun makes.
+    made: &'a [&'a str],
 }
 
-impl Walker {
+impl Walker<'_> {
     fn walk(&mut self, body: &[ast::Stmt<'_>]) -> Result<(), Refusal> {
         body.iter().try_for_each(|stmt| self.walk_one(stmt))
     }
@@ -121,15 +169,23 @@ impl Walker {
             Stmt::EmitExpr(emit) => {
                 self.close_suffix(false);
                 let offset = emit.span().start_offset;
-                let spot = self.lexer.hole().map_err(|message| Refusal { offset: offset as usize, message })?;
+                let at = offset as usize;
+                let output = if self.raw.iter().any(|(start, end)| *start <= at && at <= *end) {
+                    Output::Raw
+                } else if is_made(&emit.expr, self.made) {
+                    Output::Made
+                } else {
+                    Output::Escaped
+                };
+                let spot = self.lexer.hole(output).map_err(|message| Refusal { offset: at, message })?;
                 let context = match spot {
                     Spot::Word => Context::Word,
                     Spot::Double => Context::Double,
                     Spot::Single => Context::Single,
                     Spot::AnsiC => Context::AnsiC,
-                    Spot::HereDoc { delimiter, prefix } => {
+                    Spot::HereDoc { delimiter, prefix, nested } => {
                         self.suffix = Some((offset, String::new()));
-                        Context::HereDoc(Arc::new(HereDocSpot { delimiter, prefix, suffix: None }))
+                        Context::HereDoc(Arc::new(HereDocSpot { delimiter, prefix, suffix: None, nested }))
                     }
                 };
                 self.holes.insert(offset, context);
@@ -215,6 +271,23 @@ impl Walker {
     }
 }
 
+/// Whether an expression is one of the `made` names, or integer arithmetic on them and on
+/// integer constants.
+fn is_made(expr: &ast::Expr<'_>, made: &[&str]) -> bool {
+    use ast::{BinOpKind, Expr, UnaryOpKind};
+    match expr {
+        Expr::Var(var) => made.contains(&var.id),
+        Expr::Const(c) => c.value.as_i64().is_some(),
+        Expr::UnaryOp(op) => matches!(op.op, UnaryOpKind::Neg) && is_made(&op.expr, made),
+        Expr::BinOp(op) => {
+            matches!(op.op, BinOpKind::Add | BinOpKind::Sub | BinOpKind::Mul | BinOpKind::Rem | BinOpKind::FloorDiv)
+                && is_made(&op.left, made)
+                && is_made(&op.right, made)
+        }
+        _ => false,
+    }
+}
+
 fn refuse_block(offset: usize, block: &str, message: String) -> Refusal {
     Refusal {
         offset,
@@ -238,11 +311,11 @@ mod tests {
     use super::*;
 
     fn contexts(source: &str) -> Vec<Context> {
-        analyze(source, Dialect::Posix).expect(source).contexts
+        analyze(source, Dialect::Posix, &[]).expect(source).contexts
     }
 
     fn refused(source: &str) -> String {
-        match analyze(source, Dialect::Posix) {
+        match analyze(source, Dialect::Posix, &[]) {
             Err(AnalyzeError::Refused(r)) => r.message,
             other => panic!("{source:?} was not refused: {other:?}"),
         }
@@ -283,11 +356,11 @@ mod tests {
 
     #[test]
     fn the_rewrite_keeps_whitespace_control() {
-        let analyzed = analyze("echo  {{- x -}}  \"{{ y }}\"", Dialect::Posix).unwrap();
+        let analyzed = analyze("echo a  {{- x -}}  \"{{ y }}\"", Dialect::Posix, &[]).unwrap();
         assert_eq!(
             analyzed.source,
             format!(
-                "echo  {{{{- ( x ) | {}(\"word\") -}}}}  \"{{{{ ( y ) | {}(\"double\") }}}}\"",
+                "echo a  {{{{- ( x ) | {}(\"word\") -}}}}  \"{{{{ ( y ) | {}(\"double\") }}}}\"",
                 super::super::FILTER,
                 super::super::FILTER
             )

@@ -9,6 +9,10 @@
 //! differently, or where this reader could lose track, it refuses rather than guess, because a
 //! wrong guess is how a value becomes code.
 
+use std::sync::Arc;
+
+use super::place::{self, Names, Simple, Target};
+
 /// Which shell will read the command: under `Posix` only what dash and bash read alike is
 /// accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +34,19 @@ pub enum Spot {
     AnsiC,
     /// A here-document body with an unquoted delimiter; `prefix` is the body line's text before
     /// the value when it is known exactly.
-    HereDoc { delimiter: String, prefix: Option<String> },
+    HereDoc { delimiter: String, prefix: Option<String>, nested: bool },
+}
+
+/// What a `{{ … }}` writes, as far as the template tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A value, escaped for its place.
+    Escaped,
+    /// `{{ x | raw }}`: shell code by the author's choice.
+    Raw,
+    /// A value batchrun makes (see [`super::analyze()`]): digits, a sign and name characters,
+    /// plain text wherever a number or code is read.
+    Made,
 }
 
 /// A here-document announced by `<<WORD` whose body has not started yet, or is being read.
@@ -41,6 +57,8 @@ struct HereSpec {
     quoted: bool,
     /// `<<-`: leading tabs are stripped from every body line.
     strip: bool,
+    /// The command reads its standard input as shell code (`bash <<EOF`).
+    code: bool,
 }
 
 /// What the last character started, to be settled by the next one.
@@ -59,6 +77,10 @@ enum Pend {
     LessLess,
     /// `(` at the start of a word, which may become `((`.
     Paren,
+    /// `>`, which may become `>>`, `>|` or `>&`.
+    Great,
+    /// `&`, which may become `&&` or bash's `&>`.
+    Amp,
 }
 
 /// How far a command frame is into its current word (for `#` comments and keywords).
@@ -85,6 +107,8 @@ enum CmdKind {
     Paren,
     /// `[[ … ]]`.
     Test,
+    /// `NAME=(…)`: an array's elements.
+    Array,
 }
 
 /// Reading the word after `<<`.
@@ -108,20 +132,57 @@ enum DelimQuote {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Frame {
-    Cmd { kind: CmdKind, word: Word, pend: Pend, delim: Option<DelimReader>, heredocs: Vec<HereSpec> },
-    Double { pend: Pend },
+    Cmd {
+        kind: CmdKind,
+        word: Word,
+        pend: Pend,
+        delim: Option<DelimReader>,
+        heredocs: Vec<HereSpec>,
+        simple: Simple,
+    },
+    Double {
+        pend: Pend,
+    },
     Single,
-    AnsiC { escape: bool },
-    Backtick { escape: bool },
-    Param { in_double: bool, depth: u32, pend: Pend },
-    Arith { depth: u32, closing: bool, pend: Pend },
+    AnsiC {
+        escape: bool,
+    },
+    Backtick {
+        escape: bool,
+    },
+    Param {
+        in_double: bool,
+        depth: u32,
+        pend: Pend,
+    },
+    Arith {
+        depth: u32,
+        closing: bool,
+        pend: Pend,
+    },
+    /// Bash's old arithmetic `$[…]`.
+    OldArith {
+        depth: u32,
+    },
     Comment,
-    HereDoc { spec: HereSpec, rest: Vec<HereSpec>, pend: Pend, line_start: bool },
+    HereDoc {
+        spec: HereSpec,
+        rest: Vec<HereSpec>,
+        pend: Pend,
+        line_start: bool,
+    },
 }
 
 impl Frame {
     fn cmd(kind: CmdKind) -> Frame {
-        Frame::Cmd { kind, word: Word::Start, pend: Pend::None, delim: None, heredocs: Vec::new() }
+        Frame::Cmd {
+            kind,
+            word: Word::Start,
+            pend: Pend::None,
+            delim: None,
+            heredocs: Vec::new(),
+            simple: Simple::default(),
+        }
     }
 
     /// How a message names the place.
@@ -131,12 +192,14 @@ impl Frame {
             Frame::Cmd { kind: CmdKind::Subst, .. } => "`$(…)`",
             Frame::Cmd { kind: CmdKind::Paren, .. } => "`(…)`",
             Frame::Cmd { kind: CmdKind::Test, .. } => "`[[ … ]]`",
+            Frame::Cmd { kind: CmdKind::Array, .. } => "an array assignment `NAME=(…)`",
             Frame::Double { .. } => "double quotes",
             Frame::Single => "single quotes",
             Frame::AnsiC { .. } => "`$'…'`",
             Frame::Backtick { .. } => "backticks",
             Frame::Param { .. } => "`${…}`",
             Frame::Arith { .. } => "arithmetic `$((…))`",
+            Frame::OldArith { .. } => "arithmetic `$[…]`",
             Frame::Comment => "a `#` comment",
             Frame::HereDoc { .. } => "a here-document",
         }
@@ -157,6 +220,8 @@ pub struct Lexer {
     dialect: Dialect,
     frames: Vec<Frame>,
     line: Line,
+    /// What the whole template declares and reads in arithmetic.
+    names: Arc<Names>,
 }
 
 /// What to do with the current character after a frame handled it.
@@ -167,8 +232,22 @@ enum Flow {
 }
 
 impl Lexer {
+    #[cfg(test)]
     pub fn new(dialect: Dialect) -> Lexer {
-        Lexer { dialect, frames: vec![Frame::cmd(CmdKind::Top)], line: Line::Known(String::new()) }
+        Lexer::with_names(dialect, Arc::default())
+    }
+
+    /// A reader for a template whose names were scanned before (see [`Names::scan`]).
+    pub fn with_names(dialect: Dialect, names: Arc<Names>) -> Lexer {
+        Lexer { dialect, frames: vec![Frame::cmd(CmdKind::Top)], line: Line::Known(String::new()), names }
+    }
+
+    /// The simple command being read by the nearest command frame.
+    fn simple(&mut self) -> Option<&mut Simple> {
+        self.frames.iter_mut().rev().find_map(|f| match f {
+            Frame::Cmd { simple, .. } => Some(simple),
+            _ => None,
+        })
     }
 
     /// Reads literal template text.
@@ -218,10 +297,21 @@ impl Lexer {
                 Some(Frame::Single) => {
                     if c == '\'' {
                         self.pop();
+                    } else if let Some(simple) = self.simple() {
+                        simple.quoted(Some(c));
                     }
                     Flow::Done
                 }
-                Some(Frame::AnsiC { .. } | Frame::Backtick { .. }) => self.step_escaped_quote(c),
+                Some(Frame::OldArith { .. }) => {
+                    self.step_old_arith(c);
+                    Flow::Done
+                }
+                Some(Frame::AnsiC { .. } | Frame::Backtick { .. }) => {
+                    if let Some(simple) = self.simple() {
+                        simple.opaque();
+                    }
+                    self.step_escaped_quote(c)
+                }
                 Some(Frame::Param { .. }) => self.step_param(c)?,
                 Some(Frame::Arith { .. }) => self.step_arith(c)?,
                 Some(Frame::Comment) => {
@@ -276,6 +366,7 @@ impl Lexer {
                 match c {
                     '(' => self.set_pend(Pend::DollarParen),
                     '{' => self.push(Frame::Param { in_double, depth: 0, pend: Pend::None }),
+                    '[' => self.push(Frame::OldArith { depth: 0 }),
                     '\'' if !in_double && !self.in_heredoc_top() => match self.dialect {
                         Dialect::Bash => self.push(Frame::AnsiC { escape: false }),
                         Dialect::Posix => {
@@ -324,7 +415,9 @@ impl Lexer {
     }
 
     fn step_cmd(&mut self, c: char) -> Result<Flow, String> {
-        let Some(Frame::Cmd { kind, word, pend, delim, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let Some(Frame::Cmd { kind, word, pend, delim, simple, .. }) = self.frames.last_mut() else {
+            return Ok(Flow::Done);
+        };
         let kind = *kind;
         let pending = std::mem::replace(pend, Pend::None);
         if delim.is_some() {
@@ -334,6 +427,7 @@ impl Lexer {
             Pend::Escape => {
                 if c != '\n' {
                     add_to_word(word, None);
+                    simple.quoted(Some(c));
                 }
                 return Ok(Flow::Done);
             }
@@ -345,10 +439,34 @@ impl Lexer {
                 return Ok(Flow::Done);
             }
             Pend::Less => {
-                if c == '<' {
-                    *pend = Pend::LessLess;
+                match c {
+                    '<' => {
+                        // A here-document's delimiter or a here-string follows, not a file.
+                        simple.retarget(Target::File);
+                        *pend = Pend::LessLess;
+                    }
+                    '&' => simple.retarget(Target::Dup),
+                    '>' => {}
+                    _ => return Ok(Flow::Again),
+                }
+                return Ok(Flow::Done);
+            }
+            Pend::Great => {
+                match c {
+                    '&' => simple.retarget(Target::Dup),
+                    '>' | '|' => {}
+                    _ => return Ok(Flow::Again),
+                }
+                return Ok(Flow::Done);
+            }
+            Pend::Amp => {
+                if c == '>' {
+                    // bash's `&>`: both outputs to a file.
+                    simple.redirect(Target::File);
+                    *pend = Pend::Great;
                     return Ok(Flow::Done);
                 }
+                simple.separate();
                 return Ok(Flow::Again);
             }
             Pend::LessLess => {
@@ -360,12 +478,17 @@ impl Lexer {
                     quote: DelimQuote::No,
                 };
                 return Ok(match c {
-                    '<' => Flow::Done,
+                    '<' => {
+                        simple.retarget(Target::HereString);
+                        Flow::Done
+                    }
                     '-' => {
+                        simple.end_word();
                         *delim = Some(reader(true));
                         Flow::Done
                     }
                     _ => {
+                        simple.end_word();
                         *delim = Some(reader(false));
                         Flow::Again
                     }
@@ -397,21 +520,26 @@ impl Lexer {
             '\\' => {
                 *pend = Pend::Escape;
                 add_to_word(word, None);
+                simple.quoted(None);
             }
             '\'' => {
                 add_to_word(word, None);
+                simple.quoted(None);
                 self.push(Frame::Single);
             }
             '"' => {
                 add_to_word(word, None);
+                simple.quoted(None);
                 self.push(Frame::Double { pend: Pend::None });
             }
             '`' => {
                 add_to_word(word, None);
+                simple.opaque();
                 self.push(Frame::Backtick { escape: false });
             }
             '$' => {
                 add_to_word(word, None);
+                simple.opaque();
                 *pend = Pend::Dollar;
             }
             ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')' => {
@@ -419,7 +547,30 @@ impl Lexer {
                 if let Some(flow) = self.end_word(kind)? {
                     return Ok(flow);
                 }
-                let Some(Frame::Cmd { pend, heredocs, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+                let Some(Frame::Cmd { pend, heredocs, simple, .. }) = self.frames.last_mut() else {
+                    return Ok(Flow::Done);
+                };
+                match c {
+                    ' ' | '\t' => simple.end_word(),
+                    '<' => {
+                        simple.redirect(Target::File);
+                        *pend = Pend::Less;
+                    }
+                    '>' => {
+                        simple.redirect(Target::File);
+                        *pend = Pend::Great;
+                    }
+                    '&' => {
+                        simple.end_word();
+                        *pend = Pend::Amp;
+                    }
+                    '(' if simple.array_opens() => {
+                        simple.end_word();
+                        self.push(Frame::cmd(CmdKind::Array));
+                        return Ok(Flow::Done);
+                    }
+                    _ => simple.separate(),
+                }
                 match c {
                     '\n' if !heredocs.is_empty() => {
                         let mut specs = std::mem::take(heredocs);
@@ -427,19 +578,28 @@ impl Lexer {
                         self.line = Line::Known(String::new());
                         self.push(Frame::HereDoc { spec, rest: specs, pend: Pend::None, line_start: true });
                     }
-                    '<' => *pend = Pend::Less,
                     '(' if at_start => *pend = Pend::Paren,
                     '(' => self.push(Frame::cmd(CmdKind::Paren)),
-                    ')' if matches!(kind, CmdKind::Subst | CmdKind::Paren) => {
+                    ')' if matches!(kind, CmdKind::Subst | CmdKind::Paren | CmdKind::Array) => {
                         self.pop();
-                        if let Some(Frame::Cmd { word, .. }) = self.frames.last_mut() {
+                        if let Some(Frame::Cmd { word, simple, .. }) = self.frames.last_mut() {
                             *word = if kind == CmdKind::Subst { Word::Opaque } else { Word::Start };
+                            if kind == CmdKind::Paren {
+                                // After a subshell or a function's `()`, a new command starts.
+                                *simple = Simple::default();
+                            }
                         }
                     }
                     _ => {}
                 }
             }
-            _ => add_to_word(word, Some(c)),
+            _ => {
+                add_to_word(word, Some(c));
+                if c == '~' && simple.tilde_after_assignment() {
+                    *word = Word::Tilde;
+                }
+                simple.literal(c);
+            }
         }
         Ok(Flow::Done)
     }
@@ -466,7 +626,9 @@ impl Lexer {
     }
 
     fn step_delimiter(&mut self, c: char) -> Result<Flow, String> {
-        let Some(Frame::Cmd { delim: Some(d), heredocs, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let Some(Frame::Cmd { delim: Some(d), heredocs, simple, .. }) = self.frames.last_mut() else {
+            return Ok(Flow::Done);
+        };
         match d.quote {
             DelimQuote::Single => {
                 if c == '\'' {
@@ -506,7 +668,12 @@ impl Lexer {
                     if !d.started || d.text.is_empty() {
                         return Err("`<<` needs a delimiter word".into());
                     }
-                    let spec = HereSpec { delimiter: std::mem::take(&mut d.text), quoted: d.quoted, strip: d.strip };
+                    let spec = HereSpec {
+                        delimiter: std::mem::take(&mut d.text),
+                        quoted: d.quoted,
+                        strip: d.strip,
+                        code: place::reads_stdin_as_code(simple),
+                    };
                     heredocs.push(spec);
                     if let Some(Frame::Cmd { delim, .. }) = self.frames.last_mut() {
                         *delim = None;
@@ -533,6 +700,13 @@ impl Lexer {
             '$' => *pend = Pend::Dollar,
             '`' => self.push(Frame::Backtick { escape: false }),
             _ => {}
+        }
+        if let Some(simple) = self.simple() {
+            match c {
+                '"' => {}
+                '\\' | '$' | '`' => simple.opaque(),
+                c => simple.quoted(Some(c)),
+            }
         }
         Ok(Flow::Done)
     }
@@ -605,6 +779,24 @@ impl Lexer {
         Ok(Flow::Done)
     }
 
+    fn step_old_arith(&mut self, c: char) {
+        if let Some(Frame::OldArith { depth }) = self.frames.last_mut() {
+            match c {
+                '[' => *depth += 1,
+                ']' if *depth > 0 => *depth -= 1,
+                ']' => self.pop(),
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether a here-document being read sits inside `$(…)` or `(…)`, where bash ends it at
+    /// a line that only begins with its delimiter.
+    fn heredoc_nested(&self) -> bool {
+        let Some(at) = self.heredoc_index() else { return false };
+        self.frames[..at].iter().any(|f| matches!(f, Frame::Cmd { kind: CmdKind::Subst | CmdKind::Paren, .. }))
+    }
+
     fn step_heredoc(&mut self, c: char) -> Result<Flow, String> {
         let quoted = matches!(self.frames.last(), Some(Frame::HereDoc { spec, .. }) if spec.quoted);
         if !quoted {
@@ -615,7 +807,7 @@ impl Lexer {
                 return Ok(flow);
             }
         }
-        let Some(Frame::HereDoc { spec, rest, pend, line_start }) = self.frames.last_mut() else {
+        let Some(Frame::HereDoc { spec, pend, .. }) = self.frames.last_mut() else {
             return Ok(Flow::Done);
         };
         if !spec.quoted {
@@ -630,7 +822,17 @@ impl Lexer {
             }
         }
         if c == '\n' {
-            let ends = matches!(&self.line, Line::Known(text) if *text == spec.delimiter);
+            let delimiter = spec.delimiter.clone();
+            let ends = matches!(&self.line, Line::Known(text) if *text == delimiter);
+            let early = matches!(&self.line, Line::Known(text) if !ends && text.starts_with(delimiter.as_str()));
+            if early && self.heredoc_nested() {
+                return Err(format!(
+                    "a here-document line that begins with its delimiter `{delimiter}` inside `$(…)` or `(…)`: bash ends the here-document there and dash does not; end it with a line that holds only the delimiter, and close the parenthesis on the next line"
+                ));
+            }
+            let Some(Frame::HereDoc { rest, line_start, .. }) = self.frames.last_mut() else {
+                return Ok(Flow::Done);
+            };
             *line_start = true;
             if ends {
                 let mut rest = std::mem::take(rest);
@@ -645,8 +847,11 @@ impl Lexer {
         Ok(Flow::Done)
     }
 
-    /// Where a value placed here lands, or why it cannot be placed here.
-    pub fn hole(&mut self) -> Result<Spot, String> {
+    /// Where a value placed here lands, or why it cannot be placed here. A `raw` value is
+    /// shell code by the author's choice and a value batchrun makes is never more than
+    /// digits and name characters: neither is held to the allowlist of places, and what follows either in its
+    /// command is read as if its text were unknown.
+    pub fn hole(&mut self, output: Output) -> Result<Spot, String> {
         // Settle what the last character left open, as the value's first character would.
         loop {
             let pend = self.top_pend().map(|p| *p).unwrap_or(Pend::None);
@@ -668,7 +873,13 @@ impl Lexer {
                     self.set_pend(Pend::None);
                     self.push(Frame::cmd(CmdKind::Paren));
                 }
-                Pend::Less => self.set_pend(Pend::None),
+                Pend::Less | Pend::Great => self.set_pend(Pend::None),
+                Pend::Amp => {
+                    self.set_pend(Pend::None);
+                    if let Some(simple) = self.simple() {
+                        simple.separate();
+                    }
+                }
                 Pend::LessLess => {
                     return Err("a value as a here-document's delimiter; write the delimiter in the template".into());
                 }
@@ -679,11 +890,24 @@ impl Lexer {
             return Err("a value as a here-document's delimiter; write the delimiter in the template".into());
         }
         for frame in &self.frames {
+            let number_place = matches!(
+                frame,
+                Frame::Arith { .. } | Frame::OldArith { .. } | Frame::Cmd { kind: CmdKind::Test | CmdKind::Array, .. }
+            ) || matches!(frame, Frame::HereDoc { spec, .. } if spec.code);
+            if output == Output::Made && number_place {
+                continue;
+            }
             let refused = match frame {
                 Frame::Backtick { .. } => "a value inside backticks cannot be quoted reliably: use `$(…)` instead",
                 Frame::Comment => "a value inside a `#` comment: move it out of the comment or remove it",
-                Frame::Arith { .. } => {
-                    "a value inside arithmetic (`$((…))`, `((…))`) is evaluated as code by the shell: compute it in the template instead (`{{ n + 1 }}`)"
+                Frame::Arith { .. } | Frame::OldArith { .. } => {
+                    "a value inside arithmetic (`$((…))`, `((…))`, `$[…]`) is evaluated as code by the shell: compute it in the template instead (`{{ n + 1 }}`)"
+                }
+                Frame::Cmd { kind: CmdKind::Array, .. } => {
+                    "a value inside an array assignment `NAME=(…)`: bash reads `[…]=` in an element as an arithmetic subscript; append it as a plain word instead (`NAME+=(\"$X\")` with `X` set through `env:`)"
+                }
+                Frame::HereDoc { spec, .. } if spec.code => {
+                    "a value in a here-document that a shell reads as its script: the value would be shell code there; pass it through `env:` and use `\"$NAME\"` in the script"
                 }
                 Frame::Param { .. } => {
                     "a value inside `${…}`: pass it through `env:` and write `${X:-\"$NAME\"}`, or compute the default in the template (`{{ x or default }}`)"
@@ -720,10 +944,18 @@ impl Lexer {
                 };
                 let delimiter = spec.delimiter.clone();
                 self.line = Line::Unknown;
-                return Ok(Spot::HereDoc { delimiter, prefix });
+                let nested = self.heredoc_nested();
+                return Ok(Spot::HereDoc { delimiter, prefix, nested });
             }
             _ => return Err("a value cannot be placed here".into()),
         };
+        let (dialect, names) = (self.dialect, Arc::clone(&self.names));
+        if let Some(simple) = self.simple() {
+            match output {
+                Output::Escaped => simple.place(dialect, &names)?,
+                Output::Raw | Output::Made => simple.opaque(),
+            }
+        }
         // A value in a nested context on a here-document line: that line must not be able to
         // become the delimiter.
         if let (Some(delimiter), Line::Known(text)) = (self.delimiter(), &self.line) {
@@ -759,6 +991,13 @@ impl Lexer {
         }
         if a.frames.len() == b.frames.len() {
             for (fa, fb) in a.frames.iter_mut().zip(b.frames.iter_mut()) {
+                if let (Frame::Cmd { simple: sa, .. }, Frame::Cmd { simple: sb, .. }) = (&mut *fa, &mut *fb)
+                    && sa != sb
+                {
+                    let merged = Simple::merge(sa, sb);
+                    *sa = merged.clone();
+                    *sb = merged;
+                }
                 if let (Frame::Cmd { word: wa, .. }, Frame::Cmd { word: wb, .. }) = (fa, fb)
                     && wa != wb
                 {
@@ -806,7 +1045,7 @@ mod tests {
         let (before, after) = template.split_once('@').expect("a hole");
         let mut lexer = Lexer::new(dialect);
         lexer.text(before).map_err(|(_, m)| m)?;
-        let spot = lexer.hole()?;
+        let spot = lexer.hole(Output::Escaped)?;
         lexer.text(after).map_err(|(_, m)| m)?;
         Ok(spot)
     }
@@ -829,13 +1068,13 @@ mod tests {
         assert_eq!(spot("echo $'a\\'b' $'@'", Dialect::Bash), Ok(Spot::AnsiC));
         assert_eq!(
             posix("cat <<EOF\nline @\nEOF\n"),
-            Ok(Spot::HereDoc { delimiter: "EOF".into(), prefix: Some("line ".into()) })
+            Ok(Spot::HereDoc { delimiter: "EOF".into(), prefix: Some("line ".into()), nested: false })
         );
         assert_eq!(posix("cat <<EOF\nEOF\necho @"), Ok(Spot::Word), "the body ended at its delimiter");
         assert_eq!(posix("x=$(cat <<EOF\na\nEOF\n) && echo @"), Ok(Spot::Word));
         assert_eq!(
             posix("cat <<A <<B\na\nA\n@\nB\n"),
-            Ok(Spot::HereDoc { delimiter: "B".into(), prefix: Some("".into()) })
+            Ok(Spot::HereDoc { delimiter: "B".into(), prefix: Some("".into()), nested: false })
         );
         assert_eq!(posix("cat <<< x; echo @"), Ok(Spot::Word));
         assert_eq!(posix("echo $((1 + 2)) @"), Ok(Spot::Word));

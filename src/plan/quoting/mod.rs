@@ -8,6 +8,7 @@
 
 pub mod analyze;
 mod lexer;
+mod place;
 
 use std::fmt;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct HereDocSpot {
     pub prefix: Option<String>,
     /// The line's text after the value, when the template fixes it up to the line's end.
     pub suffix: Option<String>,
+    /// Inside `$(…)` or `(…)`, where bash ends the body at a line that begins with the delimiter.
+    pub nested: bool,
 }
 
 impl Context {
@@ -70,7 +73,8 @@ impl Context {
             Context::Single => format!("{FILTER}(\"single\")"),
             Context::AnsiC => format!("{FILTER}(\"ansi-c\")"),
             Context::HereDoc(spot) => format!(
-                "{FILTER}(\"heredoc\", {}, {}, {})",
+                "{FILTER}(\"{}\", {}, {}, {})",
+                if spot.nested { "heredoc-nested" } else { "heredoc" },
                 text(&Some(spot.delimiter.clone())),
                 text(&spot.prefix),
                 text(&spot.suffix)
@@ -84,9 +88,10 @@ impl Context {
             "double" => Context::Double,
             "single" => Context::Single,
             "ansi-c" => Context::AnsiC,
-            "heredoc" => {
+            "heredoc" | "heredoc-nested" => {
                 let [delimiter, prefix, suffix] = args;
-                Context::HereDoc(Arc::new(HereDocSpot { delimiter: delimiter?, prefix, suffix }))
+                let nested = kind == "heredoc-nested";
+                Context::HereDoc(Arc::new(HereDocSpot { delimiter: delimiter?, prefix, suffix, nested }))
             }
             _ => return None,
         })
@@ -223,16 +228,22 @@ fn check_delimiter(spot: &HereDocSpot, text: &str) -> Result<(), QuoteError> {
         let before = if i == 0 { spot.prefix.as_deref() } else { Some("") };
         let after = if i == last { spot.suffix.as_deref() } else { Some("") };
         match (before, after) {
+            // Inside `$(…)` bash ends the body at a line that only begins with the delimiter.
+            (Some(before), Some(after)) if spot.nested => format!("{before}{line}{after}").starts_with(delimiter),
             (Some(before), Some(after)) => format!("{before}{line}{after}") == delimiter,
             // Text may follow: refuse while the line could still grow into the delimiter.
-            (Some(before), None) => delimiter.starts_with(&format!("{before}{line}")),
+            (Some(before), None) => {
+                let line = format!("{before}{line}");
+                delimiter.starts_with(&line) || (spot.nested && line.starts_with(delimiter))
+            }
             // The line before the value is known not to be able to become the delimiter.
             (None, _) => false,
         }
     });
     if forms {
         return Err(QuoteError::Unplaceable(format!(
-            "the value would put a line `{delimiter}` into its here-document, which ends it there: it cannot be placed there (pass it through `env:` and use `$NAME` in the here-document instead)"
+            "the value would put a line `{delimiter}` into its here-document, which ends it there{}: it cannot be placed there (pass it through `env:` and use `$NAME` in the here-document instead)",
+            if spot.nested { " (inside `$(…)` bash ends it at a line that begins with the delimiter)" } else { "" }
         )));
     }
     Ok(())
@@ -257,6 +268,7 @@ mod tests {
             delimiter: "EOF".into(),
             prefix: Some(String::new()),
             suffix: Some(String::new()),
+            nested: false,
         }));
         assert_eq!(pushed(&here, "$x `y` \\ \"q\"").unwrap(), "\\$x \\`y\\` \\\\ \"q\"");
         assert!(pushed(&Context::Double, "a\0b").is_err());
@@ -269,6 +281,7 @@ mod tests {
                 delimiter: "EOF".into(),
                 prefix: prefix.map(str::to_owned),
                 suffix: suffix.map(str::to_owned),
+                nested: false,
             }))
         };
         let whole_line = spot(Some(""), Some(""));

@@ -1,0 +1,741 @@
+//! The allowlist of places: where in a simple command a value is read once, as plain text.
+//!
+//! Escaping makes a value one word, but some commands read a word again: bash's builtins read
+//! names, numbers and code (`let`, `declare -i`, `printf -v`, `read`, `unset`, `[ -v`), a
+//! subscript is arithmetic, `sh -c` runs its script, `>&` expands its target twice. A list of
+//! such places would always miss the next one, so this module names the places that are safe
+//! and [`Simple::place`] refuses every other one. The lexer feeds a [`Simple`] the words of the
+//! command it is reading, one character at a time, and asks it when it meets a value.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::lexer::Dialect;
+
+/// What a whole command template says about its names, read before the values are placed:
+/// a value assigned to one of these names would later be read as a number, a name or code.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Names {
+    /// Shell functions the template defines: a value passed to one is an argument of shell code.
+    pub functions: BTreeSet<String>,
+    /// Names declared integer, nameref or array (`declare -i n`, `local -n r`).
+    pub declared: BTreeSet<String>,
+    /// Names read in arithmetic (`$((n + 1))`, `((n))`, `let`, `$[n]`, a subscript, `[[ n -eq 1 ]]`).
+    pub arithmetic: BTreeSet<String>,
+}
+
+/// Variables bash itself reads as arithmetic or code when they are set.
+const SPECIAL_VARIABLES: &[&str] = &[
+    "RANDOM",
+    "SRANDOM",
+    "OPTIND",
+    "HISTCMD",
+    "SECONDS",
+    "LINENO",
+    "PS1",
+    "PS2",
+    "PS3",
+    "PS4",
+    "PROMPT_COMMAND",
+    "BASH_ENV",
+    "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "BASH_XTRACEFD",
+];
+
+/// Every builtin of bash and dash: a command of this name is never an outside program.
+const BUILTINS: &[&str] = &[
+    ".",
+    ":",
+    "[",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "cd",
+    "chdir",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "declare",
+    "dirs",
+    "disown",
+    "echo",
+    "enable",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "false",
+    "fc",
+    "fg",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "times",
+    "trap",
+    "true",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "wait",
+];
+
+/// Builtins whose every argument is plain text.
+const PLAIN_BUILTINS: &[&str] = &["echo", "cd", "chdir", ":", "true", "false", "pwd"];
+
+/// Builtins that declare: `NAME=value` arguments, whose value side is plain text unless an
+/// option makes the name an integer, a nameref or an array.
+const DECLARING: &[&str] = &["export", "local", "readonly", "declare", "typeset"];
+
+/// Options of the declaring builtins that leave a value plain text.
+const PLAIN_DECLARE_OPTIONS: &str = "xrglut";
+
+/// Programs that run their `-c` argument (or their standard input) as shell code.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "posh", "yash"];
+
+/// Reserved words after which the next word starts a new command.
+const LEADING_KEYWORDS: &[&str] = &["if", "then", "else", "elif", "do", "while", "until", "!", "{", "time"];
+/// Reserved words that end a compound command.
+const CLOSING_KEYWORDS: &[&str] = &["fi", "done", "}", "esac"];
+
+/// How a redirection reads the word after its operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `>`, `>>`, `<`, `>|`, `<>`, `&>`: a file name, expanded once.
+    File,
+    /// `>&`, `<&`: a descriptor number, or (bash) a file name expanded twice.
+    Dup,
+    /// `<<<`: bash's here-string.
+    HereString,
+}
+
+/// Where the simple command being read is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stage {
+    /// Before the command's name: assignments, or the name itself.
+    Prefix,
+    /// After the name: its arguments.
+    Args,
+    /// After `for`/`select`: the loop variable.
+    ForName,
+    /// After the loop variable: `in` or `do`.
+    ForIn(String),
+    /// The words of `for NAME in …`.
+    ForList(String),
+    /// After `case`: the word matched.
+    CaseWord,
+    /// After the matched word: `in`.
+    CaseIn,
+    /// After `function`: the function's name.
+    FunctionName,
+}
+
+/// The command's name, as far as the template fixes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Name {
+    None,
+    Known(String),
+    /// Holds a value or an expansion, or differs between `{% if %}` branches.
+    Unknown,
+}
+
+/// The word being read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Cur {
+    started: bool,
+    /// The word's text with its quotes removed, up to its first expansion or value.
+    text: String,
+    /// The word holds an expansion (`$x`, `$(…)`) or a value: `text` is not all of it.
+    opaque: bool,
+    /// Some of the word was quoted (a quoted word is never a reserved word or an assignment name).
+    quoted: bool,
+    /// The word began with `NAME=` (or `NAME+=`), unquoted: an assignment, the value side after.
+    assignment: Option<String>,
+    /// Inside an unquoted `NAME[…` before its `]`.
+    subscript: bool,
+    /// The word's text is not the same in every `{% if %}` branch.
+    unsure: bool,
+}
+
+impl Cur {
+    fn is_name(text: &str) -> bool {
+        let mut chars = text.chars();
+        chars.next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    }
+
+    /// The word's whole text when the template fixes it.
+    fn literal(&self) -> Option<String> {
+        (!self.opaque && !self.unsure).then(|| self.text.clone())
+    }
+}
+
+/// A word after the command's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Arg {
+    /// Its whole text, when the template fixes it.
+    literal: Option<String>,
+    /// Its text up to its first expansion or value.
+    head: String,
+}
+
+impl Arg {
+    /// Whether the word may begin with `-` (an option), as far as the template tells.
+    fn may_be_option(&self) -> bool {
+        self.head.is_empty() || self.head.starts_with('-')
+    }
+}
+
+/// The words already read after the command's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Args {
+    Known(Vec<Arg>),
+    /// Differs between `{% if %}` branches or loop passes.
+    Unsure,
+}
+
+/// One simple command as the lexer reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Simple {
+    stage: Stage,
+    name: Name,
+    args: Args,
+    cur: Cur,
+    target: Option<Target>,
+}
+
+impl Default for Simple {
+    fn default() -> Self {
+        Simple {
+            stage: Stage::Prefix,
+            name: Name::None,
+            args: Args::Known(Vec::new()),
+            cur: Cur::default(),
+            target: None,
+        }
+    }
+}
+
+impl Simple {
+    /// An unquoted literal character of the current word.
+    pub fn literal(&mut self, c: char) {
+        let cur = &mut self.cur;
+        if cur.assignment.is_none() && !cur.opaque && !cur.quoted {
+            if c == '[' && Cur::is_name(&cur.text) {
+                cur.subscript = true;
+            } else if c == ']' && cur.subscript {
+                cur.subscript = false;
+            } else if c == '=' && !cur.subscript {
+                let name = cur.text.split('[').next().unwrap_or_default().trim_end_matches('+');
+                if Cur::is_name(name) {
+                    cur.assignment = Some(name.to_owned());
+                }
+            }
+        }
+        cur.started = true;
+        if !cur.opaque {
+            cur.text.push(c);
+        }
+    }
+
+    /// A quoted character of the current word (its text, but no more a keyword or a name).
+    pub fn quoted(&mut self, c: Option<char>) {
+        self.cur.started = true;
+        self.cur.quoted = true;
+        if let (Some(c), false) = (c, self.cur.opaque) {
+            self.cur.text.push(c);
+        }
+    }
+
+    /// An expansion in the current word: its text is not known.
+    pub fn opaque(&mut self) {
+        self.cur.started = true;
+        self.cur.opaque = true;
+    }
+
+    /// Whether a `~` read now starts a tilde-prefix: after the `=` or a `:` of an assignment.
+    pub fn tilde_after_assignment(&self) -> bool {
+        self.cur.assignment.is_some() && (self.cur.text.ends_with('=') || self.cur.text.ends_with(':'))
+    }
+
+    /// Whether the current word just read `NAME=`, so a `(` opens an array assignment.
+    pub fn array_opens(&self) -> bool {
+        self.cur.assignment.is_some() && self.cur.text.ends_with('=') && !self.cur.opaque
+    }
+
+    /// The current word was a redirection's file descriptor (`2>`), not an argument.
+    fn word_is_descriptor(&self) -> bool {
+        self.cur.started
+            && !self.cur.quoted
+            && !self.cur.opaque
+            && (self.cur.text.chars().all(|c| c.is_ascii_digit())
+                || (self.cur.text.starts_with('{') && self.cur.text.ends_with('}')))
+    }
+
+    /// Ends the current word.
+    pub fn end_word(&mut self) {
+        let cur = std::mem::take(&mut self.cur);
+        if !cur.started {
+            return;
+        }
+        if self.target.take().is_some() {
+            return;
+        }
+        let keyword = (!cur.quoted && !cur.opaque && !cur.unsure).then_some(cur.text.as_str());
+        match std::mem::replace(&mut self.stage, Stage::Args) {
+            Stage::Prefix => {
+                if cur.assignment.is_some() {
+                    self.stage = Stage::Prefix;
+                    return;
+                }
+                match keyword {
+                    Some(k) if LEADING_KEYWORDS.contains(&k) || CLOSING_KEYWORDS.contains(&k) => {
+                        *self = Simple::default()
+                    }
+                    Some("for" | "select") => self.stage = Stage::ForName,
+                    Some("case") => self.stage = Stage::CaseWord,
+                    Some("function") => self.stage = Stage::FunctionName,
+                    _ => {
+                        self.name = cur.literal().map_or(Name::Unknown, Name::Known);
+                        self.args = Args::Known(Vec::new());
+                    }
+                }
+            }
+            Stage::Args => {
+                if let Args::Known(args) = &mut self.args {
+                    args.push(Arg { literal: cur.literal(), head: cur.text });
+                }
+            }
+            Stage::ForName => self.stage = Stage::ForIn(cur.text),
+            Stage::ForIn(name) => {
+                self.stage = match keyword {
+                    Some("in") => Stage::ForList(name),
+                    _ => Stage::Prefix,
+                }
+            }
+            Stage::ForList(name) => self.stage = Stage::ForList(name),
+            Stage::CaseWord => self.stage = Stage::CaseIn,
+            Stage::CaseIn | Stage::FunctionName => *self = Simple::default(),
+        }
+    }
+
+    /// A redirection operator: the next word is its target. A word of digits right before it
+    /// (`2>`) was the descriptor redirected, not an argument.
+    pub fn redirect(&mut self, target: Target) {
+        if self.word_is_descriptor() {
+            self.cur = Cur::default();
+        } else {
+            self.end_word();
+        }
+        self.target = Some(target);
+    }
+
+    /// A redirection operator turned out to be another one (`>` then `&`).
+    pub fn retarget(&mut self, target: Target) {
+        if self.target.is_some() {
+            self.target = Some(target);
+        }
+    }
+
+    /// A separator (`;`, `&`, `|`, a newline, a parenthesis): the next word starts a new command.
+    pub fn separate(&mut self) {
+        self.end_word();
+        // `for x in a b; do`: the `;` ends the list, and `do` is read as a keyword next.
+        *self = Simple::default();
+    }
+
+    fn declaring(&self) -> bool {
+        self.stage == Stage::Args && matches!(&self.name, Name::Known(n) if DECLARING.contains(&n.as_str()))
+    }
+
+    /// Where branches of a `{% if %}` (or passes of a `{% for %}`) meet: what both agree on.
+    pub fn merge(a: &Simple, b: &Simple) -> Simple {
+        if a == b {
+            return a.clone();
+        }
+        let cur = if a.cur == b.cur {
+            a.cur.clone()
+        } else {
+            let started = a.cur.started || b.cur.started;
+            Cur { started, unsure: true, opaque: true, ..Cur::default() }
+        };
+        Simple {
+            stage: if a.stage == b.stage { a.stage.clone() } else { Stage::Args },
+            name: if a.name == b.name && a.stage == b.stage { a.name.clone() } else { Name::Unknown },
+            args: if a.args == b.args { a.args.clone() } else { Args::Unsure },
+            cur,
+            target: if a.target == b.target { a.target } else { Some(Target::Dup) },
+        }
+    }
+
+    /// Whether a value may be placed in the current word, read as plain text once; otherwise
+    /// what to write instead. Marks the word as holding a value.
+    pub fn place(&mut self, dialect: Dialect, names: &Names) -> Result<(), String> {
+        let verdict = self.verdict(dialect, names);
+        self.cur.started = true;
+        self.cur.opaque = true;
+        verdict
+    }
+
+    fn verdict(&self, dialect: Dialect, names: &Names) -> Result<(), String> {
+        if let Some(target) = self.target {
+            return match (target, dialect) {
+                (Target::File, _) | (Target::HereString, Dialect::Bash) => Ok(()),
+                (Target::Dup, _) => Err(DUP.into()),
+                (Target::HereString, Dialect::Posix) => Err(
+                    "a value in a here-string (`<<<`), which dash does not have: use `shell: bash`, or `printf '%s\\n' {{ x }} | …`"
+                        .into(),
+                ),
+            };
+        }
+        if self.cur.subscript && (self.stage == Stage::Prefix || self.declaring()) {
+            return Err(SUBSCRIPT.into());
+        }
+        match &self.stage {
+            Stage::Prefix => match &self.cur.assignment {
+                Some(name) => assignable(name, names),
+                None => Err(NAME.into()),
+            },
+            Stage::Args => self.argument(names),
+            Stage::ForName | Stage::ForIn(_) | Stage::FunctionName | Stage::CaseIn => {
+                Err("a value as a name the shell defines (a loop variable, a function): write the name in the template"
+                    .into())
+            }
+            Stage::ForList(name) => assignable(name, names),
+            Stage::CaseWord => Ok(()),
+        }
+    }
+
+    fn argument(&self, names: &Names) -> Result<(), String> {
+        let name = match &self.name {
+            Name::Known(name) => name.as_str(),
+            Name::None | Name::Unknown => return Err(UNKNOWN_COMMAND.into()),
+        };
+        if names.functions.contains(name) {
+            return Err(format!(
+                "a value as an argument of `{name}`, a shell function of this command: its body is shell code that may read the value as a name, a number or code; pass the value through `env:` instead"
+            ));
+        }
+        if !BUILTINS.contains(&name) {
+            return self.program_argument(name);
+        }
+        if PLAIN_BUILTINS.contains(&name) {
+            return Ok(());
+        }
+        let Args::Known(args) = &self.args else {
+            return Err(format!(
+                "a value among arguments of `{name}` that differ between `{{% if %}}` branches: batchrun cannot tell how `{name}` reads it; write the arguments before it in every branch alike"
+            ));
+        };
+        match name {
+            "printf" => printf_argument(args),
+            "test" | "[" => match args.last().map(|a| &a.literal) {
+                Some(None) => Err(
+                    "a value right after another value in `test`/`[`: the first could be an operator such as `-v`, which reads the next as a variable name; compare with a written operator (`[ \"{{ a }}\" = \"{{ b }}\" ]`)"
+                        .into(),
+                ),
+                Some(Some(op)) if op == "-v" || op == "-R" => Err(format!(
+                    "a value after `{op}` in `test`/`[`: it is read as a variable name, and bash evaluates a subscript in it as code; test the value itself (`[ -n \"{{{{ x }}}}\" ]`)"
+                )),
+                _ => Ok(()),
+            },
+            n if DECLARING.contains(&n) => {
+                let written = args.iter().filter_map(|a| a.literal.as_ref());
+                for option in written.filter(|a| a.starts_with('-') || a.starts_with('+')) {
+                    if option == "--" {
+                        continue;
+                    }
+                    if let Some(flag) = option[1..].chars().find(|c| !PLAIN_DECLARE_OPTIONS.contains(*c)) {
+                        return Err(format!(
+                            "a value in `{name} {option}`: `-{flag}` makes bash read the value as a number, a name or an array; assign it plainly (`{name} NAME=\"{{{{ x }}}}\"`) and convert it in a program"
+                        ));
+                    }
+                }
+                match &self.cur.assignment {
+                    Some(variable) => assignable(variable, names),
+                    None => Err(format!(
+                        "a value as a name `{name}` declares: bash reads it as a name (and a subscript in it as code); write `NAME=\"{{{{ x }}}}\"` with the name in the template"
+                    )),
+                }
+            }
+            _ => Err(format!(
+                "a value as an argument of `{name}`, a shell builtin that reads its arguments as names, numbers or code, not as plain text; pass the value to a program, or through `env:` as `\"$NAME\"`"
+            )),
+        }
+    }
+
+    /// A program's argument is plain text, except where a shell among the command's words
+    /// (`sudo sh -c …`) reads its options or its script.
+    fn program_argument(&self, name: &str) -> Result<(), String> {
+        let Args::Known(args) = &self.args else {
+            return if is_shell(name) { Err(SHELL_SCRIPT.into()) } else { Ok(()) };
+        };
+        if is_shell(name) {
+            return shell_argument(args);
+        }
+        match args.iter().position(|a| a.literal.as_deref().is_some_and(is_shell)) {
+            Some(shell) => shell_argument(&args[shell + 1..]),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A value after a shell's `words` so far: plain text once its script (or script file) came.
+fn shell_argument(words: &[Arg]) -> Result<(), String> {
+    for word in words {
+        match word.literal.as_deref() {
+            // An earlier value among the shell's options could have been `-c`.
+            None if word.may_be_option() => return Err(SHELL_SCRIPT.into()),
+            Some(w) if w.len() > 1 && (w.starts_with('-') || w.starts_with('+')) => {}
+            // The script (or its file) came earlier: this is an argument of it.
+            _ => return Ok(()),
+        }
+    }
+    // The value is among the shell's options, or is its script or script file.
+    Err(SHELL_SCRIPT.into())
+}
+
+fn is_shell(word: &str) -> bool {
+    let base = word.rsplit('/').next().unwrap_or(word);
+    SHELLS.contains(&base)
+}
+
+/// Whether a program with these words reads a here-document as a shell script.
+pub fn reads_stdin_as_code(simple: &Simple) -> bool {
+    let name_is_shell = matches!(&simple.name, Name::Known(n) if is_shell(n));
+    let arg_is_shell = match &simple.args {
+        Args::Known(args) => args.iter().filter_map(|a| a.literal.as_deref()).any(is_shell),
+        Args::Unsure => true,
+    };
+    name_is_shell || arg_is_shell || simple.name == Name::Unknown
+}
+
+fn assignable(name: &str, names: &Names) -> Result<(), String> {
+    if SPECIAL_VARIABLES.contains(&name) {
+        return Err(format!(
+            "a value assigned to `{name}`, which the shell itself reads as a number or as code; use a name of your own"
+        ));
+    }
+    if names.declared.contains(name) {
+        return Err(format!(
+            "a value assigned to `{name}`, which this command declares an integer, a nameref or an array: bash would evaluate the value as an expression or a name; drop the `-i`/`-n`, or pass the value to a program"
+        ));
+    }
+    if names.arithmetic.contains(name) {
+        return Err(format!(
+            "a value assigned to `{name}`, which this command reads in arithmetic (`$((…))`, `((…))`, `let`, a subscript or `[[ -eq ]]`): bash evaluates a variable's value there as an expression, so the value would run as code; compute the number in the template (`{{{{ n + 1 }}}}`)"
+        ));
+    }
+    Ok(())
+}
+
+fn printf_argument(args: &[Arg]) -> Result<(), String> {
+    let mut words = args.iter().map(|a| a.literal.as_deref());
+    while let Some(word) = words.next() {
+        match word {
+            None => break,
+            Some("--") => return if words.next().is_some_and(|w| w.is_some()) { Ok(()) } else { Err(PRINTF.into()) },
+            Some("-v") => {
+                words.next();
+            }
+            Some(w) if w.starts_with('-') && w.len() > 1 => {}
+            // The format: what follows it is plain text.
+            Some(_) => return Ok(()),
+        }
+    }
+    Err(PRINTF.into())
+}
+
+const PRINTF: &str = "a value as `printf`'s format or options: printf reads `%` directives in it, and `-v` makes bash assign to a name it reads as code; write the format in the template (`printf '%s\\n' {{ x }}`)";
+const DUP: &str = "a value after `>&` or `<&`: bash expands that word a second time, so it would run as code; write the file after `>` (`> {{ x }} 2>&1`)";
+const SUBSCRIPT: &str = "a value inside an array subscript (`a[…]`): bash evaluates a subscript as arithmetic, running any `$(…)` in it; use a subscript written in the template, or pass the value to a program";
+const NAME: &str = "a value as the name of the command to run: the shell would look it up as a builtin or a function too; write the command in the template, or run a program the value names with `env -- {{ x }}`";
+const UNKNOWN_COMMAND: &str = "a value as an argument of a command the template does not name (its name comes from a value, an expansion or differs between branches): batchrun cannot tell whether the shell reads it as code; write the command's name in the template";
+const SHELL_SCRIPT: &str = "a value in the script of a shell's `-c`: that shell reads it as code; pass it as an argument after the script instead (`sh -c 'echo \"$1\"' sh {{ x }}`)";
+
+impl Names {
+    /// Reads the names a command template defines, declares and reads in arithmetic. It reads
+    /// the template's whole text, quotes and Jinja tags included, so it may find more names than
+    /// the shell would: a name found here only makes batchrun refuse more.
+    pub fn scan(source: &str) -> Arc<Names> {
+        let mut names = Names::default();
+        for segment in shell_words(source) {
+            scan_segment(&segment, &mut names);
+        }
+        scan_arithmetic(source, &mut names);
+        Arc::new(names)
+    }
+}
+
+/// The template split into simple commands of words, quotes dropped (a rough cut, see `scan`).
+fn shell_words(source: &str) -> Vec<Vec<String>> {
+    let mut segments = vec![Vec::new()];
+    let mut word = String::new();
+    let mut chars = source.chars().peekable();
+    let end_word = |word: &mut String, segments: &mut Vec<Vec<String>>| {
+        if let (false, Some(last)) = (word.is_empty(), segments.last_mut()) {
+            last.push(std::mem::take(word));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            ';' | '&' | '|' | '\n' | '(' | ')' | '{' | '}' | '`' => {
+                end_word(&mut word, &mut segments);
+                if c == '(' && chars.peek() == Some(&')') {
+                    // `f()`: the word before was a function's name.
+                    if let Some(name) = segments.last_mut().and_then(|s| s.pop()) {
+                        segments.push(vec!["function".into(), name]);
+                    }
+                }
+                segments.push(Vec::new());
+            }
+            ' ' | '\t' => end_word(&mut word, &mut segments),
+            '\'' | '"' | '\\' => {}
+            '$' if chars.peek() == Some(&'(') => {
+                end_word(&mut word, &mut segments);
+                segments.push(Vec::new());
+            }
+            c => word.push(c),
+        }
+    }
+    end_word(&mut word, &mut segments);
+    segments
+}
+
+fn scan_segment(words: &[String], names: &mut Names) {
+    let mut words = words.iter().skip_while(|w| w.contains('=') && !w.starts_with('-'));
+    let Some(command) = words.next() else { return };
+    let rest: Vec<&String> = words.collect();
+    let base = |w: &str| w.split(['=', '[']).next().unwrap_or_default().trim_end_matches('+').to_owned();
+    match command.as_str() {
+        "function" => {
+            if let Some(name) = rest.first() {
+                names.functions.insert(name.to_string());
+            }
+        }
+        c if DECLARING.contains(&c) || c == "read" || c == "mapfile" || c == "readarray" => {
+            let special = rest
+                .iter()
+                .any(|w| (w.starts_with('-') || w.starts_with('+')) && w.chars().skip(1).any(|f| "inaA".contains(f)));
+            if special {
+                for word in rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('+')) {
+                    names.declared.insert(base(word));
+                }
+            }
+        }
+        "let" => {
+            for word in &rest {
+                identifiers(word, &mut names.arithmetic);
+            }
+        }
+        "[[" => {
+            let arithmetic = rest.iter().any(|w| matches!(w.as_str(), "-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge"));
+            if arithmetic {
+                for word in &rest {
+                    identifiers(word, &mut names.arithmetic);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Names inside `((…))`, `$[…]` and any `[…]` that follows a name (a subscript), and after a
+/// `:` in `${…}` (an offset).
+fn scan_arithmetic(text: &str, names: &mut Names) {
+    let mut regions: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("((") {
+        let after = &rest[at + 2..];
+        let end = after.find("))").unwrap_or(after.len());
+        regions.push(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    let mut rest = text;
+    while let Some(at) = rest.find('[') {
+        let before = rest[..at].chars().last();
+        let after = &rest[at + 1..];
+        let end = after.find(']').unwrap_or(after.len());
+        if before.is_some_and(|c| c == '$' || c == '_' || c.is_ascii_alphanumeric()) {
+            regions.push(after[..end].to_owned());
+        }
+        rest = after;
+    }
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        let after = &rest[at + 2..];
+        let end = after.find('}').unwrap_or(after.len());
+        if let Some((_, offset)) = after[..end].split_once(':')
+            && !offset.starts_with(['-', '=', '?', '+'])
+        {
+            regions.push(offset.to_owned());
+        }
+        rest = &after[end..];
+    }
+    for region in &regions {
+        identifiers(region, &mut names.arithmetic);
+    }
+}
+
+fn identifiers(text: &str, into: &mut BTreeSet<String>) {
+    let mut word = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c == '_' || c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            if Cur::is_name(&word) {
+                into.insert(std::mem::take(&mut word));
+            }
+            word.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scan_finds_functions_declarations_and_arithmetic() {
+        let names = Names::scan(
+            "f() { echo \"$1\"; }; function g { :; }; declare -i n m=1; local -n r; echo $((a + 1)) ${b[c]} ${s:d} ${e:-x}; let p=q; [[ $t -eq 1 ]]",
+        );
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(names.functions, set(&["f", "g"]));
+        assert_eq!(names.declared, set(&["m", "n", "r"]));
+        for name in ["a", "c", "d", "p", "q", "t"] {
+            assert!(names.arithmetic.contains(name), "{name}: {:?}", names.arithmetic);
+        }
+        assert!(!names.arithmetic.contains("e"), "a default is no offset");
+    }
+}
