@@ -19,6 +19,7 @@ mod plan;
 mod programs;
 mod progress;
 mod quoting;
+mod quoting_places;
 mod quoting_property;
 mod report;
 mod schema;

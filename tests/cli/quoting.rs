@@ -219,3 +219,90 @@ fn bash_reads_values_inside_ansi_c_quotes() {
     ran.success();
     assert_eq!(ran.stdout, "[it's \\n]");
 }
+
+/// Places where bash reads a value again, as a name, a number or code, so that quoting it as
+/// one word does not help: each is refused before anything runs, and the marker never appears.
+/// (shells, command, value, what the refusal says)
+const READ_AGAIN: &[(&[&str], &str, &str, &str)] = &[
+    (&["bash"], "let \"n={{ item }}\"", "a[$(touch MARKER)]", "`let`"),
+    (&["bash", "sh", "auto"], "let n={{ item }}", "a[$(touch MARKER)]", "`let`"),
+    (&["bash"], "declare -i n={{ item }}", "a[$(touch MARKER)]", "`-i`"),
+    (&["bash"], "declare -i n; n={{ item }}", "a[$(touch MARKER)]", "declares an integer"),
+    (&["bash"], "f() { local -i n=\"{{ item }}\"; }; f", "a[$(touch MARKER)]", "`-i`"),
+    (&["bash"], "[ -v \"{{ item }}\" ]", "a[$(touch MARKER)]", "after `-v`"),
+    (&["bash"], "printf -v \"{{ item }}\" x", "a[$(touch MARKER)]", "`printf`'s format or options"),
+    (&["bash"], "read \"{{ item }}\" < /dev/null", "a[$(touch MARKER)]", "`read`"),
+    (&["bash"], "declare -n r=\"{{ item }}\"", "a[$(touch MARKER)]", "`-n`"),
+    (&["bash"], "unset \"{{ item }}\"", "a[$(touch MARKER)]", "`unset`"),
+    (&["bash"], "declare \"{{ item }}\"", "a[$(touch MARKER)]=1", "a name `declare` declares"),
+    (&["bash", "sh", "auto"], "echo $[ {{ item }} + 1 ]", "a[$(touch MARKER)]", "`$[…]`"),
+    (&["bash", "sh", "auto"], "arr[{{ item }}]=x", "$(touch MARKER)", "subscript"),
+    (&["bash"], "arr=([{{ item }}]=x)", "$(touch MARKER)", "array assignment"),
+    (&["bash", "sh"], "printf \"{{ item }}\" one two", "-va[$(touch MARKER)]", "`printf`'s format"),
+    (&["bash", "sh"], "echo x >&\"{{ item }}\"", "$(touch MARKER)", "`>&`"),
+    (&["bash", "sh"], "P=~{{ item }}", "root", "`~` prefix"),
+    (&["bash", "sh"], "P=/x:~{{ item }}", "root", "`~` prefix"),
+    (&["bash", "sh"], "n={{ item }}; echo $((n + 1))", "a[$(touch MARKER)]", "reads in arithmetic"),
+    (&["bash", "sh"], "sh -c 'echo {{ item }}'", ";touch MARKER", "`-c`"),
+    (&["bash", "sh"], "bash <<EOF\necho {{ item }}\nEOF", ";touch MARKER", "a shell reads as its script"),
+    (&["bash", "sh"], "f() { echo \"$1\"; }; f {{ item }}", "x", "shell function"),
+    (&["bash", "sh"], "{{ item }} x", "eval", "name of the command"),
+    (&["bash", "sh"], "{% set y = item | raw %}echo \"{{ y }}\"", "$(touch MARKER)", "`raw` can only be the last"),
+    (&["bash", "sh"], "echo \"{{ (item | raw) if true else 'x' }}\"", "$(touch MARKER)", "`raw` can only be the last"),
+    (&["bash", "sh"], "echo {{ item | escape }}", "x", "`| escape`"),
+    (&["bash", "sh"], "echo {{ item | e }}", "x", "`| e`"),
+];
+
+#[test]
+fn every_place_bash_reads_a_value_again_is_refused_and_nothing_runs() {
+    for (shells, command, value, says) in READ_AGAIN {
+        for shell in *shells {
+            let yaml = format!(
+                "jobs:\n  t:\n    shell: {shell}\n    items: [{}]\n    command: {}\n",
+                serde_json::to_string(value).unwrap(),
+                serde_json::to_string(command).unwrap()
+            );
+            let ran = batchrun().job(&yaml).run();
+            assert_eq!(ran.code, 2, "{shell}: {command}: {}", ran.stderr);
+            assert!(ran.stderr.contains(says), "{shell}: {command}: wanted {says:?} in {}", ran.stderr);
+            assert!(!ran.path("MARKER").exists(), "{shell}: {command}: the value ran as code");
+        }
+    }
+}
+
+#[test]
+fn a_here_document_inside_a_substitution_ends_where_bash_ends_it() {
+    // bash ends a here-document inside `$(…)` at a line that only begins with the delimiter.
+    for shell in ["bash", "sh"] {
+        let yaml = format!(
+            "jobs:\n  h:\n    shell: {shell}\n    items: [\"EOT)\\ntouch MARKER\\nx\", \"ok\"]\n    command: |-\n      x=$(cat <<EOT\n      {{{{ item }}}}\n      EOT\n      ); printf '[%s]' \"$x\"\n"
+        );
+        let ran = batchrun().job(&yaml).args(&["--output", "ordered"]).run();
+        ran.code(1).stderr_has("FAILED h[0] not started").stderr_has("begins with the delimiter");
+        assert_eq!(ran.stdout, "[ok]", "{shell}");
+        assert!(!ran.path("MARKER").exists(), "{shell}: the value ran as code");
+
+        let written = "jobs:\n  h:\n    command: |-\n      x=$(cat <<EOT\n      a\n      EOT)\n      echo {{ job }}\n";
+        batchrun().job(written).run().code(2).stderr_has("begins with its delimiter");
+    }
+}
+
+#[test]
+fn values_batchrun_makes_may_sit_in_a_scripts_code_and_outside_values_may_not() {
+    let yaml = "jobs:\n  made:\n    range: {from: 4, to: 5}\n    command: sh -c 'echo {{ job }} {{ index }}/{{ count }} {{ start }}-{{ end }} $(( {{ start }} * 2 ))'\n";
+    let ran = batchrun().job(yaml).args(&["--output", "ordered"]).run();
+    ran.success();
+    assert_eq!(ran.stdout_lines(), ["made 0/2 4-4 8", "made 1/2 5-5 10"]);
+
+    let outside = "jobs:\n  t:\n    items: [\"$(touch MARKER)\"]\n    command: sh -c 'echo {{ item }}'\n";
+    let ran = batchrun().job(outside).run();
+    ran.code(2).stderr_has("a value in the script of a shell's `-c`");
+    assert!(!ran.path("MARKER").exists());
+
+    let passed =
+        "jobs:\n  t:\n    items: [\"$(touch MARKER)\"]\n    command: sh -c 'printf \"[%s]\" \"$1\"' sh {{ item }}\n";
+    let ran = batchrun().job(passed).run();
+    ran.success();
+    assert_eq!(ran.stdout, "[$(touch MARKER)]");
+    assert!(!ran.path("MARKER").exists());
+}
