@@ -137,6 +137,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     if let Some(github) = github {
         reporters.push(Box::new(github));
     }
+    let mut reporters = Listeners(reporters);
+    for message in &plan.warnings {
+        reporters.event(&crate::events::Event::Warning { message });
+    }
 
     if args.backend == cli::Backend::Slurm {
         let options = slurm::Options {
@@ -144,12 +148,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
             concurrency: args.jobs.map(|j| j as usize),
             keep_logs: args.keep_logs,
         };
-        let result = slurm::run(&plan, history.as_ref(), &options, &mut Listeners(reporters));
+        let result = slurm::run(&plan, history.as_ref(), &options, &mut reporters);
         return Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)));
     }
     let logs = run::output::Logs { dir: StateDir::new(&state_dir).logs(), keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
-    let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut Listeners(reporters));
+    let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut reporters);
     Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)))
 }
 

@@ -198,6 +198,9 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                     [one] => later.push_str(&format!("; {one} reads its items when it runs")),
                     many => later.push_str(&format!("; {} read their items when they run", many.join(", "))),
                 }
+                for warning in &plan.warnings {
+                    eprintln!("batchrun: warning: {}: {warning}", file.display());
+                }
                 let (tasks, jobs) = (words::count(plan.total(), "task"), words::count(plan.jobs.len() as u64, "job"));
                 say!("{}: ok ({tasks} in {jobs}{later})", file.display())
             }

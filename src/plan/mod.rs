@@ -67,6 +67,9 @@ pub struct Plan {
     vars: Arc<Vec<(Arc<str>, Value)>>,
     names: Names,
     inputs: Inputs,
+    /// What the user should know before the run, though nothing stops it: a value that begins
+    /// with `-` where a program reads it as an option (one warning per job).
+    pub warnings: Vec<String>,
 }
 
 pub struct JobPlan {
@@ -85,6 +88,9 @@ pub struct JobPlan {
     /// Its count or its commands depend on computed vars that a check did not run: counted as
     /// no tasks, and its first task not rendered.
     pub deferred: bool,
+    /// Expressions whose value begins a program's argument before any `--` (see
+    /// [`Plan::warnings`]).
+    leading: Vec<String>,
 }
 
 /// Binding names every task has, allocated once.
@@ -126,8 +132,13 @@ impl Plan {
         let mut env = template::environment();
         let mut jobs = Vec::with_capacity(file.jobs.len());
         for (i, job) in file.jobs.iter().enumerate() {
-            let none = || JobParts { expansion: Expansion::Commands(0), fast: Vec::new(), deferred: false };
-            let JobParts { expansion, fast, deferred } = if selected[i] {
+            let none = || JobParts {
+                expansion: Expansion::Commands(0),
+                fast: Vec::new(),
+                deferred: false,
+                leading: Vec::new(),
+            };
+            let JobParts { expansion, fast, deferred, leading } = if selected[i] {
                 plan_job(&file, job, &vars, &unresolved, &options.inputs, &mut env).unwrap_or_else(|mut e| {
                     errors.append(&mut e);
                     none()
@@ -151,14 +162,16 @@ impl Plan {
                 env_templates,
                 name: Value::from(job.name.as_str()),
                 deferred,
+                leading,
             };
             jobs.push(plan);
         }
         let names = Names { job: Arc::from("job"), index: Arc::from("index"), count: Arc::from("count") };
-        let plan = Plan { file, jobs, env, vars, names, inputs: options.inputs.clone() };
+        let mut plan = Plan { file, jobs, env, vars, names, inputs: options.inputs.clone(), warnings: Vec::new() };
         // Jobs with an error above have no tasks here, so this renders the sound jobs only: their
         // mistakes come in the same pass as the others'.
         errors.append(&mut plan.first_task_errors());
+        plan.warnings = plan.option_warnings();
         if errors.is_empty() {
             Ok(plan)
         } else {
@@ -357,6 +370,51 @@ impl Plan {
         errors
     }
 
+    /// A warning for each job where a value that begins with `-` lands as a program's argument
+    /// before any `--`, where the program reads it as an option (`curl {{ item }}` with the
+    /// item `-K/etc/x`). Checked on the tasks rendered before the run (see
+    /// [`Self::first_task_errors`]); once per job, not per task.
+    fn option_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (job, spec) in self.file.jobs.iter().enumerate() {
+            let plan = &self.jobs[job];
+            if plan.deferred || plan.leading.is_empty() {
+                continue;
+            }
+            let expressions: Vec<(&str, minijinja::Expression<'_, '_>)> =
+                plan.leading.iter().filter_map(|e| Some((e.as_str(), self.env.compile_expression(e).ok()?))).collect();
+            let checked = match plan.expansion {
+                Expansion::Matrix(_) | Expansion::Inline(_) => CHECKED_IN_FULL,
+                _ => 1,
+            };
+            let found = self.tasks(job).take(checked).filter_map(Result::ok).find_map(|task| {
+                let scope = self.scope(&task);
+                expressions.iter().find_map(|(text, expression)| {
+                    let value = expression.eval(&scope).ok()?.to_string();
+                    value.starts_with('-').then(|| (task.label.clone(), *text, value))
+                })
+            });
+            if let Some((label, text, value)) = found {
+                warnings.push(format!(
+                    "job `{}`, task {label}: `{{{{ {text} }}}}` is `{value}`, which begins with `-` where a program reads its options: write `--` before it (`… -- {{{{ {text} }}}}`) if the program takes it, so that such a value stays an argument",
+                    spec.name
+                ));
+            }
+        }
+        warnings
+    }
+
+    /// The names a task's templates see, for evaluating an expression outside its command.
+    fn scope(&self, task: &Task) -> Value {
+        let plan = &self.jobs[task.job];
+        let extra = [
+            (self.names.job.clone(), plan.name.clone()),
+            (self.names.index.clone(), Value::from(task.index)),
+            (self.names.count.clone(), Value::from(plan.expansion.count())),
+        ];
+        Value::from_object(Scope { vars: self.vars.clone(), own: task.bindings.clone(), extra })
+    }
+
     fn check_command_line(&self, task: Task) -> Result<(), BrokenTask> {
         self.command_line(&task).map(drop).map_err(|e| self.broken(task.job, task.index, e))
     }
@@ -469,6 +527,7 @@ fn select(file: &JobFile, only: &[String]) -> Result<Vec<bool>, Diagnostics> {
 /// What planning a job gives: its expansion, the fast path of each command template, and
 /// whether it depends on computed vars a check did not run ([`JobPlan::deferred`]).
 struct JobParts {
+    leading: Vec<String>,
     expansion: Expansion,
     fast: Vec<Option<SimpleTemplate>>,
     deferred: bool,
@@ -579,10 +638,12 @@ fn plan_job(
         _ => &["job", "index", "count"],
     };
     let mut fast = Vec::new();
+    let mut leading = Vec::new();
     for (name, source, what, command) in templates {
         let added = if command {
             match template::add_command(env, name.clone(), &source.value, dialect, made) {
                 Ok(analyzed) => {
+                    leading.extend(analyzed.leading.iter().cloned());
                     fast.push(SimpleTemplate::parse(&source.value).and_then(|t| t.with_contexts(&analyzed.contexts)));
                     Ok(())
                 }
@@ -621,7 +682,7 @@ fn plan_job(
             errors.push(diag(at, format!("job `{}`, {what}: undefined name `{name}`{hint}", job.name)));
         }
     }
-    if errors.is_empty() { Ok(JobParts { expansion, fast, deferred }) } else { Err(errors) }
+    if errors.is_empty() { Ok(JobParts { expansion, fast, deferred, leading }) } else { Err(errors) }
 }
 
 /// One error for what several jobs inherit (a `defaults` env value they all fail to render):

@@ -306,3 +306,17 @@ fn values_batchrun_makes_may_sit_in_a_scripts_code_and_outside_values_may_not() 
     assert_eq!(ran.stdout, "[$(touch MARKER)]");
     assert!(!ran.path("MARKER").exists());
 }
+
+#[test]
+fn a_value_that_reads_as_an_option_is_warned_of_once_per_job() {
+    let yaml = "jobs:\n  opt:\n    items: [\"-a\", \"b\", \"-c\"]\n    command: /bin/echo \"{{ item }}\"\n  ended:\n    items: [\"-a\"]\n    command: /bin/echo -- {{ item }}\n  builtin:\n    items: [\"-a\"]\n    command: printf '%s' {{ item }}\n";
+    let warning = "job `opt`, task opt[0]: `{{ item }}` is `-a`, which begins with `-`";
+    let ran = batchrun().job(yaml).args(&["--output", "none"]).run();
+    ran.success();
+    assert_eq!(ran.stderr.matches("warning:").count(), 1, "{}", ran.stderr);
+    ran.stderr_has(warning);
+    let checked = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    checked.success();
+    assert_eq!(checked.stderr.matches("warning:").count(), 1, "{}", checked.stderr);
+    checked.stderr_has(warning);
+}

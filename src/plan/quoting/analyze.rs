@@ -24,6 +24,9 @@ const RAW_LAST: &str = "`raw` can only be the last filter of an output (`{{ x | 
 pub struct Analyzed {
     pub source: String,
     pub contexts: Vec<Context>,
+    /// The expressions of outputs whose value begins a program's argument before any `--`:
+    /// a value starting with `-` is read there as an option.
+    pub leading: Vec<String>,
 }
 
 /// A place in the template where no value can be placed safely.
@@ -107,16 +110,27 @@ pub fn analyze(source: &str, dialect: Dialect, made: &[&str]) -> Result<Analyzed
         return Err(AnalyzeError::Refused(Refusal { offset: raw, message: RAW_LAST.into() }));
     }
     if outputs.is_empty() {
-        return Ok(Analyzed { source: source.to_owned(), contexts: Vec::new() });
+        return Ok(Analyzed { source: source.to_owned(), contexts: Vec::new(), leading: Vec::new() });
     }
     let tree = parse(source, "<command>", syntax).map_err(AnalyzeError::Syntax)?;
 
     let names = Names::scan(source);
     let raw: Vec<(usize, usize)> = outputs.iter().copied().filter(|(start, _)| raw_outputs.contains(start)).collect();
-    let mut walker =
-        Walker { lexer: Lexer::with_names(dialect, names), holes: BTreeMap::new(), suffix: None, raw, made };
+    let mut walker = Walker {
+        lexer: Lexer::with_names(dialect, names),
+        holes: BTreeMap::new(),
+        suffix: None,
+        raw,
+        made,
+        leading: Vec::new(),
+    };
     walker.walk_one(&tree).map_err(AnalyzeError::Refused)?;
     walker.close_suffix(true);
+    let leading: Vec<String> = outputs
+        .iter()
+        .filter(|(start, end)| walker.leading.iter().any(|at| start <= at && at <= end))
+        .map(|(start, end)| source[*start..*end].trim_matches(|c: char| c == '-' || c.is_whitespace()).to_owned())
+        .collect();
     let contexts: Vec<Context> = walker.holes.into_values().collect();
     if contexts.len() != outputs.len() {
         return Err(AnalyzeError::Refused(Refusal {
@@ -137,7 +151,7 @@ pub fn analyze(source: &str, dialect: Dialect, made: &[&str]) -> Result<Analyzed
         at = *end;
     }
     rewritten.push_str(&source[at..]);
-    Ok(Analyzed { source: rewritten, contexts })
+    Ok(Analyzed { source: rewritten, contexts, leading })
 }
 
 struct Walker<'a> {
@@ -150,6 +164,8 @@ struct Walker<'a> {
     raw: Vec<(usize, usize)>,
     /// The names that hold values batchrun makes.
     made: &'a [&'a str],
+    /// Offsets of outputs whose value begins a program's argument before any `--`.
+    leading: Vec<usize>,
 }
 
 impl Walker<'_> {
@@ -177,7 +193,10 @@ impl Walker<'_> {
                 } else {
                     Output::Escaped
                 };
-                let spot = self.lexer.hole(output).map_err(|message| Refusal { offset: at, message })?;
+                let (spot, leading) = self.lexer.hole(output).map_err(|message| Refusal { offset: at, message })?;
+                if leading {
+                    self.leading.push(at);
+                }
                 let context = match spot {
                     Spot::Word => Context::Word,
                     Spot::Double => Context::Double,

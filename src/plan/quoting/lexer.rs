@@ -851,7 +851,8 @@ impl Lexer {
     /// shell code by the author's choice and a value batchrun makes is never more than
     /// digits and name characters: neither is held to the allowlist of places, and what follows either in its
     /// command is read as if its text were unknown.
-    pub fn hole(&mut self, output: Output) -> Result<Spot, String> {
+    /// With the spot, whether the value begins a program's argument before any `--`.
+    pub fn hole(&mut self, output: Output) -> Result<(Spot, bool), String> {
         // Settle what the last character left open, as the value's first character would.
         loop {
             let pend = self.top_pend().map(|p| *p).unwrap_or(Pend::None);
@@ -945,14 +946,15 @@ impl Lexer {
                 let delimiter = spec.delimiter.clone();
                 self.line = Line::Unknown;
                 let nested = self.heredoc_nested();
-                return Ok(Spot::HereDoc { delimiter, prefix, nested });
+                return Ok((Spot::HereDoc { delimiter, prefix, nested }, false));
             }
             _ => return Err("a value cannot be placed here".into()),
         };
         let (dialect, names) = (self.dialect, Arc::clone(&self.names));
+        let mut leading = false;
         if let Some(simple) = self.simple() {
             match output {
-                Output::Escaped => simple.place(dialect, &names)?,
+                Output::Escaped => leading = simple.place(dialect, &names)?,
                 Output::Raw | Output::Made => simple.opaque(),
             }
         }
@@ -966,7 +968,7 @@ impl Lexer {
             }
             self.line = Line::Unknown;
         }
-        Ok(spot)
+        Ok((spot, leading))
     }
 
     /// Where a block's branches meet: the one state both ends agree on, or why they do not.
@@ -1045,7 +1047,7 @@ mod tests {
         let (before, after) = template.split_once('@').expect("a hole");
         let mut lexer = Lexer::new(dialect);
         lexer.text(before).map_err(|(_, m)| m)?;
-        let spot = lexer.hole(Output::Escaped)?;
+        let (spot, _) = lexer.hole(Output::Escaped)?;
         lexer.text(after).map_err(|(_, m)| m)?;
         Ok(spot)
     }

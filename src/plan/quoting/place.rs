@@ -399,12 +399,29 @@ impl Simple {
     }
 
     /// Whether a value may be placed in the current word, read as plain text once; otherwise
-    /// what to write instead. Marks the word as holding a value.
-    pub fn place(&mut self, dialect: Dialect, names: &Names) -> Result<(), String> {
-        let verdict = self.verdict(dialect, names);
+    /// what to write instead. `Ok(true)` when the value begins a program's argument before any
+    /// `--`, where a value starting with `-` reads as an option. Marks the word as holding a
+    /// value.
+    pub fn place(&mut self, dialect: Dialect, names: &Names) -> Result<bool, String> {
+        let verdict = self.verdict(dialect, names).map(|()| self.begins_an_option());
         self.cur.started = true;
         self.cur.opaque = true;
         verdict
+    }
+
+    /// Whether a value placed now begins an argument of a program (not a builtin, function or
+    /// shell's positional) with no `--` before it.
+    fn begins_an_option(&self) -> bool {
+        let (Stage::Args, Name::Known(name), Args::Known(args), None) =
+            (&self.stage, &self.name, &self.args, self.target)
+        else {
+            return false;
+        };
+        let words = || std::iter::once(name.as_str()).chain(args.iter().filter_map(|a| a.literal.as_deref()));
+        self.cur.text.is_empty()
+            && !self.cur.opaque
+            && !BUILTINS.contains(&name.as_str())
+            && !words().any(|w| w == "--" || is_shell(w))
     }
 
     fn verdict(&self, dialect: Dialect, names: &Names) -> Result<(), String> {
