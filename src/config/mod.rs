@@ -9,7 +9,10 @@ pub mod raw;
 pub mod schema;
 mod sources;
 pub mod validate;
+mod written;
 mod wrong_type;
+
+pub use written::{json as json_as_written, scalar_text};
 
 use std::path::Path;
 
@@ -75,9 +78,11 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     let mut errors = Vec::new();
     let mut working = std::borrow::Cow::Borrowed(text);
     let raw = loop {
-        let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
-        match serde_saphyr::from_str_with_options::<raw::RawJobFile>(&working, options) {
-            Ok(raw) => break Some(raw),
+        match serde_saphyr::from_str_with_options::<raw::RawJobFile>(&working, parse_options()) {
+            Ok(mut raw) => {
+                written::restore(&working, &mut raw);
+                break Some(raw);
+            }
             Err(e) => {
                 let diagnostic = parse_error(path, text, &e);
                 let blanked = diagnostic.pos.and_then(|p| {
@@ -103,6 +108,16 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     let (file, mut more) = validate::validate(path, text, raw);
     errors.append(&mut more);
     (file, errors)
+}
+
+/// How job files are read. A non-finite float (`1e400`) is kept as text rather than refused;
+/// [`written::restore`] then puts back what the file wrote.
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        strict_booleans: true,
+        non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::AsString,
+    }
 }
 
 /// Keys left out to go on, at most (each costs a parse of the file).

@@ -123,7 +123,7 @@ fn records(snapshot: &Snapshot, shown: &Path, format: ItemsFormat) -> Result<Rec
                     return None;
                 }
                 Some(match format {
-                    ItemsFormat::Jsonl => serde_json::from_str::<Json>(line)
+                    ItemsFormat::Jsonl => crate::config::json_as_written(line)
                         .map(|v| json_value(&v))
                         .map_err(|e| format!("{shown}:{}: not a JSON value: {e}", n + 1)),
                     _ => Ok(Value::from(line)),

@@ -106,10 +106,11 @@ fn check_command(cmd: &str) -> Result<(), String> {
         })
 }
 
-/// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string.
+/// `--set` values are YAML scalars: `3` is a number, `true` a boolean, anything else a string;
+/// a number written in another form than it prints as (`007`) is the string it was written as.
 pub fn yaml_scalar(text: &str) -> Json {
     match serde_saphyr::from_str::<Json>(text) {
-        Ok(v @ (Json::Number(_) | Json::Bool(_) | Json::String(_))) => v,
+        Ok(v @ (Json::Number(_) | Json::Bool(_) | Json::String(_))) => crate::config::scalar_text(v, text.trim()),
         _ => Json::String(text.to_owned()),
     }
 }

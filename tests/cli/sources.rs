@@ -246,3 +246,26 @@ fn a_job_planned_later_gets_every_worker() {
     let ran = batchrun().job(yaml).args(&["-j", "2", "--progress", "none"]).run();
     ran.success();
 }
+
+#[test]
+fn values_arrive_as_written_and_plain_numbers_stay_numbers() {
+    let yaml = "vars:\n  v: 007\n  s: x\njobs:\n  yaml:\n    items: [18446744073709551617, -0, 007, 1.0, 1e400, 0x10, 42, 1.5]\n    command: printf '[%s]' {{ item }}\n  matrix:\n    matrix: {n: [007, 1e3]}\n    command: printf '<%s>' {{ n }} {{ v }}\n  sum:\n    matrix: {n: [41, 1.5]}\n    command: printf '(%s)' {{ n + 1 }}\n  jsonl:\n    items: {file: items.jsonl, format: jsonl}\n    command: printf '/%s/' {{ item.n }}\n  csv:\n    items: {file: items.csv, format: csv}\n    command: printf '|%s|' {{ item.n }}\n  set:\n    command: printf '=%s=' {{ s }}\n";
+    let ran = batchrun()
+        .file("items.jsonl", "{\"n\": 18446744073709551617}\n{\"n\": -0}\n{\"n\": 1e400}\n{\"n\": 5}\n")
+        .file("items.csv", "n\n007\n1.0\n")
+        .job(yaml)
+        .args(&["--output", "ordered", "--set", "s=0x1F"])
+        .run();
+    ran.success();
+    let printed: String = ran.stdout.clone();
+    for expected in [
+        "[18446744073709551617][-0][007][1.0][1e400][0x10][42][1.5]",
+        "<007><007><1e3><007>",
+        "(42)(2.5)",
+        "/18446744073709551617//-0//1e400//5/",
+        "|007||1.0|",
+        "=0x1F=",
+    ] {
+        assert!(printed.contains(expected), "{expected} not in {printed}");
+    }
+}
