@@ -639,11 +639,13 @@ fn plan_job(
     };
     let mut fast = Vec::new();
     let mut leading = Vec::new();
+    let mut names_read_again = Vec::new();
     for (name, source, what, command) in templates {
         let added = if command {
             match template::add_command(env, name.clone(), &source.value, dialect, made) {
                 Ok(analyzed) => {
                     leading.extend(analyzed.leading.iter().cloned());
+                    names_read_again.push(Arc::clone(&analyzed.names));
                     fast.push(SimpleTemplate::parse(&source.value).and_then(|t| t.with_contexts(&analyzed.contexts)));
                     Ok(())
                 }
@@ -665,6 +667,21 @@ fn plan_job(
             continue;
         }
         let template = env.get_template(&name).expect("template was just added");
+        if let Some(key) = what.strip_prefix("env `").and_then(|w| w.strip_suffix('`')) {
+            // A value from outside in an env var that the command reads as a number or code
+            // runs there as it would in the command itself.
+            let outside = template.undeclared_variables(false).iter().any(|n| !made.contains(&n.as_str()));
+            if outside && names_read_again.iter().any(|n| n.reads_again(key)) {
+                errors.push(diag(
+                    source.pos,
+                    format!(
+                        "job `{}`, {what}: holds a value, and the command reads `${key}` as a number or as code (in arithmetic, `declare -i`, or as a variable bash itself reads): the value would run as code there; compute the number in the template (`{{{{ n + 1 }}}}`) or use the variable only as `\"${key}\"` in a program's arguments",
+                        job.name
+                    ),
+                ));
+                continue;
+            }
+        }
         deferred |= template.undeclared_variables(false).iter().any(|n| unresolved.contains(n.as_str()));
         let mut unknown: Vec<String> =
             template.undeclared_variables(false).into_iter().filter(|n| !in_scope.contains(n.as_str())).collect();

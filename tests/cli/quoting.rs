@@ -320,3 +320,23 @@ fn a_value_that_reads_as_an_option_is_warned_of_once_per_job() {
     assert_eq!(checked.stderr.matches("warning:").count(), 1, "{}", checked.stderr);
     checked.stderr_has(warning);
 }
+
+#[test]
+fn a_value_through_env_is_refused_where_the_command_reads_it_as_a_number() {
+    for command in ["echo $((N + 1))", "sh -c 'echo $(( N + 1 ))'", "[[ $N -eq 1 ]]", "PS4=x; echo \"$PS4\""] {
+        let key = if command.starts_with("PS4") { "PS4" } else { "N" };
+        let yaml = format!(
+            "jobs:\n  e:\n    shell: bash\n    items: [\"a[$(touch MARKER)]\"]\n    env: {{{key}: \"{{{{ item }}}}\"}}\n    command: {}\n",
+            serde_json::to_string(command).unwrap()
+        );
+        let ran = batchrun().job(&yaml).run();
+        ran.code(2).stderr_has(&format!("env `{key}`: holds a value, and the command reads `${key}`"));
+        assert!(!ran.path("MARKER").exists(), "{command}");
+    }
+    // A value batchrun makes is only digits.
+    let yaml =
+        "jobs:\n  e:\n    range: {from: 1, to: 1}\n    env: {N: \"{{ start }}\"}\n    command: echo $((N + 1))\n";
+    let ran = batchrun().job(yaml).run();
+    ran.success();
+    assert_eq!(ran.stdout, "2\n");
+}

@@ -27,6 +27,8 @@ pub struct Analyzed {
     /// The expressions of outputs whose value begins a program's argument before any `--`:
     /// a value starting with `-` is read there as an option.
     pub leading: Vec<String>,
+    /// What the template declares and reads in arithmetic.
+    pub names: Arc<Names>,
 }
 
 /// A place in the template where no value can be placed safely.
@@ -110,14 +112,19 @@ pub fn analyze(source: &str, dialect: Dialect, made: &[&str]) -> Result<Analyzed
         return Err(AnalyzeError::Refused(Refusal { offset: raw, message: RAW_LAST.into() }));
     }
     if outputs.is_empty() {
-        return Ok(Analyzed { source: source.to_owned(), contexts: Vec::new(), leading: Vec::new() });
+        return Ok(Analyzed {
+            source: source.to_owned(),
+            contexts: Vec::new(),
+            leading: Vec::new(),
+            names: Names::scan(source),
+        });
     }
     let tree = parse(source, "<command>", syntax).map_err(AnalyzeError::Syntax)?;
 
     let names = Names::scan(source);
     let raw: Vec<(usize, usize)> = outputs.iter().copied().filter(|(start, _)| raw_outputs.contains(start)).collect();
     let mut walker = Walker {
-        lexer: Lexer::with_names(dialect, names),
+        lexer: Lexer::with_names(dialect, Arc::clone(&names)),
         holes: BTreeMap::new(),
         suffix: None,
         raw,
@@ -151,7 +158,7 @@ pub fn analyze(source: &str, dialect: Dialect, made: &[&str]) -> Result<Analyzed
         at = *end;
     }
     rewritten.push_str(&source[at..]);
-    Ok(Analyzed { source: rewritten, contexts, leading })
+    Ok(Analyzed { source: rewritten, contexts, leading, names })
 }
 
 struct Walker<'a> {

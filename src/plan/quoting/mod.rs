@@ -18,6 +18,7 @@ use minijinja::{Error, ErrorKind};
 
 pub use analyze::{Analyzed, Refusal, analyze};
 pub use lexer::Dialect;
+pub use place::Names;
 
 use crate::config::Shell;
 

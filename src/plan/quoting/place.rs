@@ -557,6 +557,14 @@ pub fn reads_stdin_as_code(simple: &Simple) -> bool {
     name_is_shell || arg_is_shell || simple.name == Name::Unknown
 }
 
+impl Names {
+    /// Whether the shell reads the variable `name` as a number, a name or code in this
+    /// template, so that a value from outside must not reach it (through `env:` either).
+    pub fn reads_again(&self, name: &str) -> bool {
+        SPECIAL_VARIABLES.contains(&name) || self.declared.contains(name) || self.arithmetic.contains(name)
+    }
+}
+
 fn assignable(name: &str, names: &Names) -> Result<(), String> {
     if SPECIAL_VARIABLES.contains(&name) {
         return Err(format!(
