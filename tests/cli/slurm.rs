@@ -231,7 +231,7 @@ jobs:
     needs: [write]
     items: {file: items.txt}
     slurm: {tasks_per_element: 1}
-    command: sh -c 'echo "{{ item }} of {{ count }}" > out.{{ index }}; true > items.txt'
+    command: sh -c 'echo "$1 of {{ count }}" > out.{{ index }}; true > items.txt' sh {{ item }}
 "#;
     let ran = slurm(job).file("items.txt", "stale\n").run();
     ran.success().stderr_has("planned use: 6 tasks").stderr_has("7 succeeded");
