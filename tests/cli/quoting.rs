@@ -340,3 +340,96 @@ fn a_value_through_env_is_refused_where_the_command_reads_it_as_a_number() {
     ran.success();
     assert_eq!(ran.stdout, "2\n");
 }
+
+/// Templates found by an adversarial pass where the reader once lost step with the shell, or
+/// where a value reached code through a substitution, a pipe, a here-document, an option, a
+/// wrapper or another variable: each is now refused, or runs with the value as plain text.
+const FOUND: &[(&str, &str, &str)] = &[
+    ("sh", "echo \\\n#'\n'; echo {{ item }} #'", "a[$(touch MARKER)]"),
+    ("sh", "echo \"$(ca\\\nse x in x) echo \" {{ item }} \";; esac)\"", "a[$(touch MARKER)]"),
+    ("bash", "ti\\\nme eval {{ item }}", "touch MARKER"),
+    ("sh", "\\\n{ eval {{ item }}; }", "touch MARKER"),
+    ("bash", "\\\n[[ {{ item }} -eq 1 ]]", "a[$(touch MARKER)]"),
+    ("sh", "echo ${x:-{} #'\n'}\necho {{ item }} #'", "a[$(touch MARKER)]"),
+    ("bash", "echo <(true)#'\necho {{ item }} #'", "a[$(touch MARKER)]"),
+    ("bash", "x=(a)#'\necho {{ item }} #'", "a[$(touch MARKER)]"),
+    ("sh", "((: #'\n'))\necho {{ item }} #'\n))", "a[$(touch MARKER)]"),
+    ("sh", "echo $[ ' ]\necho {{ item }} #'", "a[$(touch MARKER)]"),
+    ("bash", "cat <<$(x)\n$\necho {{ item }}\n$(x)", "a[$(touch MARKER)]"),
+    ("sh", "eval \"$(echo {{ item }})\"", "touch MARKER"),
+    ("sh", "$(echo {{ item }})", "touch MARKER"),
+    ("sh", "sh -c \"$(printf %s {{ item }})\"", "touch MARKER"),
+    ("bash", "declare -i x=$(echo {{ item }})", "a[$(touch MARKER)]"),
+    ("bash", "source <(echo {{ item }})", "touch MARKER"),
+    ("sh", "sh -c \"$(cat <<EOF\n{{ item }}\nEOF\n)\"", "touch MARKER"),
+    ("sh", "cat <<EOF | sh\n{{ item }}\nEOF", "touch MARKER"),
+    ("sh", "<<EOF sh\n{{ item }}\nEOF", "touch MARKER"),
+    ("sh", "{ sh; } <<EOF\n{{ item }}\nEOF", "touch MARKER"),
+    ("sh", ". /dev/stdin <<EOF\n{{ item }}\nEOF", "touch MARKER"),
+    ("sh", "xargs -I{} sh -c {} <<EOF\n{{ item }}\nEOF", "touch MARKER"),
+    ("bash", "bash <<< {{ item }}", "touch MARKER"),
+    ("sh", "printf '%s' {{ item }} | sh", "touch MARKER"),
+    ("sh", "echo \"$(printf %s {{ item }})\" | sh", "touch MARKER"),
+    ("bash", "time -p eval {{ item }}", "touch MARKER"),
+    ("bash", "coproc eval {{ item }}; wait", "touch MARKER"),
+    ("sh", "alias e=eval\ne {{ item }}", "touch MARKER"),
+    ("sh", "f ( ) { eval \"$1\"; }; f {{ item }}", "touch MARKER"),
+    ("bash", "command_not_found_handle() { eval \"$2\"; }; nosuch {{ item }}", "touch MARKER"),
+    ("sh", "sh -o errexit -c \"echo {{ item }}\"", ";touch MARKER"),
+    ("bash", "bash -O extglob -c {{ item }}", "touch MARKER"),
+    ("sh", "rbash -c {{ item }}", "touch MARKER"),
+    ("sh", "flock lock -c {{ item }}", "touch MARKER"),
+    ("sh", "script -qc {{ item }} /dev/null", "touch MARKER"),
+    ("sh", "env -S {{ item }}", "touch MARKER"),
+    ("bash", "f=-i; declare $f x={{ item }}", "a[$(touch MARKER)]"),
+    ("bash", "declare -i <(:) x={{ item }}", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; if [[ $x -eq 1 ]]; then :; fi", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; [[ -n $x && $x -eq 1 ]]", "a[$(touch MARKER)]"),
+    ("bash", "if true; then declare -i x; fi; x={{ item }}", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; y=$x; echo $((y))", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; y=x; echo $((y))", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; declare -i y=$x", "a[$(touch MARKER)]"),
+    ("bash", "for i in {{ item }}; do declare -i j=$i; done", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; arr=([$x]=1)", "$(touch MARKER)"),
+    ("bash", "x={{ item }}; s=abc; n=0; echo \"${s:${n}+x}\"", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; echo \"${!x}\"", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; printf -v \"$x\" %s hi", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; read -r \"$x\" <<< hi", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; [[ -v $x ]]", "a[$(touch MARKER)]"),
+    ("bash", "x={{ item }}; declare -n r=\"$x\"; echo \"$r\"", "a[$(touch MARKER)]"),
+    ("bash", "y=a[\\$\\(touch\\ MARKER\\)]; [ {{ item }} \"$y\" ]", "-v"),
+];
+
+#[test]
+fn what_an_adversarial_pass_found_is_refused_or_plain_text() {
+    for (shell, command, value) in FOUND {
+        let yaml = format!(
+            "jobs:\n  t:\n    shell: {shell}\n    items: [{}]\n    command: {}\n",
+            serde_json::to_string(value).unwrap(),
+            serde_json::to_string(command).unwrap()
+        );
+        let ran = batchrun().job(&yaml).run();
+        assert!(matches!(ran.code, 0..=2), "{shell}: {command:?}: exit {}: {}", ran.code, ran.stderr);
+        assert!(!ran.path("MARKER").exists(), "{shell}: {command:?}: the value ran as code\n{}", ran.stderr);
+    }
+}
+
+#[test]
+fn safe_commands_an_adversarial_pass_found_refused_are_accepted() {
+    for (shell, command) in [
+        ("bash", "printf '[%s]' {% for f in [1, 2] %}{{ item }} {% endfor %}"),
+        ("bash", "cat <(printf '[%s]' {{ item }})"),
+        ("bash", "declare +i x={{ item }}; printf '[%s]' \"$x\""),
+        ("sh", "printf '%s' x | sh -s -- {{ item }}; printf '[%s]' {{ item }}"),
+        ("sh", "[ {{ item }} = \"$HOME\" ] || printf '[%s]' {{ item }}"),
+    ] {
+        let yaml = format!(
+            "jobs:\n  t:\n    shell: {shell}\n    items: [\"a[$(touch MARKER)]\"]\n    command: {}\n",
+            serde_json::to_string(command).unwrap()
+        );
+        let ran = batchrun().job(&yaml).run();
+        assert_eq!(ran.code, 0, "{shell}: {command:?}: {}", ran.stderr);
+        assert!(ran.stdout.contains("[a[$(touch MARKER)]"), "{command:?}: {}", ran.stdout);
+        assert!(!ran.path("MARKER").exists(), "{command:?}");
+    }
+}

@@ -132,6 +132,8 @@ pub fn analyze(source: &str, dialect: Dialect, made: &[&str]) -> Result<Analyzed
         leading: Vec::new(),
     };
     walker.walk_one(&tree).map_err(AnalyzeError::Refused)?;
+    let end = source.len().saturating_sub(1);
+    walker.lexer.finish().map_err(|message| AnalyzeError::Refused(Refusal { offset: end, message }))?;
     walker.close_suffix(true);
     let leading: Vec<String> = outputs
         .iter()

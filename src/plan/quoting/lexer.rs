@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::place::{self, Names, Simple, Target};
+use super::place::{self, Names, Sep, Simple, Target};
 
 /// Which shell will read the command: under `Posix` only what dash and bash read alike is
 /// accepted.
@@ -103,8 +103,10 @@ enum CmdKind {
     Top,
     /// `$(…)`.
     Subst,
-    /// `(…)`, `<(…)`.
+    /// `<(…)`, `>(…)`: a process substitution, inside a word.
     Paren,
+    /// `(…)`: a subshell, or a function's `()`; a new command follows it.
+    Subshell,
     /// `[[ … ]]`.
     Test,
     /// `NAME=(…)`: an array's elements.
@@ -190,7 +192,8 @@ impl Frame {
         match self {
             Frame::Cmd { kind: CmdKind::Top, .. } => "the command line",
             Frame::Cmd { kind: CmdKind::Subst, .. } => "`$(…)`",
-            Frame::Cmd { kind: CmdKind::Paren, .. } => "`(…)`",
+            Frame::Cmd { kind: CmdKind::Paren, .. } => "`<(…)`",
+            Frame::Cmd { kind: CmdKind::Subshell, .. } => "`(…)`",
             Frame::Cmd { kind: CmdKind::Test, .. } => "`[[ … ]]`",
             Frame::Cmd { kind: CmdKind::Array, .. } => "an array assignment `NAME=(…)`",
             Frame::Double { .. } => "double quotes",
@@ -366,6 +369,9 @@ impl Lexer {
                 match c {
                     '(' => self.set_pend(Pend::DollarParen),
                     '{' => self.push(Frame::Param { in_double, depth: 0, pend: Pend::None }),
+                    '[' if self.dialect == Dialect::Posix => {
+                        return Err("`$[…]` is bash's old arithmetic, which dash prints as text: use `$((…))`".into());
+                    }
                     '[' => self.push(Frame::OldArith { depth: 0 }),
                     '\'' if !in_double && !self.in_heredoc_top() => match self.dialect {
                         Dialect::Bash => self.push(Frame::AnsiC { escape: false }),
@@ -415,7 +421,7 @@ impl Lexer {
     }
 
     fn step_cmd(&mut self, c: char) -> Result<Flow, String> {
-        let Some(Frame::Cmd { kind, word, pend, delim, simple, .. }) = self.frames.last_mut() else {
+        let Some(Frame::Cmd { kind, word, pend, delim, simple, heredocs }) = self.frames.last_mut() else {
             return Ok(Flow::Done);
         };
         let kind = *kind;
@@ -425,6 +431,8 @@ impl Lexer {
         }
         match pending {
             Pend::Escape => {
+                // A backslash-newline is removed before the shell reads words: it leaves the
+                // word as it was.
                 if c != '\n' {
                     add_to_word(word, None);
                     simple.quoted(Some(c));
@@ -447,6 +455,10 @@ impl Lexer {
                     }
                     '&' => simple.retarget(Target::Dup),
                     '>' => {}
+                    '(' => {
+                        simple.process_substitution();
+                        self.push(Frame::cmd(CmdKind::Paren));
+                    }
                     _ => return Ok(Flow::Again),
                 }
                 return Ok(Flow::Done);
@@ -455,6 +467,10 @@ impl Lexer {
                 match c {
                     '&' => simple.retarget(Target::Dup),
                     '>' | '|' => {}
+                    '(' => {
+                        simple.process_substitution();
+                        self.push(Frame::cmd(CmdKind::Paren));
+                    }
                     _ => return Ok(Flow::Again),
                 }
                 return Ok(Flow::Done);
@@ -466,7 +482,9 @@ impl Lexer {
                     *pend = Pend::Great;
                     return Ok(Flow::Done);
                 }
-                simple.separate();
+                if simple.separate(Sep::List)? {
+                    mark_code(heredocs);
+                }
                 return Ok(Flow::Again);
             }
             Pend::LessLess => {
@@ -496,13 +514,22 @@ impl Lexer {
             }
             Pend::Paren => {
                 if c == '(' {
+                    if self.dialect == Dialect::Posix {
+                        return Err("`((…))` is bash arithmetic, which dash reads as two subshells: use `shell: bash`, or `[ \"$((…))\" -ne 0 ]`".into());
+                    }
                     self.push(Frame::Arith { depth: 0, closing: false, pend: Pend::None });
                     return Ok(Flow::Done);
                 }
-                self.push(Frame::cmd(CmdKind::Paren));
+                self.push(Frame::cmd(CmdKind::Subshell));
                 return Ok(Flow::Again);
             }
             Pend::None => {}
+        }
+        if kind == CmdKind::Test && matches!(c, '(' | ')') {
+            // Inside `[[ … ]]` parentheses group tests and belong to a regex's word.
+            add_to_word(word, Some(c));
+            simple.literal(c);
+            return Ok(Flow::Done);
         }
         if c == '#' {
             match word {
@@ -517,11 +544,7 @@ impl Lexer {
             }
         }
         match c {
-            '\\' => {
-                *pend = Pend::Escape;
-                add_to_word(word, None);
-                simple.quoted(None);
-            }
+            '\\' => *pend = Pend::Escape,
             '\'' => {
                 add_to_word(word, None);
                 simple.quoted(None);
@@ -569,7 +592,12 @@ impl Lexer {
                         self.push(Frame::cmd(CmdKind::Array));
                         return Ok(Flow::Done);
                     }
-                    _ => simple.separate(),
+                    _ => {
+                        let sep = if c == '|' { Sep::Pipe } else { Sep::List };
+                        if simple.separate(sep)? {
+                            mark_code(heredocs);
+                        }
+                    }
                 }
                 match c {
                     '\n' if !heredocs.is_empty() => {
@@ -579,14 +607,17 @@ impl Lexer {
                         self.push(Frame::HereDoc { spec, rest: specs, pend: Pend::None, line_start: true });
                     }
                     '(' if at_start => *pend = Pend::Paren,
-                    '(' => self.push(Frame::cmd(CmdKind::Paren)),
-                    ')' if matches!(kind, CmdKind::Subst | CmdKind::Paren | CmdKind::Array) => {
+                    '(' => self.push(Frame::cmd(CmdKind::Subshell)),
+                    ')' if matches!(kind, CmdKind::Subst | CmdKind::Paren | CmdKind::Subshell | CmdKind::Array) => {
                         self.pop();
                         if let Some(Frame::Cmd { word, simple, .. }) = self.frames.last_mut() {
-                            *word = if kind == CmdKind::Subst { Word::Opaque } else { Word::Start };
-                            if kind == CmdKind::Paren {
+                            if kind == CmdKind::Subshell {
                                 // After a subshell or a function's `()`, a new command starts.
+                                *word = Word::Start;
                                 *simple = Simple::default();
+                            } else {
+                                // The substitution or the array was part of a word, which goes on.
+                                *word = Word::Opaque;
                             }
                         }
                     }
@@ -618,7 +649,7 @@ impl Lexer {
                 self.pop();
                 Ok(Some(Flow::Again))
             }
-            "case" if matches!(kind, CmdKind::Subst | CmdKind::Paren) => Err(
+            "case" if matches!(kind, CmdKind::Subst | CmdKind::Paren | CmdKind::Subshell) => Err(
                 "`case` inside `$(…)` or `(…)`: its patterns' `)` cannot be told apart from the closing one here; use `if`, or run the `case` outside the substitution".into(),
             ),
             _ => Ok(None),
@@ -655,6 +686,9 @@ impl Lexer {
             }
             DelimQuote::No => match c {
                 ' ' | '\t' if !d.started => {}
+                '$' | '`' => {
+                    return Err("a here-document delimiter with `$` or a backtick: the shells read such a word differently; write a plain word (`<<EOF`)".into());
+                }
                 '\'' | '"' | '\\' => {
                     d.quoted = true;
                     d.started = true;
@@ -733,9 +767,9 @@ impl Lexer {
             return Ok(flow);
         }
         let Some(Frame::Param { depth, pend, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
+        let _ = depth;
         match c {
-            '{' => *depth += 1,
-            '}' if *depth > 0 => *depth -= 1,
+            // Only a `${` nests (its own frame): a bare `{` is text, and the first `}` ends it.
             '}' => self.pop(),
             '\\' => *pend = Pend::Escape,
             '$' => *pend = Pend::Dollar,
@@ -794,7 +828,9 @@ impl Lexer {
     /// a line that only begins with its delimiter.
     fn heredoc_nested(&self) -> bool {
         let Some(at) = self.heredoc_index() else { return false };
-        self.frames[..at].iter().any(|f| matches!(f, Frame::Cmd { kind: CmdKind::Subst | CmdKind::Paren, .. }))
+        self.frames[..at]
+            .iter()
+            .any(|f| matches!(f, Frame::Cmd { kind: CmdKind::Subst | CmdKind::Paren | CmdKind::Subshell, .. }))
     }
 
     fn step_heredoc(&mut self, c: char) -> Result<Flow, String> {
@@ -872,13 +908,13 @@ impl Lexer {
                 }
                 Pend::Paren => {
                     self.set_pend(Pend::None);
-                    self.push(Frame::cmd(CmdKind::Paren));
+                    self.push(Frame::cmd(CmdKind::Subshell));
                 }
                 Pend::Less | Pend::Great => self.set_pend(Pend::None),
                 Pend::Amp => {
                     self.set_pend(Pend::None);
                     if let Some(simple) = self.simple() {
-                        simple.separate();
+                        simple.separate(Sep::List)?;
                     }
                 }
                 Pend::LessLess => {
@@ -946,18 +982,12 @@ impl Lexer {
                 let delimiter = spec.delimiter.clone();
                 self.line = Line::Unknown;
                 let nested = self.heredoc_nested();
+                self.place(output)?;
                 return Ok((Spot::HereDoc { delimiter, prefix, nested }, false));
             }
             _ => return Err("a value cannot be placed here".into()),
         };
-        let (dialect, names) = (self.dialect, Arc::clone(&self.names));
-        let mut leading = false;
-        if let Some(simple) = self.simple() {
-            match output {
-                Output::Escaped => leading = simple.place(dialect, &names)?,
-                Output::Raw | Output::Made => simple.opaque(),
-            }
-        }
+        let leading = self.place(output)?;
         // A value in a nested context on a here-document line: that line must not be able to
         // become the delimiter.
         if let (Some(delimiter), Line::Known(text)) = (self.delimiter(), &self.line) {
@@ -969,6 +999,57 @@ impl Lexer {
             self.line = Line::Unknown;
         }
         Ok((spot, leading))
+    }
+
+    /// Holds the value to the allowlist in its own simple command, and then, where that
+    /// command is a substitution (`$(…)`, `<(…)`), its output to the place it lands in the
+    /// command around it: `eval "$(echo {{ v }})"` runs the value as surely as `eval {{ v }}`.
+    fn place(&mut self, output: Output) -> Result<bool, String> {
+        let (dialect, names) = (self.dialect, Arc::clone(&self.names));
+        let mut leading = false;
+        // How what holds the value reaches the next command frame down: `None` while the value
+        // itself sits in that frame's current word.
+        let mut via: Option<CmdKind> = None;
+        // The value is in a here-document body, which the next command frame down reads.
+        let mut in_body = false;
+        for frame in self.frames.iter_mut().rev() {
+            match frame {
+                Frame::HereDoc { .. } => in_body = true,
+                Frame::Cmd { kind, simple, .. } => {
+                    if in_body {
+                        // The body feeds this command, whose output goes where it goes.
+                        in_body = false;
+                    } else {
+                        match via {
+                            None if output != Output::Escaped => {
+                                simple.opaque();
+                                return Ok(false);
+                            }
+                            None => leading = simple.place(dialect, &names)?,
+                            Some(CmdKind::Subst | CmdKind::Paren) => simple.check(dialect, &names).map_err(|why| {
+                                format!("a value inside a substitution whose output lands where it may not: {why}")
+                            })?,
+                            // A subshell's output is its standard output, not a word.
+                            Some(_) => break,
+                        }
+                    }
+                    if output != Output::Escaped {
+                        return Ok(false);
+                    }
+                    via = Some(*kind);
+                }
+                _ => {}
+            }
+        }
+        Ok(leading)
+    }
+
+    /// The template's end: what only a whole command shows is checked for its last command.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if let Some(Frame::Cmd { simple, .. }) = self.frames.first_mut() {
+            simple.separate(Sep::List)?;
+        }
+        Ok(())
     }
 
     /// Where a block's branches meet: the one state both ends agree on, or why they do not.
@@ -1020,6 +1101,14 @@ impl Lexer {
         } else {
             format!("its branches end in different shell states: one inside {da}, one inside {db}")
         })
+    }
+}
+
+/// A command on the line reads its standard input as shell code: the here-documents announced
+/// on the line may feed it (`cat <<EOF | sh`).
+fn mark_code(heredocs: &mut [HereSpec]) {
+    for spec in heredocs {
+        spec.code = true;
     }
 }
 

@@ -121,10 +121,19 @@ const DECLARING: &[&str] = &["export", "local", "readonly", "declare", "typeset"
 const PLAIN_DECLARE_OPTIONS: &str = "xrglut";
 
 /// Programs that run their `-c` argument (or their standard input) as shell code.
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "posh", "yash"];
+const SHELLS: &[&str] = &["sh", "bash", "rbash", "dash", "zsh", "ksh", "mksh", "ash", "posh", "yash", "busybox"];
+
+/// Programs that hand their arguments, or some of them, to a shell (`ssh host CMD`, `watch CMD`,
+/// `su -c CMD`, `flock F -c CMD`, `script -c CMD`, GNU `parallel`): a value among their
+/// arguments may be read as code by a shell batchrun does not see.
+const SHELL_RUNNERS: &[&str] = &["ssh", "watch", "su", "runuser", "flock", "script", "parallel", "sshpass"];
+
+/// Programs that run the command their arguments name.
+const WRAPPERS: &[&str] =
+    &["sudo", "doas", "env", "nice", "nohup", "timeout", "stdbuf", "xargs", "ionice", "chrt", "taskset"];
 
 /// Reserved words after which the next word starts a new command.
-const LEADING_KEYWORDS: &[&str] = &["if", "then", "else", "elif", "do", "while", "until", "!", "{", "time"];
+const LEADING_KEYWORDS: &[&str] = &["if", "then", "else", "elif", "do", "while", "until", "!", "{", "time", "coproc"];
 /// Reserved words that end a compound command.
 const CLOSING_KEYWORDS: &[&str] = &["fi", "done", "}", "esac"];
 
@@ -185,6 +194,8 @@ struct Cur {
     subscript: bool,
     /// The word's text is not the same in every `{% if %}` branch.
     unsure: bool,
+    /// The word holds a value.
+    value: bool,
 }
 
 impl Cur {
@@ -207,6 +218,8 @@ struct Arg {
     literal: Option<String>,
     /// Its text up to its first expansion or value.
     head: String,
+    /// It holds a value.
+    value: bool,
 }
 
 impl Arg {
@@ -220,8 +233,9 @@ impl Arg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Args {
     Known(Vec<Arg>),
-    /// Differs between `{% if %}` branches or loop passes.
-    Unsure,
+    /// Differs between `{% if %}` branches or loop passes after the words all of them share
+    /// (`printf '%s\n' {% for f in fs %}{{ f }} {% endfor %}` keeps `'%s\n'`).
+    Unsure(Vec<Arg>),
 }
 
 /// One simple command as the lexer reads it.
@@ -232,6 +246,12 @@ pub struct Simple {
     args: Args,
     cur: Cur,
     target: Option<Target>,
+    /// Right after the keyword `time`, which takes `-p`.
+    after_time: bool,
+    /// A value was placed in this command.
+    has_value: bool,
+    /// A value was placed in an earlier command of this pipeline, whose output this one reads.
+    piped: bool,
 }
 
 impl Default for Simple {
@@ -242,8 +262,20 @@ impl Default for Simple {
             args: Args::Known(Vec::new()),
             cur: Cur::default(),
             target: None,
+            after_time: false,
+            has_value: false,
+            piped: false,
         }
     }
+}
+
+/// What ends a simple command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sep {
+    /// `|`: the next command reads this one's output.
+    Pipe,
+    /// `;`, `&`, `&&`, `||`, a newline, a parenthesis.
+    List,
 }
 
 impl Simple {
@@ -308,6 +340,7 @@ impl Simple {
         if !cur.started {
             return;
         }
+        let after_time = std::mem::take(&mut self.after_time);
         if self.target.take().is_some() {
             return;
         }
@@ -320,8 +353,10 @@ impl Simple {
                 }
                 match keyword {
                     Some(k) if LEADING_KEYWORDS.contains(&k) || CLOSING_KEYWORDS.contains(&k) => {
-                        *self = Simple::default()
+                        *self = Simple { after_time: k == "time", piped: self.piped, ..Simple::default() }
                     }
+                    // `time -p`, `time --`: options of the keyword, not a command.
+                    Some("-p" | "--") if after_time => self.stage = Stage::Prefix,
                     Some("for" | "select") => self.stage = Stage::ForName,
                     Some("case") => self.stage = Stage::CaseWord,
                     Some("function") => self.stage = Stage::FunctionName,
@@ -333,7 +368,7 @@ impl Simple {
             }
             Stage::Args => {
                 if let Args::Known(args) = &mut self.args {
-                    args.push(Arg { literal: cur.literal(), head: cur.text });
+                    args.push(Arg { literal: cur.literal(), head: cur.text, value: cur.value });
                 }
             }
             Stage::ForName => self.stage = Stage::ForIn(cur.text),
@@ -345,7 +380,7 @@ impl Simple {
             }
             Stage::ForList(name) => self.stage = Stage::ForList(name),
             Stage::CaseWord => self.stage = Stage::CaseIn,
-            Stage::CaseIn | Stage::FunctionName => *self = Simple::default(),
+            Stage::CaseIn | Stage::FunctionName => *self = Simple { piped: self.piped, ..Simple::default() },
         }
     }
 
@@ -360,6 +395,12 @@ impl Simple {
         self.target = Some(target);
     }
 
+    /// `<(` or `>(`: not a redirection but a process substitution, a word of its own.
+    pub fn process_substitution(&mut self) {
+        self.target = None;
+        self.opaque();
+    }
+
     /// A redirection operator turned out to be another one (`>` then `&`).
     pub fn retarget(&mut self, target: Target) {
         if self.target.is_some() {
@@ -367,11 +408,98 @@ impl Simple {
         }
     }
 
-    /// A separator (`;`, `&`, `|`, a newline, a parenthesis): the next word starts a new command.
-    pub fn separate(&mut self) {
+    /// A separator: the next word starts a new command. Refuses what only the whole command
+    /// shows (a `test` operand read as an option, a shell reading a value from its pipe);
+    /// `Ok(true)` when the command reads its standard input as shell code.
+    pub fn separate(&mut self, sep: Sep) -> Result<bool, String> {
         self.end_word();
+        let code = self.stdin_is_code();
+        if code && self.piped {
+            return Err(PIPED.into());
+        }
+        self.check_test()?;
+        let piped = self.piped || self.has_value;
         // `for x in a b; do`: the `;` ends the list, and `do` is read as a keyword next.
-        *self = Simple::default();
+        *self = Simple { piped: sep == Sep::Pipe && piped, ..Simple::default() };
+        Ok(code)
+    }
+
+    /// Whether the command reads its standard input as shell code: a shell with no `-c` and
+    /// no script file (`| sh`, `bash <<EOF`, `sudo sh -s`), `.`/`source`, or a command the
+    /// template does not name.
+    pub fn stdin_is_code(&self) -> bool {
+        let name = match &self.name {
+            Name::None => return false,
+            Name::Unknown => return true,
+            Name::Known(name) => name.as_str(),
+        };
+        if matches!(name, "." | "source") {
+            return true;
+        }
+        let args = match &self.args {
+            Args::Known(args) => args,
+            Args::Unsure(shared) => {
+                return is_shell(name) || shared.iter().any(|a| a.literal.as_deref().is_some_and(is_shell));
+            }
+        };
+        let words: Vec<Option<&str>> =
+            std::iter::once(Some(name)).chain(args.iter().map(|a| a.literal.as_deref())).collect();
+        // `xargs sh -c …` runs a shell on what it reads.
+        let xargs = words.iter().position(|w| w.is_some_and(|w| base(w) == "xargs"));
+        if xargs.is_some_and(|x| words[x..].iter().any(|w| w.is_some_and(is_shell))) {
+            return true;
+        }
+        let Some(shell) = words.iter().position(|w| w.is_some_and(is_shell)) else { return false };
+        let mut reads_stdin = true;
+        let mut rest = words[shell + 1..].iter();
+        while let Some(word) = rest.next() {
+            match word {
+                None => return true,
+                Some(w) if w.starts_with('-') && !w.starts_with("--") => {
+                    if w.contains('c') {
+                        return false;
+                    }
+                    if w.contains('s') {
+                        return true;
+                    }
+                    if w.ends_with(['o', 'O']) {
+                        rest.next();
+                    }
+                }
+                Some(w) if w.starts_with('+') || w.starts_with("--") => {}
+                // A script file: its own stdin is data, unless `-s` came first.
+                Some(_) => {
+                    reads_stdin = false;
+                    break;
+                }
+            }
+        }
+        reads_stdin
+    }
+
+    /// In `test`/`[`, a value read as an operator (`-v`) makes bash read the next operand as
+    /// a variable name, so a value may not stand right before an operand the template does not
+    /// fix, unless an operator written in the template says how it is read.
+    fn check_test(&self) -> Result<(), String> {
+        let (Name::Known(name), Args::Known(args)) = (&self.name, &self.args) else { return Ok(()) };
+        if name != "test" && name != "[" {
+            return Ok(());
+        }
+        let written = |i: usize| args.get(i).and_then(|a| a.literal.as_deref());
+        for (i, arg) in args.iter().enumerate() {
+            if !arg.value {
+                continue;
+            }
+            let prev = i.checked_sub(1).and_then(written);
+            let next = args.get(i + 1);
+            let fixed_by_prev = prev.is_some_and(|p| TEST_BINARY.contains(&p) || TEST_UNARY.contains(&p));
+            let fixed_by_next = written(i + 1).is_some_and(|n| TEST_BINARY.contains(&n));
+            let next_unfixed = next.is_some_and(|n| n.literal.is_none());
+            if next_unfixed && !fixed_by_prev && !fixed_by_next {
+                return Err("a value in `test`/`[` right before an operand the template does not fix: the value could be `-v`, which reads that operand as a variable name; put a written operator between them (`[ \"{{ a }}\" = \"$b\" ]`)".into());
+            }
+        }
+        Ok(())
     }
 
     fn declaring(&self) -> bool {
@@ -392,9 +520,12 @@ impl Simple {
         Simple {
             stage: if a.stage == b.stage { a.stage.clone() } else { Stage::Args },
             name: if a.name == b.name && a.stage == b.stage { a.name.clone() } else { Name::Unknown },
-            args: if a.args == b.args { a.args.clone() } else { Args::Unsure },
+            args: if a.args == b.args { a.args.clone() } else { Args::Unsure(shared_prefix(&a.args, &b.args)) },
             cur,
             target: if a.target == b.target { a.target } else { Some(Target::Dup) },
+            after_time: a.after_time && b.after_time,
+            has_value: a.has_value || b.has_value,
+            piped: a.piped || b.piped,
         }
     }
 
@@ -406,6 +537,8 @@ impl Simple {
         let verdict = self.verdict(dialect, names).map(|()| self.begins_an_option());
         self.cur.started = true;
         self.cur.opaque = true;
+        self.cur.value = true;
+        self.has_value = true;
         verdict
     }
 
@@ -424,9 +557,19 @@ impl Simple {
             && !words().any(|w| w == "--" || is_shell(w))
     }
 
+    /// Whether a substitution's output, holding a value, is read as plain text in the current
+    /// word; the command then holds a value too (for a pipe into a shell).
+    pub fn check(&mut self, dialect: Dialect, names: &Names) -> Result<(), String> {
+        self.has_value = true;
+        self.verdict(dialect, names)
+    }
+
     fn verdict(&self, dialect: Dialect, names: &Names) -> Result<(), String> {
         if let Some(target) = self.target {
             return match (target, dialect) {
+                (Target::HereString, _) if self.stdin_is_code() || self.name == Name::None => Err(
+                    "a value in a here-string that a shell (or a command the template does not name yet) reads as code: pass it as an argument, or through `env:`".into(),
+                ),
                 (Target::File, _) | (Target::HereString, Dialect::Bash) => Ok(()),
                 (Target::Dup, _) => Err(DUP.into()),
                 (Target::HereString, Dialect::Posix) => Err(
@@ -458,7 +601,7 @@ impl Simple {
             Name::Known(name) => name.as_str(),
             Name::None | Name::Unknown => return Err(UNKNOWN_COMMAND.into()),
         };
-        if names.functions.contains(name) {
+        if names.functions.contains(name) || (names.functions.contains(NOT_FOUND) && !BUILTINS.contains(&name)) {
             return Err(format!(
                 "a value as an argument of `{name}`, a shell function of this command: its body is shell code that may read the value as a name, a number or code; pass the value through `env:` instead"
             ));
@@ -469,10 +612,15 @@ impl Simple {
         if PLAIN_BUILTINS.contains(&name) {
             return Ok(());
         }
-        let Args::Known(args) = &self.args else {
-            return Err(format!(
-                "a value among arguments of `{name}` that differ between `{{% if %}}` branches: batchrun cannot tell how `{name}` reads it; write the arguments before it in every branch alike"
-            ));
+        let args = match &self.args {
+            Args::Known(args) => args,
+            // The format came before the words that differ.
+            Args::Unsure(shared) if name == "printf" && printf_argument(shared).is_ok() => return Ok(()),
+            Args::Unsure(_) => {
+                return Err(format!(
+                    "a value among arguments of `{name}` that differ between `{{% if %}}` branches or loop passes: batchrun cannot tell how `{name}` reads it; write the arguments before it in every branch alike"
+                ));
+            }
         };
         match name {
             "printf" => printf_argument(args),
@@ -487,12 +635,19 @@ impl Simple {
                 _ => Ok(()),
             },
             n if DECLARING.contains(&n) => {
+                if args.iter().any(|a| a.literal.is_none()) {
+                    return Err(format!(
+                        "a value among arguments of `{name}` some of which the template does not fix (a `$var` or another value could be `-i` or `-n`): write `{name}`'s options and names in the template"
+                    ));
+                }
                 let written = args.iter().filter_map(|a| a.literal.as_ref());
                 for option in written.filter(|a| a.starts_with('-') || a.starts_with('+')) {
                     if option == "--" {
                         continue;
                     }
-                    if let Some(flag) = option[1..].chars().find(|c| !PLAIN_DECLARE_OPTIONS.contains(*c)) {
+                    // `+i` takes a flag away: only `-` can make the value more than text.
+                    let plain = if option.starts_with('+') { "xrglutinaA" } else { PLAIN_DECLARE_OPTIONS };
+                    if let Some(flag) = option[1..].chars().find(|c| !plain.contains(*c)) {
                         return Err(format!(
                             "a value in `{name} {option}`: `-{flag}` makes bash read the value as a number, a name or an array; assign it plainly (`{name} NAME=\"{{{{ x }}}}\"`) and convert it in a program"
                         ));
@@ -514,9 +669,31 @@ impl Simple {
     /// A program's argument is plain text, except where a shell among the command's words
     /// (`sudo sh -c …`) reads its options or its script.
     fn program_argument(&self, name: &str) -> Result<(), String> {
-        let Args::Known(args) = &self.args else {
-            return if is_shell(name) { Err(SHELL_SCRIPT.into()) } else { Ok(()) };
+        let args = match &self.args {
+            Args::Known(args) => args,
+            Args::Unsure(shared) => {
+                let shell = is_shell(name) || shared.iter().any(|a| a.literal.as_deref().is_some_and(is_shell));
+                let runner = [name]
+                    .into_iter()
+                    .chain(shared.iter().filter_map(|a| a.literal.as_deref()))
+                    .any(|w| SHELL_RUNNERS.contains(&base(w)));
+                return if shell || runner { Err(SHELL_SCRIPT.into()) } else { Ok(()) };
+            }
         };
+        let words = || std::iter::once(name).chain(args.iter().filter_map(|a| a.literal.as_deref()));
+        // A runner is the command, or the command a wrapper runs (`sudo su -c …`); elsewhere its
+        // name is likelier an ordinary word (`git commit -m script`).
+        let wrapped = WRAPPERS.contains(&base(name));
+        let runs = |w: &&str| SHELL_RUNNERS.contains(&base(w));
+        if let Some(runner) = if wrapped { words().find(runs) } else { Some(name).filter(runs) } {
+            return Err(format!(
+                "a value among the arguments of `{runner}`, which hands its command to a shell that reads it as code; pass the value through `env:` (or a file) and let the inner command read it"
+            ));
+        }
+        if words().any(|w| base(w) == "env") && words().any(|w| w.starts_with("-S") || w.starts_with("--split-string"))
+        {
+            return Err("a value after `env -S`, which splits its text into a command: give the command's words to `env` one by one".into());
+        }
         if is_shell(name) {
             return shell_argument(args);
         }
@@ -529,10 +706,27 @@ impl Simple {
 
 /// A value after a shell's `words` so far: plain text once its script (or script file) came.
 fn shell_argument(words: &[Arg]) -> Result<(), String> {
-    for word in words {
+    let mut words = words.iter();
+    let mut stdin_script = false;
+    while let Some(word) = words.next() {
         match word.literal.as_deref() {
+            // `sh -s -- ARGS`: the script comes from standard input, the rest are its arguments.
+            Some("--") if stdin_script => return Ok(()),
+            Some(w) if w.starts_with('-') && !w.starts_with("--") && w.contains('s') && !w.contains('c') => {
+                stdin_script = true;
+            }
             // An earlier value among the shell's options could have been `-c`.
             None if word.may_be_option() => return Err(SHELL_SCRIPT.into()),
+            // Options that take the next word: `-o errexit`, `-euo pipefail`, `-O extglob`,
+            // `--rcfile FILE`.
+            Some(w)
+                if (w.starts_with('-') || w.starts_with('+')) && !w.starts_with("--") && w.ends_with(['o', 'O']) =>
+            {
+                words.next();
+            }
+            Some("--rcfile" | "--init-file") => {
+                words.next();
+            }
             Some(w) if w.len() > 1 && (w.starts_with('-') || w.starts_with('+')) => {}
             // The script (or its file) came earlier: this is an argument of it.
             _ => return Ok(()),
@@ -542,20 +736,31 @@ fn shell_argument(words: &[Arg]) -> Result<(), String> {
     Err(SHELL_SCRIPT.into())
 }
 
-fn is_shell(word: &str) -> bool {
-    let base = word.rsplit('/').next().unwrap_or(word);
-    SHELLS.contains(&base)
+/// A program's name without its folder.
+fn base(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
 }
 
-/// Whether a program with these words reads a here-document as a shell script.
-pub fn reads_stdin_as_code(simple: &Simple) -> bool {
-    let name_is_shell = matches!(&simple.name, Name::Known(n) if is_shell(n));
-    let arg_is_shell = match &simple.args {
-        Args::Known(args) => args.iter().filter_map(|a| a.literal.as_deref()).any(is_shell),
-        Args::Unsure => true,
-    };
-    name_is_shell || arg_is_shell || simple.name == Name::Unknown
+fn is_shell(word: &str) -> bool {
+    SHELLS.contains(&base(word))
 }
+
+/// bash's hook for a command it cannot find: when a template defines it, every program's
+/// arguments may reach shell code.
+const NOT_FOUND: &str = "command_not_found_handle";
+
+/// Whether a command with these words so far reads a here-document as a shell script; a
+/// here-document before the command's name (`<<EOF sh`, `{ sh; } <<EOF`) counts as one.
+pub fn reads_stdin_as_code(simple: &Simple) -> bool {
+    simple.name == Name::None || simple.stdin_is_code()
+}
+
+const TEST_BINARY: &[&str] =
+    &["=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"];
+const TEST_UNARY: &[&str] = &[
+    "-b", "-c", "-d", "-e", "-f", "-g", "-h", "-k", "-n", "-p", "-r", "-s", "-t", "-u", "-w", "-x", "-z", "-G", "-L",
+    "-N", "-O", "-S",
+];
 
 impl Names {
     /// Whether the shell reads the variable `name` as a number, a name or code in this
@@ -584,6 +789,15 @@ fn assignable(name: &str, names: &Names) -> Result<(), String> {
     Ok(())
 }
 
+/// The words two argument lists share from their start.
+fn shared_prefix(a: &Args, b: &Args) -> Vec<Arg> {
+    let words = |args: &Args| match args {
+        Args::Known(w) | Args::Unsure(w) => w.clone(),
+    };
+    let (a, b) = (words(a), words(b));
+    a.into_iter().zip(b).take_while(|(x, y)| x == y).map(|(x, _)| x).collect()
+}
+
 fn printf_argument(args: &[Arg]) -> Result<(), String> {
     let mut words = args.iter().map(|a| a.literal.as_deref());
     while let Some(word) = words.next() {
@@ -606,6 +820,7 @@ const DUP: &str = "a value after `>&` or `<&`: bash expands that word a second t
 const SUBSCRIPT: &str = "a value inside an array subscript (`a[…]`): bash evaluates a subscript as arithmetic, running any `$(…)` in it; use a subscript written in the template, or pass the value to a program";
 const NAME: &str = "a value as the name of the command to run: the shell would look it up as a builtin or a function too; write the command in the template, or run a program the value names with `env -- {{ x }}`";
 const UNKNOWN_COMMAND: &str = "a value as an argument of a command the template does not name (its name comes from a value, an expansion or differs between branches): batchrun cannot tell whether the shell reads it as code; write the command's name in the template";
+const PIPED: &str = "a value earlier in this pipeline reaches a shell that reads its standard input as code (`… | sh`, `| source /dev/stdin`): pass the value to the script as an argument (`sh -s -- {{ x }}`) or through `env:`";
 const SHELL_SCRIPT: &str = "a value in the script of a shell's `-c`: that shell reads it as code; pass it as an argument after the script instead (`sh -c 'echo \"$1\"' sh {{ x }}`)";
 
 impl Names {
@@ -613,11 +828,27 @@ impl Names {
     /// the template's whole text, quotes and Jinja tags included, so it may find more names than
     /// the shell would: a name found here only makes batchrun refuse more.
     pub fn scan(source: &str) -> Arc<Names> {
+        // A backslash-newline is gone before the shell reads words.
+        let source = source.replace("\\\n", "");
         let mut names = Names::default();
-        for segment in shell_words(source) {
-            scan_segment(&segment, &mut names);
+        let mut assignments = Vec::new();
+        for segment in shell_words(&source) {
+            scan_segment(&segment, &mut names, &mut assignments);
         }
-        scan_arithmetic(source, &mut names);
+        scan_arithmetic(&source, &mut names);
+        // A value assigned to a name read again reaches that place too: `y=$x; $((y))`,
+        // `y=x; $((y))` (arithmetic reads a name's value as an expression), `declare -i y=$x`.
+        loop {
+            let before = names.arithmetic.len();
+            for (name, value) in &assignments {
+                if names.arithmetic.contains(name) || names.declared.contains(name) {
+                    identifiers(value, &mut names.arithmetic);
+                }
+            }
+            if names.arithmetic.len() == before {
+                break;
+            }
+        }
         Arc::new(names)
     }
 }
@@ -636,8 +867,10 @@ fn shell_words(source: &str) -> Vec<Vec<String>> {
         match c {
             ';' | '&' | '|' | '\n' | '(' | ')' | '{' | '}' | '`' => {
                 end_word(&mut word, &mut segments);
-                if c == '(' && chars.peek() == Some(&')') {
-                    // `f()`: the word before was a function's name.
+                let mut ahead = chars.clone();
+                let closes = c == '(' && ahead.find(|c| !matches!(c, ' ' | '\t')) == Some(')');
+                if closes {
+                    // `f()` or `f ( )`: the word before was a function's name.
                     if let Some(name) = segments.last_mut().and_then(|s| s.pop()) {
                         segments.push(vec!["function".into(), name]);
                     }
@@ -657,25 +890,51 @@ fn shell_words(source: &str) -> Vec<Vec<String>> {
     segments
 }
 
-fn scan_segment(words: &[String], names: &mut Names) {
-    let mut words = words.iter().skip_while(|w| w.contains('=') && !w.starts_with('-'));
+/// Words that come before a command without being one.
+const BEFORE_A_COMMAND: &[&str] = &[
+    "if", "then", "elif", "else", "while", "until", "do", "!", "{", "time", "-p", "coproc", "command", "builtin",
+    "exec",
+];
+
+/// Builtins that read names: a `$x` among their arguments reads `x`'s value as a name.
+const NAME_READERS: &[&str] = &[
+    "read",
+    "unset",
+    "mapfile",
+    "readarray",
+    "getopts",
+    "printf",
+    "export",
+    "local",
+    "readonly",
+    "declare",
+    "typeset",
+    "test",
+    "[",
+];
+
+fn scan_segment(words: &[String], names: &mut Names, assignments: &mut Vec<(String, String)>) {
+    let base = |w: &str| w.split(['=', '[']).next().unwrap_or_default().trim_end_matches('+').to_owned();
+    let mut words = words.iter().skip_while(|w| BEFORE_A_COMMAND.contains(&w.as_str())).peekable();
+    while let Some(word) = words.next_if(|w| w.contains('=') && !w.starts_with('-')) {
+        if let Some((name, value)) = word.split_once('=') {
+            assignments.push((base(name), value.to_owned()));
+        }
+    }
     let Some(command) = words.next() else { return };
     let rest: Vec<&String> = words.collect();
-    let base = |w: &str| w.split(['=', '[']).next().unwrap_or_default().trim_end_matches('+').to_owned();
+    // `+i` takes the flag away.
+    let special_flags = rest.iter().any(|w| w.starts_with('-') && w.chars().skip(1).any(|f| "inaA".contains(f)));
     match command.as_str() {
         "function" => {
             if let Some(name) = rest.first() {
                 names.functions.insert(name.to_string());
             }
         }
-        c if DECLARING.contains(&c) || c == "read" || c == "mapfile" || c == "readarray" => {
-            let special = rest
-                .iter()
-                .any(|w| (w.starts_with('-') || w.starts_with('+')) && w.chars().skip(1).any(|f| "inaA".contains(f)));
-            if special {
-                for word in rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('+')) {
-                    names.declared.insert(base(word));
-                }
+        "alias" => {
+            // An alias is a name for shell code, read like a function's.
+            for word in &rest {
+                names.functions.insert(base(word));
             }
         }
         "let" => {
@@ -683,35 +942,62 @@ fn scan_segment(words: &[String], names: &mut Names) {
                 identifiers(word, &mut names.arithmetic);
             }
         }
-        "[[" => {
-            let arithmetic = rest.iter().any(|w| matches!(w.as_str(), "-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge"));
-            if arithmetic {
-                for word in &rest {
-                    identifiers(word, &mut names.arithmetic);
+        c => {
+            if DECLARING.contains(&c) || c == "read" || c == "mapfile" || c == "readarray" {
+                for word in rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('+')) {
+                    match word.split_once('=') {
+                        Some((name, value)) => assignments.push((base(name), value.to_owned())),
+                        None if special_flags => {}
+                        None => {}
+                    }
+                    if special_flags {
+                        names.declared.insert(base(word));
+                        // `declare -n r=$x`, `declare -i y=$x`: the value is read again.
+                        identifiers(word.split_once('=').map_or("", |(_, v)| v), &mut names.arithmetic);
+                    }
+                }
+            }
+            if NAME_READERS.contains(&c) {
+                for (i, word) in rest.iter().enumerate() {
+                    let value_side = DECLARING.contains(&c) && !special_flags && word.contains('=');
+                    let after_v = i > 0 && matches!(rest[i - 1].as_str(), "-v" | "-R");
+                    let reads_names = !matches!(c, "test" | "[" | "printf") || after_v;
+                    if reads_names && !value_side {
+                        references(word, &mut names.arithmetic);
+                    }
                 }
             }
         }
-        _ => {}
     }
 }
 
-/// Names inside `((…))`, `$[…]` and any `[…]` that follows a name (a subscript), and after a
-/// `:` in `${…}` (an offset).
+/// Names inside `((…))`, `$[…]`, `[[ … ]]` with an arithmetic test or `-v`, any `[…]` that
+/// follows a name or precedes `=` (a subscript), after a `:` in `${…}` (an offset), and in
+/// `${!x}` (an indirection).
 fn scan_arithmetic(text: &str, names: &mut Names) {
     let mut regions: Vec<String> = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("((") {
-        let after = &rest[at + 2..];
-        let end = after.find("))").unwrap_or(after.len());
-        regions.push(after[..end].to_owned());
-        rest = &after[end..];
-    }
+    let between = |open: &str, close: &str, regions: &mut Vec<String>| {
+        let mut rest = text;
+        while let Some(at) = rest.find(open) {
+            let after = &rest[at + open.len()..];
+            let end = after.find(close).unwrap_or(after.len());
+            regions.push(after[..end].to_owned());
+            rest = &after[end..];
+        }
+    };
+    between("((", "))", &mut regions);
+    between("$[", "]", &mut regions);
+    let mut tests = Vec::new();
+    between("[[", "]]", &mut tests);
+    let arithmetic_test = ["-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-v", "-R"];
+    regions.extend(tests.into_iter().filter(|t| t.split_whitespace().any(|w| arithmetic_test.contains(&w))));
     let mut rest = text;
     while let Some(at) = rest.find('[') {
         let before = rest[..at].chars().last();
         let after = &rest[at + 1..];
         let end = after.find(']').unwrap_or(after.len());
-        if before.is_some_and(|c| c == '$' || c == '_' || c.is_ascii_alphanumeric()) {
+        let assigned = after[end..].starts_with("]=") || after[end..].starts_with("]+=");
+        if assigned || before.is_some_and(|c| c == '$' || c == '_' || c.is_ascii_alphanumeric()) {
             regions.push(after[..end].to_owned());
         }
         rest = after;
@@ -719,16 +1005,49 @@ fn scan_arithmetic(text: &str, names: &mut Names) {
     let mut rest = text;
     while let Some(at) = rest.find("${") {
         let after = &rest[at + 2..];
-        let end = after.find('}').unwrap_or(after.len());
-        if let Some((_, offset)) = after[..end].split_once(':')
+        // The `}` that closes this `${`, past any nested one.
+        let mut depth = 1;
+        let mut end = after.len();
+        let mut chars = after.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '$' if chars.peek().is_some_and(|(_, c)| *c == '{') => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let inner = &after[..end];
+        if let Some(name) = inner.strip_prefix('!') {
+            regions.push(name.to_owned());
+        }
+        if let Some((_, offset)) = inner.split_once(':')
             && !offset.starts_with(['-', '=', '?', '+'])
         {
             regions.push(offset.to_owned());
         }
-        rest = &after[end..];
+        rest = after;
     }
     for region in &regions {
         identifiers(region, &mut names.arithmetic);
+    }
+}
+
+/// The names a word expands (`$x`, `${x…}`).
+fn references(word: &str, into: &mut BTreeSet<String>) {
+    let mut rest = word;
+    while let Some(at) = rest.find('$') {
+        let after = rest[at + 1..].trim_start_matches(['{', '!']);
+        let name: String = after.chars().take_while(|c| *c == '_' || c.is_ascii_alphanumeric()).collect();
+        if Cur::is_name(&name) {
+            into.insert(name);
+        }
+        rest = &rest[at + 1..];
     }
 }
 
