@@ -5,7 +5,8 @@
 //! stack of frames: the command line, `"…"`, `'…'`, `$'…'`, `$(…)`, `(…)`, `${…}`, `$((…))`,
 //! backticks, a `#` comment, `[[ … ]]` and here-document bodies. At each `{{ … }}` it says
 //! where the value lands ([`Spot`]), or refuses the place with a message that says what to
-//! write instead. It is deliberately strict: where dash and bash could read the text
+//! write instead. Each command frame also follows its simple command ([`Simple`]), which
+//! decides whether the place is on the allowlist. It is deliberately strict: where dash and bash could read the text
 //! differently, or where this reader could lose track, it refuses rather than guess, because a
 //! wrong guess is how a value becomes code.
 
@@ -152,9 +153,9 @@ enum Frame {
     Backtick {
         escape: bool,
     },
+    /// `${…}`: only a nested `${` nests (a frame of its own), and the first `}` ends it.
     Param {
         in_double: bool,
-        depth: u32,
         pend: Pend,
     },
     Arith {
@@ -368,7 +369,7 @@ impl Lexer {
                 self.set_pend(Pend::None);
                 match c {
                     '(' => self.set_pend(Pend::DollarParen),
-                    '{' => self.push(Frame::Param { in_double, depth: 0, pend: Pend::None }),
+                    '{' => self.push(Frame::Param { in_double, pend: Pend::None }),
                     '[' if self.dialect == Dialect::Posix => {
                         return Err("`$[…]` is bash's old arithmetic, which dash prints as text: use `$((…))`".into());
                     }
@@ -766,10 +767,8 @@ impl Lexer {
         if let Some(flow) = self.settle_pending(c, in_double)? {
             return Ok(flow);
         }
-        let Some(Frame::Param { depth, pend, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
-        let _ = depth;
+        let Some(Frame::Param { pend, .. }) = self.frames.last_mut() else { return Ok(Flow::Done) };
         match c {
-            // Only a `${` nests (its own frame): a bare `{` is text, and the first `}` ends it.
             '}' => self.pop(),
             '\\' => *pend = Pend::Escape,
             '$' => *pend = Pend::Dollar,

@@ -3,8 +3,11 @@
 //! The place a value lands is read from the template, never from the value: [`analyze`] lexes
 //! each command template once per job (literal text is shell syntax, every `{{ … }}` is data)
 //! and gives each output a [`Context`]; [`push`] escapes a value for its context when a task is
-//! rendered. A value that cannot be placed (a here-document line equal to the delimiter) fails
-//! its task before it runs. `{{ x | raw }}` is the one way to write a value as it is.
+//! rendered. Escaping is not enough where the shell reads a word again (as a name, a number or
+//! code), so `place` holds each output to an allowlist of places that read it once as plain
+//! text, and every other place is refused before anything runs. A value that cannot be placed
+//! (a here-document line equal to the delimiter) fails its task before it runs.
+//! `{{ x | raw }}` is the one way to write a value as it is.
 
 pub mod analyze;
 mod lexer;
