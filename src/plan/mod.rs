@@ -671,11 +671,12 @@ fn plan_job(
             // A value from outside in an env var that the command reads as a number or code
             // runs there as it would in the command itself.
             let outside = template.undeclared_variables(false).iter().any(|n| !made.contains(&n.as_str()));
-            if outside && names_read_again.iter().any(|n| n.reads_again(key)) {
+            let imported = key.starts_with("BASH_FUNC_");
+            if outside && (imported || names_read_again.iter().any(|n| n.env_reaches_code(key))) {
                 errors.push(diag(
                     source.pos,
                     format!(
-                        "job `{}`, {what}: holds a value, and the command reads `${key}` as a number or as code (in arithmetic, `declare -i`, or as a variable bash itself reads): the value would run as code there; compute the number in the template (`{{{{ n + 1 }}}}`) or use the variable only as `\"${key}\"` in a program's arguments",
+                        "job `{}`, {what}: holds a value, and the command reads `${key}` as a number or as code (in arithmetic, `eval`, `declare -i`, as a variable bash itself reads, or through a shell that reads its input or a script that reads its arguments as code): the value would run as code there; compute the number in the template (`{{{{ n + 1 }}}}`) or use the variable only as `\"${key}\"` in a program's arguments",
                         job.name
                     ),
                 ));

@@ -70,6 +70,18 @@ fn expected(pieces: &[Piece], value: &str, even: bool) -> String {
         .collect()
 }
 
+/// The pieces a task renders, its branches taken.
+fn rendered_pieces(pieces: &[Piece], even: bool) -> Vec<Piece> {
+    pieces
+        .iter()
+        .flat_map(|p| match p {
+            Piece::Branch(a, b) => rendered_pieces(if even { a } else { b }, even),
+            Piece::Subst(arg) => rendered_pieces(arg, even),
+            p => vec![p.clone()],
+        })
+        .collect()
+}
+
 fn any_piece(pieces: &[Piece], wanted: &dyn Fn(&Piece) -> bool) -> bool {
     pieces.iter().any(|p| {
         wanted(p)
@@ -93,7 +105,20 @@ impl Template {
 
     /// What the task prints for `value`, or `None` when the value cannot be placed.
     fn output(&self, value: &str, index: usize) -> Option<String> {
-        let mut out: String = self.args.iter().map(|a| expected(a, value, index.is_multiple_of(2))).collect();
+        // Where only a backslash escapes (`$'…'`, a here-document), a non-ASCII character right
+        // before an escaped one cannot be placed: a multibyte locale could swallow the backslash.
+        let multibyte_before = |special: &[char]| {
+            value.chars().zip(value.chars().skip(1)).any(|(a, b)| !a.is_ascii() && special.contains(&b))
+        };
+        let even = index.is_multiple_of(2);
+        let ansi_c = self.args.iter().any(|a| rendered_pieces(a, even).iter().any(|p| matches!(p, Piece::AnsiC(..))));
+        if ansi_c && multibyte_before(&['\\', '\'']) {
+            return None;
+        }
+        if self.heredoc.is_some() && multibyte_before(&['\\', '$', '`']) {
+            return None;
+        }
+        let mut out: String = self.args.iter().map(|a| expected(a, value, even)).collect();
         if let Some((pre, post)) = &self.heredoc {
             let body = format!("{pre}{value}{post}");
             if body.split('\n').any(|line| line == DELIMITER) {

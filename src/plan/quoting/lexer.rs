@@ -922,6 +922,12 @@ impl Lexer {
                 Pend::None => break,
             }
         }
+        if let Some(Frame::AnsiC { escape: true }) = self.frames.last() {
+            return Err("a value right after a `\\` in `$'…'`: the backslash would escape the value's first character; put other text between them".into());
+        }
+        if output == Output::Escaped && self.names.stdin_code {
+            return Err(STDIN_CODE.into());
+        }
         if let Some(Frame::Cmd { delim: Some(_), .. }) = self.frames.last() {
             return Err("a value as a here-document's delimiter; write the delimiter in the template".into());
         }
@@ -1102,6 +1108,8 @@ impl Lexer {
         })
     }
 }
+
+const STDIN_CODE: &str = "this command runs a shell that reads its standard input or a file descriptor as code (`… | sh`, `sh <<EOF`, `sh < FILE`, `. /dev/stdin`, `>(sh)`, `read` into a variable read as code), and a value could reach it through a pipe or a descriptor batchrun cannot follow: give that script its values through `env:` (`\"$NAME\"`), not its input";
 
 /// A command on the line reads its standard input as shell code: the here-documents announced
 /// on the line may feed it (`cat <<EOF | sh`).

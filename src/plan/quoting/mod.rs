@@ -189,11 +189,24 @@ pub fn push(out: &mut String, context: &Context, value: &Value) -> Result<(), Qu
         return Err(QuoteError::Nul);
     }
     match context {
+        // In a locale such as GBK, BIG5 or SJIS a multibyte character can swallow a backslash
+        // after it, but no such character ends in `'`: a value with a non-ASCII character right
+        // before one that would get a backslash goes out as `'…'` instead.
         Context::Word => {
             let quoted = shlex::try_quote(&text).map_err(|_| QuoteError::Nul)?;
-            out.push_str(&quoted);
+            if quoted.starts_with('"') && multibyte_before(&text, DOUBLE_SPECIAL) {
+                single_quoted(out, &text);
+            } else {
+                out.push_str(&quoted);
+            }
         }
-        Context::Double => escape(out, &text, &['\\', '"', '$', '`']),
+        // Closed, single-quoted and reopened there: `"a"'中$(x)'"b"`.
+        Context::Double if multibyte_before(&text, DOUBLE_SPECIAL) => {
+            out.push('"');
+            single_quoted(out, &text);
+            out.push('"');
+        }
+        Context::Double => escape(out, &text, DOUBLE_SPECIAL),
         Context::Single => {
             for c in text.chars() {
                 match c {
@@ -202,11 +215,46 @@ pub fn push(out: &mut String, context: &Context, value: &Value) -> Result<(), Qu
                 }
             }
         }
-        Context::AnsiC => escape(out, &text, &['\\', '\'']),
+        Context::AnsiC => {
+            check_multibyte(&text, &['\\', '\''])?;
+            escape(out, &text, &['\\', '\'']);
+        }
         Context::HereDoc(spot) => {
             check_delimiter(spot, &text)?;
+            check_multibyte(&text, &['\\', '$', '`'])?;
             escape(out, &text, &['\\', '$', '`']);
         }
+    }
+    Ok(())
+}
+
+fn single_quoted(out: &mut String, text: &str) {
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+const DOUBLE_SPECIAL: &[char] = &['\\', '"', '$', '`'];
+
+/// Whether a non-ASCII character stands right before one of `special`.
+fn multibyte_before(text: &str, special: &[char]) -> bool {
+    text.chars().zip(text.chars().skip(1)).any(|(a, b)| !a.is_ascii() && special.contains(&b))
+}
+
+/// Where escaping needs a backslash and nothing else will do (a here-document, `$'…'`), a
+/// non-ASCII character right before an escaped one is refused: under a GBK, BIG5 or SJIS
+/// locale the shell could read the character's last byte and the backslash as one character,
+/// and the escape would be lost.
+fn check_multibyte(text: &str, special: &[char]) -> Result<(), QuoteError> {
+    if multibyte_before(text, special) {
+        return Err(QuoteError::Unplaceable(
+            "the value has a non-ASCII character right before a `\\`, `$`, `'` or backtick: in a multibyte locale such as GBK the shell may read the escaping backslash as part of that character; put the value in a word or in quotes instead".into(),
+        ));
     }
     Ok(())
 }

@@ -20,8 +20,14 @@ pub struct Names {
     pub functions: BTreeSet<String>,
     /// Names declared integer, nameref or array (`declare -i n`, `local -n r`).
     pub declared: BTreeSet<String>,
-    /// Names read in arithmetic (`$((n + 1))`, `((n))`, `let`, `$[n]`, a subscript, `[[ n -eq 1 ]]`).
+    /// Names read in arithmetic (`$((n + 1))`, `((n))`, `let`, `$[n]`, a subscript, `[[ n -eq 1 ]]`),
+    /// as names (`${!n}`, `printf -v "$n"`) or as code (`eval "$n"`, `sh -c "$n"`, `$n args`);
+    /// `1`…`9`, `@` and `*` stand for a script's positional parameters.
     pub arithmetic: BTreeSet<String>,
+    /// Some command reads its standard input, or a file descriptor, as shell code.
+    pub stdin_code: bool,
+    /// Every name the template expands (`$x`, `${x…}`).
+    pub referenced: BTreeSet<String>,
 }
 
 /// Variables bash itself reads as arithmetic or code when they are set.
@@ -607,7 +613,7 @@ impl Simple {
             ));
         }
         if !BUILTINS.contains(&name) {
-            return self.program_argument(name);
+            return self.program_argument(name, names);
         }
         if PLAIN_BUILTINS.contains(&name) {
             return Ok(());
@@ -668,7 +674,7 @@ impl Simple {
 
     /// A program's argument is plain text, except where a shell among the command's words
     /// (`sudo sh -c …`) reads its options or its script.
-    fn program_argument(&self, name: &str) -> Result<(), String> {
+    fn program_argument(&self, name: &str, names: &Names) -> Result<(), String> {
         let args = match &self.args {
             Args::Known(args) => args,
             Args::Unsure(shared) => {
@@ -694,11 +700,42 @@ impl Simple {
         {
             return Err("a value after `env -S`, which splits its text into a command: give the command's words to `env` one by one".into());
         }
-        if is_shell(name) {
-            return shell_argument(args);
+        if base(name) == "env" {
+            self.env_argument(args, names)?;
         }
-        match args.iter().position(|a| a.literal.as_deref().is_some_and(is_shell)) {
-            Some(shell) => shell_argument(&args[shell + 1..]),
+        let script = if is_shell(name) {
+            shell_argument(args)
+        } else {
+            match args.iter().position(|a| a.literal.as_deref().is_some_and(is_shell)) {
+                Some(shell) => shell_argument(&args[shell + 1..]),
+                None => return Ok(()),
+            }
+        };
+        // A positional argument of a script: plain text unless the script reads it as code.
+        let positional = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*"];
+        if script.is_ok() && positional.iter().any(|p| names.arithmetic.contains(*p)) {
+            return Err("a value passed to a script that reads its arguments as code or numbers (`eval \"$1\"`, `$(( $1 ))` in the template): pass it where the script reads it as text only".into());
+        }
+        script
+    }
+
+    /// `env`'s own words before the command it runs: `NAME=value` sets a variable (held to the
+    /// same rules as an assignment), and a value where an option may stand could be `-S`.
+    fn env_argument(&self, args: &[Arg], names: &Names) -> Result<(), String> {
+        let own = args
+            .iter()
+            .all(|a| a.literal.as_deref().is_some_and(|w| w.contains('=') || (w.starts_with('-') && w != "--")));
+        if !own {
+            return Ok(());
+        }
+        if self.cur.text.starts_with("BASH_FUNC_") {
+            return Err("a value in a `BASH_FUNC_…` variable, which bash imports as a function: pass it in a variable of your own".into());
+        }
+        match &self.cur.assignment {
+            Some(variable) => assignable(variable, names),
+            None if self.cur.text.is_empty() => {
+                Err("a value where `env` reads its options (`-S` runs a command line): write `env -- {{ x }}`".into())
+            }
             None => Ok(()),
         }
     }
@@ -768,6 +805,15 @@ impl Names {
     pub fn reads_again(&self, name: &str) -> bool {
         SPECIAL_VARIABLES.contains(&name) || self.declared.contains(name) || self.arithmetic.contains(name)
     }
+
+    /// Whether a value in the environment variable `name` could reach code: the template reads
+    /// it again, runs a shell on its input (which may read any variable), or hands it to a
+    /// script or function that reads its arguments as code.
+    pub fn env_reaches_code(&self, name: &str) -> bool {
+        let positional = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*"];
+        let passed_on = self.referenced.contains(name) && positional.iter().any(|p| self.arithmetic.contains(*p));
+        self.reads_again(name) || self.stdin_code || passed_on
+    }
 }
 
 fn assignable(name: &str, names: &Names) -> Result<(), String> {
@@ -820,34 +866,44 @@ const DUP: &str = "a value after `>&` or `<&`: bash expands that word a second t
 const SUBSCRIPT: &str = "a value inside an array subscript (`a[…]`): bash evaluates a subscript as arithmetic, running any `$(…)` in it; use a subscript written in the template, or pass the value to a program";
 const NAME: &str = "a value as the name of the command to run: the shell would look it up as a builtin or a function too; write the command in the template, or run a program the value names with `env -- {{ x }}`";
 const UNKNOWN_COMMAND: &str = "a value as an argument of a command the template does not name (its name comes from a value, an expansion or differs between branches): batchrun cannot tell whether the shell reads it as code; write the command's name in the template";
-const PIPED: &str = "a value earlier in this pipeline reaches a shell that reads its standard input as code (`… | sh`, `| source /dev/stdin`): pass the value to the script as an argument (`sh -s -- {{ x }}`) or through `env:`";
-const SHELL_SCRIPT: &str = "a value in the script of a shell's `-c`: that shell reads it as code; pass it as an argument after the script instead (`sh -c 'echo \"$1\"' sh {{ x }}`)";
+const PIPED: &str = "a value earlier in this pipeline reaches a shell that reads its standard input as code (`… | sh`, `| source /dev/stdin`): give that script the value through `env:` (`\"$NAME\"`)";
+const SHELL_SCRIPT: &str = "a value in a shell's options, its `-c` script or the name of its script file: that shell reads it as code; pass it as an argument after the script instead (`sh -c 'echo \"$1\"' sh {{ x }}`)";
 
 impl Names {
     /// Reads the names a command template defines, declares and reads in arithmetic. It reads
     /// the template's whole text, quotes and Jinja tags included, so it may find more names than
     /// the shell would: a name found here only makes batchrun refuse more.
     pub fn scan(source: &str) -> Arc<Names> {
-        // A backslash-newline is gone before the shell reads words.
-        let source = source.replace("\\\n", "");
+        // A backslash-newline is gone before the shell reads words; a `{{ … }}` is one word
+        // (a value) and a `{% … %}` none.
+        let source = without_tags(&source.replace("\\\n", ""));
         let mut names = Names::default();
         let mut assignments = Vec::new();
+        let mut writers = Vec::new();
         for segment in shell_words(&source) {
-            scan_segment(&segment, &mut names, &mut assignments);
+            scan_segment(&segment, &mut names, &mut assignments, &mut writers);
         }
         scan_arithmetic(&source, &mut names);
+        scan_code(&source, &mut names);
+        references(&source, &mut names.referenced);
         // A value assigned to a name read again reaches that place too: `y=$x; $((y))`,
         // `y=x; $((y))` (arithmetic reads a name's value as an expression), `declare -i y=$x`.
         loop {
             let before = names.arithmetic.len();
             for (name, value) in &assignments {
-                if names.arithmetic.contains(name) || names.declared.contains(name) {
+                let read_again = names.arithmetic.contains(name) || names.declared.contains(name);
+                if read_again || SPECIAL_VARIABLES.contains(&name.as_str()) {
                     identifiers(value, &mut names.arithmetic);
                 }
             }
             if names.arithmetic.len() == before {
                 break;
             }
+        }
+        // `read x`, `mapfile a`, `printf -v x`, `getopts o x` write what they read: where such
+        // a name is read again, a value could reach it by a route batchrun cannot follow.
+        if writers.iter().any(|w: &String| names.reads_again(w)) {
+            names.stdin_code = true;
         }
         Arc::new(names)
     }
@@ -913,7 +969,119 @@ const NAME_READERS: &[&str] = &[
     "[",
 ];
 
-fn scan_segment(words: &[String], names: &mut Names, assignments: &mut Vec<(String, String)>) {
+/// The source with each `{{ … }}` replaced by a placeholder word and each `{% … %}` by a space.
+fn without_tags(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(at) = rest.find(['{']) {
+        let (before, tag) = rest.split_at(at);
+        out.push_str(before);
+        let close = match &tag[..tag.len().min(2)] {
+            "{{" => Some(("}}", "__value__")),
+            "{%" => Some(("%}", " ")),
+            "{#" => Some(("#}", " ")),
+            _ => None,
+        };
+        match close.and_then(|(end, with)| tag.find(end).map(|e| (e + end.len(), with))) {
+            Some((end, with)) => {
+                out.push_str(with);
+                rest = &tag[end..];
+            }
+            None => {
+                out.push('{');
+                rest = &tag[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where a shell reads code from its standard input or a descriptor, and names whose values
+/// are read as code: the script of `sh -c "$x"`, the arguments of `eval`, `trap`, `source`,
+/// a command named by `$x`, `${x@P}`.
+fn scan_code(source: &str, names: &mut Names) {
+    for segment in shell_words(source) {
+        let mut words =
+            segment.iter().map(String::as_str).skip_while(|w| BEFORE_A_COMMAND.contains(w) || w.contains('='));
+        let Some(first) = words.next() else { continue };
+        let rest: Vec<&str> = words.collect();
+        if first.starts_with('$') {
+            references(first, &mut names.arithmetic);
+        }
+        let all: Vec<&str> = std::iter::once(first).chain(rest.iter().copied()).collect();
+        for (i, word) in all.iter().enumerate() {
+            match *word {
+                "eval" | "trap" | "source" | "." => {
+                    for later in &all[i + 1..] {
+                        references(later, &mut names.arithmetic);
+                    }
+                    let stdin = all
+                        .get(i + 1)
+                        .is_none_or(|w| w.starts_with("/dev/") || w.starts_with("/proc/") || w.starts_with('<'));
+                    if matches!(*word, "source" | ".") && stdin {
+                        names.stdin_code = true;
+                    }
+                }
+                w if is_shell(w) => names.stdin_code |= shell_reads_stdin(&all[i + 1..], &mut names.arithmetic),
+                _ => {}
+            }
+        }
+    }
+    // `eval "$(cat)"`: code from a substitution's output.
+    let mut rest = source;
+    while let Some(at) = rest.find("eval") {
+        let after = rest[at + 4..].trim_start_matches([' ', '\t', '"', '\'']);
+        if after.starts_with("$(") || after.starts_with('`') {
+            names.stdin_code = true;
+        }
+        rest = &rest[at + 4..];
+    }
+    let mut rest = source;
+    while let Some(at) = rest.find("@P}") {
+        let name: String = rest[..at].chars().rev().take_while(|c| *c == '_' || c.is_ascii_alphanumeric()).collect();
+        names.arithmetic.insert(name.chars().rev().collect());
+        rest = &rest[at + 3..];
+    }
+}
+
+/// Whether a shell with these words after it reads its script from standard input or a
+/// descriptor; the references in a `-c` script are read as code.
+fn shell_reads_stdin(words: &[&str], code: &mut BTreeSet<String>) -> bool {
+    let mut words = words.iter();
+    let mut from_stdin = false;
+    while let Some(word) = words.next() {
+        match *word {
+            w if w.starts_with('<') || w.starts_with('>') => {}
+            w if (w.starts_with('-') || w.starts_with('+')) && !w.starts_with("--") && w.len() > 1 => {
+                if w.contains('c') && w.starts_with('-') {
+                    if let Some(script) = words.next() {
+                        references(script, code);
+                    }
+                    return false;
+                }
+                from_stdin |= w.contains('s') && w.starts_with('-');
+                if w.ends_with(['o', 'O']) {
+                    words.next();
+                }
+            }
+            "--rcfile" | "--init-file" => {
+                words.next();
+            }
+            "--" => {}
+            w if w.starts_with("--") => {}
+            w => return from_stdin || w.starts_with("/dev/") || w.starts_with("/proc/"),
+        }
+    }
+    true
+}
+
+fn scan_segment(
+    words: &[String],
+    names: &mut Names,
+    assignments: &mut Vec<(String, String)>,
+    writers: &mut Vec<String>,
+) {
     let base = |w: &str| w.split(['=', '[']).next().unwrap_or_default().trim_end_matches('+').to_owned();
     let mut words = words.iter().skip_while(|w| BEFORE_A_COMMAND.contains(&w.as_str())).peekable();
     while let Some(word) = words.next_if(|w| w.contains('=') && !w.starts_with('-')) {
@@ -943,6 +1111,16 @@ fn scan_segment(words: &[String], names: &mut Names, assignments: &mut Vec<(Stri
             }
         }
         c => {
+            let operands = rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('<'));
+            match c {
+                "read" | "mapfile" | "readarray" => writers.extend(operands.map(|w| base(w))),
+                "getopts" => writers.extend(operands.skip(1).map(|w| base(w))),
+                "printf" => {
+                    let target = rest.iter().position(|w| w.as_str() == "-v").and_then(|i| rest.get(i + 1));
+                    writers.extend(target.map(|w| base(w)));
+                }
+                _ => {}
+            }
             if DECLARING.contains(&c) || c == "read" || c == "mapfile" || c == "readarray" {
                 for word in rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('+')) {
                     match word.split_once('=') {
@@ -1046,12 +1224,16 @@ fn references(word: &str, into: &mut BTreeSet<String>) {
         let name: String = after.chars().take_while(|c| *c == '_' || c.is_ascii_alphanumeric()).collect();
         if Cur::is_name(&name) {
             into.insert(name);
+        } else if let Some(c) = after.chars().next().filter(|c| c.is_ascii_digit() || matches!(c, '@' | '*')) {
+            into.insert(c.to_string());
         }
         rest = &rest[at + 1..];
     }
 }
 
 fn identifiers(text: &str, into: &mut BTreeSet<String>) {
+    // Positional parameters too: `$1`, `$@`.
+    references(text, into);
     let mut word = String::new();
     for c in text.chars().chain(std::iter::once(' ')) {
         if c == '_' || c.is_ascii_alphanumeric() {
