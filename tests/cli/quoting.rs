@@ -242,7 +242,7 @@ const READ_AGAIN: &[(&[&str], &str, &str, &str)] = &[
     (&["bash", "sh"], "echo x >&\"{{ item }}\"", "$(touch MARKER)", "`>&`"),
     (&["bash", "sh"], "P=~{{ item }}", "root", "`~` prefix"),
     (&["bash", "sh"], "P=/x:~{{ item }}", "root", "`~` prefix"),
-    (&["bash", "sh"], "n={{ item }}; echo $((n + 1))", "a[$(touch MARKER)]", "reads in arithmetic"),
+    (&["bash", "sh"], "n={{ item }}; echo $((n + 1))", "a[$(touch MARKER)]", "reads as a number, a name or code"),
     (&["bash", "sh"], "sh -c 'echo {{ item }}'", ";touch MARKER", "`-c`"),
     (&["bash", "sh"], "bash <<EOF\necho {{ item }}\nEOF", ";touch MARKER", "reads its standard input"),
     (&["bash", "sh"], "f() { echo \"$1\"; }; f {{ item }}", "x", "shell function"),
@@ -332,6 +332,8 @@ fn a_value_through_env_is_refused_where_the_command_reads_it_as_a_number() {
         "sh -c \"$N\"",
         "$N",
         "trap \"$N\" EXIT",
+        "trap '$N' EXIT",
+        "trap 'eval \"$N\"' EXIT",
     ] {
         let key = if command.starts_with("PS4") { "PS4" } else { "N" };
         let yaml = format!(
@@ -439,6 +441,21 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("sh", "x=\"$(echo {{ item }})\"; eval \"$x\"", "touch MARKER"),
     ("sh", "for v in {{ item }}; do eval \"$v\"; done", "touch MARKER"),
     ("sh", "x={{ item }} sh -c 'eval \"$x\"'", "touch MARKER"),
+    ("bash", "echo {{ item }} >/dev/null; eval \"$_\"", "touch MARKER"),
+    ("sh", "X={{ item }}; ${X}", "touch MARKER"),
+    ("sh", "X={{ item }}; Y=${X}; eval \"$Y\"", "touch MARKER"),
+    ("sh", "f() { eval \"$1\"; }\nX={{ item }}\nf \"$X\"", "touch MARKER"),
+    ("sh", "X={{ item }}; set -- \"$X\"; eval \"$1\"", "touch MARKER"),
+    ("sh", "X={{ item }}; for v in \"$X\"; do eval \"$v\"; done", "touch MARKER"),
+    ("sh", "X={{ item }}; T=$(echo \"$X\"); eval \"$T\"", "touch MARKER"),
+    ("sh", "X={{ item }}; T=`echo \"$X\"`; eval \"$T\"", "touch MARKER"),
+    ("bash", "X={{ item }}; history -s \"$X\"; fc -s", "touch MARKER"),
+    ("bash", "X={{ item }}; alias b=\"$X\"\nb", "touch MARKER"),
+    ("sh", "sh -c 'eval \"${1}\"' _ {{ item }}", "touch MARKER"),
+    ("bash", "bash -c 'eval \"$0\"' {{ item }}", "touch MARKER"),
+    ("sh", "sh -c 'for a; do eval \"$a\"; done' _ {{ item }}", "touch MARKER"),
+    ("bash", "bash -c 'echo \"$1\" | bash' _ {{ item }}", "touch MARKER"),
+    ("bash", "command printf -v \"{{ item }}\" x", "a[$(touch MARKER)]"),
 ];
 
 #[test]
@@ -462,6 +479,13 @@ fn safe_commands_an_adversarial_pass_found_refused_are_accepted() {
         ("bash", "cat <(printf '[%s]' {{ item }})"),
         ("bash", "declare +i x={{ item }}; printf '[%s]' \"$x\""),
         ("sh", "[ {{ item }} = \"$HOME\" ] || printf '[%s]' {{ item }}"),
+        ("sh", "printf \"[%s]\\n\" {{ item }}"),
+        ("sh", "printf '[%s]' {{ item }} | cat; ls -d . >/dev/null"),
+        ("sh", "grep -c bash /dev/null; printf '[%s]' {{ item }}"),
+        ("sh", "exec printf '[%s]' {{ item }}"),
+        ("sh", "command printf '[%s]' {{ item }}"),
+        ("bash", "mkdir -p d && cd \"$_\" && printf '[%s]' {{ item }}"),
+        ("sh", "sh -c 'printf \"[%s]\" \"$1\"' sh {{ item }}"),
     ] {
         let yaml = format!(
             "jobs:\n  t:\n    shell: {shell}\n    items: [\"a[$(touch MARKER)]\"]\n    command: {}\n",

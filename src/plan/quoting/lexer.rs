@@ -739,7 +739,9 @@ impl Lexer {
         if let Some(simple) = self.simple() {
             match c {
                 '"' => {}
-                '\\' | '$' | '`' => simple.opaque(),
+                '$' | '`' => simple.opaque(),
+                // `"\n"` is `\n` to the command: the text stays known (the escaped character
+                // itself is left out, which only makes the text compare unequal to a name).
                 c => simple.quoted(Some(c)),
             }
         }

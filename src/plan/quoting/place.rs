@@ -117,7 +117,7 @@ const BUILTINS: &[&str] = &[
 ];
 
 /// Builtins whose every argument is plain text.
-const PLAIN_BUILTINS: &[&str] = &["echo", "cd", "chdir", ":", "true", "false", "pwd"];
+const PLAIN_BUILTINS: &[&str] = &["echo", "cd", "chdir", ":", "true", "false", "pwd", "pushd"];
 
 /// Builtins that declare: `NAME=value` arguments, whose value side is plain text unless an
 /// option makes the name an integer, a nameref or an array.
@@ -451,13 +451,13 @@ impl Simple {
         let words: Vec<Option<&str>> =
             std::iter::once(Some(name)).chain(args.iter().map(|a| a.literal.as_deref())).collect();
         // `xargs sh -c …` runs a shell on what it reads.
-        let xargs = words.iter().position(|w| w.is_some_and(|w| base(w) == "xargs"));
-        if xargs.is_some_and(|x| words[x..].iter().any(|w| w.is_some_and(is_shell))) {
+        let xargs = words.iter().any(|w| w.is_some_and(|w| base(w) == "xargs"));
+        if xargs && shell_position(name, args).is_some() {
             return true;
         }
-        let Some(shell) = words.iter().position(|w| w.is_some_and(is_shell)) else { return false };
+        let Some(start) = shell_position(name, args) else { return false };
         let mut reads_stdin = true;
-        let mut rest = words[shell + 1..].iter();
+        let mut rest = words[start + 1..].iter();
         while let Some(word) = rest.next() {
             match word {
                 None => return true,
@@ -612,6 +612,27 @@ impl Simple {
                 "a value as an argument of `{name}`, a shell function of this command: its body is shell code that may read the value as a name, a number or code; pass the value through `env:` instead"
             ));
         }
+        if matches!(name, "exec" | "command" | "builtin")
+            && let Args::Known(args) = &self.args
+        {
+            // They run the command their arguments name: judge the value by that command.
+            let options = args.iter().take_while(|a| a.literal.as_deref().is_some_and(|w| w.starts_with('-')));
+            // `command -v NAME` only prints where NAME is found.
+            if name == "command" && options.clone().any(|a| matches!(a.literal.as_deref(), Some("-v" | "-V"))) {
+                return Ok(());
+            }
+            let mut rest = args.iter().enumerate().skip(options.count());
+            return match rest.next() {
+                Some((i, Arg { literal: Some(inner), .. })) => Simple {
+                    name: Name::Known(inner.clone()),
+                    args: Args::Known(args[i + 1..].to_vec()),
+                    ..self.clone()
+                }
+                .argument(names),
+                Some(_) => Err(UNKNOWN_COMMAND.into()),
+                None => Err(NAME.into()),
+            };
+        }
         if !BUILTINS.contains(&name) {
             return self.program_argument(name, names);
         }
@@ -703,17 +724,12 @@ impl Simple {
         if base(name) == "env" {
             self.env_argument(args, names)?;
         }
-        let script = if is_shell(name) {
-            shell_argument(args)
-        } else {
-            match args.iter().position(|a| a.literal.as_deref().is_some_and(is_shell)) {
-                Some(shell) => shell_argument(&args[shell + 1..]),
-                None => return Ok(()),
-            }
+        let script = match shell_position(name, args) {
+            Some(start) => shell_argument(&args[start..]),
+            None => return Ok(()),
         };
         // A positional argument of a script: plain text unless the script reads it as code.
-        let positional = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*"];
-        if script.is_ok() && positional.iter().any(|p| names.arithmetic.contains(*p)) {
+        if script.is_ok() && POSITIONAL.iter().any(|p| names.arithmetic.contains(*p)) {
             return Err("a value passed to a script that reads its arguments as code or numbers (`eval \"$1\"`, `$(( $1 ))` in the template): pass it where the script reads it as text only".into());
         }
         script
@@ -773,6 +789,45 @@ fn shell_argument(words: &[Arg]) -> Result<(), String> {
     Err(SHELL_SCRIPT.into())
 }
 
+/// Where a shell's own words start in `args`, when the command runs one: the command itself
+/// (`sh …`, `0`), the command a wrapper runs (`sudo -u x sh …`, `env A=1 bash …`), or a shell
+/// word followed by `-c` or `-s` (`docker exec box sh -c …`). A shell's name elsewhere is an
+/// ordinary argument (`grep -c bash f`, `usermod -s /bin/bash u`).
+fn shell_position(name: &str, args: &[Arg]) -> Option<usize> {
+    if is_shell(name) {
+        return Some(0);
+    }
+    let word = |i: usize| args.get(i).and_then(|a| a.literal.as_deref());
+    if WRAPPERS.contains(&base(name)) || matches!(name, "exec" | "command" | "builtin") {
+        let mut wrapper = base(name).to_owned();
+        let mut i = 0;
+        while let Some(w) = word(i) {
+            if w.starts_with('-') || w.contains('=') {
+                // Options that take a value: `sudo -u USER`, `nice -n N`.
+                if matches!(w, "-u" | "-g" | "-n" | "-s" | "-k" | "-p" | "-c" | "-t") && wrapper != "env" {
+                    i += 1;
+                }
+            } else if wrapper == "timeout" && w.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                // `timeout 10 sh …`: the duration.
+            } else if is_shell(w) {
+                return Some(i + 1);
+            } else if WRAPPERS.contains(&base(w)) {
+                wrapper = base(w).to_owned();
+            } else {
+                return None;
+            }
+            i += 1;
+        }
+        return None;
+    }
+    (0..args.len()).find_map(|i| {
+        let shell = word(i).is_some_and(is_shell);
+        let runs = word(i + 1)
+            .is_some_and(|w| w.starts_with('-') && !w.starts_with("--") && (w.contains('c') || w.contains('s')));
+        (shell && runs).then_some(i + 1)
+    })
+}
+
 /// A program's name without its folder.
 fn base(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
@@ -810,8 +865,7 @@ impl Names {
     /// it again, runs a shell on its input (which may read any variable), or hands it to a
     /// script or function that reads its arguments as code.
     pub fn env_reaches_code(&self, name: &str) -> bool {
-        let positional = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*"];
-        let passed_on = self.referenced.contains(name) && positional.iter().any(|p| self.arithmetic.contains(*p));
+        let passed_on = self.referenced.contains(name) && POSITIONAL.iter().any(|p| self.arithmetic.contains(*p));
         self.reads_again(name) || self.stdin_code || passed_on
     }
 }
@@ -829,7 +883,7 @@ fn assignable(name: &str, names: &Names) -> Result<(), String> {
     }
     if names.arithmetic.contains(name) {
         return Err(format!(
-            "a value assigned to `{name}`, which this command reads in arithmetic (`$((…))`, `((…))`, `let`, a subscript or `[[ -eq ]]`): bash evaluates a variable's value there as an expression, so the value would run as code; compute the number in the template (`{{{{ n + 1 }}}}`)"
+            "a value assigned to `{name}`, which this command reads as a number, a name or code (in arithmetic, `${{!…}}`, `printf -v`, `eval`, `sh -c`, as a command, or passed on to such a place): bash would evaluate the value there, so it would run as code; compute a number in the template (`{{{{ n + 1 }}}}`), or use the variable only as text"
         ));
     }
     Ok(())
@@ -884,7 +938,16 @@ impl Names {
             scan_segment(&segment, &mut names, &mut assignments, &mut writers);
         }
         scan_arithmetic(&source, &mut names);
-        scan_code(&source, &mut names);
+        let mut calls = Vec::new();
+        scan_code(&source, &mut names, &mut assignments, &mut calls, 0);
+        // A function's arguments are its positional parameters.
+        for (function, argument) in &calls {
+            if names.functions.contains(function) {
+                for p in POSITIONAL {
+                    assignments.push(((*p).to_owned(), argument.clone()));
+                }
+            }
+        }
         references(&source, &mut names.referenced);
         // A value assigned to a name read again reaches that place too: `y=$x; $((y))`,
         // `y=x; $((y))` (arithmetic reads a name's value as an expression), `declare -i y=$x`.
@@ -903,6 +966,10 @@ impl Names {
         // `read x`, `mapfile a`, `printf -v x`, `getopts o x` write what they read: where such
         // a name is read again, a value could reach it by a route batchrun cannot follow.
         if writers.iter().any(|w: &String| names.reads_again(w)) {
+            names.stdin_code = true;
+        }
+        // `$_` is the last argument of the command before: any value.
+        if names.arithmetic.contains("_") {
             names.stdin_code = true;
         }
         Arc::new(names)
@@ -999,33 +1066,87 @@ fn without_tags(source: &str) -> String {
 
 /// Where a shell reads code from its standard input or a descriptor, and names whose values
 /// are read as code: the script of `sh -c "$x"`, the arguments of `eval`, `trap`, `source`,
-/// a command named by `$x`, `${x@P}`.
-fn scan_code(source: &str, names: &mut Names) {
-    for segment in shell_words(source) {
-        let mut words =
-            segment.iter().map(String::as_str).skip_while(|w| BEFORE_A_COMMAND.contains(w) || w.contains('='));
-        let Some(first) = words.next() else { continue };
-        let rest: Vec<&str> = words.collect();
+/// `fc`, `compgen`, `complete`, `alias`, a command named by `$x`, `${x@P}`; and the ways a
+/// value moves on to another name (`for v in "$x"`, `set -- "$x"`, a function's arguments).
+fn scan_code(
+    source: &str,
+    names: &mut Names,
+    assignments: &mut Vec<(String, String)>,
+    calls: &mut Vec<(String, String)>,
+    depth: u32,
+) {
+    if depth > 8 {
+        names.stdin_code = true;
+        return;
+    }
+    for (segment, inner) in code_segments(source) {
+        for script in inner {
+            scan_code(&script, names, assignments, calls, depth + 1);
+        }
+        let mut at = 0;
+        while let Some(word) = segment.get(at).filter(|w| BEFORE_A_COMMAND.contains(&w.as_str()) || is_assignment(w)) {
+            if let Some((name, value)) = word.split_once('=').filter(|_| is_assignment(word)) {
+                let name = name.split('[').next().unwrap_or_default().trim_end_matches('+');
+                assignments.push((name.to_owned(), value.to_owned()));
+            }
+            at += 1;
+        }
+        let Some(first) = segment.get(at) else { continue };
+        let rest = &segment[at + 1..];
         if first.starts_with('$') {
             references(first, &mut names.arithmetic);
         }
-        let all: Vec<&str> = std::iter::once(first).chain(rest.iter().copied()).collect();
-        for (i, word) in all.iter().enumerate() {
-            match *word {
-                "eval" | "trap" | "source" | "." => {
-                    for later in &all[i + 1..] {
-                        references(later, &mut names.arithmetic);
-                    }
-                    let stdin = all
-                        .get(i + 1)
-                        .is_none_or(|w| w.starts_with("/dev/") || w.starts_with("/proc/") || w.starts_with('<'));
-                    if matches!(*word, "source" | ".") && stdin {
-                        names.stdin_code = true;
+        let positional = |value: &str, assignments: &mut Vec<(String, String)>| {
+            for p in POSITIONAL {
+                assignments.push(((*p).to_owned(), value.to_owned()));
+            }
+        };
+        match base(first) {
+            "eval" | "trap" | "fc" | "history" | "compgen" | "complete" | "alias" => {
+                for word in rest {
+                    references(word, &mut names.arithmetic);
+                    // The argument is a script: what it does is read too (`trap 'eval "$N"' EXIT`).
+                    let script = word.replace(QUOTED_DOLLAR, "$");
+                    references(&script, &mut names.arithmetic);
+                    scan_code(&script, names, assignments, calls, depth + 1);
+                }
+            }
+            "source" | "." => {
+                for word in rest {
+                    references(word, &mut names.arithmetic);
+                }
+                if rest.first().is_none_or(|w| w.starts_with("/dev/") || w.starts_with("/proc/") || w.starts_with('<'))
+                {
+                    names.stdin_code = true;
+                }
+            }
+            "for" | "select" => {
+                if let Some(variable) = rest.first() {
+                    match rest.get(1).map(String::as_str) {
+                        Some("in") => {
+                            for word in rest[2..].iter().take_while(|w| w.as_str() != "do") {
+                                assignments.push((variable.clone(), word.clone()));
+                            }
+                        }
+                        _ => assignments.push((variable.clone(), "$@".into())),
                     }
                 }
-                w if is_shell(w) => names.stdin_code |= shell_reads_stdin(&all[i + 1..], &mut names.arithmetic),
-                _ => {}
             }
+            "set" => {
+                for word in rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('+')) {
+                    positional(word, assignments);
+                }
+            }
+            _ => {
+                for word in rest {
+                    calls.push((first.clone(), word.clone()));
+                }
+            }
+        }
+        let args: Vec<Arg> =
+            rest.iter().map(|w| Arg { literal: Some(w.clone()), head: w.clone(), value: false }).collect();
+        if let Some(start) = shell_position(first, &args) {
+            names.stdin_code |= shell_reads_stdin(&rest[start..], names, assignments, calls, depth);
         }
     }
     // `eval "$(cat)"`: code from a substitution's output.
@@ -1045,18 +1166,186 @@ fn scan_code(source: &str, names: &mut Names) {
     }
 }
 
+/// A `$` that stood inside single quotes (see [`code_segments`]).
+const QUOTED_DOLLAR: char = '\u{E000}';
+
+/// A script's positional parameters, as [`references`] names them.
+const POSITIONAL: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "*", "#", "BASH_ARGV"];
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=')
+        .is_some_and(|(name, _)| Cur::is_name(name.split('[').next().unwrap_or_default().trim_end_matches('+')))
+}
+
+/// The template split into simple commands of words as the shell forms them: quotes removed
+/// but their text kept in its word, `${…}` and `$(…)` kept whole; with each command the
+/// scripts of its substitutions (`$(…)`, `` `…` ``, `<(…)`), to be read in turn.
+fn code_segments(source: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let mut segments: Vec<(Vec<String>, Vec<String>)> = vec![(Vec::new(), Vec::new())];
+    let mut word = String::new();
+    let mut started = false;
+    let chars: Vec<char> = source.chars().collect();
+    let mut i = 0;
+    let end_word = |word: &mut String, started: &mut bool, segments: &mut Vec<(Vec<String>, Vec<String>)>| {
+        if *started && let Some(last) = segments.last_mut() {
+            last.0.push(std::mem::take(word));
+        }
+        word.clear();
+        *started = false;
+    };
+    // The text up to the `close` that balances the `open` just read.
+    let balanced = |i: &mut usize, open: char, close: char| -> String {
+        let mut depth = 1;
+        let mut text = String::new();
+        while let Some(&c) = chars.get(*i) {
+            *i += 1;
+            if c == open {
+                depth += 1;
+            } else if c == close {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            text.push(c);
+        }
+        text
+    };
+    while let Some(&c) = chars.get(i) {
+        i += 1;
+        match c {
+            '\\' => {
+                if let Some(&next) = chars.get(i) {
+                    word.push(next);
+                    started = true;
+                    i += 1;
+                }
+            }
+            '\'' => {
+                started = true;
+                while let Some(&c) = chars.get(i) {
+                    i += 1;
+                    if c == '\'' {
+                        break;
+                    }
+                    // A `$` in single quotes expands nothing here, only in a script it is
+                    // handed to: kept apart, so that it is not taken for this shell's.
+                    word.push(if c == '$' { QUOTED_DOLLAR } else { c });
+                }
+            }
+            '"' => {
+                started = true;
+                while let Some(&c) = chars.get(i) {
+                    i += 1;
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(&next) = chars.get(i) {
+                                word.push(next);
+                                i += 1;
+                            }
+                        }
+                        '$' if chars.get(i) == Some(&'(') => {
+                            i += 1;
+                            let script = balanced(&mut i, '(', ')');
+                            word.push_str(&format!("$({script})"));
+                            if let Some(last) = segments.last_mut() {
+                                last.1.push(script);
+                            }
+                        }
+                        '`' => {
+                            let script: String = chars[i..].iter().take_while(|c| **c != '`').collect();
+                            i += script.chars().count() + 1;
+                            word.push_str(&format!("`{script}`"));
+                            if let Some(last) = segments.last_mut() {
+                                last.1.push(script);
+                            }
+                        }
+                        c => word.push(c),
+                    }
+                }
+            }
+            '$' if chars.get(i) == Some(&'(') => {
+                i += 1;
+                let script = balanced(&mut i, '(', ')');
+                word.push_str(&format!("$({script})"));
+                started = true;
+                if let Some(last) = segments.last_mut() {
+                    last.1.push(script);
+                }
+            }
+            '$' if chars.get(i) == Some(&'{') => {
+                i += 1;
+                let inner = balanced(&mut i, '{', '}');
+                word.push_str(&format!("${{{inner}}}"));
+                started = true;
+            }
+            '`' => {
+                let script: String = chars[i..].iter().take_while(|c| **c != '`').collect();
+                i += script.chars().count() + 1;
+                word.push_str(&format!("`{script}`"));
+                started = true;
+                if let Some(last) = segments.last_mut() {
+                    last.1.push(script);
+                }
+            }
+            '<' | '>' if chars.get(i) == Some(&'(') => {
+                i += 1;
+                let script = balanced(&mut i, '(', ')');
+                word.push_str("/dev/fd/63");
+                started = true;
+                if let Some(last) = segments.last_mut() {
+                    last.1.push(script);
+                }
+            }
+            ' ' | '\t' => end_word(&mut word, &mut started, &mut segments),
+            ';' | '&' | '|' | '\n' | '(' | ')' | '{' | '}' => {
+                end_word(&mut word, &mut started, &mut segments);
+                if !matches!(c, '{' | '}') || chars.get(i).is_none_or(|n| n.is_whitespace() || *n == ';') {
+                    segments.push((Vec::new(), Vec::new()));
+                } else {
+                    word.push(c);
+                    started = true;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    end_word(&mut word, &mut started, &mut segments);
+    segments
+}
+
 /// Whether a shell with these words after it reads its script from standard input or a
 /// descriptor; the references in a `-c` script are read as code.
-fn shell_reads_stdin(words: &[&str], code: &mut BTreeSet<String>) -> bool {
-    let mut words = words.iter();
+fn shell_reads_stdin(
+    words: &[String],
+    names: &mut Names,
+    assignments: &mut Vec<(String, String)>,
+    calls: &mut Vec<(String, String)>,
+    depth: u32,
+) -> bool {
+    let mut words = words.iter().map(String::as_str);
     let mut from_stdin = false;
     while let Some(word) = words.next() {
-        match *word {
+        match word {
             w if w.starts_with('<') || w.starts_with('>') => {}
             w if (w.starts_with('-') || w.starts_with('+')) && !w.starts_with("--") && w.len() > 1 => {
                 if w.contains('c') && w.starts_with('-') {
                     if let Some(script) = words.next() {
-                        references(script, code);
+                        // What this shell expands in the script is read as code, and the
+                        // script itself is read for what it does.
+                        references(script, &mut names.arithmetic);
+                        let script = script.replace(QUOTED_DOLLAR, "$");
+                        scan_code(&script, names, assignments, calls, depth + 1);
+                        // Its arguments are its positional parameters.
+                        for argument in words.skip(1) {
+                            for p in POSITIONAL {
+                                assignments.push(((*p).to_owned(), argument.to_owned()));
+                            }
+                        }
                     }
                     return false;
                 }
