@@ -1043,7 +1043,7 @@ fn without_tags(source: &str) -> String {
     while let Some(at) = rest.find(['{']) {
         let (before, tag) = rest.split_at(at);
         out.push_str(before);
-        let close = match &tag[..tag.len().min(2)] {
+        let close = match tag.get(..2).unwrap_or_default() {
             "{{" => Some(("}}", "__value__")),
             "{%" => Some(("%}", " ")),
             "{#" => Some(("#}", " ")),
@@ -1539,6 +1539,19 @@ fn identifiers(text: &str, into: &mut BTreeSet<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Any text, any Unicode in it: the scan and the reader answer, they never panic.
+        #[test]
+        fn any_template_is_read_without_a_panic(source in "[{}$()`'\"\\;|&<>#!=\\[\\] a-z0-9\n\té中]{0,40}") {
+            let _ = Names::scan(&source);
+            for dialect in [Dialect::Posix, Dialect::Bash] {
+                let _ = super::super::analyze(&source, dialect, &["index"]);
+            }
+        }
+    }
 
     #[test]
     fn the_scan_finds_functions_declarations_and_arithmetic() {
