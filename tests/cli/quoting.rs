@@ -456,6 +456,7 @@ const FOUND: &[(&str, &str, &str)] = &[
     ("sh", "sh -c 'for a; do eval \"$a\"; done' _ {{ item }}", "touch MARKER"),
     ("bash", "bash -c 'echo \"$1\" | bash' _ {{ item }}", "touch MARKER"),
     ("bash", "command printf -v \"{{ item }}\" x", "a[$(touch MARKER)]"),
+    ("bash", "printf <<EOF {{ item }} x\nx\nEOF", "-va[$(touch MARKER)]"),
 ];
 
 #[test]

@@ -502,12 +502,12 @@ impl Lexer {
                         Flow::Done
                     }
                     '-' => {
-                        simple.end_word();
+                        simple.delimiter_follows();
                         *delim = Some(reader(true));
                         Flow::Done
                     }
                     _ => {
-                        simple.end_word();
+                        simple.delimiter_follows();
                         *delim = Some(reader(false));
                         Flow::Again
                     }

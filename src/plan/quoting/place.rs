@@ -407,6 +407,13 @@ impl Simple {
         self.opaque();
     }
 
+    /// `<<`: the next word is a here-document's delimiter, read apart, and the word after it
+    /// is the command's own again (`printf <<EOF FORMAT`), not a redirection's target.
+    pub fn delimiter_follows(&mut self) {
+        self.end_word();
+        self.target = None;
+    }
+
     /// A redirection operator turned out to be another one (`>` then `&`).
     pub fn retarget(&mut self, target: Target) {
         if self.target.is_some() {
@@ -1412,10 +1419,8 @@ fn scan_segment(
             }
             if DECLARING.contains(&c) || c == "read" || c == "mapfile" || c == "readarray" {
                 for word in rest.iter().filter(|w| !w.starts_with('-') && !w.starts_with('+')) {
-                    match word.split_once('=') {
-                        Some((name, value)) => assignments.push((base(name), value.to_owned())),
-                        None if special_flags => {}
-                        None => {}
+                    if let Some((name, value)) = word.split_once('=') {
+                        assignments.push((base(name), value.to_owned()));
                     }
                     if special_flags {
                         names.declared.insert(base(word));
