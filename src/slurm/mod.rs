@@ -432,7 +432,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         let mut args = vec![
             format!("--array=0-{}{}", elements - 1, throttle.map(|k| format!("%{k}")).unwrap_or_default()),
             format!("--job-name={}.{}", self.plan.file.name, spec.name),
-            format!("--output={}", outputs.join("%A_%a.out").display()),
+            format!("--output={}/%A_%a.out", output_pattern(&outputs)?),
             format!("--chdir={}", self.plan.file.dir.display()),
         ];
         let s = &spec.slurm;
@@ -747,6 +747,19 @@ impl<'a, 'r> Submitter<'a, 'r> {
 
 fn log_tail(path: &Path) -> Vec<String> {
     std::fs::File::open(path).map(|mut f| crate::run::output::tail_of(&mut f)).unwrap_or_default()
+}
+
+/// `dir` as the folder of an sbatch `--output` pattern: `%` written `%%`, so that Slurm reads
+/// it as the character and not as a replacement. A backslash turns every replacement off
+/// (the elements would share one file), so a folder with one is refused.
+fn output_pattern(dir: &Path) -> Result<String, String> {
+    let text = dir.display().to_string();
+    if text.contains('\\') {
+        return Err(format!(
+            "the state folder's path {text} holds a backslash, which sbatch reads as \"no patterns\" in --output: choose another with --state-dir"
+        ));
+    }
+    Ok(text.replace('%', "%%"))
 }
 
 fn quote(path: &Path) -> String {

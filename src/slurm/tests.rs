@@ -161,3 +161,11 @@ fn resume_runs_only_what_did_not_succeed() {
     let second = job.on_slurm(&Fake::new(), Some(&history));
     assert_eq!((second.counts.already_done, second.counts.succeeded, second.counts.failed), (2, 1, 0));
 }
+
+#[test]
+fn a_percent_in_the_state_folder_reaches_sbatch_as_the_character() {
+    use std::path::Path;
+    assert_eq!(super::output_pattern(Path::new("/s/100%/a%A")).unwrap(), "/s/100%%/a%%A");
+    let refused = super::output_pattern(Path::new("/s/a\\b")).unwrap_err();
+    assert!(refused.contains("backslash"), "{refused}");
+}

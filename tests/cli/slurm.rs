@@ -239,3 +239,20 @@ jobs:
         assert_eq!(ran.read(&format!("out.{i}")), format!("{} of 6\n", i + 1));
     }
 }
+
+#[test]
+fn a_percent_in_the_state_folder_is_not_read_as_a_slurm_pattern() {
+    if !cluster() {
+        return;
+    }
+    let job = "name: pct\njobs:\n  hello:\n    command: echo hi\n";
+    let ran = slurm(job).args(&["--state-dir", "state%A"]).run();
+    ran.success().stderr_has("1 succeeded");
+    let outputs: Vec<_> = std::fs::read_dir(ran.path("state%A/slurm/out")).unwrap().collect();
+    assert!(!outputs.is_empty(), "the elements' output is in the folder named with a %");
+    let expanded = std::fs::read_dir(ran.dir.path()).unwrap().filter_map(Result::ok).filter(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.starts_with("state") && name != "state%A"
+    });
+    assert_eq!(expanded.count(), 0, "no folder named with an expanded %A");
+}
