@@ -55,27 +55,20 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::Status(args) => show_status(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "batchrun", &mut io::stdout());
-            Ok(ExitCode::Success)
+            // Generated whole first: clap_complete panics when it cannot write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "batchrun", &mut script);
+            Ok(to_stdout("the completion script", |out| out.write_all(&script)))
         }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
-            Ok(match manual::render(command, &mut io::stdout()) {
-                Ok(()) => ExitCode::Success,
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::Success,
-                Err(e) => {
-                    say!("error: cannot write the manual page: {e}");
-                    ExitCode::Usage
-                }
-            })
+            Ok(to_stdout("the manual page", |out| manual::render(command, out)))
         }
         Command::Validate { files } => validate(&files),
         Command::Exec { manifest, element } => assemble::exec(&manifest, element),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&config::schema::job_file()).unwrap_or_default();
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "{text}");
-            Ok(ExitCode::Success)
+            Ok(to_stdout("the schema", |out| writeln!(out, "{text}")))
         }
     };
     match result {
@@ -83,6 +76,26 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Err(diagnostics) => {
             say!("{diagnostics}");
             ExitCode::Usage.into()
+        }
+    }
+}
+
+/// Writes to stdout with `write`, then flushes. A closed pipe (`batchrun … | head`) ends the
+/// output quietly; any other error (a full disk) is said and ends with exit 3, as nothing
+/// else a run could not deliver does.
+fn to_stdout(what: &str, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> ExitCode {
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    delivered(what, write(&mut out).and_then(|()| out.flush()))
+}
+
+/// The exit status of writing `what` to stdout (see [`to_stdout`]).
+fn delivered(what: &str, written: io::Result<()>) -> ExitCode {
+    match written {
+        Ok(()) => ExitCode::Success,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::Success,
+        Err(e) => {
+            say!("error: cannot write {what} to stdout: {e}");
+            ExitCode::Undelivered
         }
     }
 }
@@ -109,8 +122,7 @@ fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
             format!("cannot read the journal in {}: {e}", dir.display()),
         ))
     })?;
-    let _ = status::print(&file.name, &history, &args.selection.only, &dir, &mut io::stdout().lock());
-    Ok(ExitCode::Success)
+    Ok(to_stdout("the status", |out| status::print(&file.name, &history, &args.selection.only, &dir, out)))
 }
 
 /// `--resume --dry-run`: the plan without the tasks the journal records as done.
@@ -147,12 +159,7 @@ fn written(printed: io::Result<u64>) -> Result<ExitCode, Diagnostics> {
             say!("error: {} could not be rendered", words::count(broken, "task"));
             Ok(ExitCode::Usage)
         }
-        // stdout closed early (`plan … | head`): not an error of the plan.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
-        Err(e) => {
-            say!("error: cannot write the plan: {e}");
-            Ok(ExitCode::Usage)
-        }
+        Err(e) => Ok(delivered("the plan", Err(e))),
     }
 }
 

@@ -69,7 +69,7 @@ fn by_place(history: &History) -> Option<HashMap<&str, (u64, u64)>> {
     Some(counts)
 }
 
-pub fn print(name: &str, history: &History, only: &[String], state_dir: &Path, out: &mut impl Write) -> io::Result<()> {
+pub fn print(name: &str, history: &History, only: &[String], state_dir: &Path, out: &mut dyn Write) -> io::Result<()> {
     let jobs = of_history(history, only);
     writeln!(out, "{name} (state: {})", state_dir.display())?;
     match &history.last_activity {

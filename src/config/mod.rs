@@ -43,14 +43,41 @@ pub fn load(path: &Path) -> Result<JobFile, Diagnostics> {
 /// part that has an error left in a form later checks pass over) and every error found. What
 /// `validate` plans, so that template errors come in the same pass as the file's shape errors.
 pub fn check(path: &Path) -> (Option<JobFile>, Vec<Diagnostic>) {
-    let text = match std::fs::read(path) {
+    let text = match read_job_file(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(_) => return (None, vec![Diagnostic::new(path, None, "the job file is not UTF-8 text")]),
         },
-        Err(e) => return (None, vec![Diagnostic::new(path, None, format!("cannot read the job file: {e}"))]),
+        Err(message) => return (None, vec![Diagnostic::new(path, None, message)]),
     };
     check_text(path, &text)
+}
+
+/// The most a job file may hold: more than the YAML parser accepts in its values, so that a
+/// value too large is reported where it is.
+pub const MAX_JOB_FILE: u64 = 128 << 20;
+
+/// Reads a job file as items files are read: a regular file, a FIFO or a pipe on stdin, up to
+/// [`MAX_JOB_FILE`] bytes; a device (`/dev/zero` never ends), a folder or a socket is refused
+/// before anything is read.
+fn read_job_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileTypeExt as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the job file: {e}"))?;
+    let kind = file.metadata().map_err(|e| format!("cannot read the job file: {e}"))?.file_type();
+    if kind.is_dir() {
+        return Err("the job file is a folder: name a YAML file".into());
+    }
+    if !kind.is_file() && !kind.is_fifo() {
+        return Err("the job file is a device or a socket, not a file or a FIFO".into());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_JOB_FILE + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the job file: {e}"))?;
+    if bytes.len() as u64 > MAX_JOB_FILE {
+        let most = MAX_JOB_FILE >> 20;
+        return Err(format!("the job file holds more than {most} MiB: keep large data in an items file"));
+    }
+    Ok(bytes)
 }
 
 /// Parses and validates job-file text; `path` is used for messages and relative paths.

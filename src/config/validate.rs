@@ -327,6 +327,14 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
         for (key, value) in env {
             if key.value.is_empty() || key.value.contains(['=', '\0']) {
                 ck.error(pos(&key), format!("invalid environment variable name `{}`", key.value));
+            } else if key.value.starts_with("BATCHRUN_") {
+                // batchrun sets these for every task; `BATCHRUN_RUN` marks the run's processes,
+                // and a task that overrode it would escape the cleanup when batchrun is killed.
+                let message = format!(
+                    "`env` may not set `{}`: batchrun sets the BATCHRUN_ variables of every task itself",
+                    key.value
+                );
+                ck.error(pos(&key), message);
             }
             s.env.insert(key.value, located(&value));
         }

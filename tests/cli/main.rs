@@ -9,6 +9,7 @@ mod errors;
 mod escapes;
 mod events;
 mod failure;
+mod files;
 mod github;
 mod html;
 mod journal;
