@@ -40,6 +40,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
     }
     let state_dir = args.state_dir.clone().unwrap_or_else(|| crate::default_state_dir(&job_file));
+    refuse_reports_over_inputs(args, &job_file, &state_dir)?;
     // Items files are read once, into this run's snapshots (removed when the run ends).
     let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state_dir));
     let inputs = snapshots.as_ref().map_or(plan::Inputs::InPlace, |s| {
@@ -204,6 +205,42 @@ pub fn exit_status(result: &run::RunResult, not_written: bool) -> ExitCode {
         }
         None => ExitCode::Success,
     }
+}
+
+/// A report is an output: it may not be written over the job file, an items file, the state
+/// folder or another report. Checked before anything runs, since the report is written last.
+fn refuse_reports_over_inputs(args: &RunArgs, file: &config::JobFile, state_dir: &Path) -> Result<(), Diagnostics> {
+    use crate::same_file::{id, is_within};
+    let mut inputs = vec![(id(&args.file), "the job file".to_owned())];
+    for job in &file.jobs {
+        if let config::Work::Templated { source: config::Source::Items(config::ItemsSpec::File { path, .. }), .. } =
+            &job.work
+        {
+            inputs.push((id(path), format!("the items file of job `{}`", job.name)));
+        }
+    }
+    let mut reports: Vec<(crate::same_file::FileId, &Path)> = Vec::new();
+    for path in &args.reports {
+        let this = id(path);
+        let clash = if let Some((_, what)) = inputs.iter().find(|(input, _)| *input == this) {
+            Some(format!("it is {what}"))
+        } else if let Some((_, other)) = reports.iter().find(|(report, _)| *report == this) {
+            Some(format!("it is the same file as --report {}", other.display()))
+        } else if is_within(path, state_dir) {
+            Some(format!("it is in the state folder {}, which batchrun keeps to itself", state_dir.display()))
+        } else {
+            None
+        };
+        if let Some(clash) = clash {
+            let message = format!(
+                "--report {}: {clash}; a report is never written over what a run reads or keeps: choose another path",
+                path.display()
+            );
+            return Err(diagnostic::Diagnostic::new(&args.file, None, message).into());
+        }
+        reports.push((this, path));
+    }
+    Ok(())
 }
 
 fn reads_items_files(file: &config::JobFile) -> bool {

@@ -110,22 +110,21 @@ impl Report {
     /// folder exists, it is not a folder, the folder takes a new file), so a long run does not
     /// end with a report it cannot write. `failed` is set if writing it fails all the same.
     pub fn new(path: PathBuf, format: Format, jobs: Vec<String>, failed: Arc<AtomicBool>) -> io::Result<Report> {
-        let folder = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let folder = folder_of(&path);
         if !folder.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("the folder {} does not exist", folder.display()),
-            ));
+            // The nearest part of the path that exists says what is wrong with it.
+            let message = match folder.ancestors().find(|a| a.exists() || a.as_os_str().is_empty()) {
+                Some(file) if !file.as_os_str().is_empty() && !file.is_dir() => {
+                    format!("{} is a file, not a folder", file.display())
+                }
+                _ => format!("the folder {} does not exist", folder.display()),
+            };
+            return Err(io::Error::new(io::ErrorKind::NotFound, message));
         }
         if path.is_dir() {
             return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a folder"));
         }
-        let partial = partial_path(&path);
-        File::create(&partial)
-            .and_then(|_| std::fs::remove_file(&partial))
+        partial_in(&folder, &path)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot write in {}: {e}", folder.display())))?;
         Ok(Report {
             path,
@@ -145,8 +144,7 @@ impl Report {
     fn write(&mut self, counts: &Counts, elapsed: Duration, interrupted_by: Option<i32>) -> io::Result<()> {
         self.tasks.flush()?;
         let tasks = self.tasks.get_mut();
-        let temp = partial_path(&self.path);
-        let mut out = BufWriter::new(File::create(&temp)?);
+        let mut out = BufWriter::new(partial_in(&folder_of(&self.path), &self.path)?);
         let header = Header {
             version: VERSION,
             name: &self.name,
@@ -168,17 +166,30 @@ impl Report {
             Format::Junit => write_junit(&header, &self.jobs, tasks, &order, &mut out)?,
             Format::Html => write_html(&header, &self.jobs, records(tasks, &order), &mut out)?,
         }
-        out.flush()?;
-        drop(out);
-        std::fs::rename(&temp, &self.path)
+        let temp = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        temp.persist(&self.path).map(drop).map_err(|e| e.error)
     }
 }
 
-/// Where the report is written before it is renamed into place.
-fn partial_path(path: &Path) -> PathBuf {
-    let mut temp = path.to_path_buf().into_os_string();
-    temp.push(".partial");
-    PathBuf::from(temp)
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A new file beside the report, to be renamed into place when it is whole: a hidden name of
+/// its own (`.<report>.<random>.partial`), created exclusively, so no file of the user's is
+/// ever truncated or removed in its stead; it is removed if the report is not completed.
+fn partial_in(folder: &Path, path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    use std::os::unix::fs::PermissionsExt as _;
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial")
+        // As any file the user writes: readable by others unless the umask says otherwise.
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(folder)
 }
 
 /// Where each task's line starts in the spool, in plan order: by job (the file's order), then
@@ -423,7 +434,6 @@ impl Listener for Report {
             }
             Event::RunFinished { counts, elapsed, interrupted_by } => {
                 if let Err(e) = self.write(counts, *elapsed, *interrupted_by) {
-                    let _ = std::fs::remove_file(partial_path(&self.path));
                     crate::say!("batchrun: error: cannot write the report {}: {e}", self.path.display());
                     self.failed.store(true, Ordering::Relaxed);
                 }

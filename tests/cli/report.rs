@@ -60,8 +60,14 @@ fn a_report_needs_a_known_extension() {
 #[test]
 fn report_paths_are_checked_before_anything_runs() {
     let job = "jobs:\n  a:\n    command: touch RAN\n";
-    for (path, says) in [("nodir/r.json", "the folder nodir does not exist"), ("folder.json", "it is a folder")] {
-        let ran = batchrun().job(job).file("folder.json/keep", "").args(&["--report", path]).run();
+    let cases = [
+        ("nodir/r.json", "the folder nodir does not exist"),
+        ("folder.json", "it is a folder"),
+        ("afile/r.json", "afile is a file, not a folder"),
+        ("afile/sub/r.json", "afile is a file, not a folder"),
+    ];
+    for (path, says) in cases {
+        let ran = batchrun().job(job).file("folder.json/keep", "").file("afile", "").args(&["--report", path]).run();
         ran.code(2).stderr_has(&format!("--report {path}: {says}"));
         assert!(!ran.path("RAN").exists(), "{path}: a task ran before the report path was checked");
     }
@@ -103,4 +109,46 @@ fn reports_list_skipped_tasks_too_in_plan_order() {
     assert!(xml.contains(r#"<testsuite name="after" tests="2" failures="0" skipped="2""#), "{xml}");
     let first = xml.find("slow_first[0]").unwrap();
     assert!(xml.find("slow_first[3]").unwrap() > first, "testcases in plan order: {xml}");
+}
+
+/// Every way a report path can name what the run reads or keeps: the job file under other
+/// spellings and links, items files (one not written yet), the state folder, another report.
+#[test]
+fn a_report_is_never_written_over_an_input() {
+    let job = "name: j\njobs:\n  make:\n    command: touch RAN\n  a:\n    items: {file: list.json}\n    command: echo {{ item }}\n  b:\n    needs: [make]\n    items: {file: later.json}\n    command: echo {{ item }}\n";
+    let cases: [(&[&str], &str); 9] = [
+        (&["--report", "job.json"], "it is the job file"),
+        (&["--report", "./sub/../job.json"], "it is the job file"),
+        (&["--report", "hard.json"], "it is the job file"),
+        (&["--report", "link.json"], "it is the job file"),
+        (&["--report", "list.json"], "it is the items file of job `a`"),
+        (&["--report", "later.json"], "it is the items file of job `b`"),
+        (&["--report", ".batchrun/j/r.json"], "it is in the state folder"),
+        (&["--state-dir", "st", "--report", "st/logs/r.html"], "it is in the state folder"),
+        (&["--report", "r.json", "--report", "./r.json"], "it is the same file as --report r.json"),
+    ];
+    for (args, says) in cases {
+        let dir = batchrun().file("job.json", job).file("list.json", "x\n").file("sub/keep", "");
+        let list = std::fs::read_to_string(dir.path().join("list.json")).unwrap();
+        std::fs::hard_link(dir.path().join("job.json"), dir.path().join("hard.json")).unwrap();
+        std::os::unix::fs::symlink("job.json", dir.path().join("link.json")).unwrap();
+        let ran = dir.arg("job.json").args(args).run();
+        ran.code(2).stderr_has(says).stderr_has("a report is never written over what a run reads or keeps");
+        assert_eq!(ran.read("job.json"), job, "{args:?}");
+        assert_eq!(ran.read("list.json"), list, "{args:?}");
+        assert!(!ran.path("RAN").exists(), "{args:?}: a task ran");
+    }
+}
+
+#[test]
+fn a_report_s_working_file_never_replaces_a_file_of_the_user_s() {
+    let ran = batchrun().job(JOB).file("r.json.partial", "mine").args(&["--report", "r.json"]).run();
+    ran.code(1);
+    assert!(ran.read("r.json").contains("\"tasks\""));
+    assert_eq!(ran.read("r.json.partial"), "mine");
+    let names: Vec<String> = std::fs::read_dir(ran.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with(".r.json.")), "a working file was left: {names:?}");
 }
