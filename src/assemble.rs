@@ -57,11 +57,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         let limit = run::open_files::raise_for(asked);
         let workers = run::open_files::fit(asked, limit);
         if workers < asked {
-            say!(
-                "batchrun: running at most {workers} tasks at once, not {asked}: the open-file limit (ulimit -n) is {}, and each running task needs up to {}",
-                limit.unwrap_or_default(),
-                run::open_files::PER_TASK
-            );
+            say!("batchrun: {}", run::open_files::fitted(asked, workers, limit.unwrap_or_default()));
         }
         workers
     } else {

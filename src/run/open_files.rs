@@ -62,6 +62,16 @@ pub fn fit(workers: usize, limit: Option<u64>) -> usize {
     }
 }
 
+/// What [`fit`] decided, said with the figures it used, so that the reader can redo the sum.
+pub fn fitted(asked: usize, workers: usize, limit: u64) -> String {
+    let room = limit.saturating_sub(RESERVED) / PER_TASK;
+    let at_least = if room == 0 { " (one task runs all the same)" } else { "" };
+    format!(
+        "running at most {} at once, not {asked}: the open-file limit (ulimit -n) is {limit}; batchrun keeps {RESERVED} for itself and each running task needs up to {PER_TASK}, which leaves room for {room}{at_least}; raise it with `ulimit -n`",
+        crate::words::count(workers as u64, "task"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +81,11 @@ mod tests {
         assert_eq!(fit(300, Some(1024)), 120);
         assert_eq!(fit(8, Some(1024)), 8);
         assert_eq!(fit(300, Some(10)), 1, "at least one task runs");
+        let said = fitted(100, fit(100, Some(64)), 64);
+        assert!(said.starts_with("running at most 1 task at once, not 100"), "{said}");
+        assert!(said.contains("room for 0 (one task runs all the same)"), "{said}");
+        let said = fitted(300, fit(300, Some(1024)), 1024);
+        assert!(said.contains("at most 120 tasks at once") && said.contains("room for 120;"), "{said}");
         assert_eq!(fit(300, None), 300);
     }
 }

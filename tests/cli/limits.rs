@@ -40,7 +40,14 @@ fn a_low_hard_limit_runs_fewer_tasks_at_once_and_says_so() {
     let (code, _, stderr) = under_ulimit(dir.path(), "-n 200", "-j 120 --progress none");
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("running at most 17 tasks at once, not 120: the open-file limit (ulimit -n) is 200"),
+        stderr.contains("running at most 17 tasks at once, not 120: the open-file limit (ulimit -n) is 200; batchrun keeps 64 for itself and each running task needs up to 8, which leaves room for 17;"),
         "{stderr}"
     );
+    // No room at all: one task runs, and the message says why the sum gives none.
+    std::fs::write(dir.path().join("job.yaml"), "jobs:\n  a:\n    range: {from: 1, to: 3}\n    command: 'true'\n")
+        .unwrap();
+    let (code, _, stderr) = under_ulimit(dir.path(), "-n 64", "-j 120 --progress none");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("running at most 1 task at once, not 120"), "{stderr}");
+    assert!(stderr.contains("room for 0 (one task runs all the same)"), "{stderr}");
 }
