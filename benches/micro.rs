@@ -53,7 +53,12 @@ fn journal_1000_records(bencher: divan::Bencher) {
     let dir = tempfile::tempdir().unwrap();
     let plan = plan(RANGE);
     let tasks: Vec<_> = plan.all_tasks().take(1000).map(Result::unwrap).collect();
-    let mut journal = batchrun::journal::Journal::open(dir.path(), false, vec!["export".into()]).unwrap();
+    let mut journal = batchrun::journal::Journal::open(
+        &batchrun::state_dir::StateDir::claimed(dir.path()),
+        false,
+        vec!["export".into()],
+    )
+    .unwrap();
     let counts = Counts::default();
     bencher.bench_local(|| {
         for task in &tasks {

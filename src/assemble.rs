@@ -18,7 +18,7 @@ use crate::reporter::{self, ProgressMode};
 use crate::run;
 use crate::say;
 use crate::slurm;
-use crate::state_dir::StateDir;
+use crate::state_dir::{Owner, StateDir};
 
 /// `batchrun run FILE`: plans the file, then runs it on the local pool or as Slurm arrays.
 pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
@@ -41,12 +41,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     }
     let state_dir = args.state_dir.clone().unwrap_or_else(|| crate::default_state_dir(&job_file));
     refuse_reports_over_inputs(args, &job_file, &state_dir)?;
+    let owner = Owner::of(&args.file, &job_file.name);
+    let state = StateDir::claim(&state_dir, owner, !args.no_journal)
+        .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string())))?;
     // Items files are read once, into this run's snapshots (removed when the run ends).
-    let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state_dir));
-    let inputs = snapshots.as_ref().map_or(plan::Inputs::InPlace, |s| {
-        let all_on_disk = args.backend == cli::Backend::Slurm;
-        plan::Inputs::Snapshot(plan::inputs::SnapshotDir { dir: s.dir().to_owned(), all_on_disk })
-    });
+    let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state));
+    let inputs = snapshots
+        .as_ref()
+        .map_or(plan::Inputs::InPlace, |s| plan::Inputs::Snapshot(s.to(args.backend == cli::Backend::Slurm)));
     let plan = Plan::new(job_file, &PlanOptions { inputs, ..options })?;
     let asked = args
         .jobs
@@ -100,12 +102,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
                 when_ready: p.waits_to_be_planned(),
             })
             .collect();
-        let journal = journal::Journal::open(&state_dir, args.resume, names)
+        let journal = journal::Journal::open(&state, args.resume, names)
             .map_err(in_state_dir)?
             .with_plan(planned, plan.resolved_vars());
         if args.resume {
-            let read = journal::reader::read_state(&state_dir)
-                .map_err(|e| in_state_dir(journal::JournalError::Io { path: state_dir.clone(), source: e }))?;
+            let read = journal::reader::read_state(&state)
+                .map_err(|e| in_state_dir(journal::JournalError::Io { path: state.root().to_path_buf(), source: e }))?;
             history = Some(read);
         }
         reporters.insert(0, Box::new(journal));
@@ -140,15 +142,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     }
 
     if args.backend == cli::Backend::Slurm {
-        let options = slurm::Options {
-            state_dir: std::path::absolute(&state_dir).unwrap_or(state_dir),
-            concurrency: args.jobs.map(|j| j as usize),
-            keep_logs: args.keep_logs,
-        };
+        let options = slurm::Options { state, concurrency: args.jobs.map(|j| j as usize), keep_logs: args.keep_logs };
         let result = slurm::run(&plan, history.as_ref(), &options, &mut reporters);
         return Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)));
     }
-    let logs = run::output::Logs { dir: StateDir::new(&state_dir).logs(), keep_all: args.keep_logs };
+    let logs = run::output::Logs { state, keep_all: args.keep_logs };
     let output = run::output::Output::new(args.output, console, logs, fold_failures, workers);
     let result = run::run(&plan, history.as_ref(), &guards, workers, &output, &mut reporters);
     Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)))
@@ -162,17 +160,14 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let guards = start_guards(workers);
     let console = Arc::new(Console::new());
     let names: Vec<String> = element.plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-    let journal = journal::Journal::open_shard(&element.journal, names)
+    let journal = journal::Journal::open_shard(&element.state, &element.journal, names)
         .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(manifest_path, None, e.to_string())))?;
     let listeners: Vec<Box<dyn Listener>> = vec![
         Box::new(journal),
         Box::new(reporter::warnings::Warnings::new(console.clone())),
         Box::new(reporter::plain::Plain::new(console.clone())),
     ];
-    let logs = run::output::Logs {
-        dir: StateDir::new(&element.manifest.state_dir).logs(),
-        keep_all: element.manifest.keep_logs,
-    };
+    let logs = run::output::Logs { state: element.state.clone(), keep_all: element.manifest.keep_logs };
     let output = run::output::Output::new(run::output::OutputMode::Grouped, console, logs, false, workers);
     let result = run::run(&element.plan, None, &guards, workers, &output, &mut Listeners(listeners));
     Ok(exit_status(&result, false))

@@ -31,6 +31,7 @@ use clap::Parser;
 use cli::{Cli, Command, PlanArgs, PlanFormat, Selection};
 use diagnostic::Diagnostics;
 use exit_code::ExitCode;
+use journal::reader::History;
 use plan::{Plan, PlanOptions};
 
 /// The whole program: parse `args`, do what they say, return the exit status.
@@ -109,31 +110,43 @@ fn load_plan(file: &Path, selection: &Selection) -> Result<Plan, Diagnostics> {
 
 /// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
 pub(crate) fn default_state_dir(file: &config::JobFile) -> std::path::PathBuf {
-    file.dir.join(".batchrun").join(&file.name)
+    file.dir.join(".batchrun").join(&file.state_name)
+}
+
+/// The history in `file`'s state folder (`--state-dir`, or its default), read without writing
+/// anything: empty when there is no folder yet; an error when the folder is not this file's.
+/// With it, the pid of a run using the folder now, if one is.
+fn read_history(
+    path: &Path,
+    file: &config::JobFile,
+    state_dir: Option<&Path>,
+    places: bool,
+) -> Result<(History, Option<u32>), Diagnostics> {
+    let dir = state_dir.map_or_else(|| default_state_dir(file), Path::to_path_buf);
+    let error = |message: String| Diagnostics::from(diagnostic::Diagnostic::new(path, None, message));
+    let owner = state_dir::Owner::of(path, &file.name);
+    let Some(state) = state_dir::StateDir::inspect(&dir, &owner).map_err(|e| error(e.to_string()))? else {
+        return Ok((History::default(), None));
+    };
+    let read = if places { journal::reader::read_places(&state) } else { journal::reader::read_state(&state) };
+    let history = read.map_err(|e| error(format!("cannot read the journal in {}: {e}", dir.display())))?;
+    Ok((history, state.running()))
 }
 
 /// Reads the job file only for where its state folder is: nothing of it is planned or run.
 fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
     let file = config::load(&args.file)?;
     let dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&file));
-    let history = journal::reader::read_places(&dir).map_err(|e| {
-        Diagnostics::from(diagnostic::Diagnostic::new(
-            &args.file,
-            None,
-            format!("cannot read the journal in {}: {e}", dir.display()),
-        ))
-    })?;
-    Ok(to_stdout("the status", |out| status::print(&file.name, &history, &args.selection.only, &dir, out)))
+    let (history, running) = read_history(&args.file, &file, args.state_dir.as_deref(), true)?;
+    let only = &args.selection.only;
+    let code = to_stdout("the status", |out| status::print(&file.name, &history, running, only, &dir, out));
+    Ok(if code == ExitCode::Success && running.is_some() { ExitCode::Running } else { code })
 }
 
 /// `--resume --dry-run`: the plan without the tasks the journal records as done.
 fn dry_run_resume(args: &cli::RunArgs) -> Result<ExitCode, Diagnostics> {
     let plan = load_plan(&args.file, &args.selection)?;
-    let dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&plan.file));
-    let history = journal::reader::read_state(&dir).map_err(|e| {
-        let message = format!("cannot read the journal in {}: {e}", dir.display());
-        Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, message))
-    })?;
+    let (history, _) = read_history(&args.file, &plan.file, args.state_dir.as_deref(), false)?;
     let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let printed =
         plan::print::text_of(&plan, &mut out, |key| history.is_done(key)).and_then(|b| out.flush().map(|()| b));

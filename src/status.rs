@@ -69,13 +69,23 @@ fn by_place(history: &History) -> Option<HashMap<&str, (u64, u64)>> {
     Some(counts)
 }
 
-pub fn print(name: &str, history: &History, only: &[String], state_dir: &Path, out: &mut dyn Write) -> io::Result<()> {
+/// Prints the status of each job; `running` is the pid of a run using the state folder now.
+pub fn print(
+    name: &str,
+    history: &History,
+    running: Option<u32>,
+    only: &[String],
+    state_dir: &Path,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let jobs = of_history(history, only);
     writeln!(out, "{name} (state: {})", state_dir.display())?;
-    match &history.last_activity {
-        None => writeln!(out, "no run recorded yet")?,
-        Some(at) if history.last_run_ended => writeln!(out, "last run ended {at}")?,
-        Some(at) => writeln!(out, "last run did not end cleanly (interrupted or killed); last activity {at}")?,
+    match (&history.last_activity, running) {
+        (Some(at), Some(pid)) => writeln!(out, "a run is in progress (pid {pid}); last activity {at}")?,
+        (None, Some(pid)) => writeln!(out, "a run is in progress (pid {pid}); nothing recorded yet")?,
+        (None, None) => writeln!(out, "no run recorded yet")?,
+        (Some(at), None) if history.last_run_ended => writeln!(out, "last run ended {at}")?,
+        (Some(at), None) => writeln!(out, "last run did not end cleanly (interrupted or killed); last activity {at}")?,
     }
     let width = jobs.iter().map(|(n, _)| n.len()).chain([3]).max().unwrap_or(3);
     writeln!(out, "{:width$}  {:>10}  {:>10}  {:>10}", "job", "done", "failed", "not run")?;

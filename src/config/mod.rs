@@ -60,7 +60,7 @@ pub const MAX_JOB_FILE: u64 = 128 << 20;
 /// Reads a job file as items files are read: a regular file, a FIFO or a pipe on stdin, up to
 /// [`MAX_JOB_FILE`] bytes; a device (`/dev/zero` never ends), a folder or a socket is refused
 /// before anything is read.
-fn read_job_file(path: &Path) -> Result<Vec<u8>, String> {
+pub fn read_job_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     use std::os::unix::fs::FileTypeExt as _;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read the job file: {e}"))?;

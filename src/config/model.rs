@@ -26,6 +26,9 @@ pub struct JobFile {
     /// The job file's folder: relative paths in the file resolve against it.
     pub dir: PathBuf,
     pub name: String,
+    /// The name of its default state folder, `.batchrun/<state_name>`: `name`, unless it was
+    /// derived from a file name that had to be cleaned (see `validate::default_state_name`).
+    pub state_name: String,
     pub concurrency: Option<usize>,
     pub vars: IndexMap<String, Located<Var>>,
     pub limits: IndexMap<String, usize>,

@@ -71,6 +71,7 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobF
         Some(n) => n.value.clone(),
         None => default_name(path),
     };
+    let state_name = if raw.name.is_some() { name.clone() } else { default_state_name(path) };
     let concurrency = raw.concurrency.as_ref().and_then(|c| positive(&mut ck, c, "concurrency"));
 
     let mut vars = IndexMap::new();
@@ -136,7 +137,7 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobF
         needs.push(job_needs);
     }
     let jobs = graph::order_by_needs(&mut ck, jobs, needs);
-    (Some(JobFile { path: path.to_path_buf(), dir, name, concurrency, vars, limits, jobs }), ck.errors)
+    (Some(JobFile { path: path.to_path_buf(), dir, name, state_name, concurrency, vars, limits, jobs }), ck.errors)
 }
 
 fn job_file_dir(path: &Path) -> PathBuf {
@@ -148,6 +149,19 @@ fn default_name(path: &Path) -> String {
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let cleaned: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     if cleaned.is_empty() { "batch".into() } else { cleaned }
+}
+
+/// The default state folder's name for a file without `name:`: the stem when it is a valid
+/// name already, else the cleaned stem and a hash of the stem as written, so that files whose
+/// stems clean alike (`my jobs`, `my_jobs`) never share a folder.
+fn default_state_name(path: &Path) -> String {
+    let stem = path.file_stem().unwrap_or_default();
+    let name = default_name(path);
+    if name.as_bytes() == stem.as_encoded_bytes() {
+        return name;
+    }
+    let hash = xxhash_rust::xxh3::xxh3_64(stem.as_encoded_bytes());
+    format!("{name}-{:08x}", hash >> 32)
 }
 
 fn base_settings(dir: &Path) -> Settings {
@@ -419,5 +433,9 @@ mod tests {
     fn default_name_is_the_file_stem() {
         assert_eq!(default_name(Path::new("jobs/export.yaml")), "export");
         assert_eq!(default_name(Path::new("my jobs.yml")), "my_jobs");
+        assert_eq!(default_state_name(Path::new("jobs/my_jobs.yaml")), "my_jobs");
+        let spaced = default_state_name(Path::new("jobs/my jobs.yaml"));
+        assert!(spaced.starts_with("my_jobs-") && spaced.len() == "my_jobs-".len() + 8, "{spaced}");
+        assert_ne!(spaced, default_state_name(Path::new("jobs/my.jobs.yaml")));
     }
 }

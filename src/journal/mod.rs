@@ -12,7 +12,7 @@
 pub mod reader;
 pub mod record;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use crate::events::Listener;
 use crate::events::{Counts, Event, Finished};
 use crate::plan::identity::format_key;
-use crate::state_dir::StateDir;
+use crate::state_dir::{Dir, JOURNAL, Kind, LOCK, Open, PREVIOUS_JOURNAL as PREVIOUS, StateDir};
 use record::{Record, TaskEnd, VERSION};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub enum JournalError {
 pub struct Journal {
     out: BufWriter<File>,
     path: PathBuf,
+    /// Its state folder, to make again if it is deleted during the run.
+    state: StateDir,
     /// Held for the whole run; the OS releases it when batchrun ends, however it ends.
     _lock: File,
     /// `None` asks the syncer thread for a sync; a file replaces the one it syncs.
@@ -60,38 +62,33 @@ pub struct Journal {
 
 impl Journal {
     /// Locks the state folder and opens its journal: continued with `resume`, else started afresh.
-    pub fn open(state_dir: &Path, resume: bool, jobs: Vec<String>) -> Result<Journal, JournalError> {
-        let io_error = |source| JournalError::Io { path: state_dir.to_path_buf(), source };
-        std::fs::create_dir_all(state_dir).map_err(io_error)?;
-        let layout = StateDir::new(state_dir);
-        let lock = File::create(layout.lock()).map_err(io_error)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked(state_dir.to_path_buf())),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
-        }
+    pub fn open(state: &StateDir, resume: bool, jobs: Vec<String>) -> Result<Journal, JournalError> {
+        let io_error = |source| JournalError::Io { path: state.root().to_path_buf(), source };
+        let root = state.open_root().map_err(io_error)?;
+        let lock = take_lock(&root).map_err(|e| match e {
+            None => JournalError::Locked(state.root().to_path_buf()),
+            Some(e) => io_error(e),
+        })?;
         if !resume {
             // A fresh run: shard journals of earlier Slurm runs must not count for a later
             // `--resume` of this one.
-            match std::fs::remove_dir_all(layout.shard_journals()) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(e)),
-                _ => {}
+            forget_shard_journals(state).map_err(io_error)?;
+        }
+        let path = state.journal();
+        // Renaming would replace a link, not follow it; but a link there was planted, so say so.
+        for name in [JOURNAL, PREVIOUS] {
+            if root.kind(name).map_err(io_error)? == Some(Kind::Link) {
+                root.open(name, Open::Read).map_err(io_error)?;
             }
         }
-        let path = layout.journal();
-        let previous = if resume { None } else { move_aside(&path, &layout.previous_journal()) };
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .append(resume)
-            .truncate(!resume)
-            .open(&path)
-            .map_err(io_error)?;
-        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?, previous);
+        let moved = !resume && root.rename(JOURNAL, PREVIOUS).is_ok();
+        let how = if resume { Open::Append } else { Open::Replace };
+        let file = root.open(JOURNAL, how).map_err(io_error)?;
+        let syncs = spawn_syncer(file.try_clone().map_err(io_error)?, moved.then_some(root));
         Ok(Journal {
             out: BufWriter::with_capacity(64 * 1024, file),
             path,
+            state: state.clone(),
             _lock: lock,
             syncs,
             dirty: false,
@@ -115,17 +112,15 @@ impl Journal {
 
     /// The journal of one Slurm array element, at `path`: appended to (a requeued element
     /// continues it), not locked (each element has its own), with commands in start records.
-    pub fn open_shard(path: &Path, jobs: Vec<String>) -> Result<Journal, JournalError> {
+    pub fn open_shard(state: &StateDir, path: &Path, jobs: Vec<String>) -> Result<Journal, JournalError> {
         let io_error = |source| JournalError::Io { path: path.to_path_buf(), source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_error)?;
-        }
-        let file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io_error)?;
+        let file = state.open(path, Open::Append).map_err(io_error)?;
         let lock = file.try_clone().map_err(io_error)?;
         let syncs = spawn_syncer(file.try_clone().map_err(io_error)?, None);
         Ok(Journal {
             out: BufWriter::with_capacity(64 * 1024, file),
             path: path.to_path_buf(),
+            state: state.clone(),
             _lock: lock,
             syncs,
             dirty: false,
@@ -160,17 +155,15 @@ impl Journal {
         if !deleted || self.failed {
             return;
         }
-        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         crate::say!(
             "batchrun: warning: the state folder {} was deleted during the run: recreating it and the journal",
-            dir.display()
+            self.state.root().display()
         );
         let recreated = (|| -> io::Result<(File, File)> {
             self.out.flush()?;
-            std::fs::create_dir_all(&dir)?;
-            let lock = File::create(StateDir::new(&dir).lock())?;
-            let _ = lock.try_lock();
-            let mut new = OpenOptions::new().create(true).read(true).write(true).truncate(true).open(&self.path)?;
+            let root = self.state.open_root()?;
+            let lock = take_lock(&root).map_err(|e| e.unwrap_or_else(|| io::Error::other("its lock is held")))?;
+            let mut new = self.state.open(&self.path, Open::Replace)?;
             let mut old = self.out.get_ref().try_clone()?;
             io::Seek::seek(&mut old, io::SeekFrom::Start(0))?;
             io::copy(&mut old, &mut new)?;
@@ -205,21 +198,47 @@ impl Journal {
     }
 }
 
-/// Renames `journal` to `previous` and returns `previous`, for the syncer thread to delete;
-/// `None` when there was no journal or it could not be moved (then opening it truncates it).
-/// Truncating or deleting a file frees its blocks, and on a filesystem mounted with `discard`
-/// that waits for the disk, on the way to every run's first task (PERFORMANCE.md).
-fn move_aside(journal: &Path, previous: &Path) -> Option<PathBuf> {
-    std::fs::rename(journal, previous).ok().map(|()| previous.to_path_buf())
+/// The state folder's lock, taken, with this process's id in it for `status` to name; `None`
+/// as the error when another process holds it.
+fn take_lock(root: &Dir) -> Result<File, Option<io::Error>> {
+    let mut lock = root.open(LOCK, Open::Keep).map_err(Some)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(Some(e)),
+    }
+    lock.set_len(0).and_then(|()| writeln!(lock, "{}", std::process::id())).map_err(Some)?;
+    Ok(lock)
 }
 
-/// A thread that deletes the previous journal, if any, then `fdatasync`s the journal when
-/// asked. Requests arriving while one sync is pending fold into it.
-fn spawn_syncer(file: File, previous: Option<PathBuf>) -> Sender<Option<File>> {
+/// Removes the journals of an earlier run's Slurm array elements; a link among them is an
+/// error, and anything that is not such a journal is left.
+fn forget_shard_journals(state: &StateDir) -> io::Result<()> {
+    let dir = match state.folder(&state.shard_journals(), false) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for (name, kind) in dir.entries()? {
+        match kind {
+            Kind::File if name.ends_with(".jsonl") => dir.remove(&name)?,
+            Kind::Link => dir.open(&name, Open::Read).map(drop)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A thread that deletes the previous journal, if it was renamed aside in `previous`'s folder
+/// (deleting or truncating a file frees its blocks, and on a filesystem mounted with `discard`
+/// that waits for the disk, on the way to every run's first task: PERFORMANCE.md), then
+/// `fdatasync`s the journal when asked. Requests arriving while one sync is pending fold into
+/// it.
+fn spawn_syncer(file: File, previous: Option<Dir>) -> Sender<Option<File>> {
     let (tx, rx) = crossbeam_channel::bounded::<Option<File>>(1);
     std::thread::spawn(move || {
-        if let Some(previous) = previous {
-            let _ = std::fs::remove_file(previous);
+        if let Some(dir) = previous {
+            let _ = dir.remove(PREVIOUS);
         }
         let mut file = file;
         for message in rx {
@@ -311,27 +330,33 @@ mod tests {
     #[test]
     fn a_fresh_run_forgets_shard_journals_and_a_resumed_one_keeps_them() {
         let dir = tempfile::tempdir().unwrap();
-        let shard = StateDir::new(dir.path()).shard_journal("j-1-0", 0);
+        let state = StateDir::claimed(dir.path());
+        let shard = state.shard_journal("j-1-0", 0);
         std::fs::create_dir_all(shard.parent().unwrap()).unwrap();
         std::fs::write(&shard, "").unwrap();
-        drop(Journal::open(dir.path(), true, vec!["j".into()]).unwrap());
+        let other = shard.with_file_name("notes.txt");
+        std::fs::write(&other, "").unwrap();
+        drop(Journal::open(&state, true, vec!["j".into()]).unwrap());
         assert!(shard.exists(), "--resume reads them");
-        drop(Journal::open(dir.path(), false, vec!["j".into()]).unwrap());
+        drop(Journal::open(&state, false, vec!["j".into()]).unwrap());
         assert!(!shard.exists(), "a fresh run must not count an earlier run's shards");
+        assert!(other.exists(), "what is not a shard journal is left");
     }
 
     #[test]
     fn a_fresh_run_starts_an_empty_journal_and_deletes_the_previous_one() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = StateDir::new(dir.path()).journal();
+        let state = StateDir::claimed(dir.path());
+        let journal = state.journal();
         std::fs::write(&journal, "{\"type\":\"run\"}\n").unwrap();
-        drop(Journal::open(dir.path(), true, vec!["j".into()]).unwrap());
+        drop(Journal::open(&state, true, vec!["j".into()]).unwrap());
         assert_eq!(std::fs::read(&journal).unwrap().len(), 15, "--resume continues the journal");
-        let _open = Journal::open(dir.path(), false, vec!["j".into()]).unwrap();
+        let _open = Journal::open(&state, false, vec!["j".into()]).unwrap();
         assert_eq!(std::fs::read(&journal).unwrap(), b"");
+        assert_eq!(std::fs::read_to_string(state.lock()).unwrap(), format!("{}\n", std::process::id()));
         // The syncer thread deletes it in the background.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while StateDir::new(dir.path()).previous_journal().exists() {
+        while state.previous_journal().exists() {
             assert!(std::time::Instant::now() < deadline, "the previous journal was never deleted");
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
-use std::path::Path;
+
+use crate::state_dir::{Open, StateDir};
 
 use super::record::{PlannedJob, Record, Status, VERSION};
 
@@ -101,26 +102,25 @@ impl History {
 
 /// Reads the state folder's journal and the journals of its Slurm array elements, merged:
 /// a task is done when any of them records a successful attempt.
-pub fn read_state(state_dir: &Path) -> io::Result<History> {
-    read_state_into(state_dir, History::default())
+pub fn read_state(state: &StateDir) -> io::Result<History> {
+    read_state_into(state, History::default())
 }
 
 /// [`read_state`], with what is at each place in the plan ([`History::places`]).
-pub fn read_places(state_dir: &Path) -> io::Result<History> {
-    read_state_into(state_dir, History { places: Some(HashMap::new()), ..History::default() })
+pub fn read_places(state: &StateDir) -> io::Result<History> {
+    read_state_into(state, History { places: Some(HashMap::new()), ..History::default() })
 }
 
-fn read_state_into(state_dir: &Path, empty: History) -> io::Result<History> {
-    let layout = crate::state_dir::StateDir::new(state_dir);
+fn read_state_into(state: &StateDir, empty: History) -> io::Result<History> {
     let with_places = empty.places.is_some();
-    let mut history = read_into(&layout.journal(), empty)?;
-    let shards = match std::fs::read_dir(layout.shard_journals()) {
-        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+    let mut history = read_into(opened(state.open(&state.journal(), Open::Read))?, empty)?;
+    let shards = match state.folder(&state.shard_journals(), false) {
+        Ok(dir) => dir.entries()?.into_iter().map(|(name, _)| dir.open(&name, Open::Read)).collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
     for shard in shards {
-        let part = read_into(&shard, History { places: with_places.then(HashMap::new), ..History::default() })?;
+        let part = read_into(Some(shard?), History { places: with_places.then(HashMap::new), ..History::default() })?;
         for (key, task) in part.tasks {
             let job = part.job_names.get(task.job as usize).map_or("", String::as_str);
             history.record(key, job, task.done);
@@ -142,22 +142,23 @@ fn read_state_into(state_dir: &Path, empty: History) -> io::Result<History> {
     Ok(history)
 }
 
-/// Reads the journal at `path`; a missing journal is an empty history. A last line cut short
-/// (a crash in the middle of a write) is ignored.
-pub fn read(path: &Path) -> io::Result<History> {
-    read_into(path, History::default())
+/// The file opened, or `None` when it does not exist.
+fn opened(file: io::Result<File>) -> io::Result<Option<File>> {
+    match file {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn history_job(history: &History, name: &str) -> Option<u32> {
     history.job_names.iter().position(|n| n == name).and_then(|i| u32::try_from(i).ok())
 }
 
-fn read_into(path: &Path, mut history: History) -> io::Result<History> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(history),
-        Err(e) => return Err(e),
-    };
+/// Adds the journal `file` holds to `history`; no file is an empty journal. A last line cut
+/// short (a crash in the middle of a write) is ignored.
+fn read_into(file: Option<File>, mut history: History) -> io::Result<History> {
+    let Some(file) = file else { return Ok(history) };
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     loop {
@@ -229,7 +230,7 @@ mod tests {
         writeln!(f, "{}", end("00000000000000aa", "ok")).unwrap();
         writeln!(f, "{}", end("00000000000000bb", "failed")).unwrap();
         write!(f, "{}", &end("00000000000000cc", "ok")[..40]).unwrap();
-        let h = read(&path).unwrap();
+        let h = read_state(&StateDir::claimed(dir.path())).unwrap();
         assert!(h.is_done(0xaa));
         assert!(!h.is_done(0xbb));
         assert!(!h.is_done(0xcc));
@@ -245,13 +246,13 @@ mod tests {
                 "{{\"type\":\"end\",\"v\":1,\"key\":\"{key}\",\"job\":\"j\",\"index\":0,\"label\":\"j\",\"attempt\":1,\"status\":\"{status}\",\"duration_ms\":1,\"at\":\"t\"}}\n"
             )
         };
-        let layout = crate::state_dir::StateDir::new(dir.path());
+        let layout = StateDir::claimed(dir.path());
         std::fs::write(layout.journal(), end("00000000000000aa", "failed")).unwrap();
         let shards = layout.shard_journals();
         std::fs::create_dir_all(&shards).unwrap();
         std::fs::write(shards.join("j-1-0.0.jsonl"), end("00000000000000aa", "ok")).unwrap();
         std::fs::write(shards.join("j-1-0.1.jsonl"), end("00000000000000bb", "ok")).unwrap();
-        let h = read_state(dir.path()).unwrap();
+        let h = read_state(&layout).unwrap();
         assert!(h.is_done(0xaa), "a success in a shard journal wins");
         assert!(h.is_done(0xbb));
         assert_eq!(h.tasks.len(), 2);
@@ -265,19 +266,19 @@ mod tests {
                 "{{\"type\":\"end\",\"v\":1,\"key\":\"{key}\",\"job\":\"j\",\"index\":{index},\"label\":\"j\",\"attempt\":1,\"status\":\"{status}\",\"duration_ms\":1,\"at\":\"t\"}}\n"
             )
         };
-        let layout = crate::state_dir::StateDir::new(dir.path());
+        let layout = StateDir::claimed(dir.path());
         let journal = [end("aa", 0, "ok"), end("bb", 1, "failed"), end("cc", 1, "ok"), end("cc", 1, "failed")].concat();
         std::fs::write(layout.journal(), journal).unwrap();
-        let h = read_places(dir.path()).unwrap();
+        let h = read_places(&layout).unwrap();
         let places = h.places.unwrap();
         assert_eq!(places[&(0, 0)], Place { key: 0xaa, done: true });
         assert_eq!(places[&(0, 1)], Place { key: 0xcc, done: true }, "another task took the place; success wins");
-        assert!(read_state(dir.path()).unwrap().places.is_none(), "--resume reads keys alone");
+        assert!(read_state(&layout).unwrap().places.is_none(), "--resume reads keys alone");
     }
 
     #[test]
     fn a_missing_journal_is_empty() {
-        let h = read(Path::new("/nonexistent/journal.jsonl")).unwrap();
+        let h = read_state(&StateDir::claimed("/nonexistent/state")).unwrap();
         assert!(h.tasks.is_empty());
     }
 }

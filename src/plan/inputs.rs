@@ -12,6 +12,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::state_dir::{Dir, Kind, Open, StateDir};
+
 /// The largest snapshot kept in memory rather than in the state folder.
 pub const IN_MEMORY: u64 = 8 << 20;
 
@@ -24,13 +26,15 @@ pub enum Inputs {
     InPlace,
     /// A run: each file is read into a snapshot when its job is planned.
     Snapshot(SnapshotDir),
-    /// A Slurm array element: the snapshots its submitter wrote, in this folder.
-    Snapshotted(PathBuf),
+    /// A Slurm array element: the snapshots its submitter wrote, in this folder of the state
+    /// folder.
+    Snapshotted(StateDir, PathBuf),
 }
 
-/// Where a run writes the snapshots it does not keep in memory.
+/// Where a run writes the snapshots it does not keep in memory: a folder in the state folder.
 #[derive(Debug, Clone)]
 pub struct SnapshotDir {
+    pub state: StateDir,
     pub dir: PathBuf,
     /// Every snapshot is written here (Slurm: the elements read them).
     pub all_on_disk: bool,
@@ -40,8 +44,10 @@ pub struct SnapshotDir {
 #[derive(Debug, Clone)]
 pub enum Snapshot {
     Memory(Arc<[u8]>),
-    /// The file itself (a preview), or its copy in the state folder.
+    /// The file itself (a preview).
     File(PathBuf),
+    /// Its copy in the state folder.
+    Kept(StateDir, PathBuf),
 }
 
 impl Snapshot {
@@ -49,6 +55,7 @@ impl Snapshot {
         Ok(match self {
             Snapshot::Memory(bytes) => Box::new(io::Cursor::new(bytes.clone())),
             Snapshot::File(path) => Box::new(io::BufReader::new(File::open(path)?)),
+            Snapshot::Kept(state, path) => Box::new(io::BufReader::new(state.open(path, Open::Read)?)),
         })
     }
 }
@@ -74,32 +81,37 @@ pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, Stri
         }
     }
     let target = snapshot_path(&to.dir, job);
-    let partial = target.with_extension("items.partial");
+    let (name, partial) = (format!("{job}.items"), format!("{job}.items.partial"));
+    let mut folder = None;
     let copied = (|| -> io::Result<()> {
-        create(&to.dir)?;
-        let mut file = File::create(&partial)?;
+        let dir = folder.insert(create(to)?);
+        let mut file = dir.open(&partial, Open::Replace)?;
         io::Write::write_all(&mut file, &head)?;
         // In the kernel (`copy_file_range`) when both are files.
         io::copy(&mut from, &mut file)?;
-        std::fs::rename(&partial, &target)
+        dir.rename(&partial, &name)
     })();
     copied.map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
+        if let Some(dir) = &folder {
+            let _ = dir.remove(&partial);
+        }
         format!("cannot copy the items file `{}` to {}: {e}", source.display(), target.display())
     })?;
-    Ok(Snapshot::File(target))
+    Ok(Snapshot::Kept(to.state.clone(), target))
 }
 
-/// Creates a run's snapshot folder, first removing those of this host's runs that were killed.
-fn create(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+/// Opens a run's snapshot folder, creating it the first time after removing those of this
+/// host's runs that were killed.
+fn create(to: &SnapshotDir) -> io::Result<Dir> {
+    match to.state.folder(&to.dir, false) {
+        Ok(dir) => return Ok(dir),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
     }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent)?;
-        remove_abandoned(parent, &host_name());
-    }
-    std::fs::create_dir(dir)
+    let (parent, name) = to.state.split(&to.dir)?;
+    let inputs = to.state.folder(parent, true)?;
+    remove_abandoned(&inputs, &host_name());
+    inputs.folder(&name, true)
 }
 
 /// A run's own snapshot folder, `inputs/<host>.<pid>.<time>` in the state folder, created when
@@ -107,18 +119,20 @@ fn create(dir: &Path) -> io::Result<()> {
 /// folder (`--no-journal` does not lock it) each keep their own; the folders of runs on this
 /// host that no longer exist (killed) are removed when the next run creates its own.
 pub struct Snapshots {
+    state: StateDir,
     dir: PathBuf,
 }
 
 impl Snapshots {
-    pub fn new(state_dir: &Path) -> Snapshots {
+    pub fn new(state: &StateDir) -> Snapshots {
         let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let dir = crate::state_dir::StateDir::new(state_dir).inputs().join(format!(
-            "{}.{}.{millis}",
-            host_name(),
-            std::process::id()
-        ));
-        Snapshots { dir: std::path::absolute(&dir).unwrap_or(dir) }
+        let dir = state.inputs().join(format!("{}.{}.{millis}", host_name(), std::process::id()));
+        Snapshots { state: state.clone(), dir }
+    }
+
+    /// Where this run's snapshots go.
+    pub fn to(&self, all_on_disk: bool) -> SnapshotDir {
+        SnapshotDir { state: self.state.clone(), dir: self.dir.clone(), all_on_disk }
     }
 
     pub fn dir(&self) -> &Path {
@@ -128,11 +142,27 @@ impl Snapshots {
 
 impl Drop for Snapshots {
     fn drop(&mut self) {
-        if std::fs::remove_dir_all(&self.dir).is_ok()
-            && let Some(parent) = self.dir.parent()
-        {
-            let _ = std::fs::remove_dir(parent);
+        let Ok((parent, name)) = self.state.split(&self.dir) else { return };
+        if let Ok(inputs) = self.state.folder(parent, false) {
+            remove_snapshots(&inputs, &name);
+            let Ok((root, inputs)) = self.state.split(parent) else { return };
+            if let Ok(root) = self.state.folder(root, false) {
+                root.remove_empty_folder(&inputs);
+            }
         }
+    }
+}
+
+/// Removes the snapshot folder `name` in `inputs` with the files in it; anything else there
+/// (a link) is left, and with it the folder.
+fn remove_snapshots(inputs: &Dir, name: &str) {
+    if let Ok(folder) = inputs.folder(name, false) {
+        for (file, kind) in folder.entries().unwrap_or_default() {
+            if kind == Kind::File {
+                let _ = folder.remove(&file);
+            }
+        }
+        inputs.remove_empty_folder(name);
     }
 }
 
@@ -143,11 +173,13 @@ fn host_name() -> String {
 }
 
 /// Removes the snapshot folders of this host's runs whose process is gone.
-fn remove_abandoned(parent: &Path, host: &str) {
-    let Ok(entries) = std::fs::read_dir(parent) else { return };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let mut parts = name.to_str().unwrap_or_default().split('.');
+fn remove_abandoned(inputs: &Dir, host: &str) {
+    let Ok(entries) = inputs.entries() else { return };
+    for (name, kind) in entries {
+        if kind != Kind::Folder {
+            continue;
+        }
+        let mut parts = name.split('.');
         let (Some(h), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse::<i32>().ok())) else {
             continue;
         };
@@ -155,7 +187,7 @@ fn remove_abandoned(parent: &Path, host: &str) {
             && rustix::process::Pid::from_raw(pid)
                 .is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH));
         if gone {
-            let _ = std::fs::remove_dir_all(entry.path());
+            remove_snapshots(inputs, &name);
         }
     }
 }
@@ -175,8 +207,8 @@ mod tests {
         let state = tempfile::tempdir().unwrap();
         let source = state.path().join("items.txt");
         std::fs::write(&source, "a\nb\n").unwrap();
-        let snapshots = Snapshots::new(state.path());
-        let small = SnapshotDir { dir: snapshots.dir().to_owned(), all_on_disk: false };
+        let snapshots = Snapshots::new(&StateDir::claimed(state.path()));
+        let small = snapshots.to(false);
         let in_memory = take(&small, "job", &source).unwrap();
         assert!(matches!(in_memory, Snapshot::Memory(_)));
         assert!(!snapshots.dir().exists(), "nothing written for a small file");
@@ -203,8 +235,8 @@ mod tests {
         }
         let source = state.path().join("items.txt");
         std::fs::write(&source, "a\n").unwrap();
-        let snapshots = Snapshots::new(state.path());
-        take(&SnapshotDir { dir: snapshots.dir().to_owned(), all_on_disk: true }, "job", &source).unwrap();
+        let snapshots = Snapshots::new(&StateDir::claimed(state.path()));
+        take(&snapshots.to(true), "job", &source).unwrap();
         assert!(!dead.exists());
         assert!(other_host.exists() && live.exists());
     }

@@ -580,7 +580,9 @@ fn plan_job(
                     Inputs::InPlace if !path.is_file() => None,
                     Inputs::InPlace => Some(inputs::Snapshot::File(path.clone())),
                     Inputs::Snapshot(to) => Some(inputs::take(to, &job.name, path).map_err(fail)?),
-                    Inputs::Snapshotted(dir) => Some(inputs::Snapshot::File(inputs::snapshot_path(dir, &job.name))),
+                    Inputs::Snapshotted(state, dir) => {
+                        Some(inputs::Snapshot::Kept(state.clone(), inputs::snapshot_path(dir, &job.name)))
+                    }
                 };
                 Ok(match read {
                     Some(read) => {

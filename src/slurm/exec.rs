@@ -12,6 +12,7 @@ use super::manifest::{Manifest, hash_of};
 use crate::config;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::plan::{Plan, PlanOptions, Shard};
+use crate::state_dir::StateDir;
 
 /// An element's share, planned and ready to run.
 pub struct Element {
@@ -19,6 +20,8 @@ pub struct Element {
     pub manifest: Manifest,
     /// Where the element records its attempts.
     pub journal: PathBuf,
+    /// The run's state folder, which its submitter claimed.
+    pub state: StateDir,
 }
 
 /// Reads the manifest and plans element `element`'s share (from `SLURM_ARRAY_TASK_ID` when
@@ -29,9 +32,8 @@ pub fn prepare(manifest_path: &Path, element: Option<u64>) -> Result<Element, Di
     let element = element
         .or_else(from_env)
         .ok_or_else(|| error("which array element? give it, or set SLURM_ARRAY_TASK_ID".into()))?;
-    let manifest = Manifest::read(manifest_path).map_err(error)?;
-    let text = std::fs::read(&manifest.file)
-        .map_err(|e| error(format!("cannot read the job file {}: {e}", manifest.file.display())))?;
+    let manifest = Manifest::read(&StateDir::of_manifest(manifest_path), manifest_path).map_err(error)?;
+    let text = config::read_job_file(&manifest.file).map_err(|e| error(format!("{}: {e}", manifest.file.display())))?;
     if hash_of(&text) != manifest.file_hash {
         return Err(error(format!(
             "the job file {} changed after the run was submitted; run it again",
@@ -45,9 +47,13 @@ pub fn prepare(manifest_path: &Path, element: Option<u64>) -> Result<Element, Di
         return Err(error(format!("the array has no element {element}")));
     }
     let shard = Shard { job: manifest.job.clone(), indices };
-    let inputs = manifest.inputs.clone().map_or(crate::plan::Inputs::InPlace, crate::plan::Inputs::Snapshotted);
+    let state = StateDir::claimed(&manifest.state_dir);
+    let inputs = manifest
+        .inputs
+        .clone()
+        .map_or(crate::plan::Inputs::InPlace, |dir| crate::plan::Inputs::Snapshotted(state.clone(), dir));
     let options = PlanOptions { fixed: manifest.vars.clone(), shard: Some(shard), inputs, ..PlanOptions::default() };
     let plan = Plan::new(file, &options)?;
     let journal = manifest.journal_path(element);
-    Ok(Element { plan, manifest, journal })
+    Ok(Element { plan, manifest, journal, state })
 }

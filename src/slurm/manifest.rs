@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::state_dir::{Open, StateDir};
+
 pub const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,18 +74,21 @@ impl Manifest {
     }
 
     pub fn journal_path(&self, element: u64) -> PathBuf {
-        crate::state_dir::StateDir::new(&self.state_dir).shard_journal(&self.name, element)
+        StateDir::claimed(&self.state_dir).shard_journal(&self.name, element)
     }
 
-    pub fn write(&self, path: &Path) -> io::Result<()> {
+    /// Writes the manifest at `path` in `state`, whole or not at all.
+    pub fn write(&self, state: &StateDir, path: &Path) -> io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        let partial = path.with_extension("json.partial");
-        std::fs::write(&partial, text)?;
-        std::fs::rename(partial, path)
+        write_whole(state, path, &text)
     }
 
-    pub fn read(path: &Path) -> Result<Manifest, String> {
-        let text = std::fs::read(path).map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
+    pub fn read(state: &StateDir, path: &Path) -> Result<Manifest, String> {
+        let mut text = Vec::new();
+        state
+            .open(path, Open::Read)
+            .and_then(|file| io::Read::read_to_end(&mut io::Read::take(file, MAX_MANIFEST), &mut text))
+            .map_err(|e| format!("cannot read the manifest {}: {e}", path.display()))?;
         let manifest: Manifest = serde_json::from_slice(&text)
             .map_err(|e| format!("the manifest {} is not one batchrun can read: {e}", path.display()))?;
         if manifest.version != VERSION {
@@ -95,6 +100,19 @@ impl Manifest {
         }
         Ok(manifest)
     }
+}
+
+/// The most a manifest may hold when read back: its indices are ranges, so far less.
+const MAX_MANIFEST: u64 = 64 << 20;
+
+/// Writes `bytes` as the file at `path` in `state`: under a temporary name first, then renamed,
+/// so no reader (an element on another node) sees part of it.
+pub fn write_whole(state: &StateDir, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let (folder, name) = state.split(path)?;
+    let dir = state.folder(folder, true)?;
+    let partial = format!("{name}.partial");
+    io::Write::write_all(&mut dir.open(&partial, Open::Replace)?, bytes)?;
+    dir.rename(&partial, &name)
 }
 
 /// Sorted indices as half-open ranges: 0,1,2,5,6 → [0,3), [5,7).
@@ -152,11 +170,12 @@ mod tests {
     #[test]
     fn round_trips_through_a_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.json");
+        let state = StateDir::claimed(dir.path());
+        let path = state.slurm_manifests().join("m.json");
         let m = manifest(vec![(0, 4)], 2);
-        m.write(&path).unwrap();
-        assert_eq!(Manifest::read(&path).unwrap(), m);
+        m.write(&state, &path).unwrap();
+        assert_eq!(Manifest::read(&StateDir::of_manifest(&path), &path).unwrap(), m);
         std::fs::write(&path, "{}").unwrap();
-        assert!(Manifest::read(&path).unwrap_err().contains("not one batchrun can read"));
+        assert!(Manifest::read(&state, &path).unwrap_err().contains("not one batchrun can read"));
     }
 }

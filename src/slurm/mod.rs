@@ -24,7 +24,7 @@ mod tail;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -36,7 +36,7 @@ use crate::journal::record::Record;
 use crate::plan::Plan;
 use crate::policy::{self, JobEnd};
 use crate::run::RunResult;
-use crate::state_dir::{StateDir, log_file, log_stem};
+use crate::state_dir::{Open, StateDir, log_file, log_stem};
 use manifest::Manifest;
 pub use scheduler::{ArrayState, Cancel, Scheduler};
 use tail::Tail;
@@ -51,8 +51,8 @@ const POLL_MAX: Duration = Duration::from_secs(10);
 const CANCEL_WAIT: Duration = Duration::from_secs(30);
 
 pub struct Options {
-    /// Absolute; on a filesystem the nodes share.
-    pub state_dir: PathBuf,
+    /// The run's state folder, its root absolute, on a filesystem the nodes share.
+    pub state: StateDir,
     /// `-j N`, over the file's `concurrency`.
     pub concurrency: Option<usize>,
     pub keep_logs: bool,
@@ -107,7 +107,7 @@ pub fn run_with(
         let message = format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
         reporter.event(&Event::Warning { message: &message });
     }
-    if let Some(message) = state_dir_warning(scheduler, &options.state_dir) {
+    if let Some(message) = state_dir_warning(scheduler, options.state.root()) {
         reporter.event(&Event::Warning { message: &message });
     }
     let mut submitter = Submitter::new(scheduler, plan, history, options, reporter);
@@ -393,13 +393,13 @@ impl<'a, 'r> Submitter<'a, 'r> {
         throttle: Option<usize>,
     ) -> Result<Array, String> {
         let spec = &self.plan.file.jobs[job];
-        let layout = StateDir::new(&self.options.state_dir);
-        let (manifests, outputs) = (layout.slurm_manifests(), layout.slurm_output());
+        let state = &self.options.state;
+        let (manifests, outputs) = (state.slurm_manifests(), state.slurm_output());
         for d in [&manifests, &outputs] {
-            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            state.folder(d, true).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
         let file = std::path::absolute(&self.plan.file.path).unwrap_or_else(|_| self.plan.file.path.clone());
-        let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let bytes = crate::config::read_job_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         let name = format!("{}-{}-{n}", spec.name, self.run_tag);
         let manifest = Manifest {
             version: manifest::VERSION,
@@ -407,7 +407,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             file_hash: manifest::hash_of(&bytes),
             job: spec.name.clone(),
             vars: self.plan.resolved_vars(),
-            state_dir: self.options.state_dir.clone(),
+            state_dir: state.root().to_path_buf(),
             indices: manifest::ranges_of(tasks.iter().map(|&(i, _)| i)),
             tasks_per_element: per_element,
             workers,
@@ -416,7 +416,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             inputs: self.plan.snapshots().map(Path::to_path_buf),
         };
         let manifest_path = manifests.join(format!("{name}.json"));
-        manifest.write(&manifest_path).map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
+        manifest.write(state, &manifest_path).map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
         let script_path = manifests.join(format!("{name}.sh"));
         let exe = std::env::current_exe().map_err(|e| format!("cannot find batchrun's own path: {e}"))?;
         let script = format!(
@@ -426,7 +426,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
             quote(&exe),
             quote(&manifest_path)
         );
-        std::fs::write(&script_path, script).map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
+        manifest::write_whole(state, &script_path, script.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
 
         let elements = manifest.element_count();
         let mut args = vec![
@@ -445,7 +446,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         let id = self.scheduler.submit(&args)?;
         let elements = (0..elements)
             .map(|e| Element {
-                tail: Tail::new(manifest.journal_path(e)),
+                tail: Tail::new(state.clone(), manifest.journal_path(e)),
                 ended: false,
                 scheduler_end: None,
                 settled: false,
@@ -530,10 +531,14 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     Outcome::Signalled(_) if self.cancelled => Outcome::Cancelled,
                     outcome => outcome,
                 };
-                let stem = log_stem(&StateDir::new(&self.options.state_dir).logs(), &spec.name, index, attempt);
-                let err = log_file(&stem, "err");
-                let stderr_tail = if outcome.is_success() { Vec::new() } else { log_tail(&err) };
-                let log = err.exists().then_some(stem);
+                let state = &self.options.state;
+                let stem = log_stem(&state.logs(), &spec.name, index, attempt);
+                let mut err = state.open(&log_file(&stem, "err"), Open::Read).ok();
+                let stderr_tail = match &mut err {
+                    Some(file) if !outcome.is_success() => crate::run::output::tail_of(file),
+                    _ => Vec::new(),
+                };
+                let log = err.is_some().then_some(stem);
                 let finished = Finished {
                     job,
                     key: running.key,
@@ -743,10 +748,6 @@ impl<'a, 'r> Submitter<'a, 'r> {
             }
         }
     }
-}
-
-fn log_tail(path: &Path) -> Vec<String> {
-    std::fs::File::open(path).map(|mut f| crate::run::output::tail_of(&mut f)).unwrap_or_default()
 }
 
 /// `dir` as the folder of an sbatch `--output` pattern: `%` written `%%`, so that Slurm reads

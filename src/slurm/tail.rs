@@ -2,13 +2,14 @@
 //! since the last one. Reopened every time, so it works on network filesystems, where a file
 //! kept open may not show another node's appends.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use crate::journal::record::Record;
+use crate::state_dir::{Open, StateDir};
 
 pub struct Tail {
+    state: StateDir,
     path: PathBuf,
     offset: u64,
     /// The start of a line not yet complete.
@@ -16,8 +17,8 @@ pub struct Tail {
 }
 
 impl Tail {
-    pub fn new(path: PathBuf) -> Tail {
-        Tail { path, offset: 0, partial: Vec::new() }
+    pub fn new(state: StateDir, path: PathBuf) -> Tail {
+        Tail { state, path, offset: 0, partial: Vec::new() }
     }
 
     /// The records completed since the last call; none while the file does not exist.
@@ -35,7 +36,7 @@ impl Tail {
     }
 
     fn read_more(&mut self, bytes: &mut Vec<u8>) -> io::Result<()> {
-        let mut file = match File::open(&self.path) {
+        let mut file = match self.state.open(&self.path, Open::Read) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
@@ -56,7 +57,7 @@ mod tests {
     fn only_complete_lines_are_read_and_each_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
-        let mut tail = Tail::new(path.clone());
+        let mut tail = Tail::new(StateDir::claimed(dir.path()), path.clone());
         assert!(tail.read_new().is_empty(), "no file yet");
         let line = r#"{"type":"run","v":1,"name":"n","at":"t","resume":false}"#;
         let mut f = std::fs::File::create(&path).unwrap();

@@ -11,6 +11,7 @@ use crate::events::{Counts, Event, Listener, Listeners, OutputSink};
 use crate::journal::reader::{History, read_state};
 use crate::plan::{Plan, PlanOptions};
 use crate::run::output::{Logs, Output, OutputMode};
+use crate::state_dir::StateDir;
 
 /// What a run told its listeners, times left out.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -65,7 +66,8 @@ impl Job {
 
     fn on_slurm(&self, fake: &Fake, history: Option<&History>) -> Told {
         let plan = self.plan();
-        let options = Options { state_dir: self.state(), concurrency: None, keep_logs: false };
+        std::fs::create_dir_all(self.state()).unwrap();
+        let options = Options { state: StateDir::claimed(self.state()), concurrency: None, keep_logs: false };
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
         run_with(fake, &plan, history, &options, &mut listeners);
@@ -77,7 +79,7 @@ impl Job {
         let plan = self.plan();
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
-        let logs = Logs { dir: self.state().join("logs"), keep_all: false };
+        let logs = Logs { state: StateDir::claimed(self.state()), keep_all: false };
         let sink: Arc<dyn OutputSink> = Arc::new(crate::console::Console::new());
         let output = Output::new(OutputMode::None, sink, logs, false, 2);
         crate::run::run(&plan, None, &crate::run::Guards::none(), 2, &output, &mut listeners);
@@ -157,7 +159,7 @@ fn resume_runs_only_what_did_not_succeed() {
     let first = job.on_slurm(&Fake::new(), None);
     assert_eq!((first.counts.succeeded, first.counts.failed), (2, 1));
     std::fs::write(job.dir.path().join("fixed"), "").unwrap();
-    let history = read_state(&job.state()).unwrap();
+    let history = read_state(&StateDir::claimed(job.state())).unwrap();
     let second = job.on_slurm(&Fake::new(), Some(&history));
     assert_eq!((second.counts.already_done, second.counts.succeeded, second.counts.failed), (2, 1, 0));
 }

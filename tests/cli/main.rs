@@ -28,3 +28,4 @@ mod seeds;
 mod shell;
 mod slurm;
 mod sources;
+mod state_folder;

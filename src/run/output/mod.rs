@@ -19,7 +19,6 @@
 //! Only a task's last attempt is printed. A failed attempt's output is saved as its log (every
 //! attempt's with `--keep-logs`), and the last lines of its stderr go to the summary.
 
-use std::fs::File;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -33,7 +32,7 @@ mod tail;
 
 use super::collect::{Budget, Collected, MEMORY_BUDGET};
 use crate::events::{OutputSink, Stream};
-use crate::state_dir::{log_file, log_stem};
+use crate::state_dir::{Open, StateDir, log_file, log_stem};
 pub use ordered::ORDERED_WINDOW;
 use ordered::{Ordered, Pending};
 use tagged::tag_lines;
@@ -57,10 +56,10 @@ pub enum OutputMode {
     None,
 }
 
-/// Where logs go (see [`crate::state_dir::log_stem`]).
+/// Where logs go: the state folder's `logs` (see [`crate::state_dir::log_stem`]).
 #[derive(Debug, Clone)]
 pub struct Logs {
-    pub dir: PathBuf,
+    pub state: StateDir,
     /// Keep every attempt's output, not only failed ones.
     pub keep_all: bool,
 }
@@ -301,7 +300,10 @@ impl Output {
         }
         for (stream, ext) in [(Stream::Stdout, "out"), (Stream::Stderr, "err")] {
             let path = log_file(stem, ext);
-            let mut file = File::open(&path)
+            let mut file = self
+                .logs
+                .state
+                .open(&path, Open::Read)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
             if file.metadata()?.len() > 0 {
                 self.console.write_block(stream, &mut |mut out| io::copy(&mut file, &mut out).map(drop))?;
@@ -315,11 +317,12 @@ impl Output {
 
     /// Writes the streams to the attempt's log files; returns their stem.
     fn save_log(&self, streams: &mut Streams, e: &Ending) -> Option<PathBuf> {
-        let stem = log_stem(&self.logs.dir, e.job, e.index, e.attempt);
+        let stem = log_stem(&self.logs.state.logs(), e.job, e.index, e.attempt);
         let dir = stem.parent().map(Path::to_path_buf).unwrap_or_default();
-        let save = |collected: &mut Collected, path: &Path| collected.write_to(&mut File::create(path)?);
-        let saved = std::fs::create_dir_all(&dir)
-            .and_then(|()| save(&mut streams.out, &log_file(&stem, "out")))
+        let save = |collected: &mut Collected, path: &Path| {
+            collected.write_to(&mut self.logs.state.open(path, Open::Replace)?)
+        };
+        let saved = save(&mut streams.out, &log_file(&stem, "out"))
             .and_then(|()| save(&mut streams.err, &log_file(&stem, "err")));
         match saved {
             Ok(()) => Some(stem),

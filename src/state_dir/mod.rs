@@ -1,0 +1,256 @@
+//! The state folder: the one place that names what batchrun keeps there, and the only way in.
+//!
+//! ```text
+//! <state>/owner.json                         the mark: which job file the folder belongs to
+//!         journal.jsonl                      the run's journal
+//!         journal.jsonl.previous             the last run's, while a fresh run starts
+//!         lock                               held by the run that uses the folder (its pid)
+//!         logs/<job>/<index>.<attempt>.out   a task attempt's output (and .err)
+//!         inputs/<host>.<pid>.<time>/<job>.items   a run's snapshots of items files
+//!         slurm/manifests/<array>.json|.sh   what each Slurm array runs
+//!         slurm/out/<id>_<element>.out       Slurm's output of each element
+//!         slurm/journals/<array>.<element>.jsonl   each element's journal
+//! ```
+//!
+//! A folder belongs to one job file ([`mark`]), and everything in it is opened from the
+//! folder's own descriptor one name at a time, following no link ([`dir`]): paths below are
+//! names for messages and for the programs batchrun starts (sbatch, the elements), and are
+//! opened only through [`StateDir::open`] and [`StateDir::folder`].
+
+pub mod dir;
+pub mod mark;
+
+use std::fs::File;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+pub use dir::{Dir, Kind, Open};
+pub use mark::{Owner, StateError};
+
+/// The run's journal, the last run's while a fresh run starts, and the lock.
+pub const JOURNAL: &str = "journal.jsonl";
+pub const PREVIOUS_JOURNAL: &str = "journal.jsonl.previous";
+pub const LOCK: &str = "lock";
+
+/// The names batchrun keeps at the top of a state folder, and what each is: a folder holding
+/// these alone is one batchrun made.
+pub const LAYOUT: [(&str, Kind); 7] = [
+    (mark::MARK, Kind::File),
+    (JOURNAL, Kind::File),
+    (PREVIOUS_JOURNAL, Kind::File),
+    (LOCK, Kind::File),
+    ("logs", Kind::Folder),
+    ("inputs", Kind::Folder),
+    ("slurm", Kind::Folder),
+];
+
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+    /// The job file the folder belongs to, when this process may create it: a folder deleted
+    /// while the run goes on is made again, with its mark, by whatever next needs it.
+    owner: Option<Owner>,
+}
+
+impl StateDir {
+    /// The state folder of a run of `owner`'s job file at `root`: refused when it belongs to
+    /// another job file or holds what batchrun did not make; created with its mark now when
+    /// `create`, else when first needed.
+    pub fn claim(root: &Path, owner: Owner, create: bool) -> Result<StateDir, StateError> {
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let state = StateDir { root, owner: Some(owner) };
+        let owner = state.owner.as_ref().expect("just set");
+        match Dir::at(&state.root) {
+            Ok(dir) => mark::check(&dir, owner, true)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if create {
+                    state.open_root().map_err(|e| StateError::io(&state.root, e))?;
+                }
+            }
+            Err(e) => return Err(mark::unusable(&state.root, e)),
+        }
+        Ok(state)
+    }
+
+    /// The state folder at `root`, to read what it holds (`status`, `--resume --dry-run`):
+    /// `None` when there is none; refused as [`StateDir::claim`] refuses; never written.
+    pub fn inspect(root: &Path, owner: &Owner) -> Result<Option<StateDir>, StateError> {
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        match Dir::at(&root) {
+            Ok(dir) => mark::check(&dir, owner, false)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(mark::unusable(&root, e)),
+        }
+        Ok(Some(StateDir { root, owner: None }))
+    }
+
+    /// A folder its run already claimed: a Slurm array element's, a test's.
+    pub fn claimed(root: impl Into<PathBuf>) -> StateDir {
+        StateDir { root: root.into(), owner: None }
+    }
+
+    /// The state folder a Slurm manifest at `path` is in (`<state>/slurm/manifests/<name>`).
+    pub fn of_manifest(path: &Path) -> StateDir {
+        let root = path.ancestors().nth(3).unwrap_or(Path::new("/"));
+        StateDir::claimed(root)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The pid of the run that holds the folder's lock now, if one does.
+    pub fn running(&self) -> Option<u32> {
+        let mut lock = self.open(&self.lock(), Open::Read).ok()?;
+        match lock.try_lock_shared() {
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                io::Read::read_to_string(&mut io::Read::take(&mut lock, 32), &mut pid).ok()?;
+                pid.trim().parse().ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// The folder itself, made again with its mark when it was deleted and this process owns it.
+    pub fn open_root(&self) -> io::Result<Dir> {
+        match (Dir::at(&self.root), &self.owner) {
+            (Err(e), Some(owner)) if e.kind() == io::ErrorKind::NotFound => {
+                use std::os::unix::fs::DirBuilderExt as _;
+                std::fs::DirBuilder::new().recursive(true).mode(dir::FOLDER_MODE).create(&self.root)?;
+                mark::ignored_by_git(&self.root);
+                let dir = Dir::at(&self.root)?;
+                mark::write(&dir, owner)?;
+                Ok(dir)
+            }
+            (opened, _) => opened,
+        }
+    }
+
+    /// The folder at `path` in the state folder, made (with the folders above it) when `create`.
+    pub fn folder(&self, path: &Path, create: bool) -> io::Result<Dir> {
+        let mut dir = self.open_root()?;
+        for name in self.names(path)? {
+            dir = dir.folder(&name, create)?;
+        }
+        Ok(dir)
+    }
+
+    /// The file at `path` in the state folder, opened as `how` says (its folders made when it
+    /// may be created).
+    pub fn open(&self, path: &Path, how: Open) -> io::Result<File> {
+        let (folder, name) = self.split(path)?;
+        self.folder(folder, how != Open::Read)?.open(&name, how)
+    }
+
+    /// `path`'s folder and name, for a path of a file in the state folder.
+    pub fn split<'p>(&self, path: &'p Path) -> io::Result<(&'p Path, String)> {
+        let name = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+        match (path.parent(), name) {
+            (Some(folder), Some(name)) => Ok((folder, name)),
+            _ => Err(self.outside(path)),
+        }
+    }
+
+    /// The names leading from the root to `path`, which must lie in the state folder and take
+    /// no `..` on the way.
+    fn names(&self, path: &Path) -> io::Result<Vec<String>> {
+        let rest = path.strip_prefix(&self.root).map_err(|_| self.outside(path))?;
+        rest.components()
+            .map(|c| match c {
+                Component::Normal(name) => name.to_str().map(str::to_owned).ok_or_else(|| self.outside(path)),
+                _ => Err(self.outside(path)),
+            })
+            .collect()
+    }
+
+    fn outside(&self, path: &Path) -> io::Error {
+        io::Error::other(format!("{} is not a path in the state folder {}", path.display(), self.root.display()))
+    }
+
+    pub fn mark(&self) -> PathBuf {
+        self.root.join(mark::MARK)
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.root.join(JOURNAL)
+    }
+
+    pub fn previous_journal(&self) -> PathBuf {
+        self.root.join(PREVIOUS_JOURNAL)
+    }
+
+    pub fn lock(&self) -> PathBuf {
+        self.root.join(LOCK)
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    pub fn inputs(&self) -> PathBuf {
+        self.root.join("inputs")
+    }
+
+    pub fn slurm_manifests(&self) -> PathBuf {
+        self.root.join("slurm").join("manifests")
+    }
+
+    pub fn slurm_output(&self) -> PathBuf {
+        self.root.join("slurm").join("out")
+    }
+
+    pub fn shard_journals(&self) -> PathBuf {
+        self.root.join("slurm").join("journals")
+    }
+
+    /// The journal of element `element` of the array named `array`.
+    pub fn shard_journal(&self, array: &str, element: u64) -> PathBuf {
+        self.shard_journals().join(format!("{array}.{element}.jsonl"))
+    }
+}
+
+/// Where an attempt's output is logged: `<logs>/<job>/<index>.<attempt>`, with `.out` and
+/// `.err` beside this stem.
+pub fn log_stem(logs: &Path, job: &str, index: u64, attempt: u32) -> PathBuf {
+    logs.join(job).join(format!("{index}.{attempt}"))
+}
+
+/// The stem's file for `ext` (`out` or `err`).
+pub fn log_file(stem: &Path, ext: &str) -> PathBuf {
+    let mut name = stem.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_files_sit_beside_their_stem() {
+        let stem = log_stem(Path::new("/s/logs"), "export", 3, 2);
+        assert_eq!(stem, Path::new("/s/logs/export/3.2"));
+        assert_eq!(log_file(&stem, "err"), Path::new("/s/logs/export/3.2.err"));
+    }
+
+    #[test]
+    fn only_paths_inside_the_folder_are_opened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = StateDir::claimed(tmp.path());
+        for outside in [tmp.path().join("../x"), tmp.path().join("logs/../../x"), PathBuf::from("/etc/passwd")] {
+            let e = state.open(&outside, Open::Read).unwrap_err().to_string();
+            assert!(e.contains("is not a path in the state folder"), "{e}");
+        }
+        std::fs::write(tmp.path().join("lock"), "1").unwrap();
+        assert!(state.open(&state.lock(), Open::Read).is_ok());
+    }
+
+    #[test]
+    fn a_manifest_knows_its_state_folder() {
+        let state = StateDir::claimed("/s/st");
+        let manifest = state.slurm_manifests().join("a-1-0.json");
+        assert_eq!(StateDir::of_manifest(&manifest).root(), Path::new("/s/st"));
+    }
+}
