@@ -60,11 +60,6 @@ impl Snapshot {
     }
 }
 
-/// The name of a job's snapshot in a snapshot folder.
-pub fn snapshot_path(dir: &Path, job: &str) -> PathBuf {
-    dir.join(format!("{job}.items"))
-}
-
 /// Reads `source` whole into a snapshot for `job`: in memory when it is small, else in `to`'s
 /// folder. A file is written under a temporary name and renamed, so no reader sees part of it,
 /// and not synced to disk: it serves this run only, which a crash ends.
@@ -80,8 +75,9 @@ pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, Stri
             return Ok(Snapshot::Memory(head.into()));
         }
     }
-    let target = snapshot_path(&to.dir, job);
-    let (name, partial) = (format!("{job}.items"), format!("{job}.items.partial"));
+    let target = crate::state_dir::snapshot(&to.dir, job);
+    let (_, name) = to.state.split(&target).map_err(|e| e.to_string())?;
+    let partial = crate::state_dir::partial_name(&name);
     let mut folder = None;
     let copied = (|| -> io::Result<()> {
         let dir = folder.insert(create(to)?);
@@ -126,7 +122,7 @@ pub struct Snapshots {
 impl Snapshots {
     pub fn new(state: &StateDir) -> Snapshots {
         let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        let dir = state.inputs().join(format!("{}.{}.{millis}", host_name(), std::process::id()));
+        let dir = state.run_inputs(&host_name(), std::process::id(), millis);
         Snapshots { state: state.clone(), dir }
     }
 

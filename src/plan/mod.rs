@@ -581,7 +581,7 @@ fn plan_job(
                     Inputs::InPlace => Some(inputs::Snapshot::File(path.clone())),
                     Inputs::Snapshot(to) => Some(inputs::take(to, &job.name, path).map_err(fail)?),
                     Inputs::Snapshotted(state, dir) => {
-                        Some(inputs::Snapshot::Kept(state.clone(), inputs::snapshot_path(dir, &job.name)))
+                        Some(inputs::Snapshot::Kept(state.clone(), crate::state_dir::snapshot(dir, &job.name)))
                     }
                 };
                 Ok(match read {

@@ -80,7 +80,7 @@ impl Manifest {
     /// Writes the manifest at `path` in `state`, whole or not at all.
     pub fn write(&self, state: &StateDir, path: &Path) -> io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        write_whole(state, path, &text)
+        state.write_whole(path, &text)
     }
 
     pub fn read(state: &StateDir, path: &Path) -> Result<Manifest, String> {
@@ -104,16 +104,6 @@ impl Manifest {
 
 /// The most a manifest may hold when read back: its indices are ranges, so far less.
 const MAX_MANIFEST: u64 = 64 << 20;
-
-/// Writes `bytes` as the file at `path` in `state`: under a temporary name first, then renamed,
-/// so no reader (an element on another node) sees part of it.
-pub fn write_whole(state: &StateDir, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (folder, name) = state.split(path)?;
-    let dir = state.folder(folder, true)?;
-    let partial = format!("{name}.partial");
-    io::Write::write_all(&mut dir.open(&partial, Open::Replace)?, bytes)?;
-    dir.rename(&partial, &name)
-}
 
 /// Sorted indices as half-open ranges: 0,1,2,5,6 → [0,3), [5,7).
 pub fn ranges_of(indices: impl IntoIterator<Item = u64>) -> Vec<(u64, u64)> {

@@ -415,9 +415,9 @@ impl<'a, 'r> Submitter<'a, 'r> {
             name: name.clone(),
             inputs: self.plan.snapshots().map(Path::to_path_buf),
         };
-        let manifest_path = manifests.join(format!("{name}.json"));
+        let manifest_path = state.manifest(&name);
         manifest.write(state, &manifest_path).map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;
-        let script_path = manifests.join(format!("{name}.sh"));
+        let script_path = state.manifest_script(&name);
         let exe = std::env::current_exe().map_err(|e| format!("cannot find batchrun's own path: {e}"))?;
         let script = format!(
             "#!/bin/sh\n# batchrun: job `{}` of {}, array {name}\nexec {} exec {} \"$SLURM_ARRAY_TASK_ID\"\n",
@@ -426,14 +426,15 @@ impl<'a, 'r> Submitter<'a, 'r> {
             quote(&exe),
             quote(&manifest_path)
         );
-        manifest::write_whole(state, &script_path, script.as_bytes())
+        state
+            .write_whole(&script_path, script.as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", script_path.display()))?;
 
         let elements = manifest.element_count();
         let mut args = vec![
             format!("--array=0-{}{}", elements - 1, throttle.map(|k| format!("%{k}")).unwrap_or_default()),
             format!("--job-name={}.{}", self.plan.file.name, spec.name),
-            format!("--output={}/%A_%a.out", output_pattern(&outputs)?),
+            format!("--output={}/{}", output_pattern(&outputs)?, crate::state_dir::SLURM_OUTPUT_NAME),
             format!("--chdir={}", self.plan.file.dir.display()),
         ];
         let s = &spec.slurm;

@@ -204,10 +204,48 @@ impl StateDir {
         self.root.join("slurm").join("journals")
     }
 
+    /// What the Slurm array named `array` runs: its manifest, and the script sbatch is given.
+    pub fn manifest(&self, array: &str) -> PathBuf {
+        self.slurm_manifests().join(format!("{array}.json"))
+    }
+
+    pub fn manifest_script(&self, array: &str) -> PathBuf {
+        self.slurm_manifests().join(format!("{array}.sh"))
+    }
+
+    /// A run's own folder for its snapshots of items files.
+    pub fn run_inputs(&self, host: &str, pid: u32, millis: u128) -> PathBuf {
+        self.inputs().join(format!("{host}.{pid}.{millis}"))
+    }
+
+    /// Writes `bytes` as the file at `path`: under a temporary name beside it first, then
+    /// renamed, so no reader (an element on another node) ever sees part of it.
+    pub fn write_whole(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let (folder, name) = self.split(path)?;
+        let dir = self.folder(folder, true)?;
+        let partial = partial_name(&name);
+        io::Write::write_all(&mut dir.open(&partial, Open::Replace)?, bytes)?;
+        dir.rename(&partial, &name)
+    }
+
     /// The journal of element `element` of the array named `array`.
     pub fn shard_journal(&self, array: &str, element: u64) -> PathBuf {
         self.shard_journals().join(format!("{array}.{element}.jsonl"))
     }
+}
+
+/// Slurm's name for an element's output in [`StateDir::slurm_output`] (`%A` the array's id,
+/// `%a` the element), for sbatch's `--output`.
+pub const SLURM_OUTPUT_NAME: &str = "%A_%a.out";
+
+/// A job's snapshot in a run's snapshot folder ([`StateDir::run_inputs`]).
+pub fn snapshot(run_inputs: &Path, job: &str) -> PathBuf {
+    run_inputs.join(format!("{job}.items"))
+}
+
+/// The name a file is written under before it is renamed to `name`.
+pub fn partial_name(name: &str) -> String {
+    format!("{name}.partial")
 }
 
 /// Where an attempt's output is logged: `<logs>/<job>/<index>.<attempt>`, with `.out` and
