@@ -61,7 +61,12 @@ impl StateDir {
         let state = StateDir { root, owner: Some(owner) };
         let owner = state.owner.as_ref().expect("just set");
         match Dir::at(&state.root) {
-            Ok(dir) => mark::check(&dir, owner, true)?,
+            Ok(dir) => {
+                mark::check(&dir, owner, true)?;
+                if create {
+                    mark::ignored_by_git(&state.root);
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if create {
                     state.open_root().map_err(|e| StateError::io(&state.root, e))?;

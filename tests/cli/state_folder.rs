@@ -192,6 +192,7 @@ fn a_state_folder_made_before_marks_is_adopted() {
     let resumed = Batchrun::in_dir(status.dir).args(&["job.yaml", "--resume"]).run();
     resumed.code(1).stderr_has("2 succeeded, 1 failed");
     assert!(resumed.read(".batchrun/kept/owner.json").contains("\"name\":\"kept\""));
+    assert_eq!(resumed.read(".batchrun/.gitignore"), "*\n", "an older .batchrun gets its .gitignore too");
     assert!(resumed.read(".batchrun/kept/journal.jsonl").starts_with(&journal), "the old journal is kept");
 }
 
