@@ -110,7 +110,7 @@ fn load_plan(file: &Path, selection: &Selection) -> Result<Plan, Diagnostics> {
 
 /// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
 pub(crate) fn default_state_dir(file: &config::JobFile) -> std::path::PathBuf {
-    file.dir.join(".batchrun").join(&file.state_name)
+    state_dir::default_root(&file.dir, &file.state_name)
 }
 
 /// The history in `file`'s state folder (`--state-dir`, or its default), read without writing

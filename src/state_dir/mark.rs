@@ -166,7 +166,7 @@ pub fn write(dir: &Dir, owner: &Owner) -> io::Result<()> {
 /// Keeps a `.batchrun` folder that holds state folders out of git: a `.gitignore` holding `*`
 /// beside them, unless there is one already.
 pub fn ignored_by_git(root: &Path) {
-    let Some(parent) = root.parent().filter(|p| p.file_name().is_some_and(|n| n == ".batchrun")) else { return };
+    let Some(parent) = root.parent().filter(|p| p.file_name().is_some_and(|n| n == super::FOLDER)) else { return };
     if let Ok(dir) = Dir::at(parent)
         && let Ok(mut file) = dir.open(".gitignore", Open::New)
     {

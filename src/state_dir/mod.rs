@@ -27,6 +27,15 @@ use std::path::{Component, Path, PathBuf};
 pub use dir::{Dir, Kind, Open};
 pub use mark::{Owner, StateError};
 
+/// The folder beside a job file that holds its state folders.
+pub const FOLDER: &str = ".batchrun";
+
+/// The state folder of a job file in `job_dir` whose state folder is named `state_name`,
+/// unless `--state-dir` says otherwise.
+pub fn default_root(job_dir: &Path, state_name: &str) -> PathBuf {
+    job_dir.join(FOLDER).join(state_name)
+}
+
 /// The run's journal, the last run's while a fresh run starts, and the lock.
 pub const JOURNAL: &str = "journal.jsonl";
 pub const PREVIOUS_JOURNAL: &str = "journal.jsonl.previous";
