@@ -82,6 +82,7 @@ const SECTIONS: &[(&str, &[Para])] = &[
                 "output, a report or the events could not be delivered (a closed pipe, a full disk); a task \
                  whose output was not delivered is not done",
             ),
+            Para::Term("4", "batchrun status: a run is using the state folder now"),
             Para::Term("129, 130, 143", "interrupted by SIGHUP, SIGINT, SIGTERM"),
             Para::Text("When several apply, the first of 2, 129/130/143, 3, 1 wins."),
         ],
@@ -96,7 +97,8 @@ const SECTIONS: &[(&str, &[Para])] = &[
             ),
             Para::Term(
                 "BATCHRUN_RUN",
-                "a mark unique to the run, by which what a task leaves behind is found and stopped",
+                "a mark unique to the run, by which what a task leaves behind is found and stopped; env may \
+                 not set any BATCHRUN_ name",
             ),
             Para::Text("batchrun reads:"),
             Para::Term("CI", "plain lines and no escape codes"),
@@ -108,7 +110,12 @@ const SECTIONS: &[(&str, &[Para])] = &[
     (
         "FILES",
         &[
-            Para::Term(".batchrun/NAME/ beside the job file", "the state folder (--state-dir): one run at a time"),
+            Para::Term(
+                ".batchrun/NAME/ beside the job file",
+                "the state folder (--state-dir): one run at a time, one job file ever; nothing in it is opened \
+                 through a link",
+            ),
+            Para::Term("owner.json", "the mark: which job file the folder belongs to"),
             Para::Term("journal.jsonl", "every attempt; what --resume and batchrun status read"),
             Para::Term(
                 "logs/JOB/INDEX.ATTEMPT.out, .err",
