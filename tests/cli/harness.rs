@@ -30,6 +30,27 @@ pub fn skipped(why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
+/// Starts `batchrun job.yaml` in a fresh folder on a job whose one task says it started and
+/// then waits, and returns once it has started: for tests that act while a run goes on. The
+/// caller kills the child.
+pub fn a_run_in_progress() -> (TempDir, std::process::Child) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = "jobs:\n  h:\n    command: sh -c 'touch started; sleep 1000'\n";
+    std::fs::write(dir.path().join("job.yaml"), job).expect("job file");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--progress", "none"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("batchrun starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the task never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (dir, child)
+}
+
 /// A fresh temporary folder to run batchrun in.
 pub fn batchrun() -> Batchrun {
     Batchrun { dir: tempfile::tempdir().expect("temp dir"), args: Vec::new(), envs: Vec::new() }

@@ -154,20 +154,7 @@ jobs:
 
 #[test]
 fn two_runs_cannot_share_a_state_folder() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("job.yaml"), "jobs:\n  h:\n    command: sh -c 'touch started; sleep 1000'\n")
-        .unwrap();
-    let mut first = Command::new(env!("CARGO_BIN_EXE_batchrun"))
-        .current_dir(dir.path())
-        .args(["job.yaml", "--progress", "none"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !dir.path().join("started").exists() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (dir, mut first) = crate::harness::a_run_in_progress();
     let second = crate::harness::Batchrun::in_dir(tempfile::TempDir::new().unwrap())
         .args(&[dir.path().join("job.yaml").to_str().unwrap(), "--progress", "none"])
         .run();

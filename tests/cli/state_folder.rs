@@ -3,8 +3,6 @@
 //! before marks existed are adopted.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::harness::{Batchrun, batchrun};
 
@@ -153,20 +151,7 @@ fn a_state_folder_that_is_a_file_says_so() {
 
 #[test]
 fn status_during_a_run_says_it_is_running_with_its_pid() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("job.yaml"), "jobs:\n  h:\n    command: sh -c 'touch started; sleep 1000'\n")
-        .unwrap();
-    let mut run = Command::new(env!("CARGO_BIN_EXE_batchrun"))
-        .current_dir(dir.path())
-        .args(["job.yaml", "--progress", "none"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !dir.path().join("started").exists() {
-        assert!(Instant::now() < deadline, "the task never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (dir, mut run) = crate::harness::a_run_in_progress();
     let status = Batchrun::in_dir(dir).args(&["status", "job.yaml"]).run();
     run.kill().unwrap();
     run.wait().unwrap();
