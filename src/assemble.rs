@@ -39,10 +39,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     if args.backend == cli::Backend::Slurm {
         slurm::preflight().map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e)))?;
     }
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| crate::default_state_dir(&job_file));
-    refuse_reports_over_inputs(args, &job_file, &state_dir)?;
+    let location = crate::state_location(args.state_dir.as_deref(), &job_file);
+    refuse_reports_over_inputs(args, &job_file, &location.path())?;
     let owner = Owner::of(&args.file, &job_file.name);
-    let state = StateDir::claim(&state_dir, owner, !args.no_journal)
+    let state = StateDir::claim(location, owner, !args.no_journal)
         .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string())))?;
     // Items files are read once, into this run's snapshots (removed when the run ends).
     let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state));

@@ -108,9 +108,13 @@ fn load_plan(file: &Path, selection: &Selection) -> Result<Plan, Diagnostics> {
     Plan::new(job_file, &options)
 }
 
-/// `.batchrun/<name>` beside the job file, unless `--state-dir` says otherwise.
-pub(crate) fn default_state_dir(file: &config::JobFile) -> std::path::PathBuf {
-    state_dir::default_root(&file.dir, &file.state_name)
+/// Where `file`'s state folder is: `--state-dir` when `given`, else `.batchrun/<name>` beside
+/// the job file.
+pub(crate) fn state_location(given: Option<&Path>, file: &config::JobFile) -> state_dir::Location {
+    match given {
+        Some(path) => state_dir::Location::Given(path.to_path_buf()),
+        None => state_dir::Location::Beside { job_dir: file.dir.clone(), name: file.state_name.clone() },
+    }
 }
 
 /// The history in `file`'s state folder (`--state-dir`, or its default), read without writing
@@ -122,10 +126,11 @@ fn read_history(
     state_dir: Option<&Path>,
     places: bool,
 ) -> Result<(History, Option<u32>), Diagnostics> {
-    let dir = state_dir.map_or_else(|| default_state_dir(file), Path::to_path_buf);
+    let location = state_location(state_dir, file);
+    let dir = location.path();
     let error = |message: String| Diagnostics::from(diagnostic::Diagnostic::new(path, None, message));
     let owner = state_dir::Owner::of(path, &file.name);
-    let Some(state) = state_dir::StateDir::inspect(&dir, &owner).map_err(|e| error(e.to_string()))? else {
+    let Some(state) = state_dir::StateDir::inspect(location, &owner).map_err(|e| error(e.to_string()))? else {
         return Ok((History::default(), None));
     };
     let read = if places { journal::reader::read_places(&state) } else { journal::reader::read_state(&state) };
@@ -136,7 +141,7 @@ fn read_history(
 /// Reads the job file only for where its state folder is: nothing of it is planned or run.
 fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
     let file = config::load(&args.file)?;
-    let dir = args.state_dir.clone().unwrap_or_else(|| default_state_dir(&file));
+    let dir = state_location(args.state_dir.as_deref(), &file).path();
     let (history, running) = read_history(&args.file, &file, args.state_dir.as_deref(), true)?;
     let only = &args.selection.only;
     let code = to_stdout("the status", |out| status::print(&file.name, &history, running, only, &dir, out));

@@ -234,7 +234,7 @@ fn forget_shard_journals(state: &StateDir) -> io::Result<()> {
 /// that waits for the disk, on the way to every run's first task: PERFORMANCE.md), then
 /// `fdatasync`s the journal when asked. Requests arriving while one sync is pending fold into
 /// it.
-fn spawn_syncer(file: File, previous: Option<Dir>) -> Sender<Option<File>> {
+fn spawn_syncer(file: File, previous: Option<std::sync::Arc<Dir>>) -> Sender<Option<File>> {
     let (tx, rx) = crossbeam_channel::bounded::<Option<File>>(1);
     std::thread::spawn(move || {
         if let Some(dir) = previous {

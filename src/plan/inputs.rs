@@ -98,7 +98,7 @@ pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, Stri
 
 /// Opens a run's snapshot folder, creating it the first time after removing those of this
 /// host's runs that were killed.
-fn create(to: &SnapshotDir) -> io::Result<Dir> {
+fn create(to: &SnapshotDir) -> io::Result<Arc<Dir>> {
     match to.state.folder(&to.dir, false) {
         Ok(dir) => return Ok(dir),
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -107,7 +107,7 @@ fn create(to: &SnapshotDir) -> io::Result<Dir> {
     let (parent, name) = to.state.split(&to.dir)?;
     let inputs = to.state.folder(parent, true)?;
     remove_abandoned(&inputs, &host_name());
-    inputs.folder(&name, true)
+    inputs.folder(&name, true).map(Arc::new)
 }
 
 /// A run's own snapshot folder, `inputs/<host>.<pid>.<time>` in the state folder, created when

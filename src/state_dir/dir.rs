@@ -65,6 +65,11 @@ impl Dir {
         &self.path
     }
 
+    /// Whether the folder was deleted since it was opened.
+    pub fn deleted(&self) -> bool {
+        rustix::fs::fstat(&self.fd).is_ok_and(|s| s.st_nlink == 0)
+    }
+
     /// The folder's owner.
     pub fn owner(&self) -> io::Result<u32> {
         Ok(rustix::fs::fstat(&self.fd)?.st_uid)

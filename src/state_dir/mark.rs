@@ -163,13 +163,10 @@ pub fn write(dir: &Dir, owner: &Owner) -> io::Result<()> {
     file.write_all(b"\n")
 }
 
-/// Keeps a `.batchrun` folder that holds state folders out of git: a `.gitignore` holding `*`
-/// beside them, unless there is one already.
-pub fn ignored_by_git(root: &Path) {
-    let Some(parent) = root.parent().filter(|p| p.file_name().is_some_and(|n| n == super::FOLDER)) else { return };
-    if let Ok(dir) = Dir::at(parent)
-        && let Ok(mut file) = dir.open(".gitignore", Open::New)
-    {
+/// Keeps the `.batchrun` folder that holds state folders out of git: a `.gitignore` holding
+/// `*` in it, unless there is one already.
+pub fn ignored_by_git(folder: &Dir) {
+    if let Ok(mut file) = folder.open(".gitignore", Open::New) {
         let _ = file.write_all(b"*\n");
     }
 }

@@ -23,18 +23,13 @@ pub mod mark;
 use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 pub use dir::{Dir, Kind, Open};
 pub use mark::{Owner, StateError};
 
 /// The folder beside a job file that holds its state folders.
 pub const FOLDER: &str = ".batchrun";
-
-/// The state folder of a job file in `job_dir` whose state folder is named `state_name`,
-/// unless `--state-dir` says otherwise.
-pub fn default_root(job_dir: &Path, state_name: &str) -> PathBuf {
-    job_dir.join(FOLDER).join(state_name)
-}
 
 /// The run's journal, the last run's while a fresh run starts, and the lock.
 pub const JOURNAL: &str = "journal.jsonl";
@@ -53,54 +48,106 @@ pub const LAYOUT: [(&str, Kind); 7] = [
     ("slurm", Kind::Folder),
 ];
 
+/// Where a state folder is.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A path the user gave (`--state-dir`): links in it are theirs to choose.
+    Given(PathBuf),
+    /// `.batchrun/<name>` beside the job file in this folder: those two names are batchrun's,
+    /// so neither is followed if it is a link, and `.batchrun` must be the user's.
+    Beside { job_dir: PathBuf, name: String },
+}
+
+impl Location {
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Location::Given(path) => std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            Location::Beside { job_dir, name } => job_dir.join(FOLDER).join(name),
+        }
+    }
+
+    /// Opens the folder by its path, making it (mode 0700) when `create`; beside a job file,
+    /// `.batchrun` gets its `.gitignore`.
+    fn open(&self, create: bool) -> io::Result<Dir> {
+        match self {
+            Location::Given(path) => {
+                if create {
+                    use std::os::unix::fs::DirBuilderExt as _;
+                    match std::fs::DirBuilder::new().recursive(true).mode(dir::FOLDER_MODE).create(path) {
+                        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                        _ => {}
+                    }
+                }
+                Dir::at(&self.path())
+            }
+            Location::Beside { job_dir, name } => {
+                let folder = Dir::at(job_dir)?.folder(FOLDER, create)?;
+                if folder.owner()? != rustix::process::geteuid().as_raw() {
+                    let message = format!("{} belongs to another user", folder.path().display());
+                    return Err(io::Error::new(io::ErrorKind::PermissionDenied, message));
+                }
+                if create {
+                    mark::ignored_by_git(&folder);
+                }
+                folder.folder(name, create)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StateDir {
+    location: Location,
     root: PathBuf,
     /// The job file the folder belongs to, when this process may create it: a folder deleted
     /// while the run goes on is made again, with its mark, by whatever next needs it.
     owner: Option<Owner>,
+    /// The folder's descriptor once opened, shared by every copy and held for the whole run:
+    /// a folder renamed away and replaced (by a link, by another folder) while the run goes on
+    /// is not followed; only one deleted is looked up by its path again.
+    held: Arc<Mutex<Option<Arc<Dir>>>>,
 }
 
 impl StateDir {
-    /// The state folder of a run of `owner`'s job file at `root`: refused when it belongs to
-    /// another job file or holds what batchrun did not make; created with its mark now when
-    /// `create`, else when first needed.
-    pub fn claim(root: &Path, owner: Owner, create: bool) -> Result<StateDir, StateError> {
-        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-        let state = StateDir { root, owner: Some(owner) };
-        let owner = state.owner.as_ref().expect("just set");
-        match Dir::at(&state.root) {
+    fn new(location: Location, owner: Option<Owner>) -> StateDir {
+        let root = location.path();
+        StateDir { location, root, owner, held: Arc::default() }
+    }
+
+    /// The state folder of a run of `owner`'s job file: refused when it belongs to another job
+    /// file or holds what batchrun did not make; created with its mark now when `create`, else
+    /// when first needed.
+    pub fn claim(location: Location, owner: Owner, create: bool) -> Result<StateDir, StateError> {
+        let state = StateDir::new(location, Some(owner.clone()));
+        match state.location.open(create) {
             Ok(dir) => {
-                mark::check(&dir, owner, true)?;
-                if create {
-                    mark::ignored_by_git(&state.root);
-                }
+                mark::check(&dir, &owner, true)?;
+                state.hold(dir);
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if create {
-                    state.open_root().map_err(|e| StateError::io(&state.root, e))?;
-                }
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => {}
             Err(e) => return Err(mark::unusable(&state.root, e)),
         }
         Ok(state)
     }
 
-    /// The state folder at `root`, to read what it holds (`status`, `--resume --dry-run`):
-    /// `None` when there is none; refused as [`StateDir::claim`] refuses; never written.
-    pub fn inspect(root: &Path, owner: &Owner) -> Result<Option<StateDir>, StateError> {
-        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-        match Dir::at(&root) {
-            Ok(dir) => mark::check(&dir, owner, false)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(mark::unusable(&root, e)),
+    /// The state folder, to read what it holds (`status`, `--resume --dry-run`): `None` when
+    /// there is none; refused as [`StateDir::claim`] refuses; never written.
+    pub fn inspect(location: Location, owner: &Owner) -> Result<Option<StateDir>, StateError> {
+        let state = StateDir::new(location, None);
+        match state.location.open(false) {
+            Ok(dir) => {
+                mark::check(&dir, owner, false)?;
+                state.hold(dir);
+                Ok(Some(state))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(mark::unusable(&state.root, e)),
         }
-        Ok(Some(StateDir { root, owner: None }))
     }
 
     /// A folder its run already claimed: a Slurm array element's, a test's.
     pub fn claimed(root: impl Into<PathBuf>) -> StateDir {
-        StateDir { root: root.into(), owner: None }
+        StateDir::new(Location::Given(root.into()), None)
     }
 
     /// The state folder a Slurm manifest at `path` is in (`<state>/slurm/manifests/<name>`).
@@ -126,26 +173,36 @@ impl StateDir {
         }
     }
 
-    /// The folder itself, made again with its mark when it was deleted and this process owns it.
-    pub fn open_root(&self) -> io::Result<Dir> {
-        match (Dir::at(&self.root), &self.owner) {
-            (Err(e), Some(owner)) if e.kind() == io::ErrorKind::NotFound => {
-                use std::os::unix::fs::DirBuilderExt as _;
-                std::fs::DirBuilder::new().recursive(true).mode(dir::FOLDER_MODE).create(&self.root)?;
-                mark::ignored_by_git(&self.root);
-                let dir = Dir::at(&self.root)?;
-                mark::write(&dir, owner)?;
-                Ok(dir)
-            }
-            (opened, _) => opened,
+    fn hold(&self, dir: Dir) -> Arc<Dir> {
+        let dir = Arc::new(dir);
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.clone());
+        dir
+    }
+
+    /// The folder itself: the descriptor held since it was first opened, unless the folder was
+    /// deleted; then it is looked up again, and made again with its mark when this process owns
+    /// it (a folder found in its place must be this job file's).
+    pub fn open_root(&self) -> io::Result<Arc<Dir>> {
+        if let Some(dir) = self.held.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && !dir.deleted()
+        {
+            return Ok(dir.clone());
         }
+        let dir = match (self.location.open(false), &self.owner) {
+            (Err(e), Some(_)) if e.kind() == io::ErrorKind::NotFound => self.location.open(true)?,
+            (opened, _) => opened?,
+        };
+        if let Some(owner) = &self.owner {
+            mark::check(&dir, owner, true).map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        Ok(self.hold(dir))
     }
 
     /// The folder at `path` in the state folder, made (with the folders above it) when `create`.
-    pub fn folder(&self, path: &Path, create: bool) -> io::Result<Dir> {
+    pub fn folder(&self, path: &Path, create: bool) -> io::Result<Arc<Dir>> {
         let mut dir = self.open_root()?;
         for name in self.names(path)? {
-            dir = dir.folder(&name, create)?;
+            dir = Arc::new(dir.folder(&name, create)?);
         }
         Ok(dir)
     }

@@ -192,3 +192,29 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The folder is held open for the whole run: a task that renames it away and puts a link to
+/// a folder of the user's in its place does not make the run write there.
+#[test]
+fn a_state_folder_swapped_during_the_run_is_not_followed() {
+    let job = "name: j\njobs:\n  a:\n    command: sh -c 'mv .batchrun/j .batchrun/away && ln -s ../victim .batchrun/j; echo out; exit 3'\n";
+    let ran = batchrun().job(job).file("victim/keep", "precious").run();
+    ran.code(1);
+    assert_eq!(snapshot(&ran.path("victim")), [("keep".to_owned(), Some(b"precious".to_vec()))]);
+    assert_eq!(ran.read(".batchrun/away/logs/a/0.1.out"), "out\n", "the log went to the folder the run holds");
+}
+
+/// Beside the job file, `.batchrun` and `.batchrun/<name>` are batchrun's names: a link at
+/// either is refused, whatever it points at.
+#[test]
+fn a_link_planted_for_the_default_folder_is_refused() {
+    for planted in [".batchrun", ".batchrun/j"] {
+        let dir = batchrun().job(PASSES).file("victim/keep", "precious");
+        std::fs::create_dir_all(dir.path().join(planted).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("victim"), dir.path().join(planted)).unwrap();
+        let ran = dir.run();
+        ran.code(2).stderr_has(&format!("{planted} is a symbolic link"));
+        assert_eq!(snapshot(&ran.path("victim")), [("keep".to_owned(), Some(b"precious".to_vec()))], "{planted}");
+        assert!(!ran.path("RAN").exists());
+    }
+}
