@@ -12,6 +12,7 @@ pub mod validate;
 mod written;
 mod wrong_type;
 
+pub use sources::not_readable_as_items;
 pub use written::{json as json_as_written, scalar_text};
 
 use std::path::Path;

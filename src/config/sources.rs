@@ -133,15 +133,11 @@ pub(super) fn items(
                 }
             };
             let path = dir.join(file);
-            use std::os::unix::fs::FileTypeExt as _;
             let what = match std::fs::metadata(&path) {
                 // A job it needs may write it: checked when the job is planned.
                 Err(_) if needs_something => None,
                 Err(_) => Some("does not exist"),
-                Ok(m) if m.is_file() || m.file_type().is_fifo() => None,
-                Ok(m) if m.is_dir() => Some("is a folder"),
-                // A device (/dev/zero never ends), or a socket.
-                Ok(_) => Some("is a device, not a file or a FIFO"),
+                Ok(m) => not_readable_as_items(&m.file_type()),
             };
             if let Some(what) = what {
                 ck.error(pos(&raw), format!("job `{job}`: items file `{}` {what}", path.display()));
@@ -156,6 +152,19 @@ pub(super) fn items(
             );
             None
         }
+    }
+}
+
+/// Why a file of this kind cannot be items: a device never ends (`/dev/zero`), a folder is not
+/// read; regular files and FIFOs are.
+pub fn not_readable_as_items(kind: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_file() || kind.is_fifo() {
+        None
+    } else if kind.is_dir() {
+        Some("is a folder")
+    } else {
+        Some("is a device, not a file or a FIFO")
     }
 }
 

@@ -65,6 +65,11 @@ impl Snapshot {
 /// and not synced to disk: it serves this run only, which a crash ends.
 pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, String> {
     let mut from = File::open(source).map_err(|e| format!("cannot read the items file `{}`: {e}", source.display()))?;
+    // Checked again here: a job it needs may have put a device or a folder where the file was.
+    let kind = from.metadata().map_err(|e| format!("cannot read the items file `{}`: {e}", source.display()))?;
+    if let Some(what) = crate::config::not_readable_as_items(&kind.file_type()) {
+        return Err(format!("the items file `{}` {what}", source.display()));
+    }
     let mut head = Vec::new();
     if !to.all_on_disk {
         (&mut from)

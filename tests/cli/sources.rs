@@ -269,3 +269,13 @@ fn values_arrive_as_written_and_plain_numbers_stay_numbers() {
         assert!(printed.contains(expected), "{expected} not in {printed}");
     }
 }
+
+/// An items file a job it needs replaces with a device is refused when the job is planned, as
+/// one there from the start is.
+#[test]
+fn an_items_file_that_became_a_device_is_refused_when_planned() {
+    let job = "jobs:\n  b:\n    command: ln -sf /dev/zero z\n  a:\n    needs: [b]\n    items: {file: z}\n    command: echo {{ item }}\n";
+    let ran = batchrun().job(job).run();
+    ran.code(1).stderr_has("is a device, not a file or a FIFO");
+    assert!(ran.elapsed < std::time::Duration::from_secs(30), "took {:?}", ran.elapsed);
+}
