@@ -14,12 +14,21 @@ pub enum FileId {
     Planned(PathBuf),
 }
 
-/// The file `path` names (see the module's doc).
+/// The file `path` names (see the module's doc). A link to a file not written yet names the
+/// file it will be written through.
 pub fn id(path: &Path) -> FileId {
-    match std::fs::metadata(path) {
-        Ok(m) => FileId::Inode { dev: m.dev(), ino: m.ino() },
-        Err(_) => FileId::Planned(resolved(path)),
+    let mut path = path.to_path_buf();
+    // As many links as the kernel follows in one path.
+    for _ in 0..40 {
+        match std::fs::metadata(&path) {
+            Ok(m) => return FileId::Inode { dev: m.dev(), ino: m.ino() },
+            Err(_) => match std::fs::read_link(&path) {
+                Ok(target) => path = path.parent().unwrap_or(Path::new("/")).join(target),
+                Err(_) => break,
+            },
+        }
     }
+    FileId::Planned(resolved(&path))
 }
 
 /// `path` as the filesystem resolves it: its longest existing ancestor made canonical, the rest
@@ -75,5 +84,7 @@ mod tests {
         assert_eq!(id(&planned), id(&dir.path().join("r.json")));
         assert!(is_within(&dir.path().join("again/state/x/r.json"), &dir.path().join("state")));
         assert!(!is_within(&dir.path().join("state2/r.json"), &dir.path().join("state")));
+        std::os::unix::fs::symlink("later/../gen.json", dir.path().join("dangling.json")).unwrap();
+        assert_eq!(id(&dir.path().join("dangling.json")), id(&dir.path().join("gen.json")));
     }
 }

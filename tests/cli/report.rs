@@ -152,3 +152,12 @@ fn a_report_s_working_file_never_replaces_a_file_of_the_user_s() {
         .collect();
     assert!(!names.iter().any(|n| n.starts_with(".r.json.")), "a working file was left: {names:?}");
 }
+
+#[test]
+fn a_report_is_not_written_through_a_link_an_items_file_is_named_by() {
+    let job = "jobs:\n  gen:\n    command: sh -c 'echo x > gen.json'\n  b:\n    needs: [gen]\n    items: {file: glink.json}\n    command: echo {{ item }}\n";
+    let dir = batchrun().job(job);
+    std::os::unix::fs::symlink("gen.json", dir.path().join("glink.json")).unwrap();
+    let ran = dir.args(&["--report", "gen.json"]).run();
+    ran.code(2).stderr_has("--report gen.json: it is the items file of job `b`");
+}
