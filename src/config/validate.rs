@@ -140,9 +140,16 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobF
     (Some(JobFile { path: path.to_path_buf(), dir, name, state_name, concurrency, vars, limits, jobs }), ck.errors)
 }
 
+/// The folder relative paths resolve against and the state folder sits in: the job file's,
+/// or the current one for a job file read from a pipe (`/dev/stdin`, `/dev/fd/N`,
+/// `/proc/self/fd/N`), whose folder is not the user's.
 fn job_file_dir(path: &Path) -> PathBuf {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+    let parent = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    if parent.starts_with("/dev") || parent.starts_with("/proc") {
+        return std::path::absolute(".").unwrap_or(parent);
+    }
+    parent
 }
 
 fn default_name(path: &Path) -> String {

@@ -102,3 +102,22 @@ fn env_may_not_set_batchrun_s_own_variables() {
     let in_a_job = "jobs:\n  a:\n    command: echo hi\n    env: {BATCHRUN_JOB: b}\n";
     batchrun().file("job.yaml", in_a_job).args(&["validate", "job.yaml"]).run().code(2).stderr_has("job.yaml:4:11");
 }
+
+#[test]
+fn a_job_file_on_stdin_keeps_its_state_in_the_current_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["run", "/dev/stdin", "--progress", "none"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"name: piped\njobs:\n  a:\n    command: touch RAN\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("RAN").exists(), "the task ran in the current folder");
+    assert!(dir.path().join(".batchrun/piped/journal.jsonl").exists(), "the state is in the current folder");
+}
