@@ -48,9 +48,9 @@ pub enum StateError {
     #[error("the state folder {0} is a file, not a folder: choose another with --state-dir DIR")]
     NotAFolder(PathBuf),
     #[error(
-        "the state folder {path} belongs to {other} (name: {name}), not to this job file: give this one a folder of its own with --state-dir DIR, or a different `name:`"
+        "the state folder {path} belongs to {other}, not to this job file: give this one a folder of its own with --state-dir DIR, or a `name:` of its own (if the folder was copied from there with the project, delete the copy)"
     )]
-    Foreign { path: PathBuf, other: PathBuf, name: String },
+    Foreign { path: PathBuf, other: PathBuf },
     #[error(
         "the state folder {path} holds what batchrun did not make ({found}): it uses only an empty folder or one of its own; choose another with --state-dir DIR"
     )]
@@ -99,13 +99,15 @@ pub fn check(dir: &Dir, owner: &Owner, write: bool) -> Result<(), StateError> {
                     return Err(StateError::NotOurs { path: path.to_path_buf(), found });
                 }
             };
-            if mark.job_file == owner.job_file {
+            // The same file under another path (a bind mount) is the same owner.
+            let same = |a: &Path, b: &Path| crate::same_file::id(a) == crate::same_file::id(b);
+            if mark.job_file == owner.job_file || same(&mark.job_file, &owner.job_file) {
                 return Ok(());
             }
             if mark.name == owner.name && !mark.job_file.exists() {
                 return if write { self::write(dir, owner).map_err(io_error) } else { Ok(()) };
             }
-            Err(StateError::Foreign { path: path.to_path_buf(), other: mark.job_file, name: mark.name })
+            Err(StateError::Foreign { path: path.to_path_buf(), other: mark.job_file })
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let strange = not_batchrun_s(dir).map_err(io_error)?;
@@ -191,7 +193,10 @@ mod tests {
         check(&dir, &a, true).unwrap();
         check(&dir, &a, true).unwrap();
         let refused = check(&dir, &b, true).unwrap_err().to_string();
-        assert!(refused.contains("a.yaml (name: x)") && refused.contains("--state-dir"), "{refused}");
+        assert!(refused.contains("a.yaml, not to this job file") && refused.contains("--state-dir"), "{refused}");
+        // The same file under another name (as a bind mount shows it) is the same owner.
+        std::fs::hard_link(&a.job_file, tmp.path().join("a-again.yaml")).unwrap();
+        check(&dir, &Owner::of(&tmp.path().join("a-again.yaml"), "x"), true).unwrap();
         // a.yaml moved away, b.yaml has its name: it takes the folder over.
         std::fs::remove_file(&a.job_file).unwrap();
         check(&dir, &b, true).unwrap();

@@ -96,11 +96,11 @@ fn two_job_files_never_share_a_folder() {
     let second = Batchrun::in_dir(first.dir).arg("b.yaml").run();
     second
         .code(2)
-        .stderr_has("a.yaml (name: j), not to this job file")
-        .stderr_has("--state-dir DIR, or a different `name:`");
+        .stderr_has("a.yaml, not to this job file")
+        .stderr_has("--state-dir DIR, or a `name:` of its own");
     assert_eq!(second.read(".batchrun/j/journal.jsonl"), journal);
     let status = Batchrun::in_dir(second.dir).args(&["status", "b.yaml"]).run();
-    status.code(2).stderr_has("a.yaml (name: j)");
+    status.code(2).stderr_has("a.yaml, not to this job file");
     // Editing the owner does not change whose folder it is: --resume goes on.
     std::fs::write(status.path("a.yaml"), FAILS.replace("exit 3", "exit 0")).unwrap();
     let resumed = Batchrun::in_dir(status.dir).args(&["a.yaml", "--resume"]).run();
