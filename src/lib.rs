@@ -41,10 +41,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
     let cli = match Cli::try_parse_from(cli::normalize(args)) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::Usage.into() } else { ExitCode::Success.into() };
+            return ExitCode::Usage.into();
         }
+        // `--help`, `--version`: written to stdout, which may be full or closed.
+        Err(e) => return delivered("the help", e.print()).into(),
     };
     let result = match cli.command {
         Command::Run(args) if args.dry_run && args.resume => dry_run_resume(&args),

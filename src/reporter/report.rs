@@ -124,6 +124,9 @@ impl Report {
         if path.is_dir() {
             return Err(io::Error::new(io::ErrorKind::IsADirectory, "it is a folder"));
         }
+        if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "it ends in /, as a folder does"));
+        }
         partial_in(&folder, &path)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot write in {}: {e}", folder.display())))?;
         Ok(Report {

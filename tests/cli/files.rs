@@ -10,7 +10,10 @@ use crate::harness::batchrun;
 const JOB: &str = "name: files\njobs:\n  hello:\n    command: echo hi\n";
 
 /// Every subcommand that writes to stdout, as arguments, in a folder holding `job.yaml`.
-const WRITERS: [&[&str]; 7] = [
+const WRITERS: [&[&str]; 10] = [
+    &["--help"],
+    &["run", "--help"],
+    &["--version"],
     &["completions", "bash"],
     &["man"],
     &["schema"],

@@ -65,6 +65,7 @@ fn report_paths_are_checked_before_anything_runs() {
         ("folder.json", "it is a folder"),
         ("afile/r.json", "afile is a file, not a folder"),
         ("afile/sub/r.json", "afile is a file, not a folder"),
+        ("new.json/", "it ends in /, as a folder does"),
     ];
     for (path, says) in cases {
         let ran = batchrun().job(job).file("folder.json/keep", "").file("afile", "").args(&["--report", path]).run();

@@ -94,10 +94,7 @@ fn two_job_files_never_share_a_folder() {
     first.code(1);
     let journal = first.read(".batchrun/j/journal.jsonl");
     let second = Batchrun::in_dir(first.dir).arg("b.yaml").run();
-    second
-        .code(2)
-        .stderr_has("a.yaml, not to this job file")
-        .stderr_has("--state-dir DIR, or a `name:` of its own");
+    second.code(2).stderr_has("a.yaml, not to this job file").stderr_has("--state-dir DIR, or a `name:` of its own");
     assert_eq!(second.read(".batchrun/j/journal.jsonl"), journal);
     let status = Batchrun::in_dir(second.dir).args(&["status", "b.yaml"]).run();
     status.code(2).stderr_has("a.yaml, not to this job file");
