@@ -42,7 +42,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let location = crate::state_location(args.state_dir.as_deref(), &job_file);
     refuse_reports_over_inputs(args, &job_file, &location.path())?;
     let owner = Owner::of(&args.file, &job_file.name);
-    let state = StateDir::claim(location, owner, !args.no_journal)
+    let state = StateDir::claim(location, owner)
         .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string())))?;
     // Items files are read once, into this run's snapshots (removed when the run ends).
     let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state));

@@ -115,16 +115,22 @@ impl StateDir {
     }
 
     /// The state folder of a run of `owner`'s job file: refused when it belongs to another job
-    /// file or holds what batchrun did not make; created with its mark now when `create`, else
-    /// when first needed.
-    pub fn claim(location: Location, owner: Owner, create: bool) -> Result<StateDir, StateError> {
+    /// file or holds what batchrun did not make. One that does not exist yet is made, with its
+    /// mark, when the run first needs it (a run whose plan fails leaves none).
+    pub fn claim(location: Location, owner: Owner) -> Result<StateDir, StateError> {
         let state = StateDir::new(location, Some(owner.clone()));
-        match state.location.open(create) {
+        match state.location.open(false) {
             Ok(dir) => {
                 mark::check(&dir, &owner, true)?;
                 state.hold(dir);
+                // A `.batchrun` made before it had a `.gitignore`.
+                if let Location::Beside { job_dir, .. } = &state.location
+                    && let Ok(folder) = Dir::at(job_dir).and_then(|d| d.folder(FOLDER, false))
+                {
+                    mark::ignored_by_git(&folder);
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(mark::unusable(&state.root, e)),
         }
         Ok(state)

@@ -215,3 +215,11 @@ fn a_link_planted_for_the_default_folder_is_refused() {
         assert!(!ran.path("RAN").exists());
     }
 }
+
+/// A run whose file cannot be planned ran nothing, and leaves no state folder behind.
+#[test]
+fn a_run_that_cannot_be_planned_leaves_no_state_folder() {
+    let ran = batchrun().job("jobs:\n  a:\n    command: echo {{ nope }}\n").run();
+    ran.code(2).stderr_has("undefined name `nope`");
+    assert!(!ran.path(".batchrun").exists());
+}
