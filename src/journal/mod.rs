@@ -54,10 +54,6 @@ pub struct Journal {
     /// What the run planned, for its run record (see [`Journal::with_plan`]).
     planned: Vec<record::PlannedJob>,
     vars: serde_json::Map<String, serde_json::Value>,
-    /// Tasks whose last end record was a failed attempt with a retry to come, by (job, index),
-    /// with that attempt: when a stop gives the retry up, the task's end is that same attempt,
-    /// already recorded, and is not written twice.
-    retrying: std::collections::HashMap<(usize, u64), u32>,
 }
 
 impl Journal {
@@ -97,7 +93,6 @@ impl Journal {
             with_commands: false,
             planned: Vec::new(),
             vars: serde_json::Map::new(),
-            retrying: std::collections::HashMap::new(),
         })
     }
 
@@ -129,7 +124,6 @@ impl Journal {
             with_commands: true,
             planned: Vec::new(),
             vars: serde_json::Map::new(),
-            retrying: std::collections::HashMap::new(),
         })
     }
 
@@ -193,8 +187,8 @@ impl Journal {
         }
     }
 
-    fn end_record(&self, task: &Finished) -> Record {
-        Record::End { v: VERSION, task: TaskEnd::of(task, &self.jobs[task.job]), at: record::now() }
+    fn end_record(&self, task: &Finished, retrying: bool) -> Record {
+        Record::End { v: VERSION, task: TaskEnd::of(task, &self.jobs[task.job]), at: record::now(), retrying }
     }
 }
 
@@ -270,17 +264,14 @@ impl Listener for Journal {
                 command: self.with_commands.then(|| task.command.to_owned()),
             }),
             Event::TaskRetrying { task, .. } => {
-                self.retrying.insert((task.job, task.index), task.attempt);
-                let record = self.end_record(task);
+                let record = self.end_record(task, true);
                 self.write(&record);
             }
+            // When a stop gave up a retry, this is the attempt already recorded as retrying,
+            // recorded again as the task's last: the decision, which a Slurm submitter replays.
             Event::TaskFinished { task, .. } => {
-                let given_up =
-                    !self.retrying.is_empty() && self.retrying.remove(&(task.job, task.index)) == Some(task.attempt);
-                if !given_up {
-                    let record = self.end_record(task);
-                    self.write(&record);
-                }
+                let record = self.end_record(task, false);
+                self.write(&record);
             }
             Event::JobPlanned { job, tasks, .. } => {
                 let record = Record::Planned { v: VERSION, job: job.to_string(), planned: *tasks, at: record::now() };

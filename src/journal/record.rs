@@ -38,12 +38,16 @@ pub enum Record {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         command: Option<String>,
     },
-    /// An attempt ended. Only `status: ok` makes a task done.
+    /// An attempt ended. Only `status: ok` makes a task done. `retrying`: the run decided to
+    /// retry the task; when it gives that retry up, the same attempt is recorded again without
+    /// it (a Slurm submitter replays these decisions rather than making its own).
     End {
         v: u32,
         #[serde(flatten)]
         task: TaskEnd,
         at: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retrying: bool,
     },
     /// The run ended (missing when it crashed or was killed).
     RunEnd {
@@ -101,7 +105,7 @@ mod tests {
             duration_ms: 0,
             reason: Some("command not found: `x`".into()),
         };
-        let record = Record::End { v: VERSION, task, at: now() };
+        let record = Record::End { v: VERSION, task, at: now(), retrying: true };
         let line = serde_json::to_string(&record).unwrap();
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), record);
         let older = r#"{"type":"end","v":1,"key":"00000000000000ab","job":"export","index":3,"label":"export[3]","attempt":1,"status":"ok","exit":0,"duration_ms":12,"at":"2026-11-25T10:00:00.000Z"}"#;

@@ -193,6 +193,9 @@ struct Element {
     unlisted_polls: u32,
     done: HashSet<u64>,
     running: HashMap<u64, Running>,
+    /// Tasks whose attempt ended and that the element said it will retry: the attempt, which
+    /// is the task's last if no other comes (the element gave the retry up, or ended first).
+    waiting: HashMap<u64, Finished>,
 }
 
 struct Array {
@@ -454,6 +457,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 unlisted_polls: 0,
                 done: HashSet::new(),
                 running: HashMap::new(),
+                waiting: HashMap::new(),
             })
             .collect();
         Ok(Array {
@@ -519,12 +523,28 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 self.counts.running += 1;
                 let task = TaskRef { job, index, key, label: &label, command: &command };
                 self.reporter.event(&Event::TaskStarted { task, attempt, counts: self.counts });
-                self.arrays[a].elements[e].running.insert(index, Running { key, label, command });
+                let element = &mut self.arrays[a].elements[e];
+                element.waiting.remove(&index);
+                element.running.insert(index, Running { key, label, command });
             }
-            Record::End { task: end, .. } => {
+            Record::End { task: end, retrying, .. } => {
                 let (index, attempt) = (end.index, end.attempt);
-                let Some(running) = self.arrays[a].elements[e].running.remove(&index) else { return };
-                self.counts.running = self.counts.running.saturating_sub(1);
+                let element = &mut self.arrays[a].elements[e];
+                let running = match element.running.remove(&index) {
+                    Some(running) => {
+                        self.counts.running = self.counts.running.saturating_sub(1);
+                        running
+                    }
+                    // The element gave up the retry it had announced: that attempt was the last.
+                    None => match element.waiting.remove(&index) {
+                        Some(waited) if !retrying && waited.attempt == attempt => {
+                            element.done.insert(index);
+                            self.finish(&waited);
+                            return;
+                        }
+                        _ => return,
+                    },
+                };
                 let spec = &self.plan.file.jobs[job];
                 let duration = Duration::from_millis(end.duration_ms);
                 let outcome = match end.outcome(spec.settings.timeout) {
@@ -553,8 +573,12 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     log,
                     slot: None,
                 };
-                if let Some(delay) = policy::retries(&finished.outcome, attempt, &spec.settings, self.stopping) {
+                // The element decided, and its journal says what: it is replayed, never decided
+                // again here (this run may be stopping while the element retries all the same).
+                if retrying {
+                    let delay = policy::retries(&finished.outcome, attempt, &spec.settings, false).unwrap_or_default();
                     self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
+                    self.arrays[a].elements[e].waiting.insert(index, finished);
                 } else {
                     self.arrays[a].elements[e].done.insert(index);
                     self.finish(&finished);
@@ -660,9 +684,16 @@ impl<'a, 'r> Submitter<'a, 'r> {
         let state = element.scheduler_end.clone().unwrap_or_else(|| "COMPLETED".into());
         let mut missing = Vec::new();
         for index in self.arrays[a].manifest.element_indices(e as u64).into_iter().flatten() {
-            if !element.done.contains(&index) {
+            if !element.done.contains(&index) && !element.waiting.contains_key(&index) {
                 missing.push((index, element.running.contains_key(&index)));
             }
+        }
+        // Tasks whose retry never came: the failed attempt they waited after is their last, as
+        // it is when a local run gives a retry up.
+        let waited: Vec<Finished> = self.arrays[a].elements[e].waiting.drain().map(|(_, f)| f).collect();
+        for finished in waited {
+            self.arrays[a].elements[e].done.insert(finished.index);
+            self.finish(&finished);
         }
         let mut skipped = Vec::new();
         for (index, was_running) in missing {

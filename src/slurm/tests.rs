@@ -171,3 +171,28 @@ fn a_percent_in_the_state_folder_reaches_sbatch_as_the_character() {
     let refused = super::output_pattern(Path::new("/s/a\\b")).unwrap_err();
     assert!(refused.contains("backslash"), "{refused}");
 }
+
+/// The element decides whether an attempt is retried, and the submitter replays it: a task
+/// that failed, was retried and then passed is reported once, even when the run began to
+/// stop (another task's failure) between the two attempts.
+#[test]
+fn a_retry_the_element_decided_is_replayed_after_the_run_began_to_stop() {
+    let job = Job::new(
+        r#"
+jobs:
+  t:
+    items: [a, b]
+    on_failure: stop
+    retries: 1
+    retry_delay: 0s
+    slurm: {tasks_per_element: 1}
+    command: sh -c 'test "$1" = b && test -e seen-b && exit 0; touch "seen-$1"; exit 1' sh {{ item }}
+"#,
+    );
+    let told = job.on_slurm(&Fake::new(), None);
+    let expected: BTreeSet<(String, String, u32)> =
+        [("t[0]".into(), "exit 1".into(), 2), ("t[1]".into(), "ok".into(), 2)].into_iter().collect();
+    assert_eq!(told.finished, expected, "each task is reported once, with its last attempt");
+    assert_eq!((told.counts.total, told.counts.succeeded, told.counts.failed), (2, 1, 1));
+    assert_eq!(told.retried, ["t[0]".to_owned(), "t[1]".to_owned()].into_iter().collect());
+}

@@ -358,8 +358,8 @@ fn a_retry_stopped_in_its_delay_is_not_counted_as_run() {
 }
 
 /// A stop that gives up a pending retry makes the failed attempt the last one: its output,
-/// held back for the retry, is printed (grouped and ordered), and the journal ends that
-/// attempt once.
+/// held back for the retry, is printed (grouped and ordered), and the journal records the
+/// decisions: the attempt as retrying, then the same attempt as the last.
 #[test]
 fn a_retry_given_up_by_a_stop_prints_the_last_attempts_output() {
     let yaml = "concurrency: 2\njobs:\n  flaky:\n    command: sh -c 'echo flaky-stdout; echo flaky-stderr >&2; exit 1'\n    retries: 1\n    retry_delay: 1h\n  gate:\n    command: sh -c 'sleep 0.2; exit 1'\n    on_failure: stop\n";
@@ -369,9 +369,13 @@ fn a_retry_given_up_by_a_stop_prints_the_last_attempts_output() {
         assert_eq!(ran.stdout, "flaky-stdout\n", "{mode}: {}", ran.stderr);
         assert!(ran.stderr.lines().any(|l| l == "flaky-stderr"), "{mode}: {}", ran.stderr);
         let journal = ran.read(".batchrun/job/journal.jsonl");
-        let ends =
-            journal.lines().filter(|l| l.contains("\"type\":\"end\"") && l.contains("\"job\":\"flaky\"")).count();
-        assert_eq!(ends, 1, "{mode}: one end for one attempt:\n{journal}");
+        let ends: Vec<bool> = journal
+            .lines()
+            .filter(|l| l.contains("\"type\":\"end\"") && l.contains("\"job\":\"flaky\""))
+            .inspect(|l| assert!(l.contains("\"attempt\":1"), "{mode}: {l}"))
+            .map(|l| l.contains("\"retrying\":true"))
+            .collect();
+        assert_eq!(ends, [true, false], "{mode}: retrying, then given up:\n{journal}");
     }
 }
 
