@@ -256,3 +256,37 @@ fn a_percent_in_the_state_folder_is_not_read_as_a_slurm_pattern() {
     });
     assert_eq!(expanded.count(), 0, "no folder named with an expanded %A");
 }
+
+/// A stop while another element retries a task: each task is reported once, and the counts add
+/// up to the plan (the submitter replays what each element decided).
+#[test]
+fn a_stop_while_an_element_retries_reports_each_task_once() {
+    if !cluster() {
+        return;
+    }
+    let job = r#"
+name: once
+jobs:
+  t:
+    items: [a, b]
+    on_failure: stop
+    retries: 1
+    retry_delay: 0s
+    slurm: {tasks_per_element: 1}
+    command: sh -c 'test "$1" = b && test -e seen-b && exit 0; touch "seen-$1"; exit 1' sh {{ item }}
+"#;
+    let ran = slurm(job).args(&["--report", "r.json"]).run();
+    ran.code(1);
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let labels: Vec<&str> = report["tasks"].as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["t[0]", "t[1]"], "each task once:\n{}", ran.stderr);
+    let c = &report["counts"];
+    let sum = ["succeeded", "failed", "skipped", "not_run", "already_done"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!((c["total"].as_u64().unwrap(), sum), (2, 2), "{c}");
+    let finished =
+        ran.stderr.lines().filter(|l| l.contains("t[1]") && (l.starts_with("ok ") || l.starts_with("FAILED "))).count();
+    assert!(finished <= 1, "t[1] finished more than once:\n{}", ran.stderr);
+}
