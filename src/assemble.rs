@@ -23,7 +23,7 @@ use crate::state_dir::{Owner, StateDir};
 /// `batchrun run FILE`: plans the file, then runs it on the local pool or as Slurm arrays.
 pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let mut job_file = config::load(&args.file)?;
-    apply_overrides(&mut job_file, args);
+    args.overrides().apply(&mut job_file);
     let options =
         PlanOptions { set: args.selection.set.clone(), only: args.selection.only.clone(), ..PlanOptions::default() };
     let mut report_formats = Vec::new();
@@ -142,7 +142,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     }
 
     if args.backend == cli::Backend::Slurm {
-        let options = slurm::Options { state, concurrency: args.jobs.map(|j| j as usize), keep_logs: args.keep_logs };
+        let options = slurm::Options {
+            state,
+            concurrency: args.jobs.map(|j| j as usize),
+            keep_logs: args.keep_logs,
+            overrides: args.overrides(),
+        };
         let result = slurm::run(&plan, history.as_ref(), &options, &mut reporters);
         return Ok(exit_status(&result, not_written.load(std::sync::atomic::Ordering::Relaxed)));
     }
@@ -257,20 +262,4 @@ fn resume_hint(args: &RunArgs) -> String {
     }
     words.push("--resume".into());
     words.join(" ")
-}
-
-/// Command-line settings that override every job's.
-fn apply_overrides(file: &mut config::JobFile, args: &RunArgs) {
-    for job in &mut file.jobs {
-        let s = &mut job.settings;
-        if args.fail_fast {
-            s.on_failure = config::OnFailure::Stop;
-        }
-        if let Some(t) = args.timeout {
-            s.timeout = Some(t);
-        }
-        if let Some(r) = args.retries {
-            s.retries = r;
-        }
-    }
 }

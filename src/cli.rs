@@ -165,6 +165,13 @@ pub struct RunArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+impl RunArgs {
+    /// The settings this command line gives every job.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides { fail_fast: self.fail_fast, timeout: self.timeout, retries: self.retries }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
     /// A pool of worker threads on this machine.

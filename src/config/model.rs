@@ -165,6 +165,50 @@ pub enum Shell {
     None,
 }
 
+/// Settings the command line gives every job (`--fail-fast`, `--timeout`, `--retries`), over
+/// the file's. Kept apart from the file so that a Slurm array element, which reads the file
+/// again, runs with exactly what its submitter planned with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Overrides {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "timeout_ms", with = "millis")]
+    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+}
+
+impl Overrides {
+    /// Sets every job's settings as the command line says.
+    pub fn apply(&self, file: &mut JobFile) {
+        for job in &mut file.jobs {
+            let s = &mut job.settings;
+            if self.fail_fast {
+                s.on_failure = OnFailure::Stop;
+            }
+            if let Some(t) = self.timeout {
+                s.timeout = Some(t);
+            }
+            if let Some(r) = self.retries {
+                s.retries = r;
+            }
+        }
+    }
+}
+
+/// An optional duration as whole milliseconds.
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)), s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(<Option<u64> as serde::Deserialize>::deserialize(d)?.map(Duration::from_millis))
+    }
+}
+
 /// What a failed task does to the rest of the run (`on_failure:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, schemars::JsonSchema)]
 #[schemars(rename_all = "snake_case")]

@@ -41,7 +41,9 @@ pub fn prepare(manifest_path: &Path, element: Option<u64>) -> Result<Element, Di
         )));
     }
     let text = String::from_utf8(text).map_err(|_| error("the job file is not UTF-8 text".into()))?;
-    let file = config::parse(&manifest.file, &text)?;
+    let mut file = config::parse(&manifest.file, &text)?;
+    // As the submitter planned: its command line's settings over the file's.
+    manifest.overrides.apply(&mut file);
     let indices = manifest.element_indices(element);
     if indices.is_empty() {
         return Err(error(format!("the array has no element {element}")));

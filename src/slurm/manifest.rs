@@ -39,6 +39,9 @@ pub struct Manifest {
     /// The submitter's snapshots of items files, which elements read instead of the files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<PathBuf>,
+    /// What the submitting command line set over the file's settings.
+    #[serde(default)]
+    pub overrides: crate::config::Overrides,
 }
 
 impl Manifest {
@@ -140,6 +143,7 @@ mod tests {
             keep_logs: false,
             name: "j-1".into(),
             inputs: None,
+            overrides: crate::config::Overrides::default(),
         }
     }
 

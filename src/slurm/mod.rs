@@ -55,6 +55,8 @@ pub struct Options {
     pub state: StateDir,
     /// `-j N`, over the file's `concurrency`.
     pub concurrency: Option<usize>,
+    /// What the command line set over every job's settings, for the elements to apply too.
+    pub overrides: crate::config::Overrides,
     pub keep_logs: bool,
 }
 
@@ -417,6 +419,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             keep_logs: self.options.keep_logs,
             name: name.clone(),
             inputs: self.plan.snapshots().map(Path::to_path_buf),
+            overrides: self.options.overrides,
         };
         let manifest_path = state.manifest(&name);
         manifest.write(state, &manifest_path).map_err(|e| format!("cannot write {}: {e}", manifest_path.display()))?;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::fake::Fake;
 use super::{Options, run_with};
+use crate::config::Overrides;
 use crate::events::{Counts, Event, Listener, Listeners, OutputSink};
 use crate::journal::reader::{History, read_state};
 use crate::plan::{Plan, PlanOptions};
@@ -55,8 +56,10 @@ impl Job {
         Job { dir }
     }
 
-    fn plan(&self) -> Plan {
-        let file = crate::config::load(&self.dir.path().join("job.yaml")).expect("loads");
+    /// The plan as a run with these command-line settings makes it.
+    fn plan_with(&self, overrides: Overrides) -> Plan {
+        let mut file = crate::config::load(&self.dir.path().join("job.yaml")).expect("loads");
+        overrides.apply(&mut file);
         Plan::new(file, &PlanOptions::default()).expect("plans")
     }
 
@@ -65,9 +68,14 @@ impl Job {
     }
 
     fn on_slurm(&self, fake: &Fake, history: Option<&History>) -> Told {
-        let plan = self.plan();
+        self.on_slurm_with(fake, history, Overrides::default())
+    }
+
+    fn on_slurm_with(&self, fake: &Fake, history: Option<&History>, overrides: Overrides) -> Told {
+        let plan = self.plan_with(overrides);
         std::fs::create_dir_all(self.state()).unwrap();
-        let options = Options { state: StateDir::claimed(self.state()), concurrency: None, keep_logs: false };
+        let options =
+            Options { state: StateDir::claimed(self.state()), concurrency: None, keep_logs: false, overrides };
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
         run_with(fake, &plan, history, &options, &mut listeners);
@@ -76,7 +84,11 @@ impl Job {
     }
 
     fn locally(&self) -> Told {
-        let plan = self.plan();
+        self.locally_with(Overrides::default())
+    }
+
+    fn locally_with(&self, overrides: Overrides) -> Told {
+        let plan = self.plan_with(overrides);
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
         let logs = Logs { state: StateDir::claimed(self.state()), keep_all: false };
@@ -195,4 +207,19 @@ jobs:
     assert_eq!(told.finished, expected, "each task is reported once, with its last attempt");
     assert_eq!((told.counts.total, told.counts.succeeded, told.counts.failed), (2, 1, 1));
     assert_eq!(told.retried, ["t[0]".to_owned(), "t[1]".to_owned()].into_iter().collect());
+}
+
+/// `--timeout` and `--retries` reach the elements: they run with exactly the settings the
+/// submitting run planned with, and end as a local run does.
+#[test]
+fn command_line_settings_reach_the_elements() {
+    let yaml = "jobs:\n  t:\n    items: [1, 2]\n    retry_delay: 0s\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test -e \"ran-$1\" && exit 0; touch \"ran-$1\"; exec sleep 30' sh {{ item }}\n";
+    let overrides =
+        Overrides { timeout: Some(std::time::Duration::from_millis(300)), retries: Some(1), fail_fast: false };
+    let local = Job::new(yaml).locally_with(overrides);
+    let slurm = Job::new(yaml).on_slurm_with(&Fake::new(), None, overrides);
+    let expected: BTreeSet<(String, String, u32)> =
+        [("t[0]".into(), "ok".into(), 2), ("t[1]".into(), "ok".into(), 2)].into_iter().collect();
+    assert_eq!(local.finished, expected, "timed out, then passed on the retry");
+    assert_eq!(slurm, local);
 }

@@ -290,3 +290,16 @@ jobs:
         ran.stderr.lines().filter(|l| l.contains("t[1]") && (l.starts_with("ok ") || l.starts_with("FAILED "))).count();
     assert!(finished <= 1, "t[1] finished more than once:\n{}", ran.stderr);
 }
+
+/// The command line's settings reach the array elements: `--timeout` stops a task there as it
+/// does locally.
+#[test]
+fn a_command_line_timeout_reaches_the_elements() {
+    if !cluster() {
+        return;
+    }
+    let job = "name: limited\njobs:\n  slow:\n    command: sleep 30\n";
+    let ran = slurm(job).args(&["--timeout", "1s"]).run();
+    ran.code(1).stderr_has("FAILED slow: timed out");
+    assert!(ran.elapsed < std::time::Duration::from_secs(25), "the task was not stopped: {:?}", ran.elapsed);
+}
