@@ -34,8 +34,14 @@ pub enum JobEnd {
 /// stopping, and not for a task that was cancelled or succeeded without its output delivered.
 pub fn retries(outcome: &Outcome, attempt: u32, settings: &Settings, stopping: bool) -> Option<Duration> {
     let retryable = !matches!(outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_));
-    (retryable && attempt <= settings.retries && !stopping)
-        .then(|| crate::run::retry::delay(settings.retry_delay, attempt))
+    (retryable && attempt <= settings.retries && !stopping).then(|| retry_delay(settings.retry_delay, attempt))
+}
+
+/// The wait before retry number `retry` (1 for the first): `base`, doubling after each further
+/// retry, plus up to 10 % jitter so that tasks that failed together do not retry in lockstep.
+pub fn retry_delay(base: Duration, retry: u32) -> Duration {
+    let doubled = base.saturating_mul(1u32 << (retry.saturating_sub(1)).min(20)).min(crate::config::MAX_DURATION);
+    doubled + doubled.mul_f64(fastrand::f64() * 0.1)
 }
 
 /// Counts a task's last attempt.
@@ -78,7 +84,7 @@ pub const STOPPED_BEFORE_THEY_STARTED: &str = "the run was stopped before they s
 
 /// What the first interrupting signal says: every task is stopped.
 pub fn interrupted(signal: i32) -> String {
-    format!("{} received: stopping every task (again to kill at once)", crate::run::signals::name(signal))
+    format!("{} received: stopping every task (again to kill at once)", crate::words::signal(signal))
 }
 
 /// What a second interrupting signal says.
@@ -125,5 +131,15 @@ mod tests {
         assert_eq!(blocked([("a", JobEnd::Failed)]).as_deref(), Some("it needs `a`, which failed"));
         assert!(ready([JobEnd::Succeeded, JobEnd::Succeeded]));
         assert!(!ready([JobEnd::Succeeded, JobEnd::Open]));
+    }
+
+    #[test]
+    fn retry_delays_double_with_bounded_jitter() {
+        let base = Duration::from_millis(100);
+        for (retry, expected) in [(1, 100), (2, 200), (3, 400)] {
+            let d = retry_delay(base, retry).as_millis();
+            assert!((expected..=expected + expected / 10).contains(&d), "retry {retry}: {d}ms");
+        }
+        assert_eq!(retry_delay(Duration::ZERO, 3), Duration::ZERO);
     }
 }

@@ -13,6 +13,16 @@ pub fn number(n: u64) -> String {
     out
 }
 
+/// The name of an interrupting signal (SIGINT, SIGHUP or SIGTERM), for messages.
+pub fn signal(signal: i32) -> &'static str {
+    use signal_hook::consts::{SIGHUP, SIGINT};
+    match signal {
+        SIGINT => "SIGINT",
+        SIGHUP => "SIGHUP",
+        _ => "SIGTERM",
+    }
+}
+
 /// `1 task`, `0 tasks`, `5,000 tasks`: `noun` takes an `s` but for one.
 pub fn count(n: u64, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{} {noun}s", number(n)) }

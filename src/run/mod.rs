@@ -20,7 +20,6 @@ pub mod open_files;
 pub mod output;
 mod process;
 mod program;
-pub(crate) mod retry;
 pub(crate) mod signals;
 pub mod watchdog;
 mod worker;

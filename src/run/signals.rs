@@ -103,15 +103,6 @@ fn ignored(signal: i32) -> bool {
     read == 0 && unsafe { current.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
-/// The name of an interrupting signal, for messages.
-pub fn name(signal: i32) -> &'static str {
-    match signal {
-        SIGINT => "SIGINT",
-        SIGHUP => "SIGHUP",
-        _ => "SIGTERM",
-    }
-}
-
 /// Starts a thread that sends `wrap(signal)` for each interrupting signal. It lives as long as
 /// the process; when the receiver is gone the send fails and the signal is ignored (the run is
 /// ending anyway).
