@@ -202,7 +202,7 @@ impl TaskEnd {
             job: job.to_owned(),
             index: task.index,
             label: task.label.clone(),
-            key: format!("{:016x}", task.key),
+            key: crate::task_key::format(task.key),
             attempt: task.attempt,
             status,
             exit,

@@ -20,6 +20,7 @@ pub mod same_file;
 pub mod slurm;
 pub mod state_dir;
 pub mod status;
+pub mod task_key;
 pub mod words;
 
 use std::ffi::OsString;

@@ -21,7 +21,6 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use crate::events::Listener;
 use crate::events::{Counts, Event, Finished};
-use crate::plan::identity::format_key;
 use crate::state_dir::{Dir, JOURNAL, Kind, LOCK, Open, PREVIOUS_JOURNAL as PREVIOUS, StateDir};
 use record::{Record, TaskEnd, VERSION};
 
@@ -255,7 +254,7 @@ impl Listener for Journal {
             }
             Event::TaskStarted { task, attempt, .. } => self.write(&Record::Start {
                 v: VERSION,
-                key: format_key(task.key),
+                key: crate::task_key::format(task.key),
                 job: self.jobs[task.job].clone(),
                 index: task.index,
                 label: task.label.to_owned(),

@@ -195,7 +195,7 @@ fn apply(history: &mut History, record: Record) {
         }
         Record::Start { at, .. } => history.last_activity = Some(at),
         Record::End { task, at, .. } => {
-            if let Ok(key) = u64::from_str_radix(&task.key, 16) {
+            if let Some(key) = crate::task_key::parse(&task.key) {
                 let done = task.status == Status::Ok;
                 history.record(key, &task.job, done);
                 if history.places.is_some() {

@@ -112,11 +112,6 @@ impl Hasher for AlreadyHashed {
     }
 }
 
-/// How keys are written in the journal and reports.
-pub fn format_key(key: u64) -> String {
-    format!("{key:016x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,9 +138,9 @@ mod tests {
     fn the_key_of_a_known_input_is_stable() {
         // Journals outlive builds: this must never change.
         assert_eq!(
-            format_key(base_key("export", "true", Path::new("/"), &[], &Vec::new())),
-            format_key(base_key("export", "true", Path::new("/"), &[], &Vec::new()))
+            crate::task_key::format(base_key("export", "true", Path::new("/"), &[], &Vec::new())),
+            crate::task_key::format(base_key("export", "true", Path::new("/"), &[], &Vec::new()))
         );
-        assert_eq!(format_key(base_key("", "", Path::new(""), &[], &Vec::new())).len(), 16);
+        assert_eq!(crate::task_key::format(base_key("", "", Path::new(""), &[], &Vec::new())).len(), 16);
     }
 }

@@ -797,7 +797,7 @@ mod tests {
     fn bare_word_values_keep_their_keys() {
         let yaml = "defaults: {cwd: /}\njobs:\n  k:\n    items: [\"; touch PWNED\", \"it's \\\"q\\\" $(x) `y` \\\\\", \"a b\\nc\", \"plain\", 42]\n    command: printf '%s|' {{ item }} --opt={{ item }}\n";
         let plan = plan(yaml, &PlanOptions::default());
-        let keys: Vec<String> = plan.tasks(0).map(|t| format!("{:016x}", t.expect("renders").key)).collect();
+        let keys: Vec<String> = plan.tasks(0).map(|t| crate::task_key::format(t.expect("renders").key)).collect();
         assert_eq!(
             keys,
             ["91482b75d5dae6cd", "1781ae3bd39c8e11", "d72666a13e11e365", "7a54ef2bbed69114", "af592a3930b05d4f"]

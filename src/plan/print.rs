@@ -6,7 +6,6 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use super::expand::Bindings;
-use super::identity::format_key;
 use super::{Plan, PlannedTask};
 use crate::words::count;
 
@@ -69,7 +68,7 @@ pub fn json_tasks(plan: &Plan, tasks: impl Iterator<Item = PlannedTask>, out: &m
     for task in tasks {
         match &task {
             Ok(t) => {
-                let key = format_key(t.key);
+                let key = crate::task_key::format(t.key);
                 let line = TaskLine {
                     job: &plan.file.jobs[t.job].name,
                     index: t.index,

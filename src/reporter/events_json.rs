@@ -34,7 +34,6 @@ use serde::Serialize;
 
 use crate::events::Listener;
 use crate::events::{Counts, Event, Finished, TaskEnd};
-use crate::plan::identity::format_key;
 
 pub const VERSION: u32 = 1;
 
@@ -202,7 +201,7 @@ impl<W: Write> Listener for EventsJson<W> {
                     job: job(task.job),
                     index: task.index,
                     label: task.label,
-                    key: format_key(task.key),
+                    key: crate::task_key::format(task.key),
                     attempt: *attempt,
                     command: task.command,
                 },

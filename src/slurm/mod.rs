@@ -521,7 +521,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         let job = self.arrays[a].job;
         match record {
             Record::Start { key, index, label, attempt, command, .. } => {
-                let key = u64::from_str_radix(&key, 16).unwrap_or(0);
+                let key = crate::task_key::parse(&key).unwrap_or(0);
                 let command = command.unwrap_or_default();
                 self.counts.running += 1;
                 let task = TaskRef { job, index, key, label: &label, command: &command };
