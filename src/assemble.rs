@@ -161,20 +161,15 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
 /// pool of its own, recorded in the element's journal, which the submitter follows.
 pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diagnostics> {
     let element = slurm::exec::prepare(manifest_path, element)?;
-    let workers = element.manifest.workers.max(1);
-    let guards = start_guards(workers);
+    let guards = start_guards(element.workers());
     let console = Arc::new(Console::new());
-    let names: Vec<String> = element.plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-    let journal = journal::Journal::open_shard(&element.state, &element.journal, names)
-        .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(manifest_path, None, e.to_string())))?;
     let listeners: Vec<Box<dyn Listener>> = vec![
-        Box::new(journal),
         Box::new(reporter::warnings::Warnings::new(console.clone())),
         Box::new(reporter::plain::Plain::new(console.clone())),
     ];
-    let logs = run::output::Logs { state: element.state.clone(), keep_all: element.manifest.keep_logs };
-    let output = run::output::Output::new(run::output::OutputMode::Grouped, console, logs, false, workers);
-    let result = run::run(&element.plan, None, &guards, workers, &output, &mut Listeners(listeners));
+    let result = element
+        .run(&guards, console, listeners)
+        .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(manifest_path, None, e.to_string())))?;
     Ok(exit_status(&result, false))
 }
 

@@ -59,3 +59,29 @@ pub fn prepare(manifest_path: &Path, element: Option<u64>) -> Result<Element, Di
     let journal = manifest.journal_path(element);
     Ok(Element { plan, manifest, journal, state })
 }
+
+impl Element {
+    /// Tasks the element runs at once.
+    pub fn workers(&self) -> usize {
+        self.manifest.workers.max(1)
+    }
+
+    /// Runs the element's share on a local pool of its own, recorded in the element's journal,
+    /// which the submitter follows. `sink` takes the tasks' output (Slurm's output file; nothing
+    /// in tests); `listeners` watch the run beside the journal.
+    pub fn run(
+        &self,
+        guards: &crate::run::Guards,
+        sink: std::sync::Arc<dyn crate::events::OutputSink>,
+        listeners: Vec<Box<dyn crate::events::Listener>>,
+    ) -> Result<crate::run::RunResult, crate::journal::JournalError> {
+        let names = self.plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        let journal = crate::journal::Journal::open_shard(&self.state, &self.journal, names)?;
+        let mut all: Vec<Box<dyn crate::events::Listener>> = vec![Box::new(journal)];
+        all.extend(listeners);
+        let logs = crate::run::output::Logs { state: self.state.clone(), keep_all: self.manifest.keep_logs };
+        let mode = crate::run::output::OutputMode::Grouped;
+        let output = crate::run::output::Output::new(mode, sink, logs, false, self.workers());
+        Ok(crate::run::run(&self.plan, None, guards, self.workers(), &output, &mut crate::events::Listeners(all)))
+    }
+}

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::scheduler::{ArrayState, Cancel, Scheduler};
-use crate::events::{Listeners, OutputSink, Stream};
-use crate::run::output::{Logs, Output, OutputMode};
+use crate::events::{OutputSink, Stream};
 
 pub struct Fake {
     pub max_array_size: u64,
@@ -100,14 +99,7 @@ impl Scheduler for Fake {
 /// What `batchrun exec MANIFEST ELEMENT` does, its output thrown away.
 fn run_element(manifest: &Path, element: u64) {
     let element = super::exec::prepare(manifest, Some(element)).expect("the element plans");
-    let workers = element.manifest.workers.max(1);
-    let names = element.plan.file.jobs.iter().map(|j| j.name.clone()).collect();
-    let journal =
-        crate::journal::Journal::open_shard(&element.state, &element.journal, names).expect("its journal opens");
-    let logs = Logs { state: element.state.clone(), keep_all: false };
-    let output = Output::new(OutputMode::Grouped, Arc::new(Discard), logs, false, workers);
-    let guards = crate::run::Guards::none();
-    crate::run::run(&element.plan, None, &guards, workers, &output, &mut Listeners(vec![Box::new(journal)]));
+    element.run(&crate::run::Guards::none(), Arc::new(Discard), Vec::new()).expect("its journal opens");
 }
 
 struct Discard;
