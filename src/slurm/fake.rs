@@ -18,6 +18,8 @@ pub struct Fake {
     pub lose: Vec<u64>,
     /// Run one pending element per poll rather than all at submission.
     pub one_per_poll: bool,
+    /// Elements write their tasks' output to a full disk (as `/dev/full`).
+    pub full_output: bool,
     pub(super) arrays: RefCell<Vec<FakeArray>>,
 }
 
@@ -29,7 +31,13 @@ pub(super) struct FakeArray {
 
 impl Fake {
     pub fn new() -> Fake {
-        Fake { max_array_size: 1001, lose: Vec::new(), one_per_poll: false, arrays: RefCell::new(Vec::new()) }
+        Fake {
+            max_array_size: 1001,
+            lose: Vec::new(),
+            one_per_poll: false,
+            full_output: false,
+            arrays: RefCell::new(Vec::new()),
+        }
     }
 
     /// How many arrays were submitted.
@@ -42,7 +50,7 @@ impl Fake {
             array.states[element] = "NODE_FAIL".into();
             return;
         }
-        run_element(&array.manifest, element as u64);
+        run_element(&array.manifest, element as u64, self.full_output);
         array.states[element] = "COMPLETED".into();
     }
 }
@@ -97,19 +105,22 @@ impl Scheduler for Fake {
 }
 
 /// What `batchrun exec MANIFEST ELEMENT` does, its output thrown away.
-fn run_element(manifest: &Path, element: u64) {
+fn run_element(manifest: &Path, element: u64, full: bool) {
     let element = super::exec::prepare(manifest, Some(element)).expect("the element plans");
-    element.run(&crate::run::Guards::none(), Arc::new(Discard), Vec::new()).expect("its journal opens");
+    element.run(&crate::run::Guards::none(), Arc::new(Discard { full }), Vec::new()).expect("its journal opens");
 }
 
-struct Discard;
+/// Where an element's output goes in tests: nowhere, or a full disk.
+struct Discard {
+    full: bool,
+}
 
 impl OutputSink for Discard {
     fn write(&self, _: Stream, _: &[u8]) -> io::Result<()> {
-        Ok(())
+        if self.full { Err(io::Error::from(io::ErrorKind::StorageFull)) } else { Ok(()) }
     }
 
     fn write_block(&self, _: Stream, write: &mut dyn FnMut(&File) -> io::Result<()>) -> io::Result<()> {
-        write(&File::options().write(true).open("/dev/null")?)
+        write(&File::options().write(true).open(if self.full { "/dev/full" } else { "/dev/null" })?)
     }
 }

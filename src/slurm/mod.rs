@@ -148,7 +148,7 @@ pub fn run_with(
     let elapsed = submitter.started.elapsed();
     let interrupted_by = submitter.interrupted_by;
     submitter.reporter.event(&Event::RunFinished { counts, elapsed, interrupted_by });
-    RunResult { counts, interrupted_by, undelivered: 0 }
+    RunResult { counts, interrupted_by, undelivered: submitter.undelivered }
 }
 
 enum Phase {
@@ -231,6 +231,8 @@ struct Submitter<'a, 'r> {
     /// Makes manifest names unique across runs sharing a state folder (`--resume`).
     run_tag: String,
     warned_poll: bool,
+    /// Tasks whose output their element could not write out: the run ends with 3, as locally.
+    undelivered: u64,
 }
 
 impl<'a, 'r> Submitter<'a, 'r> {
@@ -261,6 +263,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             scheduler,
             run_tag,
             warned_poll: false,
+            undelivered: 0,
         }
     }
 
@@ -594,6 +597,9 @@ impl<'a, 'r> Submitter<'a, 'r> {
 
     /// A task's last attempt ended: count it, tell the reporters, apply `on_failure`.
     fn finish(&mut self, finished: &Finished) {
+        if matches!(finished.outcome, Outcome::Undelivered(_)) {
+            self.undelivered += 1;
+        }
         policy::count(&mut self.counts, finished);
         if !finished.outcome.is_success()
             && let Phase::Submitted { failed, .. } = &mut self.phases[finished.job]

@@ -223,3 +223,22 @@ fn command_line_settings_reach_the_elements() {
     assert_eq!(local.finished, expected, "timed out, then passed on the retry");
     assert_eq!(slurm, local);
 }
+
+/// Output an element could not write out makes the task undelivered, and the run ends with 3,
+/// as it does locally.
+#[test]
+fn output_an_element_could_not_write_ends_the_run_with_3() {
+    let job = Job::new("jobs:\n  t:\n    command: echo out\n");
+    let plan = job.plan_with(Overrides::default());
+    std::fs::create_dir_all(job.state()).unwrap();
+    let options = Options {
+        state: StateDir::claimed(job.state()),
+        concurrency: None,
+        keep_logs: false,
+        overrides: Overrides::default(),
+    };
+    let fake = Fake { full_output: true, ..Fake::new() };
+    let result = run_with(&fake, &plan, None, &options, &mut Listeners(Vec::new()));
+    assert_eq!(result.undelivered, 1);
+    assert_eq!(crate::assemble::exit_status(&result, false), crate::exit_code::ExitCode::Undelivered);
+}
