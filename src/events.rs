@@ -8,8 +8,11 @@ use std::fs::File;
 use std::io;
 use std::time::Duration;
 
-/// Tallies of the whole run, as of an event.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Tallies of the whole run, as of an event: the one counts view every format writes (the
+/// journal's run end, `--events json`, the report), each field read as 0 when a line written
+/// by an older batchrun lacks it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Counts {
     pub total: u64,
     pub running: u64,

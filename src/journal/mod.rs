@@ -279,17 +279,8 @@ impl Listener for Journal {
             Event::JobSkipped { .. } | Event::RunCancelling { .. } | Event::Warning { .. } => {}
             Event::RunFinished { counts, interrupted_by, .. } => {
                 self.recreate_if_deleted();
-                let Counts { succeeded, failed, skipped, not_run, .. } = *counts;
                 let at = record::now();
-                self.write(&Record::RunEnd {
-                    v: VERSION,
-                    at,
-                    succeeded,
-                    failed,
-                    skipped,
-                    not_run,
-                    interrupted: *interrupted_by,
-                });
+                self.write(&Record::RunEnd { v: VERSION, at, counts: *counts, interrupted: *interrupted_by });
                 let flushed = self.out.flush().and_then(|()| self.out.get_ref().sync_data());
                 self.check(flushed);
             }

@@ -53,12 +53,9 @@ pub enum Record {
     RunEnd {
         v: u32,
         at: String,
-        succeeded: u64,
-        failed: u64,
-        skipped: u64,
-        /// Tasks the run stopped before (absent in journals written before it was counted).
-        #[serde(default)]
-        not_run: u64,
+        /// The run's counts (a journal written before they were all recorded holds some).
+        #[serde(flatten)]
+        counts: crate::events::Counts,
         interrupted: Option<i32>,
     },
 }
@@ -111,5 +108,13 @@ mod tests {
         let older = r#"{"type":"end","v":1,"key":"00000000000000ab","job":"export","index":3,"label":"export[3]","attempt":1,"status":"ok","exit":0,"duration_ms":12,"at":"2026-11-25T10:00:00.000Z"}"#;
         let Record::End { task, .. } = serde_json::from_str::<Record>(older).unwrap() else { panic!("an end record") };
         assert_eq!((task.status, task.exit, task.reason), (Status::Ok, Some(0), None));
+    }
+
+    /// A run end written before it held every count still reads, with 0 for the rest.
+    #[test]
+    fn older_run_ends_read() {
+        let older = r#"{"type":"run_end","v":1,"at":"t","succeeded":2,"failed":1,"skipped":0,"interrupted":null}"#;
+        let Record::RunEnd { counts, .. } = serde_json::from_str::<Record>(older).unwrap() else { panic!("a run end") };
+        assert_eq!((counts.succeeded, counts.failed, counts.not_run, counts.total), (2, 1, 0, 0));
     }
 }

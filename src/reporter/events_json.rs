@@ -89,7 +89,7 @@ struct Line<'a> {
     at: String,
     #[serde(flatten)]
     body: Body<'a>,
-    counts: CountsJson,
+    counts: Counts,
 }
 
 #[derive(Serialize)]
@@ -158,31 +158,6 @@ impl<'a> TaskEnded<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct CountsJson {
-    total: u64,
-    running: u64,
-    succeeded: u64,
-    failed: u64,
-    skipped: u64,
-    not_run: u64,
-    already_done: u64,
-}
-
-impl From<&Counts> for CountsJson {
-    fn from(c: &Counts) -> Self {
-        CountsJson {
-            total: c.total,
-            running: c.running,
-            succeeded: c.succeeded,
-            failed: c.failed,
-            skipped: c.skipped,
-            not_run: c.not_run,
-            already_done: c.already_done,
-        }
-    }
-}
-
 fn millis(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -231,7 +206,7 @@ impl<W: Write> Listener for EventsJson<W> {
         };
         let at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         let counts = *counts;
-        emit(&mut self.out, &mut self.closed, &self.failed, &Line { event: kind, at, body, counts: (&counts).into() });
+        emit(&mut self.out, &mut self.closed, &self.failed, &Line { event: kind, at, body, counts });
         self.last_counts = counts;
         if matches!(event, Event::RunFinished { .. }) {
             self.flush();

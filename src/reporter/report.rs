@@ -6,7 +6,7 @@
 //! when the run ends, written beside its final path and renamed into place.
 //!
 //! JSON (format version 1): `{"version", "name", "started", "duration_ms", "interrupted_by",
-//! "counts": {"total", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{
+//! "counts": {"total", "running", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{
 //! the fields of the journal's end record (`events::TaskEnd`: "job", "index", "label", "key",
 //! "attempt", "status", "exit", "signal", "duration_ms", "reason" when there is one), and
 //! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome"}]}`, every planned
@@ -79,17 +79,7 @@ struct Header<'a> {
     started: &'a str,
     duration_ms: u64,
     interrupted_by: Option<i32>,
-    counts: CountsRecord,
-}
-
-#[derive(Serialize)]
-struct CountsRecord {
-    total: u64,
-    succeeded: u64,
-    failed: u64,
-    skipped: u64,
-    not_run: u64,
-    already_done: u64,
+    counts: Counts,
 }
 
 pub struct Report {
@@ -154,14 +144,7 @@ impl Report {
             started: &self.started,
             duration_ms: elapsed.as_millis() as u64,
             interrupted_by,
-            counts: CountsRecord {
-                total: counts.total,
-                succeeded: counts.succeeded,
-                failed: counts.failed,
-                skipped: counts.skipped,
-                not_run: counts.not_run,
-                already_done: counts.already_done,
-            },
+            counts: *counts,
         };
         let order = plan_order(tasks, &self.jobs)?;
         match self.format {
