@@ -242,3 +242,85 @@ fn output_an_element_could_not_write_ends_the_run_with_3() {
     assert_eq!(result.undelivered, 1);
     assert_eq!(crate::assemble::exit_status(&result, false), crate::exit_code::ExitCode::Undelivered);
 }
+
+mod property {
+    //! Small random job files (needs, retries, an outcome for each attempt, `on_failure`)
+    //! through both drivers: the counts add up and each task is reported once on both; where
+    //! no failure stops the run (so timing decides nothing), both drivers tell the same.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Gen {
+        tasks: u8,
+        retries: u8,
+        stop: bool,
+        needs: Vec<bool>,
+        /// (index, attempt) pairs that fail.
+        fails: Vec<(u8, u8)>,
+    }
+
+    fn job() -> impl Strategy<Value = Gen> {
+        (
+            1u8..=3,
+            0u8..=1,
+            any::<bool>(),
+            proptest::collection::vec(any::<bool>(), 3),
+            proptest::collection::vec((0u8..3, 1u8..=2), 0..4),
+        )
+            .prop_map(|(tasks, retries, stop, needs, fails)| Gen { tasks, retries, stop, needs, fails })
+    }
+
+    fn yaml(jobs: &[Gen]) -> String {
+        let mut out = String::from("jobs:\n");
+        for (j, g) in jobs.iter().enumerate() {
+            let needs: Vec<String> = (0..j).filter(|&n| g.needs[n]).map(|n| format!("j{n}")).collect();
+            let cases: Vec<String> = g.fails.iter().map(|(i, a)| format!("{i}.{a}")).collect();
+            let command = if cases.is_empty() {
+                "'true'".to_owned()
+            } else {
+                format!("sh -c 'case \"$BATCHRUN_INDEX.$BATCHRUN_ATTEMPT\" in {}) exit 1;; esac'", cases.join("|"))
+            };
+            out.push_str(&format!(
+                "  j{j}:\n    range: {{from: 1, to: {}}}\n    retries: {}\n    retry_delay: 0s\n    on_failure: {}\n    needs: [{}]\n    slurm: {{tasks_per_element: 1}}\n    command: {command}\n",
+                g.tasks,
+                g.retries,
+                if g.stop { "stop" } else { "continue" },
+                needs.join(", "),
+            ));
+        }
+        out
+    }
+
+    fn check(told: &Told, driver: &str) -> Result<(), TestCaseError> {
+        let c = told.counts;
+        let ended = c.succeeded + c.failed + c.skipped + c.not_run + c.already_done;
+        prop_assert_eq!(ended, c.total, "{}: counts do not add up: {:?}", driver, c);
+        let labels: Vec<&String> = told.finished.iter().map(|(label, _, _)| label).collect();
+        let unique: BTreeSet<&String> = labels.iter().copied().collect();
+        prop_assert_eq!(labels.len(), unique.len(), "{}: a task reported twice: {:?}", driver, told.finished);
+        prop_assert_eq!(labels.len() as u64, c.succeeded + c.failed, "{}: {:?}", driver, told);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+        #[test]
+        fn both_drivers_account_for_every_task(jobs in proptest::collection::vec(job(), 1..=3)) {
+            let yaml = yaml(&jobs);
+            let local = Job::new(&yaml).locally();
+            let slurm = Job::new(&yaml).on_slurm(&Fake::new(), None);
+            check(&local, "local")?;
+            check(&slurm, "slurm")?;
+            if jobs.iter().all(|g| !g.stop) {
+                prop_assert_eq!(&slurm, &local, "{}", yaml);
+            }
+        }
+    }
+
+    /// As many files as CI can afford in well under a minute; more with `BATCHRUN_PROPTEST_CASES`.
+    fn cases() -> u32 {
+        std::env::var("BATCHRUN_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(500)
+    }
+}
