@@ -375,27 +375,98 @@ pub trait Listener {
     fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {}
     /// Called before the dispatcher waits: hand buffered output to the OS.
     fn flush(&mut self) {}
+    /// What this listener could not do that the user should know (the journal could not be
+    /// written): a listener sends no events, so [`Listeners`] passes these on to every
+    /// listener as [`Event::Warning`], at once.
+    fn warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Several listeners fed the same events, in order.
 pub struct Listeners(pub Vec<Box<dyn Listener>>);
 
+impl Listeners {
+    /// Sends listener `from`'s warnings to every listener, before any later listener hears
+    /// more (a warning about the journal comes before the summary).
+    fn pass_on_warnings(&mut self, from: usize) {
+        for message in self.0[from].warnings() {
+            for r in &mut self.0 {
+                r.event(&Event::Warning { message: &message });
+            }
+        }
+    }
+}
+
 impl Listener for Listeners {
     fn event(&mut self, event: &Event) {
-        for r in &mut self.0 {
-            r.event(event);
+        for i in 0..self.0.len() {
+            self.0[i].event(event);
+            self.pass_on_warnings(i);
         }
     }
 
     fn tick(&mut self, counts: &Counts, elapsed: Duration) {
-        for r in &mut self.0 {
-            r.tick(counts, elapsed);
+        for i in 0..self.0.len() {
+            self.0[i].tick(counts, elapsed);
+            self.pass_on_warnings(i);
         }
     }
 
     fn flush(&mut self) {
-        for r in &mut self.0 {
-            r.flush();
+        for i in 0..self.0.len() {
+            self.0[i].flush();
+            self.pass_on_warnings(i);
         }
+    }
+
+    fn warnings(&mut self) -> Vec<String> {
+        self.0.iter_mut().flat_map(|r| r.warnings()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Warns once, on the run's end.
+    struct Warner(Vec<String>);
+
+    impl Listener for Warner {
+        fn event(&mut self, event: &Event) {
+            if let Event::RunFinished { .. } = event {
+                self.0.push("cannot write the journal".into());
+            }
+        }
+
+        fn warnings(&mut self) -> Vec<String> {
+            std::mem::take(&mut self.0)
+        }
+    }
+
+    /// What it heard, in order.
+    struct Heard(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+    impl Listener for Heard {
+        fn event(&mut self, event: &Event) {
+            let what = match event {
+                Event::Warning { message } => format!("warning: {message}"),
+                Event::RunFinished { .. } => "finished".into(),
+                _ => return,
+            };
+            self.0.borrow_mut().push(what);
+        }
+    }
+
+    #[test]
+    fn a_listener_s_warning_reaches_the_others_before_they_hear_more() {
+        let heard = std::rc::Rc::default();
+        let mut listeners = Listeners(vec![Box::new(Warner(Vec::new())), Box::new(Heard(std::rc::Rc::clone(&heard)))]);
+        listeners.event(&Event::RunFinished {
+            counts: Counts::default(),
+            elapsed: Duration::ZERO,
+            interrupted_by: None,
+        });
+        assert_eq!(*heard.borrow(), ["warning: cannot write the journal", "finished"]);
     }
 }

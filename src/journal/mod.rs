@@ -48,6 +48,8 @@ pub struct Journal {
     failed: bool,
     /// Job names by index, as records name jobs.
     jobs: Vec<String>,
+    /// What it could not do, for [`Listener::warnings`] to pass on.
+    warnings: Vec<String>,
     /// Start records carry the command (shard journals, which a submitter follows).
     with_commands: bool,
     /// What the run planned, for its run record (see [`Journal::with_plan`]).
@@ -88,6 +90,7 @@ impl Journal {
             syncs,
             dirty: false,
             failed: false,
+            warnings: Vec::new(),
             jobs,
             with_commands: false,
             planned: Vec::new(),
@@ -119,6 +122,7 @@ impl Journal {
             syncs,
             dirty: false,
             failed: false,
+            warnings: Vec::new(),
             jobs,
             with_commands: true,
             planned: Vec::new(),
@@ -148,10 +152,10 @@ impl Journal {
         if !deleted || self.failed {
             return;
         }
-        crate::say!(
-            "batchrun: warning: the state folder {} was deleted during the run: recreating it and the journal",
+        self.warnings.push(format!(
+            "the state folder {} was deleted during the run: recreating it and the journal",
             self.state.root().display()
-        );
+        ));
         let recreated = (|| -> io::Result<(File, File)> {
             self.out.flush()?;
             let root = self.state.open_root()?;
@@ -179,10 +183,8 @@ impl Journal {
             && !self.failed
         {
             self.failed = true;
-            crate::say!(
-                "batchrun: warning: cannot write the journal {}: {e}; --resume will redo work",
-                self.path.display()
-            );
+            self.warnings
+                .push(format!("cannot write the journal {}: {e}; --resume will redo work", self.path.display()));
         }
     }
 
@@ -290,6 +292,10 @@ impl Listener for Journal {
     fn flush(&mut self) {
         let flushed = self.out.flush();
         self.check(flushed);
+    }
+
+    fn warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     fn tick(&mut self, _counts: &Counts, _elapsed: Duration) {
