@@ -139,8 +139,13 @@ pub fn run_with(
                 submitter.stop(true, &reason);
                 cancel_deadline = Some(Instant::now() + CANCEL_WAIT);
             }
-            // A second signal: stop waiting for the elements to report.
-            Ok(_) => submitter.abandon("interrupted twice; the elements' records were not awaited"),
+            // A second signal: kill every task now, as a local run does, and stop waiting for
+            // the elements to report.
+            Ok(_) => {
+                let event = Event::RunCancelling { reason: policy::INTERRUPTED_AGAIN, counts: submitter.counts };
+                submitter.reporter.event(&event);
+                submitter.abandon("interrupted again; the elements' records were not awaited");
+            }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
     }

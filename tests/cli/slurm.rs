@@ -303,3 +303,52 @@ fn a_command_line_timeout_reaches_the_elements() {
     ran.code(1).stderr_has("FAILED slow: timed out");
     assert!(ran.elapsed < std::time::Duration::from_secs(25), "the task was not stopped: {:?}", ran.elapsed);
 }
+
+/// A second Ctrl-C says what a local run says, kills the elements at once and leaves nothing
+/// running, even tasks that ignore the first.
+#[test]
+fn a_second_ctrl_c_kills_the_elements_at_once_as_locally() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let marker = format!("sleep 298.{}", std::process::id());
+    // Ignored signals stay ignored in what the task starts: only a kill ends it.
+    let job = format!(
+        "name: twice\njobs:\n  stubborn:\n    kill_grace: 60s\n    command: sh -c 'trap \"\" INT TERM; touch started; {marker}'\n"
+    );
+    let mut child = start_in_background(dir.path(), &job);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the task should start within a minute");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(lines).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let mut stderr = Vec::new();
+    while !stderr.iter().any(|l: &String| l.starts_with("STOPPING")) {
+        stderr.push(rx.recv_timeout(Duration::from_secs(60)).expect("the first interrupt is said"));
+    }
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    stderr.extend(rx.iter());
+    let stderr = stderr.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("STOPPING: interrupted again: killing every task now"), "{stderr}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = Command::new("pgrep").args(["-f", &marker]).output().unwrap();
+        if left.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the task outlived the second interrupt");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
