@@ -44,6 +44,12 @@ pub fn retry_delay(base: Duration, retry: u32) -> Duration {
     doubled + doubled.mul_f64(fastrand::f64() * 0.1)
 }
 
+/// A job planned when it became ready whose items could not be read: it fails as one task
+/// that did not start, labelled with the job's name, and says why.
+pub fn unplanned(job: usize, name: &str, error: &str) -> Finished {
+    Finished::without_a_run(job, 0, 0, name.to_owned(), Outcome::NotStarted(format!("cannot plan the job: {error}")))
+}
+
 /// Counts a task's last attempt.
 pub fn count(counts: &mut Counts, finished: &Finished) {
     if finished.outcome.is_success() {

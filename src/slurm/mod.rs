@@ -323,8 +323,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             self.counts.total += tasks;
             self.reporter.event(&Event::JobPlanned { job: &spec.name, tasks, counts: self.counts });
             if let Err(e) = planned {
-                let outcome = Outcome::NotStarted(format!("cannot plan the job: {e}"));
-                self.finish(&Finished::without_a_run(job, 0, 0, spec.name.clone(), outcome));
+                self.finish(&policy::unplanned(job, &spec.name, &e));
                 self.phases[job] = Phase::Done { failed: true };
                 return;
             }

@@ -135,8 +135,7 @@ impl Dispatcher<'_, '_> {
                 let seq = job.first_seq.unwrap_or_default();
                 job.dispatched = 1;
                 self.output.nothing(seq, 1);
-                let label = self.plan.file.jobs[i].name.clone();
-                self.finish(super::not_started(i, 0, label, format!("cannot plan the job: {error}")), None);
+                self.finish(policy::unplanned(i, &self.plan.file.jobs[i].name, &error), None);
             }
         }
     }
