@@ -89,6 +89,7 @@ impl Job {
 
     fn locally_with(&self, overrides: Overrides) -> Told {
         let plan = self.plan_with(overrides);
+        std::fs::create_dir_all(self.state()).unwrap();
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
         let logs = Logs { state: StateDir::claimed(self.state()), keep_all: false };
