@@ -175,6 +175,31 @@ impl std::fmt::Debug for Unrun<'_> {
     }
 }
 
+/// A started attempt as every format states it: the journal's start record and `--events
+/// json`'s `task_started` (each adds its own fields beside these).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TaskStart {
+    pub job: String,
+    pub index: u64,
+    pub label: String,
+    /// The task's identity across runs, in hex.
+    pub key: String,
+    /// 1 for the first.
+    pub attempt: u32,
+}
+
+impl TaskStart {
+    pub fn of(task: &TaskRef, job: &str, attempt: u32) -> TaskStart {
+        TaskStart {
+            job: job.to_owned(),
+            index: task.index,
+            label: task.label.to_owned(),
+            key: crate::task_key::format(task.key),
+            attempt,
+        }
+    }
+}
+
 /// A finished attempt as every format states it: the journal's end record, `--events json`'s
 /// `task_finished` and `task_retrying`, and each task of `--report run.json` (each adds its
 /// own fields beside these). One view, so the field names cannot drift apart.

@@ -256,11 +256,7 @@ impl Listener for Journal {
             }
             Event::TaskStarted { task, attempt, .. } => self.write(&Record::Start {
                 v: VERSION,
-                key: crate::task_key::format(task.key),
-                job: self.jobs[task.job].clone(),
-                index: task.index,
-                label: task.label.to_owned(),
-                attempt: *attempt,
+                task: crate::events::TaskStart::of(task, &self.jobs[task.job], *attempt),
                 at: record::now(),
                 command: self.with_commands.then(|| task.command.to_owned()),
             }),

@@ -29,11 +29,8 @@ pub enum Record {
     /// the submitting batchrun to show.
     Start {
         v: u32,
-        key: String,
-        job: String,
-        index: u64,
-        label: String,
-        attempt: u32,
+        #[serde(flatten)]
+        task: crate::events::TaskStart,
         at: String,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         command: Option<String>,

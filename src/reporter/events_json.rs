@@ -102,11 +102,8 @@ enum Body<'a> {
         backend: &'a str,
     },
     TaskStarted {
-        job: &'a str,
-        index: u64,
-        label: &'a str,
-        key: String,
-        attempt: u32,
+        #[serde(flatten)]
+        task: crate::events::TaskStart,
         command: &'a str,
     },
     TaskEnded(TaskEnded<'a>),
@@ -173,11 +170,7 @@ impl<W: Write> Listener for EventsJson<W> {
             Event::TaskStarted { task, attempt, counts } => (
                 "task_started",
                 Body::TaskStarted {
-                    job: job(task.job),
-                    index: task.index,
-                    label: task.label,
-                    key: crate::task_key::format(task.key),
-                    attempt: *attempt,
+                    task: crate::events::TaskStart::of(task, job(task.job), *attempt),
                     command: task.command,
                 },
                 counts,

@@ -527,7 +527,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
     fn apply(&mut self, a: usize, e: usize, record: Record) {
         let job = self.arrays[a].job;
         match record {
-            Record::Start { key, index, label, attempt, command, .. } => {
+            Record::Start { task: crate::events::TaskStart { key, index, label, attempt, .. }, command, .. } => {
                 let key = crate::task_key::parse(&key).unwrap_or(0);
                 let command = command.unwrap_or_default();
                 self.counts.running += 1;
