@@ -58,9 +58,14 @@ impl Job {
 
     /// The plan as a run with these command-line settings makes it.
     fn plan_with(&self, overrides: Overrides) -> Plan {
+        self.plan_selected(overrides, PlanOptions::default())
+    }
+
+    /// The plan with `--set` and `--only` (in `options`) as well.
+    fn plan_selected(&self, overrides: Overrides, options: PlanOptions) -> Plan {
         let mut file = crate::config::load(&self.dir.path().join("job.yaml")).expect("loads");
         overrides.apply(&mut file);
-        Plan::new(file, &PlanOptions::default()).expect("plans")
+        Plan::new(file, &options).expect("plans")
     }
 
     fn state(&self) -> std::path::PathBuf {
@@ -72,7 +77,10 @@ impl Job {
     }
 
     fn on_slurm_with(&self, fake: &Fake, history: Option<&History>, overrides: Overrides) -> Told {
-        let plan = self.plan_with(overrides);
+        self.on_slurm_planned(fake, history, overrides, self.plan_with(overrides))
+    }
+
+    fn on_slurm_planned(&self, fake: &Fake, history: Option<&History>, overrides: Overrides, plan: Plan) -> Told {
         std::fs::create_dir_all(self.state()).unwrap();
         let options =
             Options { state: StateDir::claimed(self.state()), concurrency: None, keep_logs: false, overrides };
@@ -88,7 +96,10 @@ impl Job {
     }
 
     fn locally_with(&self, overrides: Overrides) -> Told {
-        let plan = self.plan_with(overrides);
+        self.locally_planned(self.plan_with(overrides))
+    }
+
+    fn locally_planned(&self, plan: Plan) -> Told {
         std::fs::create_dir_all(self.state()).unwrap();
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
@@ -324,4 +335,23 @@ mod property {
     fn cases() -> u32 {
         std::env::var("BATCHRUN_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(500)
     }
+}
+
+/// `--set` and `--only` reach the elements: the vars they plan with are the ones the
+/// submitter resolved, and only the selected jobs run.
+#[test]
+fn set_and_only_end_alike_on_both_drivers() {
+    let yaml = "vars:\n  word: file\njobs:\n  a:\n    items: [1, 2]\n    slurm: {tasks_per_element: 1}\n    command: test {{ word }} = cli\n  b:\n    needs: [a]\n    command: 'true'\n  c:\n    command: 'false'\n";
+    let options =
+        || PlanOptions { set: vec![("word".into(), "cli".into())], only: vec!["b".into()], ..PlanOptions::default() };
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally_planned(here.plan_selected(Overrides::default(), options()));
+    let plan = there.plan_selected(Overrides::default(), options());
+    let slurm = there.on_slurm_planned(&Fake::new(), None, Overrides::default(), plan);
+    let expected: BTreeSet<(String, String, u32)> =
+        [("a[0]".into(), "ok".into(), 1), ("a[1]".into(), "ok".into(), 1), ("b".into(), "ok".into(), 1)]
+            .into_iter()
+            .collect();
+    assert_eq!(local.finished, expected, "--set reached the tasks and --only left c out");
+    assert_eq!(slurm, local);
 }
