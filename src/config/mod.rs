@@ -65,14 +65,16 @@ pub fn read_job_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     use std::os::unix::fs::FileTypeExt as _;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read the job file: {e}"))?;
-    let kind = file.metadata().map_err(|e| format!("cannot read the job file: {e}"))?.file_type();
+    let meta = file.metadata().map_err(|e| format!("cannot read the job file: {e}"))?;
+    let kind = meta.file_type();
     if kind.is_dir() {
         return Err("the job file is a folder: name a YAML file".into());
     }
     if !kind.is_file() && !kind.is_fifo() {
         return Err("the job file is a device or a socket, not a file or a FIFO".into());
     }
-    let mut bytes = Vec::new();
+    // Sized for a regular file, so it is read in one call rather than in growing pieces.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len().min(MAX_JOB_FILE) + 1).unwrap_or(0));
     file.take(MAX_JOB_FILE + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read the job file: {e}"))?;
     if bytes.len() as u64 > MAX_JOB_FILE {
         let most = MAX_JOB_FILE >> 20;

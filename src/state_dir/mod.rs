@@ -245,10 +245,6 @@ impl StateDir {
         io::Error::other(format!("{} is not a path in the state folder {}", path.display(), self.root.display()))
     }
 
-    pub fn mark(&self) -> PathBuf {
-        self.root.join(mark::MARK)
-    }
-
     pub fn journal(&self) -> PathBuf {
         self.root.join(JOURNAL)
     }
