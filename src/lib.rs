@@ -16,6 +16,7 @@ pub mod plan;
 pub mod policy;
 pub mod reporter;
 pub mod run;
+pub mod run_state;
 pub mod same_file;
 pub mod slurm;
 pub mod state_dir;

@@ -26,7 +26,7 @@ mod worker;
 
 use std::sync::Arc;
 
-pub use dispatcher::RunResult;
+pub use crate::run_state::RunResult;
 use output::Output;
 
 use crate::events::Listener;

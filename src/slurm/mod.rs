@@ -30,12 +30,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::config::Job;
-use crate::events::{Counts, Event, Finished, Listener, Outcome, TaskRef, Unrun};
+use crate::events::{Finished, Listener, Outcome, TaskRef};
 use crate::journal::reader::History;
 use crate::journal::record::Record;
 use crate::plan::Plan;
-use crate::policy::{self, JobEnd};
-use crate::run::RunResult;
+use crate::policy::{self, Stop};
+use crate::run_state::{Interrupt, RunResult, RunState};
 use crate::state_dir::{Open, StateDir, log_file, log_stem};
 use manifest::Manifest;
 pub use scheduler::{ArrayState, Cancel, Scheduler};
@@ -105,81 +105,48 @@ pub fn run_with(
     reporter: &mut dyn Listener,
 ) -> RunResult {
     let (signal_tx, signals) = crossbeam_channel::unbounded::<i32>();
+    let mut submitter = Submitter::new(scheduler, plan, history, options, reporter);
     if let Err(e) = crate::run::signals::forward_to(signal_tx, |s| s) {
-        let message = format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays");
-        reporter.event(&Event::Warning { message: &message });
+        submitter.state.warn(&format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays"));
     }
     if let Some(message) = state_dir_warning(scheduler, options.state.root()) {
-        reporter.event(&Event::Warning { message: &message });
+        submitter.state.warn(&message);
     }
-    let mut submitter = Submitter::new(scheduler, plan, history, options, reporter);
     let slots = options.concurrency.or(plan.file.concurrency).unwrap_or(0);
-    let started =
-        Event::RunStarted { name: &plan.file.name, counts: submitter.counts, workers: slots, backend: "slurm" };
-    submitter.reporter.event(&started);
+    submitter.state.begin(slots, "slurm");
     let mut cancel_deadline: Option<Instant> = None;
     loop {
-        submitter.start_ready_jobs();
         submitter.follow();
-        submitter.settle_jobs();
-        if submitter.all_done() {
+        submitter.start_ready_jobs();
+        if submitter.is_over() {
             break;
         }
         if cancel_deadline.is_some_and(|d| Instant::now() >= d) {
             submitter.abandon("batchrun stopped waiting for the cancelled array");
             continue;
         }
-        let elapsed = submitter.started.elapsed();
-        submitter.reporter.tick(&submitter.counts, elapsed);
-        submitter.reporter.flush();
+        submitter.state.tick();
+        submitter.state.flush();
         match signals.recv_timeout(TICK) {
-            Ok(signal) if submitter.interrupted_by.is_none() => {
-                submitter.interrupted_by = Some(signal);
-                let reason = policy::interrupted(signal);
-                submitter.stop(true, &reason);
-                cancel_deadline = Some(Instant::now() + CANCEL_WAIT);
-            }
-            // A second signal: kill every task now, as a local run does, and stop waiting for
-            // the elements to report.
-            Ok(_) => {
-                let event = Event::RunCancelling { reason: policy::INTERRUPTED_AGAIN, counts: submitter.counts };
-                submitter.reporter.event(&event);
-                submitter.abandon("interrupted again; the elements' records were not awaited");
-            }
+            Ok(signal) => match submitter.state.interrupt(signal) {
+                Interrupt::Stop(stop) => {
+                    submitter.carry_out(Some(stop));
+                    cancel_deadline = Some(Instant::now() + CANCEL_WAIT);
+                }
+                // A second signal: kill every task now, as a local run does, and stop waiting
+                // for the elements to report.
+                Interrupt::KillNow => submitter.abandon("interrupted again; the elements' records were not awaited"),
+            },
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
     }
-    let counts = submitter.counts;
-    let elapsed = submitter.started.elapsed();
-    let interrupted_by = submitter.interrupted_by;
-    submitter.reporter.event(&Event::RunFinished { counts, elapsed, interrupted_by });
-    RunResult { counts, interrupted_by, undelivered: submitter.undelivered }
-}
-
-enum Phase {
-    Waiting,
-    /// `unstarted`: tasks of cancelled elements that never started, by index.
-    Submitted {
-        arrays: Vec<usize>,
-        failed: bool,
-        unstarted: Vec<u64>,
-    },
-    Done {
-        failed: bool,
-    },
-    /// A need did not succeed, or the run stopped before it started.
-    Skipped,
-}
-
-impl Phase {
-    fn end(&self) -> JobEnd {
-        match self {
-            Phase::Waiting | Phase::Submitted { .. } => JobEnd::Open,
-            Phase::Done { failed: false } => JobEnd::Succeeded,
-            Phase::Done { failed: true } => JobEnd::Failed,
-            Phase::Skipped => JobEnd::Skipped,
-        }
-    }
+    // After a stop: tasks of cancelled elements that never started, and jobs never submitted.
+    let (submitted, unstarted) = (&submitter.submitted, &mut submitter.unstarted);
+    submitter.state.give_up(|i, count| match submitted[i] {
+        true => (count, std::mem::take(&mut unstarted[i])),
+        false => (0, Vec::new()),
+    });
+    submitter.state.end()
 }
 
 /// An attempt an element reported started.
@@ -222,22 +189,19 @@ struct Submitter<'a, 'r> {
     plan: &'a Plan,
     history: Option<&'a History>,
     options: &'a Options,
-    reporter: &'r mut dyn Listener,
-    phases: Vec<Phase>,
+    /// Job phases, counts, stopping: what the run policy decides, and the events it sends.
+    /// Once it is stopping, batchrun has cancelled arrays itself: their unstarted tasks are
+    /// not run, not lost.
+    state: RunState<'a, 'r>,
+    /// By job: whether it was submitted (or planned and found unplannable).
+    submitted: Vec<bool>,
+    /// By job: tasks of cancelled elements that never started, not run once the run ends.
+    unstarted: Vec<Vec<u64>>,
     arrays: Vec<Array>,
-    counts: Counts,
-    started: Instant,
-    /// No new job is submitted; set by `on_failure: stop|kill` or an interrupt.
-    stopping: bool,
-    /// Set when batchrun cancelled arrays itself: their unstarted tasks are skipped, not lost.
-    cancelled: bool,
-    interrupted_by: Option<i32>,
     max_array_size: u64,
     /// Makes manifest names unique across runs sharing a state folder (`--resume`).
     run_tag: String,
     warned_poll: bool,
-    /// Tasks whose output their element could not write out: the run ends with 3, as locally.
-    undelivered: u64,
 }
 
 impl<'a, 'r> Submitter<'a, 'r> {
@@ -248,92 +212,54 @@ impl<'a, 'r> Submitter<'a, 'r> {
         options: &'a Options,
         reporter: &'r mut dyn Listener,
     ) -> Self {
-        let phases =
-            plan.jobs.iter().map(|j| if j.selected { Phase::Waiting } else { Phase::Done { failed: false } }).collect();
         let run_tag =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()).to_string();
         Submitter {
             plan,
             history,
             options,
-            reporter,
-            phases,
+            state: RunState::new(plan, reporter),
+            submitted: vec![false; plan.jobs.len()],
+            unstarted: vec![Vec::new(); plan.jobs.len()],
             arrays: Vec::new(),
-            counts: Counts { total: plan.total(), ..Counts::default() },
-            started: Instant::now(),
-            stopping: false,
-            cancelled: false,
-            interrupted_by: None,
             max_array_size: scheduler.max_array_size(),
             scheduler,
             run_tag,
             warned_poll: false,
-            undelivered: 0,
         }
     }
 
-    fn all_done(&self) -> bool {
-        self.phases.iter().all(|p| matches!(p, Phase::Done { .. } | Phase::Skipped))
+    /// Whether the run is over: every array has settled, and every job ended or the run is
+    /// stopping.
+    fn is_over(&self) -> bool {
+        self.arrays.iter().all(|a| a.settled) && (self.state.stopping() || self.state.all_ended())
     }
 
-    /// Submits every job whose needs succeeded; skips those whose needs failed.
+    /// Submits every job the run state says is ready.
     fn start_ready_jobs(&mut self) {
-        for i in 0..self.phases.len() {
-            if !matches!(self.phases[i], Phase::Waiting) {
-                continue;
-            }
-            let jobs = &self.plan.file.jobs;
-            let ends = || jobs[i].needs.iter().map(|&n| (jobs[n].name.as_str(), self.phases[n].end()));
-            if self.stopping {
-                self.skip_job(i, policy::STOPPED_BEFORE_THEY_STARTED, true);
-            } else if let Some(reason) = policy::blocked(ends()) {
-                self.skip_job(i, &reason, false);
-            } else if policy::ready(ends().map(|(_, end)| end)) {
-                self.submit_job(i);
-            }
+        for i in self.state.ready_jobs(|_, _| (0, Vec::new())) {
+            self.submit_job(i);
         }
-    }
-
-    /// Counts a job's tasks as skipped (a need did not succeed) or, with `not_run`, not run
-    /// (the run stopped). A job that was to be planned when it became ready has no tasks yet:
-    /// it is said, not counted.
-    fn skip_job(&mut self, job: usize, reason: &str, not_run: bool) {
-        let tasks = self.plan.jobs[job].count();
-        if not_run {
-            self.counts.not_run += tasks;
-        } else {
-            self.counts.skipped += tasks;
-        }
-        self.phases[job] = Phase::Skipped;
-        let plan = self.plan;
-        let label = move |index| plan.label(job, index);
-        let which = Unrun { job, from: 0, to: tasks, also: &[], label: &label };
-        let name = &plan.file.jobs[job].name;
-        self.reporter.event(&Event::JobSkipped { job: name, tasks, which, reason, not_run, counts: self.counts });
     }
 
     fn submit_job(&mut self, job: usize) {
         let spec = &self.plan.file.jobs[job];
         let mut pending: Vec<(u64, u64)> = Vec::new();
-        let mut failed = false;
+        self.submitted[job] = true;
         if self.plan.jobs[job].waits_to_be_planned() {
             // Its items are read now, into the snapshot its elements read on their nodes.
             let planned = self.plan.plan_when_ready(job);
-            let tasks = planned.as_ref().map_or(1, |&n| n);
-            self.counts.total += tasks;
-            self.reporter.event(&Event::JobPlanned { job: &spec.name, tasks, counts: self.counts });
+            self.state.planned(job, &planned);
             if let Err(e) = planned {
                 self.finish(&policy::unplanned(job, &spec.name, &e));
-                self.phases[job] = Phase::Done { failed: true };
                 return;
             }
         }
         for planned in self.plan.tasks(job) {
             match planned {
-                Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => self.counts.already_done += 1,
+                Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => self.state.already_done(job),
                 Ok(task) => pending.push((task.index, task.key)),
                 Err(broken) => {
-                    failed = true;
                     self.finish(&Finished::without_a_run(
                         job,
                         broken.index,
@@ -352,18 +278,12 @@ impl<'a, 'r> Submitter<'a, 'r> {
             let slots = throttle.unwrap_or(64) as u64;
             (pending.len() as u64).div_ceil(4 * slots).max(1)
         });
-        let mut arrays = Vec::new();
         let chunk = (self.max_array_size * per_element) as usize;
         for (n, part) in pending.chunks(chunk.max(1)).enumerate() {
             match self.submit_array(job, n, part, per_element, workers, throttle) {
-                Ok(array) => {
-                    arrays.push(self.arrays.len());
-                    self.arrays.push(array);
-                }
+                Ok(array) => self.arrays.push(array),
                 Err(e) => {
-                    let message = format!("job `{}`: {e}", spec.name);
-                    self.reporter.event(&Event::Warning { message: &message });
-                    failed = true;
+                    self.state.warn(&format!("job `{}`: {e}", spec.name));
                     for &(index, key) in part {
                         self.finish(&Finished::without_a_run(
                             job,
@@ -376,11 +296,6 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
         }
-        self.phases[job] = if arrays.is_empty() {
-            Phase::Done { failed }
-        } else {
-            Phase::Submitted { arrays, failed, unstarted: Vec::new() }
-        };
     }
 
     /// Elements of a job's array that may run at once (`%K`): the job's, the run's and each
@@ -530,9 +445,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
             Record::Start { task: crate::events::TaskStart { key, index, label, attempt, .. }, command, .. } => {
                 let key = crate::task_key::parse(&key).unwrap_or(0);
                 let command = command.unwrap_or_default();
-                self.counts.running += 1;
-                let task = TaskRef { job, index, key, label: &label, command: &command };
-                self.reporter.event(&Event::TaskStarted { task, attempt, counts: self.counts });
+                self.state.slot_taken();
+                self.state.started(TaskRef { job, index, key, label: &label, command: &command }, attempt);
                 let element = &mut self.arrays[a].elements[e];
                 element.waiting.remove(&index);
                 element.running.insert(index, Running { key, label, command });
@@ -542,7 +456,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 let element = &mut self.arrays[a].elements[e];
                 let running = match element.running.remove(&index) {
                     Some(running) => {
-                        self.counts.running = self.counts.running.saturating_sub(1);
+                        self.state.slot_freed();
                         running
                     }
                     // The element gave up the retry it had announced: that attempt was the last.
@@ -559,7 +473,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 let duration = Duration::from_millis(end.duration_ms);
                 let outcome = match end.outcome(spec.settings.timeout) {
                     // Killed outright after batchrun cancelled its element.
-                    Outcome::Signalled(_) if self.cancelled => Outcome::Cancelled,
+                    Outcome::Signalled(_) if self.state.stopping() => Outcome::Cancelled,
                     outcome => outcome,
                 };
                 let state = &self.options.state;
@@ -587,7 +501,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 // again here (this run may be stopping while the element retries all the same).
                 if retrying {
                     let delay = policy::retries(&finished.outcome, attempt, &spec.settings, false).unwrap_or_default();
-                    self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
+                    self.state.retrying(&finished, delay);
                     self.arrays[a].elements[e].waiting.insert(index, finished);
                 } else {
                     self.arrays[a].elements[e].done.insert(index);
@@ -599,37 +513,29 @@ impl<'a, 'r> Submitter<'a, 'r> {
         }
     }
 
-    /// A task's last attempt ended: count it, tell the reporters, apply `on_failure`.
+    /// A task's last attempt ended: the run state counts it and says what stops.
     fn finish(&mut self, finished: &Finished) {
         if matches!(finished.outcome, Outcome::Undelivered(_)) {
-            self.undelivered += 1;
+            let stop = self.state.output_lost(&finished.label);
+            self.carry_out(stop);
         }
-        policy::count(&mut self.counts, finished);
-        if !finished.outcome.is_success()
-            && let Phase::Submitted { failed, .. } = &mut self.phases[finished.job]
-        {
-            *failed = true;
-        }
-        self.reporter.event(&Event::TaskFinished { task: finished, counts: self.counts });
-        if let Some((stop, why)) = policy::on_failure(finished, self.plan.file.jobs[finished.job].settings.on_failure) {
-            self.stop(stop == policy::Stop::Terminate, &why);
-        }
+        let stop = self.state.finish(finished, true);
+        self.carry_out(stop);
     }
 
-    /// No new job or element starts; with `kill`, running elements stop their tasks too.
-    fn stop(&mut self, kill: bool, reason: &str) {
-        if !self.stopping {
-            self.stopping = true;
-            self.reporter.event(&Event::RunCancelling { reason, counts: self.counts });
+    /// No new element starts; with [`Stop::Terminate`], running elements stop their tasks too.
+    fn carry_out(&mut self, stop: Option<Stop>) {
+        match stop {
+            Some(Stop::Drain) => self.cancel_arrays(scheduler::Cancel::Pending),
+            Some(Stop::Terminate) => self.cancel_arrays(scheduler::Cancel::Graceful),
+            None => {}
         }
-        self.cancelled = true;
-        self.cancel_arrays(if kill { scheduler::Cancel::Graceful } else { scheduler::Cancel::Pending });
     }
 
     fn cancel_arrays(&mut self, how: scheduler::Cancel) {
         let ids: Vec<String> = self.arrays.iter().filter(|a| !a.settled).map(|a| a.id.clone()).collect();
         if let Err(e) = self.scheduler.cancel(&ids, how) {
-            self.reporter.event(&Event::Warning { message: &e });
+            self.state.warn(&e);
         }
         // Ask soon what became of them.
         let soon = Instant::now() + Duration::from_millis(300);
@@ -647,13 +553,14 @@ impl<'a, 'r> Submitter<'a, 'r> {
             Err(e) => {
                 if !self.warned_poll {
                     let message = format!("cannot ask Slurm about array {}: {e}; trying again", array.id);
-                    self.reporter.event(&Event::Warning { message: &message });
+                    self.state.warn(&message);
                     self.warned_poll = true;
                 }
                 return false;
             }
         };
         let mut changed = false;
+        let cancelled = self.state.stopping();
         match state {
             scheduler::ArrayState::Gone => {
                 for element in array.elements.iter_mut().filter(|e| e.scheduler_end.is_none()) {
@@ -677,8 +584,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 // listed as cancelled; one missing twice in a row is gone.
                 for (element, listed) in array.elements.iter_mut().zip(listed) {
                     element.unlisted_polls = if listed { 0 } else { element.unlisted_polls + 1 };
-                    if element.scheduler_end.is_none() && (element.unlisted_polls >= 2 || (self.cancelled && !listed)) {
-                        let state = if self.cancelled { "CANCELLED" } else { "gone (no longer listed by squeue)" };
+                    if element.scheduler_end.is_none() && (element.unlisted_polls >= 2 || (cancelled && !listed)) {
+                        let state = if cancelled { "CANCELLED" } else { "gone (no longer listed by squeue)" };
                         element.scheduler_end = Some(state.into());
                         changed = true;
                     }
@@ -713,9 +620,9 @@ impl<'a, 'r> Submitter<'a, 'r> {
             let element = &mut self.arrays[a].elements[e];
             let running = element.running.remove(&index);
             if was_running {
-                self.counts.running = self.counts.running.saturating_sub(1);
+                self.state.slot_freed();
             }
-            if self.cancelled && !was_running {
+            if self.state.stopping() && !was_running {
                 skipped.push(index);
                 continue;
             }
@@ -735,14 +642,12 @@ impl<'a, 'r> Submitter<'a, 'r> {
             if let Some(r) = running {
                 finished.command = r.command;
             }
-            if self.cancelled && was_running {
+            if self.state.stopping() && was_running {
                 finished.outcome = Outcome::Cancelled;
             }
             self.finish(&finished);
         }
-        if let Phase::Submitted { unstarted, .. } = &mut self.phases[job] {
-            unstarted.extend(skipped);
-        }
+        self.unstarted[job].extend(skipped);
         let element = &mut self.arrays[a].elements[e];
         element.settled = true;
         element.done = HashSet::new();
@@ -760,38 +665,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
         }
-        self.cancelled = true;
         self.follow();
-    }
-
-    /// Jobs whose arrays all settled are done; tasks that never started because batchrun
-    /// cancelled their elements are skipped.
-    fn settle_jobs(&mut self) {
-        for job in 0..self.phases.len() {
-            if let Phase::Submitted { arrays, failed, unstarted } = &mut self.phases[job]
-                && arrays.iter().all(|&a| self.arrays[a].settled)
-            {
-                let (failed, unstarted) = (*failed, std::mem::take(unstarted));
-                self.phases[job] = Phase::Done { failed: failed || !unstarted.is_empty() };
-                if !unstarted.is_empty() {
-                    let tasks = unstarted.len() as u64;
-                    self.counts.not_run += tasks;
-                    let plan = self.plan;
-                    let label = move |index| plan.label(job, index);
-                    let which = Unrun { job, from: 0, to: 0, also: &unstarted, label: &label };
-                    let reason = policy::STOPPED_BEFORE_THEY_STARTED;
-                    let name = &plan.file.jobs[job].name;
-                    self.reporter.event(&Event::JobSkipped {
-                        job: name,
-                        tasks,
-                        which,
-                        reason,
-                        not_run: true,
-                        counts: self.counts,
-                    });
-                }
-            }
-        }
     }
 }
 

@@ -21,11 +21,12 @@ use super::signals::Interrupts;
 use super::worker::{Attempt, AttemptDone};
 use crate::config::OnFailure;
 use crate::events::Listener;
-use crate::events::{Counts, Event, Finished, Outcome, TaskRef};
+use crate::events::{Finished, Outcome, TaskRef};
 use crate::journal::reader::History;
 use crate::plan::{Plan, Task};
 use crate::policy;
-use jobs::{JobState, JobStatus};
+use crate::run_state::{Interrupt, RunResult, RunState};
+use jobs::JobState;
 
 /// How often reporters get a [`Listener::tick`] (progress redraws, periodic lines).
 const TICK: Duration = Duration::from_millis(100);
@@ -33,15 +34,6 @@ const TICK: Duration = Duration::from_millis(100);
 /// the dispatcher wakes once per several results instead of once per task; attempts of 10 ms or
 /// more, one deep. It bounds how long a retry or a newly unblocked job waits behind the queue.
 const QUEUE_HORIZON: Duration = Duration::from_millis(10);
-
-/// How a run ended.
-pub struct RunResult {
-    pub counts: Counts,
-    /// The signal that interrupted the run, if one did.
-    pub interrupted_by: Option<i32>,
-    /// Tasks whose output could not all be written out (kept in their logs instead).
-    pub undelivered: u64,
-}
 
 /// How many attempts to queue per worker when attempts typically take `typical`.
 fn queued_per_worker(typical: Duration) -> usize {
@@ -63,7 +55,8 @@ pub struct Dispatcher<'p, 'r> {
     history: Option<&'p History>,
     output: &'p Output,
     cancel: &'p Cancel,
-    reporter: &'r mut dyn Listener,
+    /// Job phases, counts, stopping: what the run policy decides, and the events it sends.
+    state: RunState<'p, 'r>,
     jobs: Vec<JobState<'p>>,
     limits_in_use: Vec<usize>,
     retries: Vec<Retry>,
@@ -84,12 +77,6 @@ pub struct Dispatcher<'p, 'r> {
     /// Whether attempts may be queued ahead at all: not when a failure must stop everything,
     /// since a queued attempt starts before the dispatcher hears of the failure.
     prefetch: bool,
-    counts: Counts,
-    started: Instant,
-    /// Set once no new attempt may start (`on_failure: stop|kill`, or an interrupt).
-    stopping: bool,
-    interrupted_by: Option<i32>,
-    undelivered: u64,
     /// The place in the run's order that the next job placed gets.
     next_seq: u64,
     /// Attempts sent to workers and not yet done, by (job, index): what an adopted process
@@ -110,13 +97,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         workers: usize,
         reporter: &'r mut dyn Listener,
     ) -> Self {
-        let jobs = plan.jobs.iter().map(|j| JobState::new(j.selected, j.count())).collect();
+        let jobs = plan.jobs.iter().map(|_| JobState::new()).collect();
         let mut dispatcher = Dispatcher {
             plan,
             history,
             output,
             cancel,
-            reporter,
+            state: RunState::new(plan, reporter),
             jobs,
             limits_in_use: vec![0; plan.file.limits.len()],
             retries: Vec::new(),
@@ -127,11 +114,6 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             ahead: workers,
             typical_attempt: None,
             prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue),
-            counts: Counts { total: plan.total(), ..Counts::default() },
-            started: Instant::now(),
-            stopping: false,
-            interrupted_by: None,
-            undelivered: 0,
             next_seq: 0,
             attempts: HashMap::new(),
             held: BTreeMap::new(),
@@ -145,29 +127,29 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// is swept each tick.
     pub fn run(mut self, feed: Feed, mut interrupts: Option<Interrupts>, adopted: Option<&Adopted>) -> RunResult {
         let workers = self.workers;
-        let name = &self.plan.file.name;
-        self.reporter.event(&Event::RunStarted { name, counts: self.counts, workers, backend: "local" });
+        self.state.begin(workers, "local");
         let mut next_tick = Instant::now() + TICK;
         feed.queue_ahead(workers, self.ahead);
         loop {
-            self.update_job_statuses();
-            let settled_before = self.counts.done();
+            self.start_ready_jobs();
+            let settled_before = self.state.counts().done();
             let mut wake = next_tick;
-            if !self.stopping
+            if !self.state.stopping()
                 && let Some(at) = self.start_attempts(&feed)
             {
                 wake = wake.min(at);
             }
-            if self.counts.running == 0 && (self.stopping || (self.retries.is_empty() && self.all_jobs_settled())) {
+            let stopping = self.state.stopping();
+            if self.state.counts().running == 0 && (stopping || (self.retries.is_empty() && self.state.all_ended())) {
                 break;
             }
-            if self.counts.done() != settled_before && self.free_workers > 0 {
+            if self.state.counts().done() != settled_before && self.free_workers > 0 {
                 // Tasks settled without running (already done, or broken): that may have
                 // finished a job and freed its dependents. Look again without waiting, but
                 // still take messages and ticks.
                 wake = Instant::now();
             }
-            self.reporter.flush();
+            self.state.flush();
             let woken = feed.wait(wake.saturating_duration_since(Instant::now()));
             // Interrupts first, so that their report comes before the tasks they cancelled.
             for signal in interrupts.iter_mut().flat_map(Interrupts::take) {
@@ -182,7 +164,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             }
             self.adjust_queue(&feed);
             if Instant::now() >= next_tick {
-                self.reporter.tick(&self.counts, self.started.elapsed());
+                self.state.tick();
                 if let Some(adopted) = adopted {
                     self.sweep(adopted);
                 }
@@ -190,7 +172,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             }
         }
         drop(feed);
-        if self.stopping {
+        if self.state.stopping() {
             self.give_up_on_the_rest();
         }
         // Whatever still waits for a task that will never print (a stop, a retry given up).
@@ -198,13 +180,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         for (seq, finished) in std::mem::take(&mut self.held) {
             self.release(seq, finished);
         }
-        let interrupted_by = self.interrupted_by;
-        self.reporter.event(&Event::RunFinished {
-            counts: self.counts,
-            elapsed: self.started.elapsed(),
-            interrupted_by,
-        });
-        RunResult { counts: self.counts, interrupted_by: self.interrupted_by, undelivered: self.undelivered }
+        self.state.end()
     }
 
     /// Starts attempts while a worker is idle (or one may be queued) and something may start. Returns when the
@@ -223,11 +199,12 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 continue;
             }
             let Some(i) = self.next_job(now, &mut note) else { break };
+            let count = self.state.count(i);
             let job = &mut self.jobs[i];
             let Some(planned) = job.tasks.as_mut().and_then(Iterator::next) else {
                 // The source ran dry early (an items file shrank since planning): the tasks it
                 // no longer holds are not run, and said so, never dropped from the count.
-                let missing = job.count - job.dispatched;
+                let missing = count - job.dispatched;
                 let reason = format!(
                     "its items file holds {missing} items fewer than when the run was planned (it changed while the run went on)"
                 );
@@ -238,8 +215,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             job.dispatched += 1;
             match planned {
                 Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => {
-                    job.finished += 1;
-                    self.counts.already_done += 1;
+                    self.state.already_done(i);
                     self.output.nothing(seq, 1);
                     settled_inline += 1;
                 }
@@ -265,8 +241,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         }
         if self.free_workers > 0 {
             self.free_workers -= 1;
-            self.counts.running += 1;
-            self.reporter.event(&Event::TaskStarted { task: started(&task), attempt: number, counts: self.counts });
+            self.state.slot_taken();
+            self.state.started(started(&task), number);
         } else {
             self.queued.push_back((task.clone(), number));
         }
@@ -321,8 +297,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     fn next_job(&self, now: Instant, note: &mut impl FnMut(Instant)) -> Option<usize> {
         (0..self.jobs.len()).find(|&i| {
             let job = &self.jobs[i];
-            matches!(job.status, JobStatus::Active)
-                && job.dispatched < job.count
+            self.state.is_active(i)
+                && job.dispatched < self.state.count(i)
                 && job.first_seq.is_some_and(|first| self.output.may_start(first + job.dispatched))
                 && self.job_has_room(i, now, note)
         })
@@ -339,7 +315,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         let next = self.queued.pop_front();
         if next.is_none() {
             self.free_workers += 1;
-            self.counts.running -= 1;
+            self.state.slot_freed();
         }
         self.typical_attempt = Some(match self.typical_attempt {
             Some(typical) if done.ran => (typical * 7 + done.duration) / 8,
@@ -367,11 +343,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             return;
         }
         if !announced {
-            self.reporter.event(&Event::TaskStarted {
-                task: started(&done.task),
-                attempt: done.number,
-                counts: self.counts,
-            });
+            self.state.started(started(&done.task), done.number);
         }
         let undelivered = done.kept.undelivered.is_some();
         let finished = Finished {
@@ -387,16 +359,13 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             log: done.kept.log,
             slot: Some(done.slot),
         };
-        let settings = &self.plan.file.jobs[i].settings;
         if undelivered {
-            self.note_undelivered(&finished.label);
+            let stop = self.state.output_lost(&finished.label);
+            self.carry_out(stop);
         }
         // The worker decided with what it knew whether this attempt was the last; a retry it did
         // not hold the output back for is not made.
-        let retry =
-            if done.last { None } else { policy::retries(&finished.outcome, done.number, settings, self.stopping) };
-        if let Some(delay) = retry {
-            self.reporter.event(&Event::TaskRetrying { task: &finished, delay, counts: self.counts });
+        if let Some(delay) = self.state.retry(&finished, done.last) {
             self.retries.push(Retry {
                 task: done.task,
                 next: done.number + 1,
@@ -418,10 +387,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// stopping, only when it is known to have run (its worker may have refused it).
     fn announce(&mut self, next: Option<(Task, u32)>) {
         let Some((task, number)) = next else { return };
-        if self.stopping || self.cancel.level() >= Level::Drain {
+        if self.state.stopping() || self.cancel.level() >= Level::Drain {
             self.unannounced.insert((task.job, task.index));
         } else {
-            self.reporter.event(&Event::TaskStarted { task: started(&task), attempt: number, counts: self.counts });
+            self.state.started(started(&task), number);
         }
     }
 
@@ -451,23 +420,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         if let Some(why) = self.output.take_failed(seq)
             && finished.outcome.is_success()
         {
-            finished.outcome = Outcome::Undelivered(why);
-            self.counts.succeeded -= 1;
-            self.counts.failed += 1;
-            self.jobs[finished.job].failed += 1;
-            self.note_undelivered(&finished.label);
+            let stop = self.state.undelivered_after_all(&mut finished, why);
+            self.carry_out(stop);
         }
-        self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts });
-    }
-
-    /// Counts an undelivered task and stops starting new ones: nothing after it would be
-    /// delivered either (a closed pipe, a full disk).
-    fn note_undelivered(&mut self, label: &str) {
-        self.undelivered += 1;
-        if !self.stopping {
-            let why = format!("the output of {label} was not delivered: starting no new task");
-            self.stop(Level::Drain, &why);
-        }
+        self.state.report_finished(&finished);
     }
 
     /// Prints the output of a failed attempt that was held back for a retry that will not come
@@ -475,9 +431,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
     /// says so, the output is in its log, and the run ends with 3 rather than lose it silently.
     fn replay(&mut self, last: &Finished, seq: u64) {
         if let Err(why) = self.output.replay(seq, &last.label, last.log.as_deref()) {
-            self.undelivered += 1;
             let message = format!("the output of {} could not be printed ({why}); it is in its log", last.label);
-            self.reporter.event(&Event::Warning { message: &message });
+            self.state.output_not_printed(&message);
         }
     }
 
@@ -489,40 +444,29 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             && finished.outcome.is_success()
         {
             finished.outcome = Outcome::Undelivered(why);
-            self.note_undelivered(&finished.label);
+            let stop = self.state.output_lost(&finished.label);
+            self.carry_out(stop);
         }
-        let i = finished.job;
-        let job = &mut self.jobs[i];
-        job.finished += 1;
-        if !finished.outcome.is_success() {
-            job.failed += 1;
-        }
-        policy::count(&mut self.counts, &finished);
-        if !self.stopping
-            && let Some((stop, why)) = policy::on_failure(&finished, self.plan.file.jobs[i].settings.on_failure)
-        {
-            self.stop(level_of(stop), &why);
-        }
-        match (seq, self.output.printed_through()) {
-            (Some(seq), Some(printed)) if seq >= printed => _ = self.held.insert(seq, finished),
-            _ => self.reporter.event(&Event::TaskFinished { task: &finished, counts: self.counts }),
+        let held = matches!((seq, self.output.printed_through()), (Some(seq), Some(printed)) if seq >= printed);
+        let stop = self.state.finish(&finished, !held);
+        self.carry_out(stop);
+        if let (true, Some(seq)) = (held, seq) {
+            self.held.insert(seq, finished);
         }
     }
 
     fn on_signal(&mut self, signal: i32) {
-        if self.interrupted_by.is_some() {
-            self.cancel.raise(Level::Kill);
-            self.reporter.event(&Event::RunCancelling { reason: policy::INTERRUPTED_AGAIN, counts: self.counts });
-            return;
+        match self.state.interrupt(signal) {
+            Interrupt::Stop(stop) => self.carry_out(Some(stop)),
+            Interrupt::KillNow => self.cancel.raise(Level::Kill),
         }
-        self.interrupted_by = Some(signal);
-        self.stop(Level::Terminate, &policy::interrupted(signal));
     }
 
-    fn stop(&mut self, level: Level, reason: &str) {
-        self.cancel.raise(level);
-        self.stopping = true;
-        self.reporter.event(&Event::RunCancelling { reason, counts: self.counts });
+    /// Raises the pool's cancellation level as far as a stop asks.
+    fn carry_out(&self, stop: Option<policy::Stop>) {
+        if let Some(stop) = stop {
+            self.cancel.raise(level_of(stop));
+        }
     }
 
     /// After a stop: pending retries end with their last failure, and every task that never
@@ -532,11 +476,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             self.replay(&retry.last, retry.task.seq);
             self.finish(retry.last, None);
         }
-        for i in 0..self.jobs.len() {
-            if matches!(self.jobs[i].status, JobStatus::Waiting | JobStatus::Active) {
-                self.skip_rest_of_job(i, policy::STOPPED_BEFORE_THEY_STARTED, true);
-            }
-        }
+        let (jobs, output) = (&mut self.jobs, self.output);
+        self.state.give_up(|i, count| jobs[i].hand_back(output, count));
     }
 }
 

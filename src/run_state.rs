@@ -1,0 +1,475 @@
+//! The run's state, kept once for both drivers.
+//!
+//! The local pool ([`crate::run`]) and the Slurm submitter ([`crate::slurm`]) each drive a
+//! [`RunState`]: they report facts (an attempt started or ended, a task was done in an earlier
+//! run, a job's remaining tasks will not run, a signal came) and get decisions back (retry
+//! after this delay, start nothing new, stop running tasks). The state owns the job phases,
+//! the [`Counts`], whether the run is stopping and why, and it alone sends the run's events,
+//! so the two drivers cannot count or word a run differently. How a decision is carried out
+//! (the pool's cancellation level, `scancel`) stays with the driver.
+
+use std::time::{Duration, Instant};
+
+use crate::events::{Counts, Event, Finished, Listener, TaskRef, Unrun};
+use crate::plan::Plan;
+use crate::policy::{self, JobEnd, Stop};
+
+/// How a run ended.
+pub struct RunResult {
+    pub counts: Counts,
+    /// The signal that interrupted the run, if one did.
+    pub interrupted_by: Option<i32>,
+    /// Tasks whose output could not all be written out (kept in their logs instead).
+    pub undelivered: u64,
+}
+
+/// What a driver does about an interrupting signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// The first: stop every task, gracefully.
+    Stop(Stop),
+    /// A second: kill every task now, and wait for nothing.
+    KillNow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the jobs it needs.
+    Waiting,
+    /// Its tasks may start (or are planned to, when it waited to be planned).
+    Active,
+    Ended(JobEnd),
+}
+
+struct JobProgress {
+    phase: Phase,
+    /// Its tasks, once planned.
+    count: u64,
+    /// Tasks that will not run again in this run: each is in exactly one of the counts' done
+    /// fields.
+    settled: u64,
+    failed: u64,
+}
+
+pub struct RunState<'p, 'r> {
+    plan: &'p Plan,
+    reporter: &'r mut dyn Listener,
+    jobs: Vec<JobProgress>,
+    counts: Counts,
+    started: Instant,
+    /// Set once no new attempt may start (`on_failure: stop|kill`, undelivered output, or an
+    /// interrupt).
+    stopping: bool,
+    interrupted_by: Option<i32>,
+    undelivered: u64,
+}
+
+impl<'p, 'r> RunState<'p, 'r> {
+    pub fn new(plan: &'p Plan, reporter: &'r mut dyn Listener) -> Self {
+        let jobs = plan
+            .jobs
+            .iter()
+            .map(|j| JobProgress {
+                phase: if j.selected { Phase::Waiting } else { Phase::Ended(JobEnd::Succeeded) },
+                count: j.count(),
+                settled: 0,
+                failed: 0,
+            })
+            .collect();
+        RunState {
+            plan,
+            reporter,
+            jobs,
+            counts: Counts { total: plan.total(), ..Counts::default() },
+            started: Instant::now(),
+            stopping: false,
+            interrupted_by: None,
+            undelivered: 0,
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Whether no new attempt may start.
+    pub fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupted_by.is_some()
+    }
+
+    /// Whether job `i`'s tasks may start.
+    pub fn is_active(&self, i: usize) -> bool {
+        self.jobs[i].phase == Phase::Active
+    }
+
+    /// Job `i`'s task count, as planned so far.
+    pub fn count(&self, i: usize) -> u64 {
+        self.jobs[i].count
+    }
+
+    /// Whether every job has ended: its tasks all settled, or skipped.
+    pub fn all_ended(&self) -> bool {
+        self.jobs.iter().all(|j| matches!(j.phase, Phase::Ended(_)))
+    }
+
+    /// Jobs not ended yet, in the file's order.
+    pub fn open_jobs(&self) -> Vec<usize> {
+        (0..self.jobs.len()).filter(|&i| !matches!(self.jobs[i].phase, Phase::Ended(_))).collect()
+    }
+
+    pub fn begin(&mut self, workers: usize, backend: &'static str) {
+        let event = Event::RunStarted { name: &self.plan.file.name, counts: self.counts, workers, backend };
+        self.emit(&event);
+    }
+
+    /// Ends jobs whose tasks have all settled, skips those with a need that did not succeed,
+    /// and returns those whose needs all succeeded, now active, for the driver to start. No
+    /// job starts once the run is stopping. Jobs are in needs order, so one pass settles a
+    /// whole chain of skips. `hand_back` is as in [`RunState::give_up`].
+    pub fn ready_jobs(&mut self, mut hand_back: impl FnMut(usize, u64) -> (u64, Vec<u64>)) -> Vec<usize> {
+        let mut ready = Vec::new();
+        for i in 0..self.jobs.len() {
+            let job = &mut self.jobs[i];
+            match job.phase {
+                Phase::Active if job.settled == job.count => {
+                    job.phase = Phase::Ended(if job.failed > 0 { JobEnd::Failed } else { JobEnd::Succeeded });
+                }
+                Phase::Active | Phase::Ended(_) => {}
+                Phase::Waiting => {
+                    let files = &self.plan.file.jobs;
+                    let ends = || files[i].needs.iter().map(|&n| (files[n].name.as_str(), self.end_of(n)));
+                    if let Some(reason) = policy::blocked(ends()) {
+                        let (from, also) = hand_back(i, self.jobs[i].count);
+                        self.unrun(i, from, &also, &reason, false);
+                    } else if !self.stopping && policy::ready(ends().map(|(_, end)| end)) {
+                        self.jobs[i].phase = Phase::Active;
+                        ready.push(i);
+                    }
+                }
+            }
+        }
+        ready
+    }
+
+    fn end_of(&self, i: usize) -> JobEnd {
+        match self.jobs[i].phase {
+            Phase::Waiting | Phase::Active => JobEnd::Open,
+            Phase::Ended(end) => end,
+        }
+    }
+
+    /// A job that waited to become ready was planned: with its task count, or the reason it
+    /// could not be, when it counts as one task that the driver ends with
+    /// [`policy::unplanned`].
+    pub fn planned(&mut self, i: usize, planned: &Result<u64, String>) {
+        let tasks = *planned.as_ref().unwrap_or(&1);
+        self.jobs[i].count = tasks;
+        self.counts.total += tasks;
+        let event = Event::JobPlanned { job: &self.plan.file.jobs[i].name, tasks, counts: self.counts };
+        self.emit(&event);
+    }
+
+    /// A worker (or an array element) took an attempt.
+    pub fn slot_taken(&mut self) {
+        self.counts.running += 1;
+    }
+
+    /// A worker (or an array element) is done with an attempt.
+    pub fn slot_freed(&mut self) {
+        self.counts.running = self.counts.running.saturating_sub(1);
+    }
+
+    /// An attempt started.
+    pub fn started(&mut self, task: TaskRef, attempt: u32) {
+        self.emit(&Event::TaskStarted { task, attempt, counts: self.counts });
+    }
+
+    /// An attempt that is not `last` ended: whether it is tried again, and after how long.
+    pub fn retry(&mut self, finished: &Finished, last: bool) -> Option<Duration> {
+        let settings = &self.plan.file.jobs[finished.job].settings;
+        let delay =
+            if last { None } else { policy::retries(&finished.outcome, finished.attempt, settings, self.stopping) };
+        if let Some(delay) = delay {
+            self.retrying(finished, delay);
+        }
+        delay
+    }
+
+    /// An attempt ended that will be tried again after `delay`, as decided where it ran.
+    pub fn retrying(&mut self, finished: &Finished, delay: Duration) {
+        self.emit(&Event::TaskRetrying { task: finished, delay, counts: self.counts });
+    }
+
+    /// A task was done in an earlier run (`--resume`).
+    pub fn already_done(&mut self, job: usize) {
+        self.jobs[job].settled += 1;
+        self.counts.already_done += 1;
+        self.check();
+    }
+
+    /// A task's last attempt ended: counts it, and applies its job's `on_failure`, returning
+    /// the stop the driver carries out. Listeners hear of it now, or with `report` false when
+    /// the driver calls [`RunState::report_finished`] (its output waits for earlier tasks').
+    #[must_use]
+    pub fn finish(&mut self, finished: &Finished, report: bool) -> Option<Stop> {
+        let job = &mut self.jobs[finished.job];
+        job.settled += 1;
+        if !finished.outcome.is_success() {
+            job.failed += 1;
+        }
+        policy::count(&mut self.counts, finished);
+        let on_failure = self.plan.file.jobs[finished.job].settings.on_failure;
+        let stop = match policy::on_failure(finished, on_failure) {
+            Some((stop, why)) if !self.stopping => {
+                self.stop(&why);
+                Some(stop)
+            }
+            _ => None,
+        };
+        if report {
+            self.report_finished(finished);
+        } else {
+            self.check();
+        }
+        stop
+    }
+
+    /// Tells listeners of a task's last attempt, counted earlier by [`RunState::finish`].
+    pub fn report_finished(&mut self, finished: &Finished) {
+        self.emit(&Event::TaskFinished { task: finished, counts: self.counts });
+    }
+
+    /// A task counted as succeeded whose output then could not be written out: it is not
+    /// done. Returns the stop that follows, as [`RunState::output_lost`].
+    #[must_use]
+    pub fn undelivered_after_all(&mut self, finished: &mut Finished, why: String) -> Option<Stop> {
+        finished.outcome = crate::events::Outcome::Undelivered(why);
+        self.counts.succeeded -= 1;
+        self.counts.failed += 1;
+        let job = &mut self.jobs[finished.job];
+        job.failed += 1;
+        if job.phase == Phase::Ended(JobEnd::Succeeded) {
+            job.phase = Phase::Ended(JobEnd::Failed);
+        }
+        self.output_lost(&finished.label)
+    }
+
+    /// A task's output could not be written out: it is counted undelivered (the run ends with
+    /// 3), and no new task starts, since nothing after it would be delivered either (a closed
+    /// pipe, a full disk).
+    #[must_use]
+    pub fn output_lost(&mut self, label: &str) -> Option<Stop> {
+        self.undelivered += 1;
+        if self.stopping {
+            return None;
+        }
+        self.stop(&format!("the output of {label} was not delivered: starting no new task"));
+        Some(Stop::Drain)
+    }
+
+    /// Output of a last attempt that could not be printed when its retry was given up: said,
+    /// and counted undelivered.
+    pub fn output_not_printed(&mut self, message: &str) {
+        self.undelivered += 1;
+        self.warn(message);
+    }
+
+    pub fn warn(&mut self, message: &str) {
+        self.emit(&Event::Warning { message });
+    }
+
+    /// Job `i`'s tasks that will not run: those from index `from` to its end, and `also`
+    /// (tasks handed out that never started); skipped (a need did not succeed) or, with
+    /// `not_run`, not run (the run stopped, or its source ran dry). The job ends.
+    pub fn unrun(&mut self, i: usize, from: u64, also: &[u64], reason: &str, not_run: bool) {
+        let job = &mut self.jobs[i];
+        let never_sent = job.count.saturating_sub(from);
+        let tasks = never_sent + also.len() as u64;
+        // Nothing of it ran: every task handed out is among those that never started.
+        let nothing_ran = from == also.len() as u64;
+        job.phase = Phase::Ended(if nothing_ran { JobEnd::Skipped } else { JobEnd::Failed });
+        job.settled += tasks;
+        let plan = self.plan;
+        let name = &plan.file.jobs[i].name;
+        // A job never planned has no tasks to count, but it is said.
+        if tasks == 0 && !plan.jobs[i].waits_to_be_planned() {
+            return;
+        }
+        if not_run {
+            self.counts.not_run += tasks;
+        } else {
+            self.counts.skipped += tasks;
+        }
+        let label = move |index| plan.label(i, index);
+        let which = Unrun { job: i, from, to: self.jobs[i].count, also, label: &label };
+        self.emit(&Event::JobSkipped { job: name, tasks, which, reason, not_run, counts: self.counts });
+    }
+
+    /// An interrupting signal came.
+    pub fn interrupt(&mut self, signal: i32) -> Interrupt {
+        if self.interrupted_by.is_some() {
+            self.emit(&Event::RunCancelling { reason: policy::INTERRUPTED_AGAIN, counts: self.counts });
+            return Interrupt::KillNow;
+        }
+        self.interrupted_by = Some(signal);
+        self.stop(&policy::interrupted(signal));
+        Interrupt::Stop(Stop::Terminate)
+    }
+
+    fn stop(&mut self, reason: &str) {
+        self.stopping = true;
+        self.emit(&Event::RunCancelling { reason, counts: self.counts });
+    }
+
+    pub fn tick(&mut self) {
+        self.reporter.tick(&self.counts, self.started.elapsed());
+    }
+
+    pub fn flush(&mut self) {
+        self.reporter.flush();
+    }
+
+    /// After a stop: every job not ended has its remaining tasks counted as not run.
+    /// `hand_back` tells, for a job and its task count, how many of its tasks the driver
+    /// handed out and which of those never started, and hands out no more.
+    pub fn give_up(&mut self, mut hand_back: impl FnMut(usize, u64) -> (u64, Vec<u64>)) {
+        for i in self.open_jobs() {
+            let (from, also) = hand_back(i, self.jobs[i].count);
+            self.unrun(i, from, &also, policy::STOPPED_BEFORE_THEY_STARTED, true);
+        }
+    }
+
+    /// Says how the run ended.
+    pub fn end(mut self) -> RunResult {
+        let event = Event::RunFinished {
+            counts: self.counts,
+            elapsed: self.started.elapsed(),
+            interrupted_by: self.interrupted_by,
+        };
+        self.emit(&event);
+        debug_assert_eq!(
+            self.counts.done(),
+            self.counts.total,
+            "every planned task is accounted for: {:?}",
+            self.counts
+        );
+        RunResult { counts: self.counts, interrupted_by: self.interrupted_by, undelivered: self.undelivered }
+    }
+
+    fn emit(&mut self, event: &Event) {
+        self.reporter.event(event);
+        self.check();
+    }
+
+    /// The invariant, in debug builds: each job's settled tasks are counted once, in one of the
+    /// done counts, and never more than the job has.
+    fn check(&self) {
+        if cfg!(debug_assertions) {
+            let settled: u64 = self.jobs.iter().map(|j| j.settled).sum();
+            let planned: u64 = self.jobs.iter().map(|j| j.count).sum();
+            assert_eq!(settled, self.counts.done(), "settled tasks and counts disagree: {:?}", self.counts);
+            assert_eq!(planned, self.counts.total, "planned tasks and the total disagree: {:?}", self.counts);
+            for (i, job) in self.jobs.iter().enumerate() {
+                assert!(job.settled <= job.count, "job {i} settled {} of {} tasks", job.settled, job.count);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Outcome;
+
+    #[derive(Default)]
+    struct Said(Vec<String>);
+
+    impl Listener for Said {
+        fn event(&mut self, event: &Event) {
+            match event {
+                Event::JobSkipped { job, tasks, reason, not_run, .. } => {
+                    self.0.push(format!("{} {job} ({tasks}): {reason}", if *not_run { "not run" } else { "skipped" }))
+                }
+                Event::RunCancelling { reason, .. } => self.0.push(format!("stopping: {reason}")),
+                Event::TaskFinished { task, .. } => self.0.push(format!("{} {}", task.label, task.outcome.describe())),
+                _ => {}
+            }
+        }
+    }
+
+    fn plan(yaml: &str) -> Plan {
+        let file = crate::config::parse(std::path::Path::new("/tmp/run-state.yaml"), yaml).expect("parses");
+        Plan::new(file, &crate::plan::PlanOptions::default()).expect("plans")
+    }
+
+    fn failed(job: usize, label: &str) -> Finished {
+        Finished::without_a_run(job, 0, 0, label.into(), Outcome::Exited(1))
+    }
+
+    /// One failure settles a whole chain: its job fails, the one needing it is skipped and so
+    /// is the one needing that, in one pass; a job that needs nothing runs on.
+    #[test]
+    fn a_failed_job_skips_the_chain_that_needs_it() {
+        let plan = plan(
+            "jobs:\n  a:\n    command: 'false'\n  b:\n    needs: [a]\n    items: [1, 2]\n    command: 'true'\n  c:\n    needs: [b]\n    command: 'true'\n  d:\n    command: 'true'\n",
+        );
+        let mut said = Said::default();
+        let mut state = RunState::new(&plan, &mut said);
+        assert_eq!(state.ready_jobs(|_, _| (0, Vec::new())), [0, 3]);
+        assert_eq!(state.finish(&failed(0, "a"), true), None, "on_failure is `continue`");
+        assert_eq!(state.ready_jobs(|_, _| (0, Vec::new())), Vec::<usize>::new());
+        assert!(!state.all_ended(), "d is still running");
+        let counts = state.counts();
+        assert_eq!((counts.failed, counts.skipped, counts.total), (1, 3, 5));
+        drop(state);
+        assert_eq!(
+            said.0,
+            ["a exit 1", "skipped b (2): it needs `a`, which failed", "skipped c (1): it needs `b`, which was skipped"]
+        );
+    }
+
+    /// A stop starts no job; at the end, what never started is not run, each job said once.
+    #[test]
+    fn a_stop_starts_nothing_and_gives_up_the_rest_as_not_run() {
+        let plan = plan(
+            "jobs:\n  a:\n    on_failure: stop\n    items: [1, 2, 3]\n    command: 'false'\n  b:\n    needs: [a]\n    command: 'true'\n",
+        );
+        let mut said = Said::default();
+        let mut state = RunState::new(&plan, &mut said);
+        assert_eq!(state.ready_jobs(|_, _| (0, Vec::new())), [0]);
+        assert_eq!(state.finish(&failed(0, "a[0]"), true), Some(Stop::Drain));
+        assert_eq!(state.finish(&failed(0, "a[1]"), true), None, "one stop, not escalated again");
+        assert!(state.stopping());
+        // a[2] was handed out and never started.
+        state.give_up(|i, count| if i == 0 { (count, vec![2]) } else { (0, Vec::new()) });
+        let result = state.end();
+        assert_eq!((result.counts.failed, result.counts.not_run, result.counts.done()), (2, 2, 4));
+        assert_eq!(
+            said.0,
+            [
+                "stopping: a[0] failed and on_failure is `stop`",
+                "a[0] exit 1",
+                "a[1] exit 1",
+                "not run a (1): the run was stopped before they started",
+                "not run b (1): the run was stopped before they started"
+            ]
+        );
+    }
+
+    /// The invariant holds in one place: a driver that counts a task twice is caught at once.
+    #[test]
+    #[should_panic(expected = "settled")]
+    fn a_task_counted_twice_is_caught_in_debug_builds() {
+        let plan = plan("jobs:\n  a:\n    command: 'true'\n");
+        let mut said = Said::default();
+        let mut state = RunState::new(&plan, &mut said);
+        state.ready_jobs(|_, _| (0, Vec::new()));
+        let done = Finished::without_a_run(0, 0, 0, "a".into(), Outcome::Succeeded);
+        let _ = state.finish(&done, true);
+        let _ = state.finish(&done, true);
+    }
+}
