@@ -355,3 +355,54 @@ fn set_and_only_end_alike_on_both_drivers() {
     assert_eq!(local.finished, expected, "--set reached the tasks and --only left c out");
     assert_eq!(slurm, local);
 }
+
+/// `on_failure: kill` while another task waits for its retry: the retry is given up, and the
+/// failed attempt it waited after is the task's last, on both drivers.
+#[test]
+fn a_kill_while_a_task_waits_to_retry_ends_it_failed_on_both_drivers() {
+    let yaml = r#"
+jobs:
+  t:
+    items: [a, b]
+    retries: 1
+    retry_delay: 2s
+    on_failure: kill
+    slurm: {tasks_per_element: 2, cpus_per_task: 2}
+    command: sh -c 'test "$1" = a && sleep 1; exit 1' sh {{ item }}
+"#;
+    let local = Job::new(yaml).locally();
+    let slurm = Job::new(yaml).on_slurm(&Fake::new(), None);
+    let expected: BTreeSet<(String, String, u32)> =
+        [("t[0]".into(), "exit 1".into(), 1), ("t[1]".into(), "exit 1".into(), 2)].into_iter().collect();
+    assert_eq!(local.finished, expected, "t[0] waited for its retry when t[1] failed for good");
+    assert_eq!(local.cancelling, ["t[1] failed and on_failure is `kill`"]);
+    assert_eq!((local.counts.failed, local.counts.not_run), (2, 0));
+    assert_eq!(slurm, local);
+}
+
+/// `--fail-fast` stops both drivers alike: the failed task, the one running beside it ending
+/// as it would, and the rest not run.
+#[test]
+fn fail_fast_stops_both_drivers_alike() {
+    let yaml = "jobs:\n  t:\n    items: [1, 2, 3, 4]\n    slurm: {tasks_per_element: 4, cpus_per_task: 2}\n    command: sh -c 'test \"$1\" -ne 1 || exit 1; sleep 0.3' sh {{ item }}\n";
+    let overrides = Overrides { fail_fast: true, ..Overrides::default() };
+    let local = Job::new(yaml).locally_with(overrides);
+    let slurm = Job::new(yaml).on_slurm_with(&Fake::new(), None, overrides);
+    let expected: BTreeSet<(String, String, u32)> =
+        [("t[0]".into(), "exit 1".into(), 1), ("t[1]".into(), "ok".into(), 1)].into_iter().collect();
+    assert_eq!(local.finished, expected);
+    assert_eq!((local.counts.failed, local.counts.succeeded, local.counts.not_run), (1, 1, 2));
+    assert_eq!(slurm, local);
+}
+
+/// A job planned when it becomes ready whose items cannot be read fails as one task on both
+/// drivers, and what needs it is skipped.
+#[test]
+fn a_job_that_cannot_be_planned_fails_alike_on_both_drivers() {
+    let yaml = "jobs:\n  write:\n    command: sh -c 'echo \"{bad\" > items.jsonl'\n  use:\n    needs: [write]\n    items: {file: items.jsonl, format: jsonl}\n    command: echo {{ item }}\n  after:\n    needs: [use]\n    command: 'true'\n";
+    let local = Job::new(yaml).locally();
+    let slurm = Job::new(yaml).on_slurm(&Fake::new(), None);
+    assert_eq!((local.counts.total, local.counts.succeeded, local.counts.failed, local.counts.skipped), (3, 1, 1, 1));
+    assert!(local.finished.iter().any(|(label, outcome, _)| label == "use" && outcome.contains("cannot plan the job")));
+    assert_eq!(slurm, local);
+}
