@@ -152,7 +152,7 @@ pub fn now() -> String {
 }
 
 /// The tasks of a job that will not run, by index: `from..to`, and `also` (tasks queued when
-/// the run stopped, which never started), with each one's label.
+/// the run stopped, which never started).
 #[derive(Clone, Copy)]
 pub struct Unrun<'a> {
     /// Index of the job in the job file.
@@ -160,14 +160,14 @@ pub struct Unrun<'a> {
     pub from: u64,
     pub to: u64,
     pub also: &'a [u64],
-    pub label: &'a dyn Fn(u64) -> String,
+    /// Calls back with each of these tasks, in index order: its index, label and key. Their
+    /// commands are rendered only when a listener asks (keys count repeated commands), so a
+    /// listener that needs only the count costs nothing.
+    pub tasks: &'a dyn Fn(&mut UnrunTask),
 }
 
-impl Unrun<'_> {
-    pub fn indices(&self) -> impl Iterator<Item = u64> + '_ {
-        self.also.iter().copied().chain(self.from..self.to)
-    }
-}
+/// What [`Unrun::tasks`] calls back with for each task: its index, label and key.
+pub type UnrunTask<'f> = dyn FnMut(u64, String, u64) + 'f;
 
 impl std::fmt::Debug for Unrun<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -224,6 +224,22 @@ pub struct TaskEnd {
 }
 
 impl TaskEnd {
+    /// A task that will not run (`status` says why: skipped or not run): attempt 0.
+    pub fn unrun(job: &str, index: u64, label: String, key: u64, status: Status, reason: &str) -> TaskEnd {
+        TaskEnd {
+            job: job.to_owned(),
+            index,
+            label,
+            key: crate::task_key::format(key),
+            attempt: 0,
+            status,
+            exit: None,
+            signal: None,
+            duration_ms: 0,
+            reason: Some(reason.to_owned()),
+        }
+    }
+
     pub fn of(task: &Finished, job: &str) -> TaskEnd {
         let (status, exit, signal) = Status::of(&task.outcome);
         TaskEnd {

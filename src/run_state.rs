@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::events::{Counts, Event, Finished, Listener, TaskRef, Unrun};
+use crate::events::{Counts, Event, Finished, Listener, TaskRef, Unrun, UnrunTask};
 use crate::plan::Plan;
 use crate::policy::{self, JobEnd, Stop};
 
@@ -304,8 +304,28 @@ impl<'p, 'r> RunState<'p, 'r> {
         } else {
             self.counts.skipped += tasks;
         }
-        let label = move |index| plan.label(i, index);
-        let which = Unrun { job: i, from, to: self.jobs[i].count, also, label: &label };
+        let to = self.jobs[i].count;
+        let mut sorted = also.to_vec();
+        sorted.sort_unstable();
+        let unrun = |index: u64| (from..to).contains(&index) || sorted.binary_search(&index).is_ok();
+        let each = |f: &mut UnrunTask| {
+            if tasks == 0 {
+                return;
+            }
+            let last = sorted.last().copied().unwrap_or(0).max(if from < to { to - 1 } else { 0 });
+            for planned in plan.tasks(i) {
+                let index = planned.as_ref().map_or_else(|broken| broken.index, |task| task.index);
+                if index > last {
+                    break;
+                }
+                match planned {
+                    Ok(task) if unrun(task.index) => f(task.index, task.label, task.key),
+                    Err(broken) if unrun(broken.index) => f(broken.index, broken.label, 0),
+                    Ok(_) | Err(_) => {}
+                }
+            }
+        };
+        let which = Unrun { job: i, from, to, also, tasks: &each };
         self.emit(&Event::JobSkipped { job: name, tasks, which, reason, not_run, counts: self.counts });
     }
 

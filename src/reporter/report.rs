@@ -390,19 +390,9 @@ impl Listener for Report {
             }
             Event::JobSkipped { which, reason, not_run, .. } => {
                 let (status, what) = if *not_run { (Status::NotRun, "not run") } else { (Status::Skipped, "skipped") };
-                for index in which.indices() {
-                    let end = TaskEnd {
-                        job: self.jobs[which.job].clone(),
-                        index,
-                        label: (which.label)(index),
-                        key: String::new(),
-                        attempt: 0,
-                        status,
-                        exit: None,
-                        signal: None,
-                        duration_ms: 0,
-                        reason: Some(reason.to_string()),
-                    };
+                let (job, tasks) = (&self.jobs[which.job], &mut self.tasks);
+                (which.tasks)(&mut |index, label, key| {
+                    let end = TaskEnd::unrun(job, index, label, key, status, reason);
                     let outcome = format!("{what}: {reason}");
                     let record = TaskRecord {
                         end,
@@ -414,9 +404,9 @@ impl Listener for Report {
                         started_ms: None,
                         slot: None,
                     };
-                    let _ = serde_json::to_writer(&mut self.tasks, &record);
-                    let _ = self.tasks.write_all(b"\n");
-                }
+                    let _ = serde_json::to_writer(&mut *tasks, &record);
+                    let _ = tasks.write_all(b"\n");
+                });
             }
             Event::RunFinished { counts, elapsed, interrupted_by } => {
                 if let Err(e) = self.write(counts, *elapsed, *interrupted_by) {

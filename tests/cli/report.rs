@@ -88,10 +88,11 @@ fn a_report_that_cannot_be_written_at_the_end_makes_the_run_fail() {
 }
 
 /// Every planned task is in the reports, in plan order however they finished: a skipped job's
-/// tasks as `skipped` (JSON) and `<skipped/>` (JUnit).
+/// tasks as `skipped` (JSON) and `<skipped/>` (JUnit), each with attempt 0 and the key the plan
+/// gives it (two identical commands get two keys).
 #[test]
 fn reports_list_skipped_tasks_too_in_plan_order() {
-    let yaml = "jobs:\n  slow_first:\n    range: {from: 1, to: 4}\n    command: sh -c 'sleep 0.$(( 4 - {{ start }} ))'\n  bad:\n    command: 'false'\n  after:\n    needs: [bad]\n    items: [x, y]\n    command: echo {{ item }}\n";
+    let yaml = "jobs:\n  slow_first:\n    range: {from: 1, to: 4}\n    command: sh -c 'sleep 0.$(( 4 - {{ start }} ))'\n  bad:\n    command: 'false'\n  after:\n    needs: [bad]\n    items: [x, x]\n    command: echo {{ item }}\n";
     let ran =
         batchrun().job(yaml).args(&["-j", "4", "--report", "r.json", "--report", "r.xml", "--progress", "none"]).run();
     ran.code(1);
@@ -106,6 +107,13 @@ fn reports_list_skipped_tasks_too_in_plan_order() {
     assert_eq!(skipped.len(), 2);
     assert_eq!(skipped[0]["reason"], "it needs `bad`, which failed");
     let xml = ran.read("r.xml");
+    let planned = crate::harness::Batchrun::in_dir(ran.dir).args(&["plan", "--format", "json", "job.yaml"]).run();
+    let keys: Vec<&serde_json::Value> = skipped.iter().map(|t| &t["key"]).collect();
+    let plan = planned.json_lines();
+    let expected: Vec<&serde_json::Value> = plan.iter().filter(|t| t["job"] == "after").map(|t| &t["key"]).collect();
+    assert_eq!(keys, expected, "the keys the plan gives");
+    assert_ne!(keys[0], keys[1]);
+    assert!(skipped.iter().all(|t| t["attempt"] == 0), "{skipped:?}");
     assert_eq!(xml.matches("<skipped message=\"skipped: it needs `bad`, which failed\"/>").count(), 2, "{xml}");
     assert!(xml.contains(r#"<testsuite name="after" tests="2" failures="0" skipped="2""#), "{xml}");
     let first = xml.find("slow_first[0]").unwrap();
