@@ -107,6 +107,8 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     // error per run of batchrun.
     let mut errors = Vec::new();
     let mut working = std::borrow::Cow::Borrowed(text);
+    // Keys that were misspelt, already said: that they are missing is no news.
+    let mut misspelt = Vec::new();
     let raw = loop {
         match serde_saphyr::from_str_with_options::<raw::RawJobFile>(&working, parse_options()) {
             Ok(mut raw) => {
@@ -115,9 +117,15 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
             }
             Err(e) => {
                 let diagnostic = parse_error(path, text, &e);
+                misspelt.extend(meant_key(&diagnostic.message, diagnostic.pos, text));
                 let blanked = diagnostic.pos.and_then(|p| {
                     if is_unknown_key(&e) {
                         blank_key(&working, p)
+                    } else if let Some(colon) = stray_colon(&e, p, &working) {
+                        // Read on as if the colon were a space: the rest of the file is checked too.
+                        let mut next = working.to_string();
+                        next.replace_range(colon..=colon, " ");
+                        Some(next)
                     } else if wrong_type::wanted(&e).is_some() {
                         wrong_type::droppable_key(&working, p).and_then(|key| blank_key(&working, key))
                     } else {
@@ -135,9 +143,36 @@ fn check_text(path: &Path, text: &str) -> (Option<JobFile>, Vec<Diagnostic>) {
     let Some(raw) = raw else {
         return (None, errors);
     };
-    let (file, mut more) = validate::validate(path, text, raw);
+    let (file, mut more) = validate::validate(path, text, raw, &misspelt);
     errors.append(&mut more);
     (file, errors)
+}
+
+/// The key an unknown key was probably meant to be, where: a job's key, or the file's.
+fn meant_key(message: &str, pos: Option<Pos>, text: &str) -> Option<validate::Misspelt> {
+    let meant = message.strip_prefix("unknown key `")?.split_once("did you mean `")?.1.split('`').next()?;
+    let job = match enclosing_keys(text, pos?.line)?.as_slice() {
+        [jobs, job] if jobs == "jobs" => Some(job.clone()),
+        [] => None,
+        _ => return None,
+    };
+    Some(validate::Misspelt { job, meant: meant.to_owned() })
+}
+
+/// The byte offset of the `: ` that made the parser read a key inside what was meant as one
+/// line of text (`command: echo rows: 1`, or `- echo rows: 1` in a list of commands).
+fn stray_colon(error: &serde_saphyr::Error, pos: Pos, text: &str) -> Option<usize> {
+    let line_start: usize = text.split_inclusive('\n').take(pos.line.checked_sub(1)? as usize).map(str::len).sum();
+    let line = text[line_start..].lines().next()?;
+    let col = pos.col.checked_sub(1)? as usize;
+    if error.to_string().starts_with("mapping values are not allowed") {
+        return (line.as_bytes().get(col) == Some(&b':')).then_some(line_start + col);
+    }
+    // A one-line list item read as a one-key map where text was wanted.
+    let item = line.trim_start().starts_with("- ") && wrong_type::wanted(error).as_deref() == Some("a single value");
+    let rest = line.get(col..)?;
+    let colon = rest.find(": ")?;
+    (item && !rest.trim_start().starts_with(['"', '\'', '{', '['])).then_some(line_start + col + colon)
 }
 
 /// How job files are read. A non-finite float (`1e400`) is kept as text rather than refused;
@@ -188,10 +223,21 @@ fn blank_key(text: &str, pos: Pos) -> Option<String> {
     if lines[first..=last].iter().any(|l| defines_anchor(l)) {
         return None;
     }
+    // The map's other keys: above it back to its parent, below it to the next line indented less.
+    let content = |l: &&&str| !l.trim().is_empty() && !l.trim_start().starts_with('#');
+    let siblings_above = lines[..first].iter().rev().filter(content).take_while(|l| indent(l) >= key_indent).count();
+    let siblings_below = lines[last + 1..].iter().filter(content).take_while(|l| indent(l) >= key_indent).count();
+    // Left empty, the map would read as nothing at all (and be said to be the wrong type): it
+    // is written `{}` instead.
+    let empty_map = key_indent > 0 && siblings_above + siblings_below == 0;
     let mut out = String::with_capacity(text.len());
     for (i, l) in lines.iter().enumerate() {
         if (first..=last).contains(&i) {
+            let start = out.len();
             out.extend(l.chars().map(|c| if c == '\n' { c } else { ' ' }));
+            if i == first && empty_map {
+                out.replace_range(start + key_indent..start + key_indent + 2, "{}");
+            }
         } else {
             out.push_str(l);
         }
@@ -226,6 +272,10 @@ fn parse_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnost
         message = "the job file must be a map with a `jobs` key".into();
     } else if let Some(better) = wrong_type::message(error, text, pos) {
         message = better;
+        if pos.and_then(|p| stray_colon(error, p, text)).is_some() {
+            message
+                .push_str(": `: ` inside an unquoted item starts a key: quote the whole item (`- 'echo \"rows: 1\"'`)");
+        }
     } else if let Some(better) = common_mistake(&message, pos, text) {
         message = better;
     }
@@ -321,12 +371,34 @@ fn unknown_key_message(message: &str, pos: Option<Pos>, text: &str) -> Option<St
         .map(|(_, list)| list.split(", ").map(|s| s.trim_matches('`')).collect())
         .unwrap_or_default();
     let place = pos.and_then(|p| enclosing_keys(text, p.line)).map(describe_place).unwrap_or_default();
-    let hint = match did_you_mean(key, expected.iter().copied()) {
-        Some(s) => format!("; did you mean `{s}`?"),
+    let other_tools = other_tools_word(key).filter(|(meant, _)| expected.contains(meant));
+    let hint = match other_tools.or_else(|| did_you_mean(key, expected.iter().copied()).map(|s| (s, ""))) {
+        Some((s, also)) => format!("; did you mean `{s}`{also}?"),
         None if !expected.is_empty() => format!("; expected one of {}", expected.join(", ")),
         None => String::new(),
     };
     Some(format!("unknown key `{key}`{place}{hint}"))
+}
+
+/// The key batchrun uses for a word other tools use (GitHub Actions, Taskfile, just, GNU
+/// parallel, docker compose), with a remark to add; offered where that key belongs.
+fn other_tools_word(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key.to_ascii_lowercase().replace('-', "_").as_str() {
+        "cmd" | "run" | "script" | "exec" | "shell_command" => ("command", ""),
+        "cmds" | "scripts" => ("command", " (or `commands` for a list)"),
+        "steps" => ("commands", ""),
+        "depends_on" | "dependson" | "depends" | "deps" | "after" | "requires" | "dependencies" => ("needs", ""),
+        "parallel" | "parallelism" | "jobs" | "max_parallel" | "max_jobs" | "workers" | "threads" => {
+            ("concurrency", "")
+        }
+        "tasks" => ("jobs", ""),
+        "environment" => ("env", ""),
+        "dir" | "workdir" | "working_directory" | "chdir" => ("cwd", ""),
+        "timeout_minutes" => ("timeout", " (a duration: `30m`)"),
+        "retry" | "attempts" => ("retries", ""),
+        "continue_on_error" | "fail_fast" => ("on_failure", " (`continue`, `stop` or `kill`)"),
+        _ => return None,
+    })
 }
 
 fn describe_place(parents: Vec<String>) -> String {

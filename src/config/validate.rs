@@ -22,6 +22,21 @@ pub(super) struct Checker<'a> {
     pub file: &'a Path,
     pub text: &'a str,
     pub errors: Vec<Diagnostic>,
+    /// Keys that were misspelt, already said.
+    pub misspelt: &'a [Misspelt],
+}
+
+/// A key that was misspelt (and said so): in a job, or at the top of the file.
+pub(super) struct Misspelt {
+    pub job: Option<String>,
+    pub meant: String,
+}
+
+impl Checker<'_> {
+    /// Whether the key `meant` was misspelt in `job` (`None`: at the top): its absence is no news.
+    fn was_misspelt(&self, job: Option<&str>, meant: &[&str]) -> bool {
+        self.misspelt.iter().any(|m| m.job.as_deref() == job && meant.contains(&m.meant.as_str()))
+    }
 }
 
 impl Checker<'_> {
@@ -59,9 +74,15 @@ pub fn is_identifier(name: &str) -> bool {
 }
 
 /// The file as far as it could be read (`None` without `jobs`), and every error found.
-pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobFile>, Vec<Diagnostic>) {
+/// `misspelt`: keys that were misspelt, which is said already.
+pub(super) fn validate(
+    path: &Path,
+    text: &str,
+    raw: RawJobFile,
+    misspelt: &[Misspelt],
+) -> (Option<JobFile>, Vec<Diagnostic>) {
     let dir = job_file_dir(path);
-    let mut ck = Checker { file: path, text, errors: Vec::new() };
+    let mut ck = Checker { file: path, text, errors: Vec::new(), misspelt };
 
     let name = match &raw.name {
         Some(n) if !is_valid_name(&n.value) => {
@@ -107,7 +128,9 @@ pub(super) fn validate(path: &Path, text: &str, raw: RawJobFile) -> (Option<JobF
     let slurm_defaults = slurm(&mut ck, raw.slurm.unwrap_or_default(), &SlurmSettings::default());
 
     let Some(raw_jobs) = raw.jobs else {
-        ck.error(None, "the job file has no `jobs`: add a map of job names to jobs");
+        if !ck.was_misspelt(None, &["jobs"]) {
+            ck.error(None, "the job file has no `jobs`: add a map of job names to jobs");
+        }
         return (None, ck.errors);
     };
     if raw_jobs.is_empty() {
@@ -258,7 +281,9 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
             Work::Commands(list.value.iter().map(located).collect())
         }
         (None, None) => {
-            ck.error(body_pos, format!("job `{name}` has no `command` or `commands`"));
+            if !ck.was_misspelt(Some(name), &["command", "commands"]) {
+                ck.error(body_pos, format!("job `{name}` has no `command` or `commands`"));
+            }
             Work::Commands(Vec::new())
         }
         (Some(command), None) => {

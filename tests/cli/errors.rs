@@ -258,3 +258,53 @@ fn oversized_yaml_says_what_is_too_large() {
     let deep = format!("jobs:\n  a:\n    command: x\n    items: {}{}\n", "[".repeat(70), "]".repeat(70));
     batchrun().job(&deep).run().code(2).stderr_has("the YAML is nested too deeply");
 }
+
+/// The slips people make first, all in one file: each is reported once, in one pass, in the
+/// words they used (other tools' keys point at batchrun's), with no follow-up that says
+/// something else went wrong where nothing did; a `: ` in a command is pointed at in a list
+/// item as in a value, and every such item is reported.
+#[test]
+fn validate_goes_on_after_every_slip_and_speaks_other_tools_words() {
+    let yaml = "\
+parallel: 3
+jobs:
+  a:
+    comand: echo a
+  b:
+    cmd: echo b
+  c:
+    run: echo c
+    depends_on: [a]
+  d:
+    commands:
+      - echo rows: 1
+      - echo ok
+      - echo cols: 2
+  e:
+    command: echo rows: 1
+  f:
+    jobs: 2
+    dependsOn: [e]
+    script: echo f
+    retries: many
+";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2)
+        .stderr_has("unknown key `parallel`; did you mean `concurrency`?")
+        .stderr_has("unknown key `comand` in job `a`; did you mean `command`?")
+        .stderr_has("unknown key `cmd` in job `b`; did you mean `command`?")
+        .stderr_has("unknown key `run` in job `c`; did you mean `command`?")
+        .stderr_has("unknown key `depends_on` in job `c`; did you mean `needs`?")
+        .stderr_has("job.yaml:12:9")
+        .stderr_has("job.yaml:14:9")
+        .stderr_has("`: ` inside an unquoted item starts a key")
+        .stderr_has("job.yaml:16:23")
+        .stderr_has("unknown key `jobs` in job `f`; did you mean `concurrency`?")
+        .stderr_has("unknown key `dependsOn` in job `f`; did you mean `needs`?")
+        .stderr_has("unknown key `script` in job `f`; did you mean `command`?")
+        .stderr_has("`retries` takes a whole number, not `many`");
+    for wrong in ["not a map", "has no `command`", "cwd"] {
+        assert!(!ran.stderr.contains(wrong), "no misleading follow-up ({wrong}): {}", ran.stderr);
+    }
+    assert_eq!(ran.stderr.matches("error:").count(), 12, "each slip once: {}", ran.stderr);
+}
