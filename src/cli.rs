@@ -53,12 +53,21 @@ const EXIT_STATUS: &str = "Exit status:
   129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM
 When several apply, the first of 2, 129/130/143, 3, 1 wins.";
 
+/// `status`'s exit statuses (its `--help` and the manual page).
+pub const STATUS_EXIT_STATUS: &str = "Exit status:
+  0        every task the last run planned is done
+  1        not every task is done: some failed, or never ran, or no run is recorded yet
+  2        bad job file or usage
+  3        the status could not be written out
+  4        a run is using the state folder now";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "batchrun",
     version,
     about = "Run batch jobs declared in YAML on a pool of workers",
     long_about = None,
+    override_usage = "batchrun FILE [OPTIONS]        (the same as batchrun run FILE [OPTIONS])\n       batchrun <COMMAND> [ARGS]",
     after_long_help = EXIT_STATUS
 )]
 pub struct Cli {
@@ -73,6 +82,7 @@ pub enum Command {
     /// Expand a job file and print its tasks without running them.
     Plan(PlanArgs),
     /// Per job, from the journal: tasks done, failed and not run.
+    #[command(after_long_help = STATUS_EXIT_STATUS)]
     Status(StatusArgs),
     /// Print a shell completion script: `batchrun completions bash > /etc/bash_completion.d/batchrun`.
     Completions {
@@ -223,6 +233,20 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got `{text}`")),
     }
+}
+
+/// The command line as shell completions offer it: without the commands batchrun runs itself
+/// (`exec`, which `--backend slurm` submits).
+pub fn for_completions() -> clap::Command {
+    let full = <Cli as clap::CommandFactory>::command();
+    let mut shown = clap::Command::new("batchrun").version(env!("CARGO_PKG_VERSION"));
+    if let Some(about) = full.get_about() {
+        shown = shown.about(about.clone());
+    }
+    for sub in full.get_subcommands().filter(|s| !s.is_hide_set()) {
+        shown = shown.subcommand(sub.clone());
+    }
+    shown
 }
 
 /// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.

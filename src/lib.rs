@@ -60,7 +60,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::Plan(args) => print_plan(&args),
         Command::Status(args) => show_status(&args),
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = cli::for_completions();
             // Generated whole first: clap_complete panics when it cannot write.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "batchrun", &mut script);
@@ -148,8 +148,16 @@ fn show_status(args: &cli::StatusArgs) -> Result<ExitCode, Diagnostics> {
     let dir = state_location(args.state_dir.as_deref(), &file).path();
     let (history, running) = read_history(&args.file, &file, args.state_dir.as_deref(), true)?;
     let only = &args.selection.only;
-    let code = to_stdout("the status", |out| status::print(&file.name, &history, running, only, &dir, out));
-    Ok(if code == ExitCode::Success && running.is_some() { ExitCode::Running } else { code })
+    let mut all_done = false;
+    let code = to_stdout("the status", |out| {
+        all_done = status::print(&file.name, &history, running, only, &dir, out)?;
+        Ok(())
+    });
+    Ok(match code {
+        ExitCode::Success if running.is_some() => ExitCode::Running,
+        ExitCode::Success if !all_done => ExitCode::TasksFailed,
+        code => code,
+    })
 }
 
 /// `--resume --dry-run`: the plan without the tasks the journal records as done.

@@ -82,9 +82,13 @@ const SECTIONS: &[(&str, &[Para])] = &[
                 "output, a report or the events could not be delivered (a closed pipe, a full disk); a task \
                  whose output was not delivered is not done",
             ),
-            Para::Term("4", "batchrun status: a run is using the state folder now"),
             Para::Term("129, 130, 143", "interrupted by SIGHUP, SIGINT, SIGTERM"),
             Para::Text("When several apply, the first of 2, 129/130/143, 3, 1 wins."),
+            Para::Text(
+                "batchrun status exits 0 when every task the last run planned is done; 1 when not (some \
+                 failed, or never ran, or no run is recorded yet); 2 for a bad job file or usage; 3 when \
+                 the status could not be written out; 4 when a run is using the state folder now.",
+            ),
         ],
     ),
     (

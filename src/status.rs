@@ -69,7 +69,14 @@ fn by_place(history: &History) -> Option<HashMap<&str, (u64, u64)>> {
     Some(counts)
 }
 
+/// Whether every task the last run planned is done: none failed, none left to run, and each
+/// job's count known.
+pub fn all_done(jobs: &[(String, JobStatus)]) -> bool {
+    !jobs.is_empty() && jobs.iter().all(|(_, s)| s.failed == 0 && s.not_run == Some(0))
+}
+
 /// Prints the status of each job; `running` is the pid of a run using the state folder now.
+/// Returns whether every planned task is done ([`all_done`]).
 pub fn print(
     name: &str,
     history: &History,
@@ -77,7 +84,7 @@ pub fn print(
     only: &[String],
     state_dir: &Path,
     out: &mut dyn Write,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let jobs = of_history(history, only);
     writeln!(out, "{name} (state: {})", state_dir.display())?;
     match (&history.last_activity, running) {
@@ -93,5 +100,5 @@ pub fn print(
         let not_run = s.not_run.map_or_else(|| "?".to_owned(), |n| n.to_string());
         writeln!(out, "{name:width$}  {:>10}  {:>10}  {not_run:>10}", s.done, s.failed)?;
     }
-    Ok(())
+    Ok(all_done(&jobs))
 }

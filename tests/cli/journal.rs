@@ -46,12 +46,22 @@ fn resume_runs_only_what_failed_or_never_ran() {
     assert_eq!(rows, [vec!["part", "10", "0", "0"], vec!["after", "1", "0", "0"]]);
 }
 
+/// `status` exits 0 only when every task the last run planned is done: 1 with none recorded,
+/// and its codes are in its help.
+#[test]
+fn status_exits_0_only_when_every_planned_task_is_done() {
+    let fresh = batchrun().file("job.yaml", "jobs:\n  a:\n    command: 'true'\n").args(&["status", "job.yaml"]).run();
+    fresh.code(1).stdout_has("no run recorded yet");
+    let help = batchrun().args(&["status", "--help"]).run();
+    help.success().stdout_has("0        every task the last run planned is done").stdout_has("4        a run is using");
+}
+
 #[test]
 fn status_counts_done_failed_and_not_run() {
     let ran = batchrun().job(PARTS).args(&["--progress", "none"]).run();
     ran.code(1);
     let status = crate::harness::Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
-    status.success();
+    status.code(1);
     let rows: Vec<Vec<&str>> = status.stdout.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows, [vec!["part", "4", "6", "0"], vec!["after", "0", "0", "1"]]);
 }
@@ -190,7 +200,7 @@ fn status_runs_nothing_and_answers_at_once_for_a_huge_range() {
     ran.code(1);
     std::fs::remove_file(ran.path("VAR_RAN")).expect("the run computed its var");
     let status = crate::harness::Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
-    status.success();
+    status.code(1);
     assert!(status.elapsed < std::time::Duration::from_secs(5), "status took {:?}", status.elapsed);
     let rows: Vec<Vec<&str>> = status.stdout.lines().skip(3).map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows, [vec!["huge", "0", "1", "999999999999999999"]]);

@@ -30,6 +30,37 @@ fn the_bash_completion_script_loads_in_bash() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("batchrun"));
 }
 
+/// What bash offers after `batchrun `: the commands a user types, not `exec` (which batchrun
+/// submits to Slurm itself), in bash itself; and the other shells' scripts do not name it.
+#[test]
+fn completions_offer_what_users_type_and_not_exec() {
+    let script = batchrun().args(&["completions", "bash"]).run();
+    script.success();
+    let path = script.path("batchrun.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let complete = "COMP_WORDS=(batchrun ''); COMP_CWORD=1; COMP_LINE='batchrun '; COMP_POINT=9; \
+                    _batchrun batchrun '' batchrun; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    let out = Command::new("bash").arg("-c").arg(format!("source {} && {complete}", path.display())).output().unwrap();
+    let offered = String::from_utf8_lossy(&out.stdout);
+    let offered: Vec<&str> = offered.lines().collect();
+    for word in ["run", "plan", "status", "validate"] {
+        assert!(offered.contains(&word), "{word} in {offered:?}");
+    }
+    assert!(!offered.contains(&"exec"), "{offered:?}");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let ran = batchrun().args(&["completions", shell]).run();
+        assert!(!ran.stdout.contains("exec"), "{shell} offers exec");
+    }
+}
+
+/// The usage line says what most people type: `batchrun FILE`.
+#[test]
+fn the_usage_line_shows_batchrun_file() {
+    for args in [&["--help"][..], &["-h"]] {
+        batchrun().args(args).run().success().stdout_has("Usage: batchrun FILE [OPTIONS]");
+    }
+}
+
 #[test]
 fn the_manual_page_is_roff_with_the_options() {
     let ran = batchrun().arg("man").run();
