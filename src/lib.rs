@@ -213,14 +213,20 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                     .filter(|(_, p)| p.deferred)
                     .map(|(j, _)| j.name.as_str())
                     .collect();
-                let mut later = if deferred.is_empty() {
-                    String::new()
-                } else {
-                    match deferred.as_slice() {
-                        [one] => format!("; {one} uses computed vars, so it is counted or rendered when run"),
-                        many => {
-                            format!("; {} use computed vars, so they are counted or rendered when run", many.join(", "))
-                        }
+                let computed: Vec<String> = plan
+                    .file
+                    .vars
+                    .iter()
+                    .filter(|(_, v)| matches!(v.value, config::Var::Command(_)))
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect();
+                let not_run =
+                    format!("validate runs no command, so computed vars {} were not run", computed.join(", "));
+                let mut later = match deferred.as_slice() {
+                    [] => String::new(),
+                    [one] => format!("; {not_run}: {one} uses them, so it is counted or rendered when run"),
+                    many => {
+                        format!("; {not_run}: {} use them, so they are counted or rendered when run", many.join(", "))
                     }
                 };
                 let when_ready: Vec<&str> = plan

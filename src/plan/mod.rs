@@ -125,7 +125,7 @@ impl Plan {
             Some(shard) => file.jobs.iter().map(|j| j.name == shard.job).collect(),
             None => select(&file, &options.only)?,
         };
-        let (vars, mut errors) = vars::resolve(&file, &options.set, &options.fixed, !options.check_only);
+        let (vars, mut errors, computed) = vars::resolve(&file, &options.set, &options.fixed, !options.check_only);
         let vars = Arc::new(vars);
         let unresolved: HashSet<Arc<str>> =
             vars.iter().filter(|(_, v)| v.is_undefined()).map(|(k, _)| k.clone()).collect();
@@ -139,10 +139,12 @@ impl Plan {
                 leading: Vec::new(),
             };
             let JobParts { expansion, fast, deferred, leading } = if selected[i] {
-                plan_job(&file, job, &vars, &unresolved, &options.inputs, &mut env).unwrap_or_else(|mut e| {
-                    errors.append(&mut e);
-                    none()
-                })
+                plan_job(&file, job, &vars, &unresolved, &computed, &options.inputs, &mut env).unwrap_or_else(
+                    |mut e| {
+                        errors.append(&mut e);
+                        none()
+                    },
+                )
             } else {
                 none()
             };
@@ -172,6 +174,11 @@ impl Plan {
         // mistakes come in the same pass as the others'.
         errors.append(&mut plan.first_task_errors());
         plan.warnings = plan.option_warnings();
+        // A command that wrote to stderr and exited 0 may have printed a value it should not
+        // have (`wc -l` of a file `tail` could not read): it is said before anything runs.
+        for var in computed.iter().filter(|c| !c.stderr_tail.is_empty()) {
+            plan.warnings.push(format!("computed var {}", var.story()));
+        }
         if errors.is_empty() {
             Ok(plan)
         } else {
@@ -540,6 +547,7 @@ fn plan_job(
     job: &Job,
     vars: &[(Arc<str>, Value)],
     unresolved: &HashSet<Arc<str>>,
+    computed: &[vars::Computed],
     inputs: &Inputs,
     env: &mut Environment<'static>,
 ) -> Result<JobParts, Vec<Diagnostic>> {
@@ -563,9 +571,22 @@ fn plan_job(
                 deferred = true;
                 Ok(Expansion::Commands(0))
             }
-            Source::Range(range) => {
-                partitions(range, &job.name, vars, env).map(Expansion::Range).map_err(|(p, m)| diag(p, m))
-            }
+            Source::Range(range) => partitions(range, &job.name, vars, env).map(Expansion::Range).map_err(|(p, m)| {
+                // The bounds' values came from computed vars: what their commands did.
+                let used = |source: &str| {
+                    env.template_from_str(source).map(|t| t.undeclared_variables(false)).unwrap_or_default()
+                };
+                let (from, to) = (used(&range.from.value), used(&range.to.value));
+                let stories: Vec<String> = computed
+                    .iter()
+                    .filter(|c| from.contains(&c.name) || to.contains(&c.name))
+                    .map(vars::Computed::story)
+                    .collect();
+                match stories.as_slice() {
+                    [] => diag(p, m),
+                    stories => diag(p, format!("{m}; {}", stories.join("; "))),
+                }
+            }),
             Source::Matrix(spec) => expand::Matrix::new(spec)
                 .map(Expansion::Matrix)
                 .map_err(|m| diag(job.pos, format!("job `{}`: {m}", job.name))),

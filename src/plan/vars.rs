@@ -22,13 +22,19 @@ use crate::diagnostic::Diagnostic;
 /// what uses an unknown value (not checked further, not reported again) while the rest of the
 /// file is still checked in the same pass. Undefined is an error wherever it is rendered, so a
 /// computed var that uses a failed one fails rather than run with a hole in its command.
+/// Each var's value, in the file's order; undefined where it could not be had.
+pub type Resolved = Vec<(Arc<str>, Value)>;
+
+/// Each computed var that ran is told in [`Computed`], for the errors and warnings that depend on
+/// its value.
 pub fn resolve(
     file: &JobFile,
     overrides: &[(String, String)],
     fixed: &[(String, Json)],
     run_commands: bool,
-) -> (Vec<(Arc<str>, Value)>, Vec<Diagnostic>) {
+) -> (Resolved, Vec<Diagnostic>, Vec<Computed>) {
     let mut errors = Vec::new();
+    let mut computed = Vec::new();
     for (key, _) in overrides {
         if !file.vars.contains_key(key) {
             let hint = crate::diagnostic::hint(key, file.vars.keys().map(String::as_str));
@@ -52,8 +58,14 @@ pub fn resolve(
                     .map(|()| Value::UNDEFINED)
                     .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
                 Var::Command(cmd) => render_command(cmd, &vars)
-                    .and_then(|cmd| cmd.map(|cmd| run_computed(&cmd, &file.dir)).transpose())
-                    .map(|out| out.map_or(Value::UNDEFINED, |out| integer_or_string(&out)))
+                    .and_then(|cmd| cmd.map(|cmd| run_computed(name, &cmd, &file.dir)).transpose())
+                    .map(|ran| {
+                        ran.map_or(Value::UNDEFINED, |ran| {
+                            let value = integer_or_string(&ran.value);
+                            computed.push(ran);
+                            value
+                        })
+                    })
                     .map_err(|e| Diagnostic::new(&file.path, var.pos, format!("computed var `{name}`: {e}"))),
             }
         };
@@ -65,7 +77,34 @@ pub fn resolve(
             }
         }
     }
-    (vars, errors)
+    (vars, errors, computed)
+}
+
+/// What a computed var's command did: told beside an error that depends on its value (a
+/// `0` from a command that could not read its file explains `from (1) is greater than to (0)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Computed {
+    pub name: String,
+    /// As it ran, its vars filled in.
+    pub command: String,
+    /// What it printed, trimmed.
+    pub value: String,
+    /// Its exit status, in words.
+    pub status: String,
+    /// The last lines it wrote to stderr.
+    pub stderr_tail: Vec<String>,
+}
+
+impl Computed {
+    /// "`n` is `0` from `cmd`, which exited 0 and wrote to stderr: …"
+    pub fn story(&self) -> String {
+        let (name, command, value, status) = (&self.name, &self.command, &self.value, &self.status);
+        let stderr = match self.stderr_tail.as_slice() {
+            [] => "wrote nothing to stderr".to_owned(),
+            tail => format!("wrote to stderr: {}", tail.join(" / ")),
+        };
+        format!("`{name}` is `{value}` from `{command}`, which {status} and {stderr}")
+    }
 }
 
 /// A computed var's command is a command template over the vars above it, its values escaped
@@ -124,7 +163,7 @@ fn integer_or_string(text: &str) -> Value {
     }
 }
 
-fn run_computed(cmd: &str, dir: &Path) -> Result<String, String> {
+fn run_computed(name: &str, cmd: &str, dir: &Path) -> Result<Computed, String> {
     let output = Command::new("/bin/sh")
         .arg("-c")
         .arg(cmd)
@@ -133,18 +172,24 @@ fn run_computed(cmd: &str, dir: &Path) -> Result<String, String> {
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| format!("cannot run `{cmd}`: {e}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail: Vec<String> = tail[tail.len().saturating_sub(3)..].iter().map(|l| l.trim_end().to_owned()).collect();
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect();
         return Err(format!(
             "`{cmd}` failed ({}){}",
             output.status,
             if tail.is_empty() { String::new() } else { format!(": {}", tail.join(" / ")) }
         ));
     }
-    String::from_utf8(output.stdout)
+    let value = String::from_utf8(output.stdout)
         .map(|s| s.trim().to_owned())
-        .map_err(|_| format!("`{cmd}` printed something that is not UTF-8"))
+        .map_err(|_| format!("`{cmd}` printed something that is not UTF-8"))?;
+    let status = match output.status.code() {
+        Some(code) => format!("exited {code}"),
+        None => output.status.to_string(),
+    };
+    Ok(Computed { name: name.to_owned(), command: cmd.to_owned(), value, status, stderr_tail: tail })
 }
 
 #[cfg(test)]

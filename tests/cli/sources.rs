@@ -39,6 +39,25 @@ fn computed_var_feeds_a_range_bound() {
     assert_eq!(ran.stdout_lines(), ["1-3", "4-6"]);
 }
 
+/// A range bound that came from a computed var tells the var's story: its command, how it
+/// exited and what it wrote to stderr, even when it exited 0; and a computed var that wrote to
+/// stderr is warned of before anything runs, even when the plan is sound.
+#[test]
+fn a_computed_var_tells_what_its_command_did() {
+    let yaml = "vars:\n  rows: {sh: 'tail -n +2 data/orders.csv | wc -l'}\njobs:\n  export:\n    range: {from: 1, to: \"{{ rows }}\", chunks: 4}\n    command: echo {{ start }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.code(2)
+        .stderr_has("range: `from` (1) is greater than `to` (0); `rows` is `0` from `tail -n +2 data/orders.csv | wc -l`, which exited 0 and wrote to stderr: tail: ")
+        .stderr_has("data/orders.csv");
+    let yaml = "vars:\n  n: {sh: 'echo careful >&2; echo 2'}\njobs:\n  a:\n    range: {from: 1, to: \"{{ n }}\"}\n    command: echo {{ start }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success().stderr_has(
+        "warning: computed var `n` is `2` from `echo careful >&2; echo 2`, which exited 0 and wrote to stderr: careful",
+    );
+    let quiet = batchrun().job("vars:\n  n: {sh: 'echo 2'}\njobs:\n  a:\n    command: echo {{ n }}\n").run();
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+}
+
 #[test]
 fn matrix_with_exclude_and_include() {
     let yaml = r#"
