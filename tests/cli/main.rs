@@ -22,6 +22,7 @@ mod progress;
 mod quoting;
 mod quoting_places;
 mod quoting_property;
+mod readme;
 mod report;
 mod schema;
 mod seeds;
