@@ -344,10 +344,12 @@ pub enum Event<'a> {
         attempt: u32,
         counts: Counts,
     },
-    /// An attempt failed and the task will run again after `delay`.
+    /// An attempt failed and the task will run again after `delay`; with `waits_for_worker`,
+    /// every worker was busy then: it runs when one is free (first in line) after the delay.
     TaskRetrying {
         task: &'a Finished,
         delay: Duration,
+        waits_for_worker: bool,
         counts: Counts,
     },
     /// The task's last attempt ended.

@@ -57,6 +57,8 @@ pub struct RunState<'p, 'r> {
     jobs: Vec<JobProgress>,
     counts: Counts,
     started: Instant,
+    /// Attempts that may run at once (0: no bound the run knows of).
+    workers: usize,
     /// Set once no new attempt may start (`on_failure: stop|kill`, undelivered output, or an
     /// interrupt).
     stopping: bool,
@@ -82,6 +84,7 @@ impl<'p, 'r> RunState<'p, 'r> {
             jobs,
             counts: Counts { total: plan.total(), ..Counts::default() },
             started: Instant::now(),
+            workers: 0,
             stopping: false,
             interrupted_by: None,
             undelivered: 0,
@@ -122,6 +125,7 @@ impl<'p, 'r> RunState<'p, 'r> {
     }
 
     pub fn begin(&mut self, workers: usize, backend: &'static str) {
+        self.workers = workers;
         let event = Event::RunStarted { name: &self.plan.file.name, counts: self.counts, workers, backend };
         self.emit(&event);
     }
@@ -201,7 +205,8 @@ impl<'p, 'r> RunState<'p, 'r> {
 
     /// An attempt ended that will be tried again after `delay`, as decided where it ran.
     pub fn retrying(&mut self, finished: &Finished, delay: Duration) {
-        self.emit(&Event::TaskRetrying { task: finished, delay, counts: self.counts });
+        let waits_for_worker = self.workers > 0 && self.counts.running >= self.workers as u64;
+        self.emit(&Event::TaskRetrying { task: finished, delay, waits_for_worker, counts: self.counts });
     }
 
     /// A task was done in an earlier run (`--resume`).

@@ -111,6 +111,8 @@ enum Body<'a> {
         #[serde(flatten)]
         task: TaskEnded<'a>,
         delay_ms: u64,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        waits_for_worker: bool,
     },
     JobPlanned {
         job: &'a str,
@@ -175,9 +177,13 @@ impl<W: Write> Listener for EventsJson<W> {
                 },
                 counts,
             ),
-            Event::TaskRetrying { task, delay, counts } => (
+            Event::TaskRetrying { task, delay, waits_for_worker, counts } => (
                 "task_retrying",
-                Body::TaskRetrying { task: TaskEnded::of(task, job(task.job)), delay_ms: millis(*delay) },
+                Body::TaskRetrying {
+                    task: TaskEnded::of(task, job(task.job)),
+                    delay_ms: millis(*delay),
+                    waits_for_worker: *waits_for_worker,
+                },
                 counts,
             ),
             Event::TaskFinished { task, counts } => {

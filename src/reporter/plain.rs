@@ -75,15 +75,17 @@ pub fn finished_line(task: &Finished) -> String {
     }
 }
 
-/// `RETRY export[4] exit 1 (attempt 1), again in 1.0s`.
-pub fn retry_line(task: &Finished, delay: Duration) -> String {
+/// `RETRY export[4] exit 1 (attempt 1), again in 1.0s`, and `, first in line for a worker` when
+/// every worker is busy.
+pub fn retry_line(task: &Finished, delay: Duration, waits_for_worker: bool) -> String {
     let retry = console::style("RETRY").yellow().for_stderr();
     format!(
-        "{retry} {} {} (attempt {}), again in {}",
+        "{retry} {} {} (attempt {}), again in {}{}",
         task.label,
         task.outcome.describe(),
         task.attempt,
-        duration(delay)
+        duration(delay),
+        if waits_for_worker { ", first in line for a worker" } else { "" }
     )
 }
 
@@ -118,7 +120,9 @@ impl Listener for Plain {
             // Warnings are printed by `warnings::Warnings`.
             Event::TaskStarted { .. } | Event::RunFinished { .. } | Event::Warning { .. } => {}
             Event::JobPlanned { job, tasks, .. } => self.line(planned_line(job, *tasks)),
-            Event::TaskRetrying { task, delay, .. } => self.line(retry_line(task, *delay)),
+            Event::TaskRetrying { task, delay, waits_for_worker, .. } => {
+                self.line(retry_line(task, *delay, *waits_for_worker))
+            }
             Event::TaskFinished { task, .. } => self.finished(task),
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {
                 self.line(skipped_line(job, *tasks, reason, *not_run))

@@ -123,9 +123,9 @@ impl Listener for Progress {
                 let shown = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.to_owned() };
                 self.running.push((label.to_owned(), shown, Instant::now()));
             }
-            Event::TaskRetrying { task, delay, .. } => {
+            Event::TaskRetrying { task, delay, waits_for_worker, .. } => {
                 self.ended(&task.label);
-                self.say(&plain::retry_line(task, *delay));
+                self.say(&plain::retry_line(task, *delay, *waits_for_worker));
             }
             Event::TaskFinished { task, .. } => {
                 self.ended(&task.label);

@@ -390,3 +390,37 @@ fn an_attempt_ending_as_the_run_stops_prints_its_output_once() {
         assert_eq!(ran.stdout, "a-out\n", "round {round}: {}", ran.stderr);
     }
 }
+
+/// A retry is first in line for a worker: with every worker busy, the line says so, and it runs
+/// as soon as one is free, before the tasks behind it; with a worker free, it starts when it
+/// said it would.
+#[test]
+fn a_retry_starts_when_it_said_or_first_when_a_worker_is_free() {
+    let yaml = "jobs:\n  t:\n    items: [fail, slow, quick]\n    retries: 1\n    retry_delay: 100ms\n    command: sh -c 'case $1 in fail) test \"$BATCHRUN_ATTEMPT\" = 2;; slow) sleep 1;; esac' sh {{ item }}\n";
+    let ran = batchrun().job(yaml).args(&["-j", "1", "--progress", "plain", "--events", "json"]).run();
+    ran.success().stderr_has("RETRY t[0] exit 1 (attempt 1), again in ").stderr_has(", first in line for a worker");
+    let starts: Vec<(String, u64)> = ran
+        .json_lines()
+        .iter()
+        .filter(|e| e["event"] == "task_started")
+        .map(|e| (e["label"].as_str().unwrap().to_owned(), e["attempt"].as_u64().unwrap()))
+        .collect();
+    let order: Vec<(&str, u64)> = starts.iter().map(|(l, a)| (l.as_str(), *a)).collect();
+    assert_eq!(order, [("t[0]", 1), ("t[1]", 1), ("t[0]", 2), ("t[2]", 1)], "the retry goes before t[2]");
+
+    let alone = batchrun()
+        .job("jobs:\n  t:\n    retries: 1\n    retry_delay: 100ms\n    command: sh -c 'test \"$BATCHRUN_ATTEMPT\" = 2'\n")
+        .args(&["-j", "2", "--progress", "plain", "--events", "json"])
+        .run();
+    alone.success();
+    assert!(!alone.stderr.contains("first in line"), "{}", alone.stderr);
+    let at = |e: &serde_json::Value| {
+        humantime::parse_rfc3339(e["at"].as_str().unwrap()).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap()
+    };
+    let events = alone.json_lines();
+    let retrying = events.iter().find(|e| e["event"] == "task_retrying").expect("a retry");
+    let again = events.iter().find(|e| e["event"] == "task_started" && e["attempt"] == 2).expect("attempt 2");
+    let delay = std::time::Duration::from_millis(retrying["delay_ms"].as_u64().unwrap());
+    let late = at(again).saturating_sub(at(retrying) + delay);
+    assert!(late <= std::time::Duration::from_millis(50), "started {late:?} after it said");
+}

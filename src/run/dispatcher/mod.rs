@@ -191,7 +191,9 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         // Tasks that settle without a worker (already done, broken) are capped per call, so
         // a resume over millions of done tasks still draws progress and hears signals.
         let mut settled_inline = 0;
-        while (self.free_workers > 0 || (self.prefetch && self.queued.len() < self.ahead)) && settled_inline < 4096 {
+        // Nothing is queued ahead while a retry waits: when it is due, it is first in line.
+        let queue_ahead = self.prefetch && self.retries.is_empty();
+        while (self.free_workers > 0 || (queue_ahead && self.queued.len() < self.ahead)) && settled_inline < 4096 {
             let now = Instant::now();
             if let Some(r) = self.due_retry(now, &mut note) {
                 let retry = self.retries.swap_remove(r);
