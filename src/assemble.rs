@@ -67,7 +67,6 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     };
     let guards = if args.backend == cli::Backend::Local { start_guards(workers) } else { run::Guards::none() };
 
-    args.color.apply();
     let progress = args.progress.resolve();
     let mut console = Console::new();
     if args.events.is_some() {

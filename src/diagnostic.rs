@@ -84,10 +84,28 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        self.write(f, false)
+    }
+}
+
+impl Diagnostic {
+    /// The message, its place and the line with a caret under it; with `colour`, as rustc
+    /// colours them (the word `error` red, the place and gutter blue, the caret red).
+    fn write(&self, f: &mut fmt::Formatter<'_>, colour: bool) -> fmt::Result {
+        let paint = |text: &str, style: console::Style| {
+            if colour { style.force_styling(true).apply_to(text).to_string() } else { text.to_owned() }
+        };
+        let blue = || console::Style::new().blue().bold();
+        writeln!(
+            f,
+            "{}{} {}",
+            paint("error", console::Style::new().red().bold()),
+            paint(":", console::Style::new().bold()),
+            paint(&self.message, console::Style::new().bold())
+        )?;
         match self.pos {
             Some(pos) => {
-                write!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.col)?;
+                write!(f, "  {} {}:{}:{}", paint("-->", blue()), self.file.display(), pos.line, pos.col)?;
                 if let Some(line) = &self.source_line {
                     let gutter = " ".repeat(pos.line.to_string().len());
                     let caret_at = line
@@ -95,13 +113,33 @@ impl fmt::Display for Diagnostic {
                         .take(pos.col.saturating_sub(1) as usize)
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect::<String>();
-                    let carets = "^".repeat(pos.len.clamp(1, 80) as usize);
-                    write!(f, "\n{gutter} |\n{} | {line}\n{gutter} | {caret_at}{carets}", pos.line)?;
+                    let carets = paint(&"^".repeat(pos.len.clamp(1, 80) as usize), console::Style::new().red().bold());
+                    let bar = paint(&format!("{gutter} |"), blue());
+                    let numbered = paint(&format!("{} |", pos.line), blue());
+                    write!(f, "\n{bar}\n{numbered} {line}\n{bar} {caret_at}{carets}")?;
                 }
                 Ok(())
             }
-            None => write!(f, "  --> {}", self.file.display()),
+            None => write!(f, "  {} {}", paint("-->", blue()), self.file.display()),
         }
+    }
+}
+
+/// Diagnostics as stderr shows them: coloured when colour is on for stderr (`--color`,
+/// `NO_COLOR`, a terminal, `CI`: the rules the progress bar follows).
+pub struct Painted<'a>(pub &'a Diagnostics);
+
+impl fmt::Display for Painted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let colour = console::colors_enabled_stderr();
+        for (i, d) in self.0.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+                writeln!(f)?;
+            }
+            d.write(f, colour)?;
+        }
+        Ok(())
     }
 }
 

@@ -50,6 +50,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         // `--help`, `--version`: written to stdout, which may be full or closed.
         Err(e) => return delivered("the help", e.print()).into(),
     };
+    // Colour on stderr as `--color` says for a run, by the same rules for the other commands.
+    match &cli.command {
+        Command::Run(args) => args.color.apply(),
+        _ => reporter::color::ColorChoice::Auto.apply(),
+    }
     let result = match cli.command {
         Command::Run(args) if args.dry_run && args.resume => dry_run_resume(&args),
         Command::Run(args) if args.dry_run => {
@@ -80,7 +85,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match result {
         Ok(code) => code.into(),
         Err(diagnostics) => {
-            say!("{diagnostics}");
+            say!("{}", diagnostic::Painted(&diagnostics));
             ExitCode::Usage.into()
         }
     }

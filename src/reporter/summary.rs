@@ -1,8 +1,10 @@
 //! The end-of-run summary on stderr: counts, times, the slowest tasks, and for each failed task
 //! what happened and the last lines of its stderr.
 //!
-//! It keeps a bounded amount of state whatever the number of tasks: the few slowest, and the
-//! first [`MAX_FAILURES_SHOWN`] failures in full (the rest are counted).
+//! It keeps a bounded amount of state whatever the number of tasks: the few slowest, the first
+//! [`MAX_FAILURES_SHOWN`] failures in full and as many flaky tasks (the rest are counted). On a
+//! colour terminal the counts, FAILED and FLAKY are coloured (the `console` crate's switch for
+//! stderr, set once from `--color`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,9 @@ pub struct Summary {
     task_time: Duration,
     slowest: Vec<(Duration, String)>,
     failures: Vec<Finished>,
+    /// Tasks that failed and then succeeded on a retry: label, attempts.
+    flaky: Vec<(String, u32)>,
+    flaky_count: u64,
     skipped: Vec<String>,
     retried_tasks: u64,
     extra_attempts: u64,
@@ -36,6 +41,8 @@ impl Summary {
             task_time: Duration::ZERO,
             slowest: Vec::new(),
             failures: Vec::new(),
+            flaky: Vec::new(),
+            flaky_count: 0,
             skipped: Vec::new(),
             retried_tasks: 0,
             extra_attempts: 0,
@@ -62,6 +69,12 @@ impl Listener for Summary {
                 if !task.outcome.is_success() && self.failures.len() < MAX_FAILURES_SHOWN {
                     self.failures.push((*task).clone());
                 }
+                if task.outcome.is_success() && task.attempt > 1 {
+                    self.flaky_count += 1;
+                    if self.flaky.len() < MAX_FAILURES_SHOWN {
+                        self.flaky.push((task.label.clone(), task.attempt));
+                    }
+                }
             }
             Event::TaskRetrying { task, .. } => self.task_time += task.duration,
             // Counted when a retry starts, not when it is planned: a stop during the retry delay
@@ -81,13 +94,23 @@ impl Listener for Summary {
             }
             Event::RunFinished { counts, elapsed, .. } => {
                 let mut out = String::new();
+                // Coloured only where it says something: a count of 0 stays plain.
+                let paint = |n: u64, style: fn(console::StyledObject<String>) -> console::StyledObject<String>| {
+                    let text = number(n);
+                    if n > 0 { style(console::style(text).for_stderr()).to_string() } else { text }
+                };
                 out.push_str(&format!(
-                    "\nSummary: {}: {} succeeded, {} failed, {} skipped{}{} in {} (task time {})\n",
+                    "\n{}: {}: {} succeeded, {} failed, {} skipped{}{} in {} (task time {})\n",
+                    console::style("Summary").bold().for_stderr(),
                     count(counts.total, "task"),
-                    number(counts.succeeded),
-                    number(counts.failed),
-                    number(counts.skipped),
-                    if counts.not_run > 0 { format!(", {} not run", number(counts.not_run)) } else { String::new() },
+                    paint(counts.succeeded, |s| s.green()),
+                    paint(counts.failed, |s| s.red().bold()),
+                    paint(counts.skipped, |s| s.yellow()),
+                    if counts.not_run > 0 {
+                        format!(", {} not run", paint(counts.not_run, |s| s.yellow()))
+                    } else {
+                        String::new()
+                    },
                     if counts.already_done > 0 {
                         format!(", {} already done", number(counts.already_done))
                     } else {
@@ -119,7 +142,8 @@ impl Listener for Summary {
                 }
                 for f in &self.failures {
                     let attempts = if f.attempt > 1 { format!(" ({} attempts)", f.attempt) } else { String::new() };
-                    out.push_str(&format!("  FAILED {}: {}{attempts}\n", f.label, f.outcome.describe()));
+                    let failed = console::style("FAILED").red().bold().for_stderr();
+                    out.push_str(&format!("  {failed} {}: {}{attempts}\n", f.label, f.outcome.describe()));
                     if !f.command.is_empty() {
                         out.push_str(&format!("    command: {}\n", shown_command(&f.command)));
                     }
@@ -133,6 +157,14 @@ impl Listener for Summary {
                 let unshown = counts.failed.saturating_sub(self.failures.len() as u64);
                 if unshown > 0 {
                     out.push_str(&format!("  … and {}\n", count(unshown, "more failed task")));
+                }
+                for (label, attempts) in &self.flaky {
+                    let flaky = console::style("FLAKY").yellow().bold().for_stderr();
+                    out.push_str(&format!("  {flaky} {label}: succeeded on attempt {attempts}\n"));
+                }
+                let unshown = self.flaky_count.saturating_sub(self.flaky.len() as u64);
+                if unshown > 0 {
+                    out.push_str(&format!("  … and {}\n", count(unshown, "more flaky task")));
                 }
                 for s in &self.skipped {
                     out.push_str(&format!("  {s}\n"));

@@ -58,7 +58,7 @@ fn a_terminal_gets_the_bar_and_the_output_above_it() {
     for i in 1..=6 {
         assert!(screen.contains(&format!("line-{i}\r\n")), "output of task {i} is whole: {screen:?}");
     }
-    assert!(screen.contains("Summary: 6 tasks: 6 succeeded"), "{screen:?}");
+    assert!(without_colour(&screen).contains("Summary: 6 tasks: 6 succeeded"), "{screen:?}");
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn the_bar_shows_the_throughput() {
     let (success, screen) = on_a_terminal(b.path(), "-j 2", None);
     assert!(success, "{screen}");
     assert!(screen.contains(" tasks/s"), "no throughput in the bar: {screen:?}");
-    assert!(screen.contains("Summary: 12 tasks: 12 succeeded"), "{screen:?}");
+    assert!(without_colour(&screen).contains("Summary: 12 tasks: 12 succeeded"), "{screen:?}");
 }
 
 /// Runs `batchrun job.yaml ARGS` in `dir` on a pseudo-terminal (`script`, part of Debian's
@@ -183,4 +183,64 @@ fn bar_frames(screen: &str, total: u64) -> Vec<Frame> {
             Some(Frame { done, elapsed, eta })
         })
         .collect()
+}
+
+/// Runs `batchrun ARGS` in `dir` on a pseudo-terminal, with `NO_COLOR` set or not; the screen.
+fn terminal_screen(dir: &std::path::Path, args: &str, no_color: bool) -> String {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_batchrun"));
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]).current_dir(dir).env("TERM", "xterm").env_remove("CI");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    } else {
+        script.env_remove("NO_COLOR");
+    }
+    String::from_utf8_lossy(&script.output().expect("script runs").stdout).into_owned()
+}
+
+/// On a colour terminal the summary colours its counts, FAILED and FLAKY (a task that passed
+/// on a retry), and `validate` colours its errors as rustc does; `NO_COLOR` turns both off.
+#[test]
+fn the_summary_and_validate_errors_are_coloured_on_a_terminal() {
+    let yaml = "jobs:\n  t:\n    items: [a, b]\n    retries: 1\n    retry_delay: 0s\n    command: sh -c 'test \"$1\" = b && exit 1; test \"$BATCHRUN_ATTEMPT\" = 2' sh {{ item }}\n";
+    let b = crate::harness::batchrun().file("job.yaml", yaml).file("bad.yaml", "jobs:\n  a:\n    comand: x\n");
+    let (red, green, yellow) = ("\x1b[31m", "\x1b[32m", "\x1b[33m");
+    let screen = terminal_screen(b.path(), "job.yaml", false);
+    let summary = screen.lines().find(|l| l.contains("Summary")).unwrap_or_default();
+    assert!(summary.contains(&format!("{green}1\x1b[0m succeeded")), "{summary:?}");
+    assert!(summary.contains(&format!("{red}\x1b[1m1\x1b[0m failed")), "{summary:?}");
+    assert!(summary.contains(" 0 skipped"), "a count of 0 stays plain: {summary:?}");
+    assert!(screen.contains(&format!("  {red}\x1b[1mFAILED\x1b[0m t[1]: exit 1")), "{screen:?}");
+    assert!(screen.contains(&format!("  {yellow}\x1b[1mFLAKY\x1b[0m t[0]: succeeded on attempt 2")), "{screen:?}");
+
+    let errors = terminal_screen(b.path(), "validate bad.yaml", false);
+    assert!(errors.contains(&format!("{red}\x1b[1merror\x1b[0m")), "{errors:?}");
+    assert!(errors.contains("did you mean `command`?"), "{errors:?}");
+
+    for args in ["job.yaml", "validate bad.yaml"] {
+        let plain = terminal_screen(b.path(), args, true);
+        let text: String = plain.lines().filter(|l| l.contains("Summary") || l.contains("error")).collect();
+        assert!(!text.is_empty() && !text.contains('\x1b'), "NO_COLOR: {plain:?}");
+    }
+    let piped = b.args(&["job.yaml", "--progress", "none"]).run();
+    piped.stderr_has("  FLAKY t[0]: succeeded on attempt 2");
+}
+
+/// `screen` without its colour codes (`ESC [ … m`).
+fn without_colour(screen: &str) -> String {
+    let mut out = String::with_capacity(screen.len());
+    let mut rest = screen;
+    while let Some(at) = rest.find("\x1b[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        match after.find(|c: char| !(c.is_ascii_digit() || c == ';')) {
+            Some(end) if after[end..].starts_with('m') => rest = &after[end + 1..],
+            _ => {
+                out.push_str("\x1b[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
