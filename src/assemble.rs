@@ -77,9 +77,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     }
     let console = Arc::new(console);
     let mut reporters: Vec<Box<dyn Listener>> = vec![Box::new(reporter::warnings::Warnings::new(console.clone()))];
+    let jobs = || plan.file.jobs.iter().zip(&plan.jobs).map(|(j, p)| (j.name.clone(), p.count())).collect();
     match progress {
-        ProgressMode::Bar => reporters.push(Box::new(reporter::progress::Progress::new(console.clone()))),
-        ProgressMode::Plain => reporters.push(Box::new(reporter::plain::Plain::new(console.clone()))),
+        ProgressMode::Bar => reporters.push(Box::new(reporter::progress::Progress::new(console.clone(), jobs()))),
+        ProgressMode::Plain => reporters.push(Box::new(reporter::plain::Plain::new(console.clone(), jobs()))),
         ProgressMode::None | ProgressMode::Auto => {}
     }
 
@@ -164,7 +165,8 @@ pub fn exec(manifest_path: &Path, element: Option<u64>) -> Result<ExitCode, Diag
     let console = Arc::new(Console::new());
     let listeners: Vec<Box<dyn Listener>> = vec![
         Box::new(reporter::warnings::Warnings::new(console.clone())),
-        Box::new(reporter::plain::Plain::new(console.clone())),
+        // Its progress lines go to the element's output file: the run-wide rate is enough there.
+        Box::new(reporter::plain::Plain::new(console.clone(), Vec::new())),
     ];
     let result = element
         .run(&guards, console, listeners)

@@ -4,10 +4,6 @@ use std::time::Duration;
 
 use crate::events::Counts;
 
-/// No ETA before this much of the run, nor before [`ETA_AFTER_TASKS`] tasks have finished.
-const ETA_AFTER: Duration = Duration::from_secs(3);
-const ETA_AFTER_TASKS: u64 = 10;
-
 /// `850ms`, `1.2s`, `2m05s`, `1h02m`: short and stable widths for log lines.
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
@@ -20,18 +16,6 @@ pub fn duration(d: Duration) -> String {
     } else {
         format!("{}h{:02}m", d.as_secs() / 3600, (d.as_secs() % 3600) / 60)
     }
-}
-
-/// Time left at the rate so far (finished tasks per second of wall time), once that rate
-/// means something: after a few seconds and a few tasks, so that the first tasks (often the
-/// slowest, or the quickest) do not make it jump.
-pub fn eta(counts: &Counts, elapsed: Duration) -> Option<Duration> {
-    let done = counts.done();
-    if done < ETA_AFTER_TASKS.min(counts.total) || elapsed < ETA_AFTER || done >= counts.total {
-        return None;
-    }
-    let per_task = elapsed.as_secs_f64() / done as f64;
-    Some(Duration::from_secs_f64(per_task * (counts.total - done) as f64))
 }
 
 /// Tasks finished per second so far, once a second has passed: `12.5 tasks/s`.
@@ -58,16 +42,6 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(1250)), "1.2s");
         assert_eq!(duration(Duration::from_secs(125)), "2m05s");
         assert_eq!(duration(Duration::from_secs(3720)), "1h02m");
-    }
-
-    #[test]
-    fn eta_follows_the_rate() {
-        let counts = Counts { total: 100, succeeded: 50, ..Counts::default() };
-        assert_eq!(eta(&counts, Duration::from_secs(10)), Some(Duration::from_secs(10)));
-        assert_eq!(eta(&Counts { total: 10, ..Counts::default() }, Duration::from_secs(5)), None);
-        let early = Counts { total: 100, succeeded: 5, ..Counts::default() };
-        assert_eq!(eta(&early, Duration::from_secs(5)), None, "too few tasks to tell");
-        assert_eq!(eta(&counts, Duration::from_secs(1)), None, "too early to tell");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! (indicatif's hidden bar drops everything printed through it).
 
 pub mod color;
+pub mod eta;
 pub mod events_json;
 mod format;
 pub mod github;

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::format::{duration, eta, rate};
+use super::eta::Estimate;
+use super::format::{duration, rate};
 use crate::console::{Console, Stream};
 use crate::events::Listener;
 use crate::events::{Counts, Event, Finished};
@@ -20,11 +21,13 @@ pub struct Plain {
     console: Arc<Console>,
     next_progress: Duration,
     ok_lines: u64,
+    estimate: Estimate,
 }
 
 impl Plain {
-    pub fn new(console: Arc<Console>) -> Plain {
-        Plain { console, next_progress: PROGRESS_EVERY, ok_lines: 0 }
+    /// `jobs`: each job's name and the tasks planned for it at the start (for the ETA).
+    pub fn new(console: Arc<Console>, jobs: Vec<(String, u64)>) -> Plain {
+        Plain { console, next_progress: PROGRESS_EVERY, ok_lines: 0, estimate: Estimate::new(jobs) }
     }
 
     fn finished(&mut self, task: &Finished) {
@@ -90,7 +93,7 @@ pub fn retry_line(task: &Finished, delay: Duration, waits_for_worker: bool) -> S
 }
 
 /// `1234/5000 done, 2 failed, 4 running, 10.0s elapsed, ETA 30.0s`.
-pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
+pub fn progress_line(counts: &Counts, elapsed: Duration, eta: Option<Duration>) -> String {
     let mut line = format!("{}/{} done", number(counts.done()), number(counts.total));
     if counts.failed > 0 {
         line.push_str(&format!(", {} failed", number(counts.failed)));
@@ -99,7 +102,7 @@ pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
     if let Some(rate) = rate(counts, elapsed) {
         line.push_str(&format!(", {rate}"));
     }
-    if let Some(eta) = eta(counts, elapsed) {
+    if let Some(eta) = eta {
         line.push_str(&format!(", ETA {}", duration(eta)));
     }
     line
@@ -107,6 +110,7 @@ pub fn progress_line(counts: &Counts, elapsed: Duration) -> String {
 
 impl Listener for Plain {
     fn event(&mut self, event: &Event) {
+        self.estimate.event(event);
         match event {
             Event::RunStarted { name, counts, workers, backend } => self.line(match (*backend, workers) {
                 ("slurm", 0) => format!("batchrun: {name}: {} as Slurm job arrays", count(counts.total, "task")),
@@ -133,7 +137,8 @@ impl Listener for Plain {
 
     fn tick(&mut self, counts: &Counts, elapsed: Duration) {
         if elapsed >= self.next_progress {
-            self.line(format!("progress: {}", progress_line(counts, elapsed)));
+            let eta = self.estimate.left(counts, elapsed);
+            self.line(format!("progress: {}", progress_line(counts, elapsed, eta)));
             while self.next_progress <= elapsed {
                 self.next_progress += PROGRESS_EVERY;
             }

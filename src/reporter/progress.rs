@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::format::{duration, eta, rate};
+use super::eta::Estimate;
+use super::format::{duration, rate};
 use super::plain;
 use crate::console::{Console, Stream};
 use crate::events::Listener;
@@ -28,7 +29,15 @@ pub struct Progress {
     max_lines: usize,
     /// Running tasks, oldest first: label, what to show, start time.
     running: Vec<(String, String, Instant)>,
+    estimate: Estimate,
+    /// The terminal's width the bar was last fitted to, and the bar's width then.
+    fitted_to: Option<usize>,
+    bar: usize,
 }
+
+/// The bar's width at most; it narrows on a narrow terminal, down to [`MIN_BAR`].
+const MAX_BAR: usize = 30;
+const MIN_BAR: usize = 5;
 
 impl Progress {
     /// The bars to hand to [`Console::set_bars`] before the console is shared.
@@ -36,37 +45,87 @@ impl Progress {
         MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10))
     }
 
-    pub fn new(console: Arc<Console>) -> Progress {
+    /// `jobs`: each job's name and the tasks planned for it at the start (for the ETA).
+    pub fn new(console: Arc<Console>, jobs: Vec<(String, u64)>) -> Progress {
         let multi = console.bars().cloned().unwrap_or_else(Progress::bars);
-        let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {human_pos}/{human_len} {msg}")
+        // Length 1 until the first draw: indicatif draws a bar of length 0 full.
+        let overall = multi.add(ProgressBar::new(1));
+        let rows = console::Term::stderr().size_checked().map_or(24, |(rows, _)| rows as usize);
+        let max_lines = MAX_RUNNING_LINES.min(rows.saturating_sub(3)).max(1);
+        let estimate = Estimate::new(jobs);
+        let mut progress = Progress {
+            console,
+            multi,
+            overall,
+            lines: Vec::new(),
+            max_lines,
+            running: Vec::new(),
+            estimate,
+            fitted_to: None,
+            bar: MAX_BAR,
+        };
+        progress.fit(progress.columns());
+        progress
+    }
+
+    /// The terminal's width now (it may change while the run goes on).
+    fn columns(&self) -> usize {
+        console::Term::stderr().size_checked().map_or(80, |(_, cols)| cols as usize)
+    }
+
+    /// Fits the bar to a terminal `columns` wide: the bar narrows before the text after it is
+    /// cut, and one column stays free so that no line wraps.
+    fn fit(&mut self, columns: usize) {
+        if self.fitted_to == Some(columns) {
+            return;
+        }
+        self.fitted_to = Some(columns);
+        let prefix = console::measure_text_width(&self.overall.prefix());
+        // `NAME [BAR] 1,234/5,000 · …`: room for the counts and a few words of the message.
+        let bar = columns.saturating_sub(prefix + 4 + 45).clamp(MIN_BAR, MAX_BAR);
+        self.bar = bar;
+        let template = format!("{{prefix:.bold}} [{{bar:{bar}.cyan/blue}}] {{msg}}");
+        self.overall.set_style(
+            ProgressStyle::with_template(&template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        let rows = console::Term::stderr().size_checked().map_or(24, |(rows, _)| rows as usize);
-        let max_lines = MAX_RUNNING_LINES.min(rows.saturating_sub(3)).max(1);
-        Progress { console, multi, overall, lines: Vec::new(), max_lines, running: Vec::new() }
+    }
+
+    /// What is left of a line `columns` wide after `used` columns, the spare one kept.
+    fn room(columns: usize, used: usize) -> usize {
+        columns.saturating_sub(used + 1)
     }
 
     fn draw(&mut self, counts: &Counts, elapsed: Duration) {
-        self.overall.set_length(counts.total);
+        let columns = self.columns();
+        self.fit(columns);
+        self.overall.set_length(counts.total.max(1));
         self.overall.set_position(counts.done());
-        let mut msg = String::new();
-        if counts.failed > 0 {
-            msg.push_str(&format!("{} failed · ", number(counts.failed)));
-        }
-        if counts.skipped > 0 {
-            msg.push_str(&format!("{} skipped · ", number(counts.skipped)));
-        }
-        if let Some(rate) = rate(counts, elapsed) {
-            msg.push_str(&format!("{rate} · "));
-        }
-        msg.push_str(&format!("{} elapsed", duration(elapsed)));
-        if let Some(eta) = eta(counts, elapsed) {
-            msg.push_str(&format!(" · ETA {}", duration(eta)));
-        }
-        self.overall.set_message(msg);
+        // `12/40 1 failed · 9.5 tasks/s · 2.4s elapsed · ETA 1.3s`; on a narrow terminal the
+        // rate goes first, then the time elapsed, so that the counts and the ETA stay.
+        let eta = self.estimate.left(counts, elapsed).map(|eta| format!("ETA {}", duration(eta)));
+        let rate = rate(counts, elapsed);
+        let elapsed = Some(format!("{} elapsed", duration(elapsed)));
+        let compose = |rate: &Option<String>, elapsed: &Option<String>| {
+            let mut msg = format!("{}/{} ", number(counts.done()), number(counts.total));
+            let mut parts = Vec::new();
+            if counts.failed > 0 {
+                parts.push(format!("{} failed", number(counts.failed)));
+            }
+            if counts.skipped > 0 {
+                parts.push(format!("{} skipped", number(counts.skipped)));
+            }
+            parts.extend([rate, elapsed, &eta].into_iter().flatten().cloned());
+            msg.push_str(&parts.join(" · "));
+            msg
+        };
+        let room = Self::room(columns, console::measure_text_width(&self.overall.prefix()) + 4 + self.bar);
+        let msg = [compose(&rate, &elapsed), compose(&None, &elapsed), compose(&None, &None)]
+            .into_iter()
+            .find(|m| console::measure_text_width(m) <= room)
+            .unwrap_or_else(|| compose(&None, &None));
+        self.overall.set_message(console::truncate_str(&msg, room, "…").into_owned());
 
         let shown = self.running.len().min(self.max_lines);
         while self.lines.len() < shown {
@@ -87,7 +146,8 @@ impl Progress {
         for (i, (line, (_, label, since))) in self.lines.iter().zip(&self.running).enumerate() {
             let more =
                 if hidden > 0 && i + 1 == shown { format!("   (+{hidden} more running)") } else { String::new() };
-            line.set_message(format!("▸ {label}  {}{more}", duration(now - *since)));
+            let text = format!("▸ {label}  {}{more}", duration(now - *since));
+            line.set_message(console::truncate_str(&text, Self::room(columns, 2), "…").into_owned());
         }
     }
 
@@ -113,9 +173,11 @@ impl Progress {
 
 impl Listener for Progress {
     fn event(&mut self, event: &Event) {
+        self.estimate.event(event);
         match event {
             Event::RunStarted { name, counts, .. } => {
                 self.overall.set_prefix(name.to_string());
+                self.fitted_to = None;
                 self.draw(counts, Duration::ZERO);
             }
             Event::TaskStarted { task, attempt, .. } => {

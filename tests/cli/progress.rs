@@ -244,3 +244,73 @@ fn without_colour(screen: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Runs `batchrun ARGS` in `dir` on a pseudo-terminal `columns` wide; the screen, without
+/// colour codes.
+fn on_a_terminal_of(dir: &std::path::Path, args: &str, columns: u16) -> String {
+    let command = format!("stty rows 24 cols {columns}; {} {args}", env!("CARGO_BIN_EXE_batchrun"));
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("script runs");
+    without_colour(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Quick tasks first, then one slow task: the ETA is never less than half the time that was
+/// really left (one run-wide rate said a tenth of a second with two seconds to go).
+const SKEWED: &str = "jobs:\n  quick:\n    range: {from: 1, to: 40}\n    concurrency: 1\n    command: sh -c 'sleep 0.1'\n  slow:\n    command: sh -c 'sleep 6'\n";
+
+#[test]
+fn the_eta_stays_honest_when_tasks_differ_in_length() {
+    let b = crate::harness::batchrun().file("job.yaml", SKEWED);
+    let screen = on_a_terminal_of(b.path(), "job.yaml -j 2", 100);
+    let total = screen
+        .lines()
+        .find_map(|l| l.split_once("Summary: 41 tasks: 41 succeeded, 0 failed, 0 skipped in ")?.1.split('s').next())
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no summary: {screen:?}"));
+    let frames = bar_frames(&screen, 41);
+    let with_eta: Vec<&Frame> = frames.iter().filter(|f| f.eta.is_some()).collect();
+    assert!(with_eta.len() > 5, "ETAs were shown: {frames:?}");
+    for f in with_eta {
+        let left = total - f.elapsed;
+        let eta = f.eta.unwrap_or_default();
+        assert!(eta >= left / 2.0 - 0.2, "ETA {eta} s with {left:.1} s left: {f:?}");
+    }
+}
+
+/// On a terminal 50 columns wide no line of the display is wider than the terminal (the bar
+/// narrows, the rate gives way before the counts and the ETA), and the first frame is no full
+/// bar of 0/0.
+#[test]
+fn the_bar_fits_a_narrow_terminal_and_starts_empty() {
+    let b = crate::harness::batchrun().file("job.yaml", SKEWED);
+    let screen = on_a_terminal_of(b.path(), "job.yaml -j 2", 50);
+    // Each drawing: the bar's line, then a line per running task (`▸ …`), each padded to the
+    // terminal's width.
+    let drawings: Vec<&str> =
+        screen.split(['\r', '\n', '\x1b']).filter_map(|l| l.find("job [").map(|at| &l[at..])).collect();
+    assert!(drawings.len() > 10, "the bar was drawn: {screen:?}");
+    let mut drawn = Vec::new();
+    for drawing in &drawings {
+        let mut lines = drawing.split('▸');
+        let bar = lines.next().unwrap_or_default().trim_end();
+        assert!(console_width(bar) < 50, "wider than the terminal: {bar:?}");
+        for running in lines {
+            assert!(console_width(running.trim_end()) + 3 < 50, "wider than the terminal: {running:?}");
+        }
+        drawn.push(bar);
+    }
+    let first = drawn[0];
+    assert!(!first.contains("0/0") && !first.contains("[==="), "the first frame: {first:?}");
+    assert!(drawn.iter().any(|l| l.contains("ETA")), "the ETA is kept on a narrow terminal: {drawn:?}");
+}
+
+/// Characters on the screen (the bar's `▸` and `·` are one column each).
+fn console_width(text: &str) -> usize {
+    text.chars().count()
+}
