@@ -98,6 +98,13 @@ pub enum Command {
         /// The element; default: $SLURM_ARRAY_TASK_ID.
         element: Option<u64>,
     },
+    /// The job names of the job file among WORDS (a command line being completed), one per
+    /// line: what the completion scripts offer after `--only`.
+    #[command(name = "__jobs", hide = true)]
+    CompleteJobs {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
     /// Print the JSON Schema of job files, for editors: `batchrun schema > batchrun.schema.json`.
     Schema,
     /// Check job files; print every error found.
@@ -249,6 +256,35 @@ pub fn for_completions() -> clap::Command {
     shown
 }
 
+/// `script` (clap_complete's, for `shell`) with `--only` completing the job names of the job
+/// file on the command line (from `batchrun __jobs`) rather than file names. Shells whose
+/// scripts cannot call a command keep clap's completion.
+pub fn complete_job_names(shell: clap_complete::Shell, script: &str) -> String {
+    use clap_complete::Shell;
+    match shell {
+        Shell::Bash => script.replace(
+            "--only)\n                    COMPREPLY=($(compgen -f \"${cur}\"))",
+            "--only)\n                    COMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" __jobs \"${COMP_WORDS[@]}\" 2>/dev/null)\" -- \"${cur}\"))",
+        ),
+        Shell::Zsh => {
+            let jobs = "_batchrun_jobs() {\n    local -a jobs\n    jobs=(${(f)\"$(${words[1]} __jobs ${words[@]} 2>/dev/null)\"})\n    _describe 'job' jobs\n}\n\n";
+            let script = script.replace(
+                "(repeatable)]:JOB:_default'",
+                "(repeatable)]:JOB:_batchrun_jobs'",
+            );
+            match script.split_once('\n') {
+                Some((first, rest)) if first.starts_with("#compdef") => format!("{first}\n\n{jobs}{rest}"),
+                _ => format!("{jobs}{script}"),
+            }
+        }
+        Shell::Fish => script.replace(
+            "-l only -d 'Run only this job and the jobs it needs (repeatable)' -r",
+            "-l only -d 'Run only this job and the jobs it needs (repeatable)' -r -f -a \"(batchrun __jobs (commandline -opc))\"",
+        ),
+        _ => script.to_owned(),
+    }
+}
+
 /// Inserts `run` when the first argument is neither a subcommand nor a top-level flag.
 pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
     const TOP_LEVEL: &[&str] = &[
@@ -258,6 +294,7 @@ pub fn normalize(mut args: Vec<OsString>) -> Vec<OsString> {
         "validate",
         "schema",
         "exec",
+        "__jobs",
         "completions",
         "man",
         "help",

@@ -69,7 +69,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
             // Generated whole first: clap_complete panics when it cannot write.
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, "batchrun", &mut script);
-            Ok(to_stdout("the completion script", |out| out.write_all(&script)))
+            let script = cli::complete_job_names(shell, &String::from_utf8_lossy(&script));
+            Ok(to_stdout("the completion script", |out| out.write_all(script.as_bytes())))
         }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
@@ -77,6 +78,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
         Command::Validate { files } => validate(&files),
         Command::Exec { manifest, element } => assemble::exec(&manifest, element),
+        Command::CompleteJobs { words } => Ok(complete_jobs(&words)),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&config::schema::job_file()).unwrap_or_default();
             Ok(to_stdout("the schema", |out| writeln!(out, "{text}")))
@@ -89,6 +91,19 @@ pub fn main(args: Vec<OsString>) -> i32 {
             ExitCode::Usage.into()
         }
     }
+}
+
+/// `batchrun __jobs WORDS…`: the names of the jobs in the first job file among `words`, one per
+/// line; nothing when there is none or it cannot be read (a completion shows no error).
+fn complete_jobs(words: &[String]) -> ExitCode {
+    let is_job_file = |w: &&String| (w.ends_with(".yaml") || w.ends_with(".yml")) && Path::new(w.as_str()).is_file();
+    let names = words
+        .iter()
+        .find(is_job_file)
+        .and_then(|file| config::load(Path::new(file)).ok())
+        .map(|file| file.jobs.iter().map(|j| format!("{}\n", j.name)).collect::<String>())
+        .unwrap_or_default();
+    to_stdout("the job names", |out| out.write_all(names.as_bytes()))
 }
 
 /// Writes to stdout with `write`, then flushes. A closed pipe (`batchrun … | head`) ends the

@@ -53,6 +53,42 @@ fn completions_offer_what_users_type_and_not_exec() {
     }
 }
 
+/// After `--only`, bash offers the job names of the job file on the command line, not file
+/// names; zsh's and fish's scripts ask batchrun for them the same way.
+#[test]
+fn only_completes_the_job_names_of_the_file() {
+    let dir = batchrun().file("job.yaml", "jobs:\n  export:\n    command: 'true'\n  verify:\n    command: 'true'\n");
+    let script = dir.args(&["completions", "bash"]).run();
+    script.success();
+    let path = script.path("batchrun.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let exe = env!("CARGO_BIN_EXE_batchrun");
+    for words in ["run job.yaml --only ''", "plan job.yaml --only ''"] {
+        let cword = words.split(' ').count();
+        let complete = format!(
+            "COMP_WORDS=({exe} {words}); COMP_CWORD={cword}; COMP_LINE=x; COMP_POINT=1; \\
+             _batchrun {exe} '' --only; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!("source {} && {complete}", path.display()))
+            .current_dir(script.dir.path())
+            .output()
+            .unwrap();
+        let offered = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            offered.lines().collect::<Vec<_>>(),
+            ["export", "verify"],
+            "{words}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for shell in ["zsh", "fish"] {
+        let ran = batchrun().args(&["completions", shell]).run();
+        assert!(ran.stdout.contains("__jobs"), "{shell}: {}", ran.stdout);
+    }
+}
+
 /// The usage line says what most people type: `batchrun FILE`.
 #[test]
 fn the_usage_line_shows_batchrun_file() {
