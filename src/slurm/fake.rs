@@ -1,7 +1,8 @@
 //! A scheduler for tests: it runs array elements in this process, with the same code an element
 //! runs on a node (`exec::prepare`, the local runner, a shard journal), so the submitter follows
 //! real journals. It can lose elements, run them one per poll (so a stop finds some pending),
-//! and has any `MaxArraySize`.
+//! and has any `MaxArraySize`; an array throttled to `%K` runs K elements at submission and the
+//! rest one per poll, so a stop finds them pending as on a cluster.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -63,6 +64,7 @@ impl Scheduler for Fake {
     fn submit(&self, args: &[String]) -> Result<String, String> {
         let range = args.iter().find_map(|a| a.strip_prefix("--array=0-")).ok_or("no --array")?;
         let last: usize = range.split('%').next().and_then(|n| n.parse().ok()).ok_or("a bad --array")?;
+        let throttle = range.split_once('%').and_then(|(_, k)| k.parse().ok());
         let script = PathBuf::from(args.last().ok_or("no script")?);
         let id = (1000 + self.arrays.borrow().len()).to_string();
         let mut array = FakeArray {
@@ -70,10 +72,13 @@ impl Scheduler for Fake {
             manifest: script.with_extension("json"),
             states: vec!["PENDING".into(); last + 1],
         };
-        if !self.one_per_poll {
-            for element in 0..=last {
-                self.run(&mut array, element);
-            }
+        let at_once = match (self.one_per_poll, throttle) {
+            (true, _) => 0,
+            (false, Some(k)) => k,
+            (false, None) => last + 1,
+        };
+        for element in 0..at_once.min(last + 1) {
+            self.run(&mut array, element);
         }
         self.arrays.borrow_mut().push(array);
         Ok(id)

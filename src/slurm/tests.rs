@@ -81,9 +81,20 @@ impl Job {
     }
 
     fn on_slurm_planned(&self, fake: &Fake, history: Option<&History>, overrides: Overrides, plan: Plan) -> Told {
+        self.on_slurm_with_options(fake, history, overrides, plan, None)
+    }
+
+    /// With `-j` given as `concurrency`.
+    fn on_slurm_with_options(
+        &self,
+        fake: &Fake,
+        history: Option<&History>,
+        overrides: Overrides,
+        plan: Plan,
+        concurrency: Option<usize>,
+    ) -> Told {
         std::fs::create_dir_all(self.state()).unwrap();
-        let options =
-            Options { state: StateDir::claimed(self.state()), concurrency: None, keep_logs: false, overrides };
+        let options = Options { state: StateDir::claimed(self.state()), concurrency, keep_logs: false, overrides };
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
         run_with(fake, &plan, history, &options, &mut listeners);
@@ -100,13 +111,18 @@ impl Job {
     }
 
     fn locally_planned(&self, plan: Plan) -> Told {
+        self.locally_on(plan, 2)
+    }
+
+    /// With `workers` workers (`-j`).
+    fn locally_on(&self, plan: Plan, workers: usize) -> Told {
         std::fs::create_dir_all(self.state()).unwrap();
         let told = Arc::default();
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
         let logs = Logs { state: StateDir::claimed(self.state()), keep_all: false };
         let sink: Arc<dyn OutputSink> = Arc::new(crate::console::Console::new());
-        let output = Output::new(OutputMode::None, sink, logs, false, 2);
-        crate::run::run(&plan, None, &crate::run::Guards::none(), 2, &output, &mut listeners);
+        let output = Output::new(OutputMode::None, sink, logs, false, workers);
+        crate::run::run(&plan, None, &crate::run::Guards::none(), workers, &output, &mut listeners);
         drop(listeners);
         Arc::try_unwrap(told).unwrap().into_inner().unwrap()
     }
@@ -404,5 +420,18 @@ fn a_job_that_cannot_be_planned_fails_alike_on_both_drivers() {
     let slurm = Job::new(yaml).on_slurm(&Fake::new(), None);
     assert_eq!((local.counts.total, local.counts.succeeded, local.counts.failed, local.counts.skipped), (3, 1, 1, 1));
     assert!(local.finished.iter().any(|(label, outcome, _)| label == "use" && outcome.contains("cannot plan the job")));
+    assert_eq!(slurm, local);
+}
+
+/// `-j 1` reaches the arrays as `%1`: one element at a time, so a failure with `on_failure:
+/// stop` leaves the rest not run, as one worker does locally.
+#[test]
+fn one_at_a_time_stops_alike_on_both_drivers() {
+    let yaml = "jobs:\n  t:\n    items: [1, 2, 3, 4]\n    on_failure: stop\n    slurm: {tasks_per_element: 1}\n    command: test {{ item }} -ne 1\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally_on(here.plan_with(Overrides::default()), 1);
+    let plan = there.plan_with(Overrides::default());
+    let slurm = there.on_slurm_with_options(&Fake::new(), None, Overrides::default(), plan, Some(1));
+    assert_eq!((local.counts.failed, local.counts.not_run, local.counts.succeeded), (1, 3, 0));
     assert_eq!(slurm, local);
 }
