@@ -82,6 +82,7 @@ fn journal_1000_records(bencher: divan::Bencher) {
                 stderr_tail: Vec::new(),
                 log: None,
                 slot: None,
+                product: None,
             };
             journal.event(&Event::TaskFinished { task: &finished, counts });
             journal.flush();

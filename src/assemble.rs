@@ -44,6 +44,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let owner = Owner::of(&args.file, &job_file.name);
     let state = StateDir::claim(location, owner)
         .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string())))?;
+    // Products a killed batchrun left half-written never stay beside finished ones.
+    let swept = run::product::sweep(&state);
+    if swept > 0 {
+        say!("batchrun: removed {} that a stopped run left unfinished", crate::words::count(swept as u64, "product"));
+    }
     // Items files are read once, into this run's snapshots (removed when the run ends).
     let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state));
     let inputs = snapshots

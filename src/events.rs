@@ -62,6 +62,9 @@ pub enum Outcome {
     /// It succeeded, but its output could not be written to batchrun's stdout or stderr (a
     /// closed pipe, a full disk): not done, its output kept in its log.
     Undelivered(String),
+    /// Its command succeeded but its declared product could not be committed (it wrote none,
+    /// or the rename failed): not done.
+    ProductFailed(String),
 }
 
 impl Outcome {
@@ -72,7 +75,9 @@ impl Outcome {
     /// Why it did not start, was lost, or was not delivered.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Outcome::NotStarted(why) | Outcome::Lost(why) | Outcome::Undelivered(why) => Some(why),
+            Outcome::NotStarted(why) | Outcome::Lost(why) | Outcome::Undelivered(why) | Outcome::ProductFailed(why) => {
+                Some(why)
+            }
             _ => None,
         }
     }
@@ -91,6 +96,7 @@ impl Outcome {
             Outcome::NotStarted(why) => format!("not started: {why}"),
             Outcome::Lost(why) => format!("lost: {why}"),
             Outcome::Undelivered(why) => format!("output not delivered: {why}"),
+            Outcome::ProductFailed(why) => format!("product not committed: {why}"),
         }
     }
 }
@@ -124,6 +130,8 @@ pub enum Status {
     Lost,
     /// It succeeded but its output could not be written out: not done.
     Undelivered,
+    /// Its command succeeded but its product could not be committed: not done.
+    ProductFailed,
     /// Reports only: not run because a job it needs did not succeed.
     Skipped,
     /// Reports only: not run because the run stopped first.
@@ -142,6 +150,7 @@ impl Status {
             Outcome::NotStarted(_) => (Status::NotStarted, None, None),
             Outcome::Lost(_) => (Status::Lost, None, None),
             Outcome::Undelivered(_) => (Status::Undelivered, Some(0), None),
+            Outcome::ProductFailed(_) => (Status::ProductFailed, Some(0), None),
         }
     }
 }
@@ -221,6 +230,16 @@ pub struct TaskEnd {
     /// Why it did not start, was lost, or its output was not delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The product its attempt committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Committed>,
+}
+
+/// A product as committed: its final path (absolute) and size.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Committed {
+    pub path: std::path::PathBuf,
+    pub bytes: u64,
 }
 
 impl TaskEnd {
@@ -237,6 +256,7 @@ impl TaskEnd {
             signal: None,
             duration_ms: 0,
             reason: Some(reason.to_owned()),
+            product: None,
         }
     }
 
@@ -253,6 +273,7 @@ impl TaskEnd {
             signal,
             duration_ms: u64::try_from(task.duration.as_millis()).unwrap_or(u64::MAX),
             reason: task.outcome.reason().map(str::to_owned),
+            product: task.product.clone(),
         }
     }
 
@@ -269,6 +290,7 @@ impl TaskEnd {
             Status::NotStarted | Status::Skipped | Status::NotRun => Outcome::NotStarted(reason()),
             Status::Lost => Outcome::Lost(reason()),
             Status::Undelivered => Outcome::Undelivered(reason()),
+            Status::ProductFailed => Outcome::ProductFailed(reason()),
         }
     }
 }
@@ -289,6 +311,7 @@ impl Finished {
             stderr_tail: Vec::new(),
             log: None,
             slot: None,
+            product: None,
         }
     }
 }
@@ -326,6 +349,8 @@ pub struct Finished {
     pub log: Option<std::path::PathBuf>,
     /// The worker that ran its last attempt (a local run), for a timeline's lanes.
     pub slot: Option<usize>,
+    /// The product its attempt committed, when its job declares one.
+    pub product: Option<Committed>,
 }
 
 #[derive(Debug)]

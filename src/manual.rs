@@ -29,6 +29,11 @@ const SECTIONS: &[(&str, &[Para])] = &[
             Para::Term("items: LIST | {file: PATH, format: lines|csv|jsonl}", "one task per item; binds item"),
             Para::Term("commands: [CMD, ...]", "one task per entry"),
             Para::Text("Every task also binds job, index (0-based in its job) and count (tasks in its job)."),
+            Para::Term(
+                "product: PATH",
+                "the file each task writes (a template); the command writes {{ product }}, a temporary \
+                 beside it, renamed into place only when the attempt succeeded",
+            ),
             Para::Text("Per-job settings (also under defaults):"),
             Para::Term("needs: [JOB, ...]", "run after every task of these jobs succeeded; skipped when one failed"),
             Para::Term("uses: [LIMIT, ...]", "count against these limits"),

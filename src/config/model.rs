@@ -56,6 +56,8 @@ pub struct Job {
     pub settings: Settings,
     /// The file's `slurm:` with the job's own over it.
     pub slurm: SlurmSettings,
+    /// `product:`: the file each task writes, a template (see [`crate::run::product`]).
+    pub product: Option<Located<String>>,
 }
 
 /// `slurm:` resolved: how `--backend slurm` submits a job.

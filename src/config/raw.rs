@@ -122,6 +122,11 @@ pub struct RawJob {
     pub uses: Vec<Spanned<String>>,
     /// sbatch settings for this job under `--backend slurm`, over the file's `slurm:`.
     pub slurm: Option<RawSlurm>,
+    /// The file each task writes (a template over the task's values, relative to its `cwd`).
+    /// The command writes `{{ product }}`, a temporary beside it; batchrun renames it into
+    /// place only when the attempt succeeded, so the file exists only complete.
+    #[schemars(with = "Option<String>")]
+    pub product: Option<Spanned<String>>,
 
     // The same keys as `RawSettings`, so a job can override any default.
     /// Overrides `defaults.shell`: `auto`, `sh`, `bash` or `none`.

@@ -246,7 +246,24 @@ fn job_from_raw(
             }
         }
     }
-    (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm }, needs)
+    let product = raw.product.as_ref().and_then(|p| {
+        let value = p.value.trim();
+        let refused = if value.is_empty() {
+            Some("is empty: name the file each task writes")
+        } else if value.ends_with('/') || value.ends_with("/.") || value == "." {
+            Some("names a folder: a product is a file")
+        } else {
+            None
+        };
+        match refused {
+            Some(why) => {
+                ck.error(pos(p), format!("job `{name}`: `product` {why}"));
+                None
+            }
+            None => Some(located(p)),
+        }
+    });
+    (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm, product }, needs)
 }
 
 /// The job's work. When its shape is wrong (no command, two sources) it has none, so that its

@@ -98,6 +98,7 @@ mod tests {
             signal: None,
             duration_ms: 0,
             reason: Some("command not found: `x`".into()),
+            product: Some(crate::events::Committed { path: "/data/out/3.csv".into(), bytes: 1234 }),
         };
         let record = Record::End { v: VERSION, task, at: now(), retrying: true };
         let line = serde_json::to_string(&record).unwrap();

@@ -83,6 +83,8 @@ pub struct JobPlan {
     /// The fast path for each command template, where it is simple enough.
     fast: Vec<Option<SimpleTemplate>>,
     env_templates: Vec<(String, String)>,
+    /// Its `product` template's name, when it declares one.
+    product: Option<String>,
     /// The job's name as a template value.
     name: Value,
     /// Its count or its commands depend on computed vars that a check did not run: counted as
@@ -98,6 +100,9 @@ struct Names {
     job: Arc<str>,
     index: Arc<str>,
     count: Arc<str>,
+    product: Arc<str>,
+    /// A name no template can read, for a binding a task does not have.
+    none: Arc<str>,
 }
 
 impl JobPlan {
@@ -162,13 +167,20 @@ impl Plan {
                 command_templates,
                 fast,
                 env_templates,
+                product: job.product.as_ref().map(|_| product_template_name(&job.name)),
                 name: Value::from(job.name.as_str()),
                 deferred,
                 leading,
             };
             jobs.push(plan);
         }
-        let names = Names { job: Arc::from("job"), index: Arc::from("index"), count: Arc::from("count") };
+        let names = Names {
+            job: Arc::from("job"),
+            index: Arc::from("index"),
+            count: Arc::from("count"),
+            product: Arc::from("product"),
+            none: Arc::from(""),
+        };
         let mut plan = Plan { file, jobs, env, vars, names, inputs: options.inputs.clone(), warnings: Vec::new() };
         // Jobs with an error above have no tasks here, so this renders the sound jobs only: their
         // mistakes come in the same pass as the others'.
@@ -284,12 +296,33 @@ impl Plan {
     fn render(&self, job: usize, index: u64, own: Bindings) -> PlannedTask {
         let spec = &self.file.jobs[job];
         let plan = &self.jobs[job];
-        let extra = [
+        let mut extra = [
             (self.names.job.clone(), plan.name.clone()),
             (self.names.index.clone(), Value::from(index)),
             // The job's, not a shard's: a Slurm element's tasks see what local ones see.
             (self.names.count.clone(), Value::from(plan.expansion.count())),
+            (self.names.none.clone(), Value::UNDEFINED),
         ];
+        let (product, own) = match &plan.product {
+            None => (None, own),
+            Some(name) => {
+                // Rendered first: the command and env see its temporary as `product`.
+                let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra: extra.clone() });
+                let rendered =
+                    self.env.get_template(name).and_then(|t| t.render(&scope)).map_err(|e| template::describe(&e));
+                let own = Scope::into_own(scope);
+                match rendered {
+                    Ok(path) if !path.trim().is_empty() => {
+                        let product = task::Product::of(path.trim());
+                        extra[3] =
+                            (self.names.product.clone(), Value::from(product.temp.to_string_lossy().into_owned()));
+                        (Some(product), own)
+                    }
+                    Ok(_) => return Err(self.broken(job, index, "product: renders to nothing".into())),
+                    Err(e) => return Err(self.broken(job, index, format!("product: {e}"))),
+                }
+            }
+        };
         let slot = if plan.command_templates.len() > 1 { index as usize } else { 0 };
         let lookup = |name: &str| {
             own.iter().chain(&extra).chain(self.vars.iter()).find(|(k, _)| &**k == name).map(|(_, v)| v.clone())
@@ -330,7 +363,7 @@ impl Plan {
             ..self.broken(job, index, format!("command: {}", e.message))
         })?;
         let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
-        Ok(Task { job, index, key, seq: 0, label: self.label(job, index), rendered, env, bindings: own })
+        Ok(Task { job, index, key, seq: 0, label: self.label(job, index), rendered, env, bindings: own, product })
     }
 
     /// How the task's command runs (decided by the job's `shell`). Done by the worker that runs
@@ -418,6 +451,10 @@ impl Plan {
             (self.names.job.clone(), plan.name.clone()),
             (self.names.index.clone(), Value::from(task.index)),
             (self.names.count.clone(), Value::from(plan.expansion.count())),
+            match &task.product {
+                Some(p) => (self.names.product.clone(), Value::from(p.temp.to_string_lossy().into_owned())),
+                None => (self.names.none.clone(), Value::UNDEFINED),
+            },
         ];
         Value::from_object(Scope { vars: self.vars.clone(), own: task.bindings.clone(), extra })
     }
@@ -495,6 +532,10 @@ fn command_template_name(job: &Job, index: u64) -> String {
 
 fn env_template_name(job: &str, key: &str) -> String {
     format!("{job}:env:{key}")
+}
+
+fn product_template_name(job: &str) -> String {
+    format!("{job}:product")
 }
 
 /// Which jobs run: all, or those named by `--only` and everything they need.
@@ -637,6 +678,19 @@ fn plan_job(
             }
         }
     }
+    if job.product.is_some() {
+        // The temporary each task writes: a var of that name would never be seen here.
+        if !in_scope.insert("product") {
+            let var = file.vars.get("product").and_then(|v| v.pos);
+            errors.push(diag(
+                var.or(job.pos),
+                format!(
+                    "job `{}`: var `product` is hidden by the `product` each of its tasks writes: rename the var",
+                    job.name
+                ),
+            ));
+        }
+    }
     let globals: Vec<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
     in_scope.extend(globals.iter().map(String::as_str));
 
@@ -653,6 +707,9 @@ fn plan_job(
     }
     for (key, value) in &job.settings.env {
         templates.push((env_template_name(&job.name, key), value, format!("env `{key}`"), false));
+    }
+    if let Some(product) = &job.product {
+        templates.push((product_template_name(&job.name), product, "product".into(), false));
     }
 
     let dialect = quoting::Dialect::of(job.settings.shell);
@@ -701,6 +758,33 @@ fn plan_job(
                     format!(
                         "job `{}`, {what}: holds a value, and the command reads `${key}` as a number or as code (in arithmetic, `eval`, `declare -i`, as a variable bash itself reads, or through a shell that reads its input or a script that reads its arguments as code): the value would run as code there; compute the number in the template (`{{{{ n + 1 }}}}`) or use the variable only as `\"${key}\"` in a program's arguments",
                         job.name
+                    ),
+                ));
+                continue;
+            }
+        }
+        if what == "product" {
+            // One path for every task: each would commit over the one before.
+            let used = template.undeclared_variables(false);
+            let own = match &job.work {
+                Work::Templated { source, .. } => source.names(),
+                Work::Commands(_) => Vec::new(),
+            };
+            let varies = used.iter().any(|n| n == "index" || own.contains(&n.as_str()));
+            let many = match (&job.work, &expansion) {
+                (Work::Commands(list), _) => list.len() > 1,
+                (Work::Templated { source: Source::Single, .. }, _) => false,
+                (_, Expansion::Commands(0)) => true,
+                (_, expansion) => expansion.count() > 1,
+            };
+            if many && !varies {
+                errors.push(diag(
+                    source.pos,
+                    format!(
+                        "job `{}`, product: every task would write `{}`, each over the one before: put a value of the task's own in it (`{{{{ index }}}}`{})",
+                        job.name,
+                        source.value,
+                        own.first().map(|n| format!(", `{{{{ {n} }}}}`")).unwrap_or_default()
                     ),
                 ));
                 continue;

@@ -23,6 +23,40 @@ pub struct Task {
     pub env: Vec<(String, String)>,
     /// The task's own bindings (`start`, `end`, `item`, matrix keys).
     pub bindings: Bindings,
+    /// What it writes, when its job declares a `product`.
+    pub product: Option<Product>,
+}
+
+/// The file a task writes (`product:`), and the temporary its command writes instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// Where it goes, as rendered: relative to the task's `cwd` unless absolute.
+    pub path: std::path::PathBuf,
+    /// `{{ product }}`: a dot-file beside it, keeping its whole suffix (`.csv.gz`) so that
+    /// tools that pick a format by the suffix write the same file, while `*.csv` and `ls`
+    /// pass it by. Named from the path, so a task's command (and so its key) is the same in
+    /// every run.
+    pub temp: std::path::PathBuf,
+}
+
+impl Product {
+    pub fn of(path: &str) -> Product {
+        let path = std::path::PathBuf::from(path);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // The suffix starts at the first dot that does not start the name.
+        let (base, suffix) = match name.char_indices().skip(1).find(|&(_, c)| c == '.') {
+            Some((at, _)) => name.split_at(at),
+            None => (name.as_str(), ""),
+        };
+        let tag = xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes()) as u32;
+        let temp = path.with_file_name(format!(".{base}.batchrun-{tag:08x}{suffix}"));
+        Product { path, temp }
+    }
+
+    /// Whether `name` is the name of a product's temporary (what a cleanup may remove).
+    pub fn is_temp_name(name: &str) -> bool {
+        name.starts_with('.') && name.contains(".batchrun-")
+    }
 }
 
 /// A task whose command could not be rendered (say, an item without the field the template

@@ -83,15 +83,16 @@ pub struct Scope {
     pub vars: Arc<Vec<(Arc<str>, Value)>>,
     /// The task's own bindings (`start`, `item`, …).
     pub own: Vec<(Arc<str>, Value)>,
-    /// `job`, `index`, `count`.
-    pub extra: [(Arc<str>, Value); 3],
+    /// `job`, `index`, `count`, and `product` in a job that declares one (a name of `""`
+    /// otherwise, which no template can read).
+    pub extra: [(Arc<str>, Value); 4],
 }
 
 impl Scope {
     /// A scope of the vars alone (for range bounds).
     pub fn of_vars(vars: Arc<Vec<(Arc<str>, Value)>>) -> Scope {
         let none = || (Arc::from(""), Value::UNDEFINED);
-        Scope { vars, own: Vec::new(), extra: [none(), none(), none()] }
+        Scope { vars, own: Vec::new(), extra: [none(), none(), none(), none()] }
     }
 
     /// The task's own bindings back, once rendering is over (without a copy, as the engine

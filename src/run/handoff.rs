@@ -137,6 +137,7 @@ mod tests {
             kept: Default::default(),
             slot: 0,
             last: true,
+            product: None,
         }
     }
 

@@ -19,6 +19,7 @@ mod handoff;
 pub mod open_files;
 pub mod output;
 mod process;
+pub mod product;
 mod program;
 pub(crate) mod signals;
 pub mod watchdog;

@@ -6,6 +6,7 @@ use super::cancel::{Cancel, Level};
 use super::handoff::Intake;
 use super::output::{Ending, Kept, Output};
 use super::process::{self, Running, Spawn};
+use super::product;
 use super::program::Programs;
 use super::watchdog::Watchdog;
 use crate::events::Outcome;
@@ -35,6 +36,8 @@ pub struct AttemptDone {
     /// so that an output is never printed for two attempts, nor held for a retry that does not
     /// come.
     pub last: bool,
+    /// The product it committed.
+    pub product: Option<crate::events::Committed>,
 }
 
 /// What every worker shares.
@@ -63,7 +66,8 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     if ctx.cancel.level() >= Level::Drain {
         let outcome = Outcome::NotStarted("the run stopped".into());
         let duration = started.elapsed();
-        return AttemptDone { task, ran: false, number, outcome, duration, kept: Kept::default(), slot, last: true };
+        let kept = Kept::default();
+        return AttemptDone { task, ran: false, number, outcome, duration, kept, slot, last: true, product: None };
     }
     let mut capture = match ctx.output.begin(&task.label) {
         Ok(capture) => capture,
@@ -71,10 +75,16 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
             ctx.output.nothing(task.seq, 1);
             let outcome = Outcome::NotStarted(format!("cannot capture its output: {e}"));
             let duration = started.elapsed();
-            return AttemptDone { task, ran: true, number, outcome, duration, kept: Kept::default(), slot, last: true };
+            let kept = Kept::default();
+            return AttemptDone { task, ran: true, number, outcome, duration, kept, slot, last: true, product: None };
         }
     };
-    let command = ctx.plan.command_line(&task);
+    // Its product is claimed, and its folders made, before it starts.
+    let claimed = match &task.product {
+        Some(product) => product::prepare(ctx.output.state(), product, &settings.cwd, task.key).map(Some),
+        None => Ok(None),
+    };
+    let command = claimed.as_ref().map_err(Clone::clone).and_then(|_| ctx.plan.command_line(&task));
     let spawned = command.and_then(|command| {
         Running::spawn(Spawn {
             task: &task,
@@ -105,6 +115,22 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
             outcome
         }
     };
+    let claimed = claimed.ok().flatten();
+    let (outcome, committed, discarded) = match (&claimed, outcome) {
+        (Some(claimed), Outcome::Succeeded) => match product::commit(claimed) {
+            Ok(bytes) => {
+                let committed = crate::events::Committed { path: claimed.path.clone(), bytes };
+                (Outcome::Succeeded, Some(committed), None)
+            }
+            Err(why) => (Outcome::ProductFailed(why), None, product::discard(claimed)),
+        },
+        (Some(claimed), outcome) => (outcome, None, product::discard(claimed)),
+        (None, outcome) => (outcome, None, None),
+    };
+    if let Some(note) = &discarded {
+        // Said in its stderr, which is kept for a failed attempt.
+        capture.note(note);
+    }
     let failed = !outcome.is_success();
     let retries_left = number <= settings.retries;
     let last_attempt = !failed || !retries_left || outcome == Outcome::Cancelled || ctx.cancel.level() > Level::None;
@@ -128,5 +154,6 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         (Some(why), Outcome::Succeeded) => Outcome::Undelivered(why.clone()),
         (_, outcome) => outcome,
     };
-    AttemptDone { task, ran: true, number, outcome, duration: started.elapsed(), kept, slot, last: last_attempt }
+    let duration = started.elapsed();
+    AttemptDone { task, ran: true, number, outcome, duration, kept, slot, last: last_attempt, product: committed }
 }

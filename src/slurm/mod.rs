@@ -496,6 +496,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     stderr_tail,
                     log,
                     slot: None,
+                    product: end.product.clone(),
                 };
                 // The element decided, and its journal says what: it is replayed, never decided
                 // again here (this run may be stopping while the element retries all the same).

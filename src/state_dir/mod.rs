@@ -38,7 +38,7 @@ pub const LOCK: &str = "lock";
 
 /// The names batchrun keeps at the top of a state folder, and what each is: a folder holding
 /// these alone is one batchrun made.
-pub const LAYOUT: [(&str, Kind); 7] = [
+pub const LAYOUT: [(&str, Kind); 8] = [
     (mark::MARK, Kind::File),
     (JOURNAL, Kind::File),
     (PREVIOUS_JOURNAL, Kind::File),
@@ -46,7 +46,12 @@ pub const LAYOUT: [(&str, Kind); 7] = [
     ("logs", Kind::Folder),
     ("inputs", Kind::Folder),
     ("slurm", Kind::Folder),
+    (PRODUCTS, Kind::Folder),
 ];
+
+/// Products being written, and written, by this run: one entry per product path (see
+/// [`crate::run::product`]).
+pub const PRODUCTS: &str = "products";
 
 /// Where a state folder is.
 #[derive(Debug, Clone)]
@@ -255,6 +260,10 @@ impl StateDir {
 
     pub fn lock(&self) -> PathBuf {
         self.root.join(LOCK)
+    }
+
+    pub fn products(&self) -> PathBuf {
+        self.root.join(PRODUCTS)
     }
 
     pub fn logs(&self) -> PathBuf {

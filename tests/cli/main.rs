@@ -17,6 +17,7 @@ mod limits;
 mod needs_and_limits;
 mod output;
 mod plan;
+mod products;
 mod programs;
 mod progress;
 mod quoting;

@@ -360,6 +360,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             stderr_tail: done.kept.stderr_tail,
             log: done.kept.log,
             slot: Some(done.slot),
+            product: done.product,
         };
         if undelivered {
             let stop = self.state.output_lost(&finished.label);

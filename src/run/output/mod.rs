@@ -98,6 +98,12 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Adds a line of batchrun's own to the attempt's stderr (it is printed, kept in the tail
+    /// and in its log as the task's own lines are), after the task has ended.
+    pub fn note(&mut self, line: &str) {
+        let _ = self.streams.err.append(format!("{line}\n").as_bytes(), &self.budget);
+    }
+
     /// The pipes to watch while the task runs.
     pub fn open_pipes(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
         self.pipes.iter().flatten().map(std::os::fd::AsFd::as_fd)
@@ -165,6 +171,11 @@ impl Output {
     }
 
     /// Sets up the output of an attempt of the task `label`.
+    /// The run's state folder.
+    pub fn state(&self) -> &StateDir {
+        &self.logs.state
+    }
+
     pub fn begin(&self, label: &str) -> io::Result<Capture> {
         let mut streams = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
         let (out_r, out_w) = io::pipe()?;

@@ -1,0 +1,113 @@
+//! Declared products: a task's file appears under its final name only complete.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::batchrun;
+
+/// Every file in `dir` (dot-files included), sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A task that succeeds commits its product; one that fails, times out or writes none leaves
+/// no file under the final name and no temporary, and says what it removed.
+#[test]
+fn only_a_succeeded_attempt_leaves_its_product() {
+    let yaml = r#"
+jobs:
+  parts:
+    items: [ok, fail, none, slow]
+    product: out/p-{{ item }}.csv.gz
+    timeout: 1s
+    command: sh -c 'echo partial > "$1"; case $2 in fail) exit 1;; none) rm "$1";; slow) sleep 30;; esac' sh {{ product }} {{ item }}
+"#;
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1)
+        .stderr_has("FAILED parts[1] exit 1")
+        .stderr_has("FAILED parts[2] product not committed: it wrote no product")
+        .stderr_has("FAILED parts[3] timed out after 1s")
+        .stderr_has("removed the unfinished product ")
+        .stderr_has("(8 bytes) of this attempt");
+    assert_eq!(files_in(&ran.path("out")), ["p-ok.csv.gz"], "no half-written file under any name");
+    assert_eq!(ran.read("out/p-ok.csv.gz"), "partial\n");
+    // The command wrote a dot-file beside the product, keeping its whole suffix.
+    ran.stderr_has("out/.p-fail.batchrun-").stderr_has(".csv.gz");
+}
+
+/// The journal records the committed product, with its size.
+#[test]
+fn the_journal_records_each_committed_product() {
+    let yaml = "jobs:\n  p:\n    range: {from: 1, to: 3}\n    product: out/{{ start }}.txt\n    command: sh -c 'seq {{ start }} > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    let journal = ran.read(".batchrun/job/journal.jsonl");
+    let ends: Vec<serde_json::Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["type"] == "end")
+        .collect();
+    assert_eq!(ends.len(), 3, "{journal}");
+    for end in &ends {
+        let start = end["index"].as_u64().unwrap() + 1;
+        let path = end["product"]["path"].as_str().unwrap_or_default();
+        assert!(path.ends_with(&format!("out/{start}.txt")), "{end}");
+        let expected: usize = (1..=start).map(|n| n.to_string().len() + 1).sum();
+        assert_eq!(end["product"]["bytes"], expected as u64, "{end}");
+    }
+}
+
+/// Two tasks whose products land on one path: the second is refused, and the first's file
+/// is the only one; a product that cannot differ between tasks is refused before anything runs.
+#[test]
+fn two_tasks_never_commit_one_path() {
+    let yaml = "jobs:\n  p:\n    items: [a, a]\n    concurrency: 1\n    product: out/{{ item }}.txt\n    command: sh -c 'echo {{ index }} > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1)
+        .stderr_has("another task of this run writes its product ")
+        .stderr_has("give each task a path of its own");
+    assert_eq!(ran.read("out/a.txt"), "0\n");
+
+    let fixed = "jobs:\n  p:\n    items: [a, b]\n    product: out/all.txt\n    command: sh -c 'echo x > \"$1\"' sh {{ product }}\n";
+    let refused = batchrun().file("job.yaml", fixed).args(&["validate", "job.yaml"]).run();
+    refused.code(2).stderr_has("job `p`, product: every task would write `out/all.txt`").stderr_has("job.yaml:4:14");
+    let hidden = "vars:\n  product: x\njobs:\n  p:\n    product: out/{{ index }}\n    command: 'true'\n";
+    let refused = batchrun().file("job.yaml", hidden).args(&["validate", "job.yaml"]).run();
+    refused.code(2).stderr_has("var `product` is hidden by the `product` each of its tasks writes");
+}
+
+/// batchrun killed with SIGKILL while a task writes its product: no file under the final
+/// name, and the next run removes the temporary it left.
+#[test]
+fn a_killed_run_leaves_no_product_and_the_next_run_clears_its_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "jobs:\n  p:\n    product: out/big.csv\n    command: sh -c 'echo partial > \"$1\"; sleep 60' sh {{ product }}\n";
+    std::fs::write(dir.path().join("job.yaml"), yaml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = dir.path().join("out");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while files_in(&out).is_empty() {
+        assert!(Instant::now() < deadline, "the task should start writing within a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = files_in(&out);
+    assert!(left.len() == 1 && left[0].starts_with(".big.batchrun-"), "only the temporary: {left:?}");
+
+    std::fs::write(dir.path().join("job.yaml"), yaml.replace("sleep 60", "true")).unwrap();
+    let again = crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--progress", "none"]).run();
+    again.success().stderr_has("removed 1 product that a stopped run left unfinished");
+    assert_eq!(files_in(&again.path("out")), ["big.csv"]);
+}
