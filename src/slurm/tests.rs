@@ -435,3 +435,22 @@ fn one_at_a_time_stops_alike_on_both_drivers() {
     assert_eq!((local.counts.failed, local.counts.not_run, local.counts.succeeded), (1, 3, 0));
     assert_eq!(slurm, local);
 }
+
+/// A declared product is committed on the element's node as locally: the file exists only
+/// for the task that succeeded, and both drivers end alike.
+#[test]
+fn products_are_committed_alike_on_both_drivers() {
+    let yaml = "jobs:\n  p:\n    items: [1, 2, 3]\n    slurm: {tasks_per_element: 1}\n    product: out/{{ item }}.txt\n    command: sh -c 'echo \"$2\" > \"$1\"; test \"$2\" -ne 2' sh {{ product }} {{ item }}\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally();
+    let slurm = there.on_slurm(&Fake::new(), None);
+    assert_eq!(slurm, local);
+    for job in [&here, &there] {
+        let mut files: Vec<String> = std::fs::read_dir(job.dir.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["1.txt", "3.txt"], "only committed products, no temporaries");
+    }
+}
