@@ -62,8 +62,8 @@ pub enum Outcome {
     /// It succeeded, but its output could not be written to batchrun's stdout or stderr (a
     /// closed pipe, a full disk): not done, its output kept in its log.
     Undelivered(String),
-    /// Its command succeeded but its declared product could not be committed (it wrote none,
-    /// or the rename failed): not done.
+    /// Its command succeeded but its work was not done: its `verify` failed, or its declared
+    /// product could not be committed (it wrote none, or the rename failed).
     ProductFailed(String),
 }
 
@@ -96,7 +96,7 @@ impl Outcome {
             Outcome::NotStarted(why) => format!("not started: {why}"),
             Outcome::Lost(why) => format!("lost: {why}"),
             Outcome::Undelivered(why) => format!("output not delivered: {why}"),
-            Outcome::ProductFailed(why) => format!("product not committed: {why}"),
+            Outcome::ProductFailed(why) => format!("not done: {why}"),
         }
     }
 }

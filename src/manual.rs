@@ -34,6 +34,11 @@ const SECTIONS: &[(&str, &[Para])] = &[
                 "the file each task writes (a template); the command writes {{ product }}, a temporary \
                  beside it, renamed into place only when the attempt succeeded",
             ),
+            Para::Term(
+                "verify: CMD",
+                "run after the command succeeded and before the product is committed; when it fails, \
+                 the attempt failed",
+            ),
             Para::Text("Per-job settings (also under defaults):"),
             Para::Term("needs: [JOB, ...]", "run after every task of these jobs succeeded; skipped when one failed"),
             Para::Term("uses: [LIMIT, ...]", "count against these limits"),

@@ -58,6 +58,8 @@ pub struct Job {
     pub slurm: SlurmSettings,
     /// `product:`: the file each task writes, a template (see [`crate::run::product`]).
     pub product: Option<Located<String>>,
+    /// `verify:`: a command template run after the command succeeded, before the commit.
+    pub verify: Option<Located<String>>,
 }
 
 /// `slurm:` resolved: how `--backend slurm` submits a job.

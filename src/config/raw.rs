@@ -127,6 +127,10 @@ pub struct RawJob {
     /// place only when the attempt succeeded, so the file exists only complete.
     #[schemars(with = "Option<String>")]
     pub product: Option<Spanned<String>>,
+    /// A command run after the command succeeded, before the product is committed (it sees
+    /// `{{ product }}`, the temporary): when it fails, the attempt failed.
+    #[schemars(with = "Option<String>")]
+    pub verify: Option<Spanned<String>>,
 
     // The same keys as `RawSettings`, so a job can override any default.
     /// Overrides `defaults.shell`: `auto`, `sh`, `bash` or `none`.

@@ -263,7 +263,15 @@ fn job_from_raw(
             None => Some(located(p)),
         }
     });
-    (Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm, product }, needs)
+    let verify = raw.verify.as_ref().and_then(|v| {
+        if v.value.trim().is_empty() {
+            ck.error(pos(v), format!("job `{name}`: `verify` is empty: give the command that checks the task's work"));
+            return None;
+        }
+        Some(located(v))
+    });
+    let job = Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm, product, verify };
+    (job, needs)
 }
 
 /// The job's work. When its shape is wrong (no command, two sources) it has none, so that its

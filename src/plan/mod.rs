@@ -85,6 +85,8 @@ pub struct JobPlan {
     env_templates: Vec<(String, String)>,
     /// Its `product` template's name, when it declares one.
     product: Option<String>,
+    /// Its `verify` template's name, when it declares one.
+    verify: Option<String>,
     /// The job's name as a template value.
     name: Value,
     /// Its count or its commands depend on computed vars that a check did not run: counted as
@@ -168,6 +170,7 @@ impl Plan {
                 fast,
                 env_templates,
                 product: job.product.as_ref().map(|_| product_template_name(&job.name)),
+                verify: job.verify.as_ref().map(|_| verify_template_name(&job.name)),
                 name: Value::from(job.name.as_str()),
                 deferred,
                 leading,
@@ -332,6 +335,8 @@ impl Plan {
         let (rendered, env, own) = match fast {
             Some(rendered) if plan.env_templates.is_empty() => (rendered, Vec::new(), own),
             fast => {
+                // Kept for `verify` when the job has one; moved (not copied) otherwise.
+                let extra = if plan.verify.is_some() { extra.clone() } else { std::mem::take(&mut extra) };
                 let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra });
                 let render = |name: &str| -> Result<String, RenderError> {
                     let template = self.env.get_template(name).map_err(RenderError::from)?;
@@ -362,8 +367,21 @@ impl Plan {
             unplaceable: e.unplaceable,
             ..self.broken(job, index, format!("command: {}", e.message))
         })?;
+        let (verify, own) = match &plan.verify {
+            None => (None, own),
+            Some(name) => {
+                let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra: extra.clone() });
+                let rendered = self.env.get_template(name).and_then(|t| t.render(&scope));
+                let own = Scope::into_own(scope);
+                match rendered {
+                    Ok(verify) => (Some(verify), own),
+                    Err(e) => return Err(self.broken(job, index, format!("verify: {}", template::describe(&e)))),
+                }
+            }
+        };
         let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
-        Ok(Task { job, index, key, seq: 0, label: self.label(job, index), rendered, env, bindings: own, product })
+        let label = self.label(job, index);
+        Ok(Task { job, index, key, seq: 0, label, rendered, env, bindings: own, product, verify })
     }
 
     /// How the task's command runs (decided by the job's `shell`). Done by the worker that runs
@@ -536,6 +554,10 @@ fn env_template_name(job: &str, key: &str) -> String {
 
 fn product_template_name(job: &str) -> String {
     format!("{job}:product")
+}
+
+fn verify_template_name(job: &str) -> String {
+    format!("{job}:verify{COMMAND_SUFFIX}")
 }
 
 /// Which jobs run: all, or those named by `--only` and everything they need.
@@ -711,6 +733,9 @@ fn plan_job(
     if let Some(product) = &job.product {
         templates.push((product_template_name(&job.name), product, "product".into(), false));
     }
+    if let Some(verify) = &job.verify {
+        templates.push((verify_template_name(&job.name), verify, "verify".into(), true));
+    }
 
     let dialect = quoting::Dialect::of(job.settings.shell);
     let made: &[&str] = match &job.work {
@@ -726,7 +751,12 @@ fn plan_job(
                 Ok(analyzed) => {
                     leading.extend(analyzed.leading.iter().cloned());
                     names_read_again.push(Arc::clone(&analyzed.names));
-                    fast.push(SimpleTemplate::parse(&source.value).and_then(|t| t.with_contexts(&analyzed.contexts)));
+                    // One fast path per command, by its place; `verify` is rendered the usual way.
+                    if what != "verify" {
+                        fast.push(
+                            SimpleTemplate::parse(&source.value).and_then(|t| t.with_contexts(&analyzed.contexts)),
+                        );
+                    }
                     Ok(())
                 }
                 Err(template::CommandError::Template(e)) => {

@@ -25,6 +25,8 @@ pub struct Task {
     pub bindings: Bindings,
     /// What it writes, when its job declares a `product`.
     pub product: Option<Product>,
+    /// Its `verify` command, rendered, when its job declares one.
+    pub verify: Option<String>,
 }
 
 /// The file a task writes (`product:`), and the temporary its command writes instead.

@@ -22,6 +22,7 @@ mod process;
 pub mod product;
 mod program;
 pub(crate) mod signals;
+pub mod verify;
 pub mod watchdog;
 mod worker;
 

@@ -8,6 +8,7 @@ use super::output::{Ending, Kept, Output};
 use super::process::{self, Running, Spawn};
 use super::product;
 use super::program::Programs;
+use super::verify;
 use super::watchdog::Watchdog;
 use crate::events::Outcome;
 use crate::plan::{Plan, Task};
@@ -116,6 +117,19 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         }
     };
     let claimed = claimed.ok().flatten();
+    // `verify` checks what the command did before anything is committed.
+    let outcome = match (&task.verify, outcome) {
+        (Some(verify), Outcome::Succeeded) => match verify::run(&task, verify, &job.name, number, settings) {
+            Ok(_) => Outcome::Succeeded,
+            Err(failed) => {
+                for line in &failed.stderr_tail {
+                    capture.note(line);
+                }
+                Outcome::ProductFailed(failed.why)
+            }
+        },
+        (_, outcome) => outcome,
+    };
     let (outcome, committed, discarded) = match (&claimed, outcome) {
         (Some(claimed), Outcome::Succeeded) => match product::commit(claimed) {
             Ok(bytes) => {

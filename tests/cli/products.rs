@@ -30,7 +30,7 @@ jobs:
     let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
     ran.code(1)
         .stderr_has("FAILED parts[1] exit 1")
-        .stderr_has("FAILED parts[2] product not committed: it wrote no product")
+        .stderr_has("FAILED parts[2] not done: it wrote no product")
         .stderr_has("FAILED parts[3] timed out after 1s")
         .stderr_has("removed the unfinished product ")
         .stderr_has("(8 bytes) of this attempt");
@@ -110,4 +110,30 @@ fn a_killed_run_leaves_no_product_and_the_next_run_clears_its_temporary() {
     let again = crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--progress", "none"]).run();
     again.success().stderr_has("removed 1 product that a stopped run left unfinished");
     assert_eq!(files_in(&again.path("out")), ["big.csv"]);
+}
+
+/// `verify` runs after the command succeeded and before the commit: when it fails, the attempt
+/// failed (and is retried), no product is committed, and the summary shows its stderr.
+#[test]
+fn a_failing_verify_is_retried_and_then_reported_with_no_product() {
+    let yaml = r#"
+jobs:
+  p:
+    items: [3, 5]
+    retries: 1
+    retry_delay: 0s
+    product: out/{{ item }}.txt
+    command: sh -c 'seq "$2" > "$1"; test "$2" -eq 5 && test "$BATCHRUN_ATTEMPT" = 1 && echo 1 > "$1"; true' sh {{ product }} {{ item }}
+    verify: sh -c 'n=$(wc -l < "$1"); test "$n" -eq "$2" || { echo "$n rows, not $2" >&2; exit 1; }' sh {{ product }} {{ item }}
+"#;
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.success().stderr_has("RETRY p[1] not done: verify failed (exit 1) (attempt 1)");
+    assert_eq!(ran.read("out/5.txt").lines().count(), 5, "the retry's product was committed");
+
+    let always = yaml.replace("test \"$BATCHRUN_ATTEMPT\" = 1 && ", "");
+    let ran = batchrun().job(&always).args(&["--progress", "none"]).run();
+    ran.code(1)
+        .stderr_has("FAILED p[1]: not done: verify failed (exit 1) (2 attempts)")
+        .stderr_has("stderr | verify | 1 rows, not 5");
+    assert_eq!(files_in(&ran.path("out")), ["3.txt"], "a product that failed verify is never committed");
 }
