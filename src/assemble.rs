@@ -240,9 +240,16 @@ fn refuse_reports_over_inputs(args: &RunArgs, file: &config::JobFile, state_dir:
     Ok(())
 }
 
+/// Whether a job reads items from a file or a command's output, which the run snapshots.
 fn reads_items_files(file: &config::JobFile) -> bool {
     file.jobs.iter().any(|j| {
-        matches!(&j.work, config::Work::Templated { source: config::Source::Items(config::ItemsSpec::File { .. }), .. })
+        matches!(
+            &j.work,
+            config::Work::Templated {
+                source: config::Source::Items(config::ItemsSpec::File { .. } | config::ItemsSpec::Command { .. }),
+                ..
+            }
+        )
     })
 }
 

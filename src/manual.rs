@@ -26,7 +26,10 @@ const SECTIONS: &[(&str, &[Para])] = &[
                 "matrix: {KEY: LIST | {from, to, step}, include, exclude}",
                 "the cartesian product; binds each key",
             ),
-            Para::Term("items: LIST | {file: PATH, format: lines|csv|jsonl}", "one task per item; binds item"),
+            Para::Term(
+                "items: LIST | {file: PATH | sh: CMD, format: lines|csv|jsonl}",
+                "one task per item (of a file, or of what CMD prints, run when the job becomes ready); binds item",
+            ),
             Para::Term("commands: [CMD, ...]", "one task per entry"),
             Para::Text("Every task also binds job, index (0-based in its job) and count (tasks in its job)."),
             Para::Term(

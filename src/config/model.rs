@@ -145,7 +145,18 @@ pub enum Axis {
 #[derive(Debug, Clone)]
 pub enum ItemsSpec {
     Inline(Vec<Json>),
-    File { path: PathBuf, format: ItemsFormat, pos: Option<Pos> },
+    File {
+        path: PathBuf,
+        format: ItemsFormat,
+        pos: Option<Pos>,
+    },
+    /// `{sh: CMD}`: the items are what the command prints (a template over the vars), run
+    /// once when the job becomes ready.
+    Command {
+        command: String,
+        format: ItemsFormat,
+        pos: Option<Pos>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

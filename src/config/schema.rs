@@ -123,7 +123,7 @@ pub fn matrix(_: &mut SchemaGenerator) -> Schema {
 
 pub fn items(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
-        "description": "The items: a list (scalars or maps), or a file read one item per line, CSV row or JSON line.",
+        "description": "The items: a list (scalars or maps), a file, or what a command prints, read one item per line, CSV row or JSON line.",
         "anyOf": [
             {"type": "array"},
             {
@@ -133,6 +133,15 @@ pub fn items(_: &mut SchemaGenerator) -> Schema {
                     "format": {"enum": ["lines", "csv", "jsonl"], "description": "Default: lines."}
                 },
                 "required": ["file"],
+                "additionalProperties": false
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "sh": {"type": "string", "description": "A command (a template over the vars), run once when the job becomes ready; its output is the items."},
+                    "format": {"enum": ["lines", "csv", "jsonl"], "description": "Default: lines."}
+                },
+                "required": ["sh"],
                 "additionalProperties": false
             }
         ]

@@ -111,13 +111,27 @@ pub(super) fn items(
     match &raw.value {
         Json::Array(list) => Some(ItemsSpec::Inline(list.clone())),
         Json::Object(map) => {
-            if let Some(key) = map.keys().find(|k| !["file", "format"].contains(&k.as_str())) {
-                ck.error(pos(&raw), format!("job `{job}`: unknown items key `{key}`: use `file` and `format`"));
+            if let Some(key) = map.keys().find(|k| !["file", "sh", "format"].contains(&k.as_str())) {
+                ck.error(
+                    pos(&raw),
+                    format!("job `{job}`: unknown items key `{key}`: use `file` or `sh`, and `format`"),
+                );
                 return None;
             }
-            let Some(Json::String(file)) = map.get("file") else {
-                ck.error(pos(&raw), format!("job `{job}`: `items` needs `file: PATH` (or a list of items)"));
-                return None;
+            let (file, command) = match (map.get("file"), map.get("sh")) {
+                (Some(Json::String(file)), None) => (Some(file), None),
+                (None, Some(Json::String(command))) if !command.trim().is_empty() => (None, Some(command)),
+                (Some(_), Some(_)) => {
+                    ck.error(pos(&raw), format!("job `{job}`: `items` takes `file` or `sh`, not both"));
+                    return None;
+                }
+                _ => {
+                    ck.error(
+                        pos(&raw),
+                        format!("job `{job}`: `items` needs `file: PATH`, `sh: COMMAND` (or a list of items)"),
+                    );
+                    return None;
+                }
             };
             let format = match map.get("format").map(|f| f.as_str()) {
                 None | Some(Some("lines")) => ItemsFormat::Lines,
@@ -132,7 +146,10 @@ pub(super) fn items(
                     return None;
                 }
             };
-            let path = dir.join(file);
+            if let Some(command) = command {
+                return Some(ItemsSpec::Command { command: command.clone(), format, pos: pos(&raw) });
+            }
+            let path = dir.join(file.map(String::as_str).unwrap_or_default());
             let what = match std::fs::metadata(&path) {
                 // A job it needs may write it: checked when the job is planned.
                 Err(_) if needs_something => None,

@@ -42,9 +42,12 @@ pub enum Expansion {
     /// An items file read when its job becomes ready (a job it needs may write it): no tasks
     /// until then. `read`: the file read (a snapshot) and its count.
     WhenReady {
+        /// The items file, or how the items command is named in messages.
         source: PathBuf,
         format: ItemsFormat,
         read: OnceLock<(Snapshot, u64)>,
+        /// `items: {sh: …}`: the command whose output the items are (a template over the vars).
+        command: Option<String>,
     },
 }
 
@@ -75,7 +78,7 @@ impl Expansion {
             Expansion::Matrix(m) => Box::new(m.iter().map(Ok)),
             Expansion::Inline(items) => Box::new(items.iter().map(|v| Ok(vec![(Arc::from("item"), v.clone())]))),
             Expansion::File { items: snapshot, shown, format, .. } => items(snapshot, shown, *format),
-            Expansion::WhenReady { source, format, read } => match read.get() {
+            Expansion::WhenReady { source, format, read, .. } => match read.get() {
                 Some((snapshot, _)) => items(snapshot, source, *format),
                 None => Box::new(std::iter::empty()),
             },

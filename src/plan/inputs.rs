@@ -70,12 +70,54 @@ pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, Stri
     if let Some(what) = crate::config::not_readable_as_items(&kind.file_type()) {
         return Err(format!("the items file `{}` {what}", source.display()));
     }
+    take_from(to, job, &mut from, &format!("the items file `{}`", source.display()))
+}
+
+/// Runs `command` (`/bin/sh -c`) in `cwd` and snapshots what it prints, as [`take`] does a
+/// file. When it fails, so does this, with the last lines of its stderr.
+pub fn take_output(to: &SnapshotDir, job: &str, command: &str, cwd: &Path) -> Result<Snapshot, String> {
+    use std::process::{Command, Stdio};
+    let what = format!("the output of `{command}`");
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+    // Its stderr is read beside its stdout, so that neither pipe fills while the other waits.
+    let stderr = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = err.read_to_end(&mut text);
+            text
+        })
+    });
+    let taken = match child.stdout.take() {
+        Some(mut out) => take_from(to, job, &mut out, &what),
+        None => Err(format!("cannot read {what}")),
+    };
+    let status = child.wait().map_err(|e| format!("cannot wait for `{command}`: {e}"))?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    if !status.success() {
+        let text = String::from_utf8_lossy(&stderr);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+        return Err(format!(
+            "`{command}` failed ({status}){}",
+            if tail.is_empty() { String::new() } else { format!(": {tail}") }
+        ));
+    }
+    taken
+}
+
+/// Snapshots what `from` reads (`what`, for messages): in memory when it is small.
+fn take_from(to: &SnapshotDir, job: &str, from: &mut impl Read, what: &str) -> Result<Snapshot, String> {
     let mut head = Vec::new();
     if !to.all_on_disk {
-        (&mut from)
-            .take(IN_MEMORY + 1)
-            .read_to_end(&mut head)
-            .map_err(|e| format!("cannot read the items file `{}`: {e}", source.display()))?;
+        from.by_ref().take(IN_MEMORY + 1).read_to_end(&mut head).map_err(|e| format!("cannot read {what}: {e}"))?;
         if head.len() as u64 <= IN_MEMORY {
             return Ok(Snapshot::Memory(head.into()));
         }
@@ -89,14 +131,14 @@ pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, Stri
         let mut file = dir.open(&partial, Open::Replace)?;
         io::Write::write_all(&mut file, &head)?;
         // In the kernel (`copy_file_range`) when both are files.
-        io::copy(&mut from, &mut file)?;
+        io::copy(from, &mut file)?;
         dir.rename(&partial, &name)
     })();
     copied.map_err(|e| {
         if let Some(dir) = &folder {
             let _ = dir.remove(&partial);
         }
-        format!("cannot copy the items file `{}` to {}: {e}", source.display(), target.display())
+        format!("cannot copy {what} to {}: {e}", target.display())
     })?;
     Ok(Snapshot::Kept(to.state.clone(), target))
 }

@@ -211,13 +211,21 @@ impl Plan {
     /// items file into the run's snapshot, counts and checks every record, and renders its
     /// first task, as [`Plan::new`] does for the jobs it plans. Returns the job's task count.
     pub fn plan_when_ready(&self, job: usize) -> Result<u64, String> {
-        let Expansion::WhenReady { source, format, read } = &self.jobs[job].expansion else {
+        let Expansion::WhenReady { source, format, read, command } = &self.jobs[job].expansion else {
             return Ok(self.jobs[job].count());
         };
         let Inputs::Snapshot(dir) = &self.inputs else {
             return Err("its items are read only when the job runs".into());
         };
-        let snapshot = inputs::take(dir, &self.file.jobs[job].name, source)?;
+        let name = &self.file.jobs[job].name;
+        let snapshot = match command {
+            Some(command) => {
+                let rendered = vars::render_command(command, &self.vars)?
+                    .ok_or_else(|| format!("`{command}` uses a var that failed"))?;
+                inputs::take_output(dir, name, &rendered, &self.file.jobs[job].settings.cwd)?
+            }
+            None => inputs::take(dir, name, source)?,
+        };
         let count = expand::count_records(&snapshot, source, *format)?;
         let _ = read.set((snapshot, count));
         let first = self.tasks(job).next().map(|t| t.and_then(|t| self.check_command_line(t)));
@@ -243,6 +251,9 @@ impl Plan {
         let needs: Vec<String> =
             self.file.jobs[job].needs.iter().map(|&n| format!("`{}`", self.file.jobs[n].name)).collect();
         Some(match needs.len() {
+            0 if matches!(&self.jobs[job].expansion, Expansion::WhenReady { command: Some(_), .. }) => {
+                "planned when the run starts: its items are a command's output, which `plan` does not run".to_owned()
+            }
             0 => "planned when the run starts: its items file is not a regular file, read once".to_owned(),
             1 => format!("planned when {} has run", needs[0]),
             _ => format!("planned when {} have run", needs.join(", ")),
@@ -654,9 +665,33 @@ fn plan_job(
                 .map(Expansion::Matrix)
                 .map_err(|m| diag(job.pos, format!("job `{}`: {m}", job.name))),
             Source::Items(ItemsSpec::Inline(items)) => Ok(Expansion::Inline(items.iter().map(json_value).collect())),
+            Source::Items(ItemsSpec::Command { command, format, pos }) => {
+                let shown = std::path::PathBuf::from(format!("the output of `{command}`"));
+                match inputs {
+                    // A Slurm element reads what its submitter's run kept.
+                    Inputs::Snapshotted(state, dir) => {
+                        let items = inputs::Snapshot::Kept(state.clone(), crate::state_dir::snapshot(dir, &job.name));
+                        expand::count_records(&items, &shown, *format)
+                            .map(|count| Expansion::File { items, shown, format: *format, count })
+                            .map_err(|m| diag(*pos, format!("job `{}`: {m}", job.name)))
+                    }
+                    // Run once, when the job becomes ready (after the jobs it needs).
+                    _ => Ok(Expansion::WhenReady {
+                        source: shown,
+                        format: *format,
+                        read: OnceLock::new(),
+                        command: Some(command.clone()),
+                    }),
+                }
+            }
             Source::Items(ItemsSpec::File { path, format, pos }) => (|| {
                 let fail = |m: String| diag(*pos, format!("job `{}`: {m}", job.name));
-                let later = || Expansion::WhenReady { source: path.clone(), format: *format, read: OnceLock::new() };
+                let later = || Expansion::WhenReady {
+                    source: path.clone(),
+                    format: *format,
+                    read: OnceLock::new(),
+                    command: None,
+                };
                 let read = match inputs {
                     // A job it needs may write the file: it is read when they have run.
                     Inputs::InPlace | Inputs::Snapshot(_) if !job.needs.is_empty() => None,

@@ -111,7 +111,7 @@ impl Computed {
 /// for where they land as in any command (it runs with `/bin/sh`), so
 /// `{sh: "sqlite3 {{ db }} 'select max(id) from orders'"}` follows `--set db=…`.
 /// `None` when it uses a var that failed: it is not run, and that var's error says why.
-fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<Option<String>, String> {
+pub(crate) fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Result<Option<String>, String> {
     if !cmd.contains("{{") && !cmd.contains("{%") {
         return Ok(Some(cmd.to_owned()));
     }

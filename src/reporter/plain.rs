@@ -63,7 +63,7 @@ pub fn skipped_line(job: &str, tasks: u64, reason: &str, not_run: bool) -> Strin
 
 /// `planned load: 10 tasks (its items were read after the jobs it needs ran)`.
 pub fn planned_line(job: &str, tasks: u64) -> String {
-    format!("planned {job}: {} (its items were read now that the jobs it needs have run)", count(tasks, "task"))
+    format!("planned {job}: {} (its items were read as it became ready)", count(tasks, "task"))
 }
 
 /// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.

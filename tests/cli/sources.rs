@@ -298,3 +298,42 @@ fn an_items_file_that_became_a_device_is_refused_when_planned() {
     ran.code(1).stderr_has("is a device, not a file or a FIFO");
     assert!(ran.elapsed < std::time::Duration::from_secs(30), "took {:?}", ran.elapsed);
 }
+
+/// `items: {sh: …}`: a job fans out over what a command prints, run once when the job becomes
+/// ready, so over what a job it needs wrote; a command that fails fails its job with its
+/// stderr; `plan` and `validate` run none.
+#[test]
+fn items_from_a_command_fan_out_over_what_a_needed_job_wrote() {
+    let yaml = r#"
+jobs:
+  list:
+    command: sh -c 'seq 3 > ids.txt; touch LIST_RAN'
+  fan:
+    needs: [list]
+    items: {sh: "cat ids.txt"}
+    command: echo id {{ item }}
+  rows:
+    items: {sh: "printf '{\"a\":1}\\n{\"a\":2}\\n'", format: jsonl}
+    command: echo a {{ item.a }}
+  broken:
+    items: {sh: "echo no such table >&2; exit 3"}
+    command: echo {{ item }}
+"#;
+    let b = batchrun().file("job.yaml", yaml);
+    let dir = b.path().to_path_buf();
+    let planned = b.args(&["plan", "job.yaml"]).run();
+    planned.success().stdout_has("fan (planned when `list` has run").stdout_has("its items are a command's output");
+    assert!(!dir.join("LIST_RAN").exists() && !dir.join("ids.txt").exists(), "plan ran nothing");
+    let checked = crate::harness::Batchrun::in_dir(planned.dir).args(&["validate", "job.yaml"]).run();
+    checked.success().stderr_has("fan, rows, broken read their items when they run");
+    let ran = crate::harness::Batchrun::in_dir(checked.dir)
+        .args(&["job.yaml", "--output", "ordered", "--progress", "plain"])
+        .run();
+    ran.code(1)
+        .stderr_has("FAILED broken not started: cannot plan the job: `echo no such table >&2; exit 3` failed")
+        .stderr_has(": no such table");
+    let out = ran.stdout_lines();
+    for line in ["id 1", "id 2", "id 3", "a 1", "a 2"] {
+        assert!(out.contains(&line), "{line} in {out:?}");
+    }
+}
