@@ -235,11 +235,42 @@ pub struct TaskEnd {
     pub product: Option<Committed>,
 }
 
-/// A product as committed: its final path (absolute) and size.
+/// A product as committed: its final path (absolute), size and modification time.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Committed {
     pub path: std::path::PathBuf,
     pub bytes: u64,
+    /// Nanoseconds since the epoch, when the filesystem keeps them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ns: Option<u64>,
+}
+
+/// A committed product as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductNow {
+    Intact,
+    Missing,
+    /// Another size or modification time: rewritten since.
+    Changed,
+}
+
+impl Committed {
+    pub fn now(&self) -> ProductNow {
+        match std::fs::metadata(&self.path) {
+            Err(_) => ProductNow::Missing,
+            Ok(m) if !m.is_file() => ProductNow::Missing,
+            Ok(m) if m.len() != self.bytes || (self.modified_ns.is_some() && modified_ns(&m) != self.modified_ns) => {
+                ProductNow::Changed
+            }
+            Ok(_) => ProductNow::Intact,
+        }
+    }
+}
+
+/// A file's modification time, in nanoseconds since the epoch.
+pub fn modified_ns(meta: &std::fs::Metadata) -> Option<u64> {
+    let since = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_nanos()).ok()
 }
 
 impl TaskEnd {

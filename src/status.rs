@@ -100,5 +100,43 @@ pub fn print(
         let not_run = s.not_run.map_or_else(|| "?".to_owned(), |n| n.to_string());
         writeln!(out, "{name:width$}  {:>10}  {:>10}  {not_run:>10}", s.done, s.failed)?;
     }
-    Ok(all_done(&jobs))
+    let gone = products_gone(history, only);
+    for (job, missing, changed) in &gone {
+        let mut what = Vec::new();
+        if *missing > 0 {
+            what.push(format!("{} product missing", crate::words::count(*missing, "done task's")));
+        }
+        if *changed > 0 {
+            what.push(format!("{} product changed since", crate::words::count(*changed, "done task's")));
+        }
+        writeln!(out, "{job}: {}: --resume runs them again", what.join(", "))?;
+    }
+    Ok(all_done(&jobs) && gone.is_empty())
+}
+
+/// Per job: done tasks whose committed product is missing, and those whose product changed
+/// since (`--resume` runs both again).
+fn products_gone(history: &History, only: &[String]) -> Vec<(String, u64, u64)> {
+    let mut gone: Vec<(String, u64, u64)> = Vec::new();
+    for (key, product) in &history.products {
+        let Some(task) = history.tasks.get(key).filter(|t| t.done) else { continue };
+        let Some(job) = history.job_names.get(task.job as usize) else { continue };
+        if !only.is_empty() && !only.contains(job) {
+            continue;
+        }
+        let (missing, changed) = match product.now() {
+            crate::events::ProductNow::Intact => continue,
+            crate::events::ProductNow::Missing => (1, 0),
+            crate::events::ProductNow::Changed => (0, 1),
+        };
+        match gone.iter_mut().find(|(j, _, _)| j == job) {
+            Some(entry) => {
+                entry.1 += missing;
+                entry.2 += changed;
+            }
+            None => gone.push((job.clone(), missing, changed)),
+        }
+    }
+    gone.sort();
+    gone
 }

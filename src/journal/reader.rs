@@ -28,6 +28,8 @@ pub struct History {
     /// file changed between runs, a place holds a task with a new key, and status counts what
     /// is at each place now rather than every key ever recorded.
     pub places: Option<HashMap<(u32, u64), Place>>,
+    /// The product each done task committed, for tasks whose job declares one.
+    pub products: HashMap<u64, crate::events::Committed>,
 }
 
 /// The task last recorded at a place in the plan.
@@ -48,8 +50,11 @@ pub struct Recorded {
 }
 
 impl History {
+    /// Whether the task is done: some attempt succeeded and, when it committed a product, that
+    /// file is still the one it committed (`--resume` runs it again when not).
     pub fn is_done(&self, key: u64) -> bool {
         self.tasks.get(&key).is_some_and(|t| t.done)
+            && self.products.get(&key).is_none_or(|p| p.now() == crate::events::ProductNow::Intact)
     }
 
     /// Records an attempt's end: a task is done once any attempt succeeded.
@@ -125,6 +130,7 @@ fn read_state_into(state: &StateDir, empty: History) -> io::Result<History> {
             let job = part.job_names.get(task.job as usize).map_or("", String::as_str);
             history.record(key, job, task.done);
         }
+        history.products.extend(part.products);
         // A place the main journal holds another task at keeps it: the main journal has the
         // latest run.
         for ((job, index), place) in part.places.into_iter().flatten() {
@@ -198,6 +204,9 @@ fn apply(history: &mut History, record: Record) {
             if let Some(key) = crate::task_key::parse(&task.key) {
                 let done = task.status == Status::Ok;
                 history.record(key, &task.job, done);
+                if let (true, Some(product)) = (done, task.product) {
+                    history.products.insert(key, product);
+                }
                 if history.places.is_some() {
                     history.record_place(key, &task.job, task.index, done);
                 }

@@ -98,7 +98,11 @@ mod tests {
             signal: None,
             duration_ms: 0,
             reason: Some("command not found: `x`".into()),
-            product: Some(crate::events::Committed { path: "/data/out/3.csv".into(), bytes: 1234 }),
+            product: Some(crate::events::Committed {
+                path: "/data/out/3.csv".into(),
+                bytes: 1234,
+                modified_ns: Some(1_764_900_000_000_000_000),
+            }),
         };
         let record = Record::End { v: VERSION, task, at: now(), retrying: true };
         let line = serde_json::to_string(&record).unwrap();

@@ -15,6 +15,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::events::Committed;
 use crate::plan::task::Product;
 use crate::state_dir::{Open, StateDir};
 
@@ -59,8 +60,8 @@ pub fn prepare(state: &StateDir, product: &Product, cwd: &Path, key: u64) -> Res
     Ok(claimed)
 }
 
-/// Commits a succeeded attempt's product: its size, or why it failed.
-pub fn commit(claimed: &Claimed) -> Result<u64, String> {
+/// Commits a succeeded attempt's product: what was committed, or why it failed.
+pub fn commit(claimed: &Claimed) -> Result<Committed, String> {
     let temp = &claimed.temp;
     let meta = match std::fs::symlink_metadata(temp) {
         Ok(meta) if meta.is_file() => meta,
@@ -78,7 +79,11 @@ pub fn commit(claimed: &Claimed) -> Result<u64, String> {
     }
     // The final path must hold what was written, whatever the rename said.
     match std::fs::symlink_metadata(&claimed.path) {
-        Ok(now) if now.dev() == meta.dev() && now.ino() == meta.ino() => Ok(meta.len()),
+        Ok(now) if now.dev() == meta.dev() && now.ino() == meta.ino() => Ok(Committed {
+            path: claimed.path.clone(),
+            bytes: now.len(),
+            modified_ns: crate::events::modified_ns(&now),
+        }),
         Ok(_) => Err(format!("{} holds another file after the commit", claimed.path.display())),
         Err(e) => Err(fail("check", e)),
     }

@@ -132,10 +132,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     };
     let (outcome, committed, discarded) = match (&claimed, outcome) {
         (Some(claimed), Outcome::Succeeded) => match product::commit(claimed) {
-            Ok(bytes) => {
-                let committed = crate::events::Committed { path: claimed.path.clone(), bytes };
-                (Outcome::Succeeded, Some(committed), None)
-            }
+            Ok(committed) => (Outcome::Succeeded, Some(committed), None),
             Err(why) => (Outcome::ProductFailed(why), None, product::discard(claimed)),
         },
         (Some(claimed), outcome) => (outcome, None, product::discard(claimed)),

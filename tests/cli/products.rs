@@ -137,3 +137,28 @@ jobs:
         .stderr_has("stderr | verify | 1 rows, not 5");
     assert_eq!(files_in(&ran.path("out")), ["3.txt"], "a product that failed verify is never committed");
 }
+
+/// `--resume` trusts the product, not only the journal: a done task whose product was deleted
+/// or changed since runs again, and `status` says which, exiting 1 until they are rebuilt.
+#[test]
+fn resume_rebuilds_a_product_that_was_deleted_or_changed() {
+    let yaml = "jobs:\n  p:\n    range: {from: 1, to: 3}\n    concurrency: 1\n    product: out/{{ start }}.txt\n    command: sh -c 'echo {{ start }} >> runs; seq {{ start }} > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    std::fs::remove_file(ran.path("out/2.txt")).unwrap();
+    std::fs::write(ran.path("out/3.txt"), "tampered\n").unwrap();
+    let status = crate::harness::Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
+    status
+        .code(1)
+        .stdout_has("p: 1 done task's product missing, 1 done task's product changed since: --resume runs them again");
+    let resumed =
+        crate::harness::Batchrun::in_dir(status.dir).args(&["job.yaml", "--resume", "--progress", "none"]).run();
+    resumed.success().stderr_has("2 succeeded, 0 failed, 0 skipped, 1 already done");
+    let mut runs: Vec<String> = resumed.read("runs").lines().map(str::to_owned).collect();
+    runs.sort();
+    assert_eq!(runs, ["1", "2", "2", "3", "3"], "2 and 3 ran again, 1 did not");
+    assert_eq!(resumed.read("out/3.txt"), "1\n2\n3\n");
+    let status = crate::harness::Batchrun::in_dir(resumed.dir).args(&["status", "job.yaml"]).run();
+    status.success();
+    assert!(!status.stdout.contains("product"), "{}", status.stdout);
+}
