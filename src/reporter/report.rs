@@ -283,8 +283,19 @@ fn write_junit(
             xml(&task.end.job),
             seconds(task.end.duration_ms)
         );
+        // The product a task committed, as testcase properties (read by JUnit viewers).
+        let product = task.end.product.as_ref().map(|p| {
+            format!(
+                "      <properties>\n        <property name=\"product\" value=\"{}\"/>\n        <property name=\"product_bytes\" value=\"{}\"/>\n      </properties>\n",
+                xml(&p.path.display().to_string()),
+                p.bytes
+            )
+        });
         if task.end.status == Status::Ok {
-            writeln!(out, "{open}/>")?;
+            match product {
+                Some(product) => write!(out, "{open}>\n{product}    </testcase>\n")?,
+                None => writeln!(out, "{open}/>")?,
+            }
             continue;
         }
         writeln!(out, "{open}>")?;

@@ -162,3 +162,18 @@ fn resume_rebuilds_a_product_that_was_deleted_or_changed() {
     status.success();
     assert!(!status.stdout.contains("product"), "{}", status.stdout);
 }
+
+/// The JSON and JUnit reports name each task's committed product with its size.
+#[test]
+fn reports_name_each_committed_product_with_its_size() {
+    let yaml = "jobs:\n  p:\n    items: [ab, cde]\n    product: out/{{ index }}.txt\n    command: sh -c 'printf %s \"$2\" > \"$1\"' sh {{ product }} {{ item }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none", "--report", "r.json", "--report", "r.xml"]).run();
+    ran.success();
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let sizes: Vec<u64> =
+        report["tasks"].as_array().unwrap().iter().map(|t| t["product"]["bytes"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [2, 3]);
+    let xml = ran.read("r.xml");
+    assert!(xml.contains(r#"<property name="product_bytes" value="3"/>"#), "{xml}");
+    assert!(xml.contains("out/1.txt\"/>"), "{xml}");
+}
