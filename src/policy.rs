@@ -71,8 +71,14 @@ pub fn on_failure(finished: &Finished, on_failure: OnFailure) -> Option<(Stop, S
     }
 }
 
-/// Why a job that waits for `needs` will not run, once one of them failed or was skipped.
+/// Why a job that waits for `needs` will not run, once every one of them has ended and one
+/// failed or was skipped. Decided only then, as GitHub Actions does, so that the reason (the
+/// first such need in the job's order) is the same however the needs' ends interleave.
 pub fn blocked<'a>(needs: impl IntoIterator<Item = (&'a str, JobEnd)>) -> Option<String> {
+    let needs: Vec<(&str, JobEnd)> = needs.into_iter().collect();
+    if needs.iter().any(|&(_, end)| end == JobEnd::Open) {
+        return None;
+    }
     needs.into_iter().find_map(|(name, end)| match end {
         JobEnd::Failed => Some(format!("it needs `{name}`, which failed")),
         JobEnd::Skipped => Some(format!("it needs `{name}`, which was skipped")),
@@ -135,6 +141,12 @@ mod tests {
         assert_eq!(blocked([("a", JobEnd::Succeeded), ("b", JobEnd::Open)]), None);
         assert_eq!(blocked([("a", JobEnd::Skipped)]).as_deref(), Some("it needs `a`, which was skipped"));
         assert_eq!(blocked([("a", JobEnd::Failed)]).as_deref(), Some("it needs `a`, which failed"));
+        // Not before every need has ended: which failed first must not change the reason.
+        assert_eq!(blocked([("a", JobEnd::Open), ("b", JobEnd::Failed)]), None);
+        assert_eq!(
+            blocked([("a", JobEnd::Failed), ("b", JobEnd::Skipped)]).as_deref(),
+            Some("it needs `a`, which failed")
+        );
         assert!(ready([JobEnd::Succeeded, JobEnd::Succeeded]));
         assert!(!ready([JobEnd::Succeeded, JobEnd::Open]));
     }
