@@ -44,11 +44,6 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
     let owner = Owner::of(&args.file, &job_file.name);
     let state = StateDir::claim(location, owner)
         .map_err(|e| Diagnostics::from(diagnostic::Diagnostic::new(&args.file, None, e.to_string())))?;
-    // Products a killed batchrun left half-written never stay beside finished ones.
-    let swept = run::product::sweep(&state);
-    if swept > 0 {
-        say!("batchrun: removed {} that a stopped run left unfinished", crate::words::count(swept as u64, "product"));
-    }
     // Items files are read once, into this run's snapshots (removed when the run ends).
     let snapshots = reads_items_files(&job_file).then(|| plan::inputs::Snapshots::new(&state));
     let inputs = snapshots
@@ -110,6 +105,15 @@ pub fn run(args: &RunArgs) -> Result<ExitCode, Diagnostics> {
         let journal = journal::Journal::open(&state, args.resume, names)
             .map_err(in_state_dir)?
             .with_plan(planned, plan.resolved_vars());
+        // Products a killed batchrun left half-written never stay beside finished ones. Only
+        // under the lock the journal holds: another run's temporaries are its own.
+        let swept = run::product::sweep(&state);
+        if swept > 0 {
+            say!(
+                "batchrun: removed {} that a stopped run left unfinished",
+                crate::words::count(swept as u64, "product")
+            );
+        }
         if args.resume {
             let read = journal::reader::read_state(&state)
                 .map_err(|e| in_state_dir(journal::JournalError::Io { path: state.root().to_path_buf(), source: e }))?;

@@ -101,13 +101,17 @@ pub fn print(
         writeln!(out, "{name:width$}  {:>10}  {:>10}  {not_run:>10}", s.done, s.failed)?;
     }
     let gone = products_gone(history, only);
+    let products = |n: u64, what: &str| match n {
+        1 => format!("1 done task's product {what}"),
+        n => format!("{} done tasks' products {what}", crate::words::number(n)),
+    };
     for (job, missing, changed) in &gone {
         let mut what = Vec::new();
         if *missing > 0 {
-            what.push(format!("{} product missing", crate::words::count(*missing, "done task's")));
+            what.push(products(*missing, "missing"));
         }
         if *changed > 0 {
-            what.push(format!("{} product changed since", crate::words::count(*changed, "done task's")));
+            what.push(products(*changed, "changed since"));
         }
         writeln!(out, "{job}: {}: --resume runs them again", what.join(", "))?;
     }
@@ -115,10 +119,16 @@ pub fn print(
 }
 
 /// Per job: done tasks whose committed product is missing, and those whose product changed
-/// since (`--resume` runs both again).
+/// since (`--resume` runs both again); of the tasks at the last run's places only, so that a
+/// task no longer in the plan is not counted.
 fn products_gone(history: &History, only: &[String]) -> Vec<(String, u64, u64)> {
+    let current: Option<std::collections::HashSet<u64>> =
+        history.places.as_ref().map(|places| places.values().map(|p| p.key).collect());
     let mut gone: Vec<(String, u64, u64)> = Vec::new();
     for (key, product) in &history.products {
+        if current.as_ref().is_some_and(|keys| !keys.contains(key)) {
+            continue;
+        }
         let Some(task) = history.tasks.get(key).filter(|t| t.done) else { continue };
         let Some(job) = history.job_names.get(task.job as usize) else { continue };
         if !only.is_empty() && !only.contains(job) {

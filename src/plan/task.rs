@@ -55,9 +55,17 @@ impl Product {
         Product { path, temp }
     }
 
-    /// Whether `name` is the name of a product's temporary (what a cleanup may remove).
+    /// Whether `name` is the name of a product's temporary (what a cleanup may remove):
+    /// `.BASE.batchrun-XXXXXXXX` and a suffix, the tag eight hex digits.
     pub fn is_temp_name(name: &str) -> bool {
-        name.starts_with('.') && name.contains(".batchrun-")
+        let Some(rest) = name.strip_prefix('.') else { return false };
+        rest.match_indices(".batchrun-").any(|(at, marker)| {
+            let tag = &rest[at + marker.len()..];
+            at > 0
+                && tag.len() >= 8
+                && tag.as_bytes()[..8].iter().all(u8::is_ascii_hexdigit)
+                && (tag.len() == 8 || tag.as_bytes()[8] == b'.')
+        })
     }
 }
 
@@ -80,4 +88,27 @@ pub type PlannedTask = Result<Task, BrokenTask>;
 
 pub fn label(job: &str, index: u64, single: bool) -> String {
     if single { job.to_owned() } else { format!("{job}[{index}]") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_keeps_the_whole_suffix_and_only_its_name_reads_as_one() {
+        let p = Product::of("out/part-3.csv.gz");
+        let name = p.temp.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(name.starts_with(".part-3.batchrun-") && name.ends_with(".csv.gz"), "{name}");
+        assert!(Product::is_temp_name(&name));
+        assert!(Product::is_temp_name(Product::of("x").temp.file_name().unwrap().to_str().unwrap()));
+        for not_ours in [
+            ".user.batchrun-notes",
+            ".batchrun-x",
+            ".a.batchrun-1234567",
+            "a.batchrun-12345678",
+            ".a.batchrun-1234567g",
+        ] {
+            assert!(!Product::is_temp_name(not_ours), "{not_ours}");
+        }
+    }
 }

@@ -12,6 +12,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,24 @@ pub struct Claimed {
     pub temp: PathBuf,
 }
 
+/// `path` written one way: `.` and repeated `/` dropped, `..` taken back where it follows a
+/// name (no link is followed), so that `out/./a.csv` and `out//a.csv` are `out/a.csv`.
+fn normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir
+                if matches!(out.components().next_back(), Some(std::path::Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            part => out.push(part),
+        }
+    }
+    out
+}
+
 /// The registry entry of a product path.
 fn entry(state: &StateDir, path: &Path) -> PathBuf {
     state.products().join(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())))
@@ -32,17 +51,33 @@ fn entry(state: &StateDir, path: &Path) -> PathBuf {
 
 /// Readies task `key`'s product for an attempt run in `cwd`: claims its path in the registry
 /// (refused when another task claimed it in this run), makes its folders and removes a
-/// temporary an earlier attempt left.
-pub fn prepare(state: &StateDir, product: &Product, cwd: &Path, key: u64) -> Result<Claimed, String> {
-    let claimed = Claimed { path: cwd.join(&product.path), temp: cwd.join(&product.temp) };
-    let text = format!("{}\n{}\n", crate::task_key::format(key), claimed.temp.display());
+/// temporary an earlier attempt left. A product in the state folder, or that is the job file,
+/// is refused: it would overwrite what the run keeps or reads.
+pub fn prepare(state: &StateDir, product: &Product, cwd: &Path, key: u64, job_file: &Path) -> Result<Claimed, String> {
+    let claimed = Claimed { path: normal(&cwd.join(&product.path)), temp: normal(&cwd.join(&product.temp)) };
+    if claimed.path.file_name().is_none() || claimed.temp.parent() != claimed.path.parent() {
+        return Err(format!("its product {} names no file", claimed.path.display()));
+    }
+    if crate::same_file::is_within(&claimed.path, state.root()) {
+        return Err(format!(
+            "its product {} is in the state folder {}, which batchrun keeps to itself",
+            claimed.path.display(),
+            state.root().display()
+        ));
+    }
+    if crate::same_file::id(&claimed.path) == crate::same_file::id(job_file) {
+        return Err(format!("its product {} is the job file", claimed.path.display()));
+    }
+    // The task's key, then the temporary's path as its bytes (a name may hold a newline).
+    let mut text = format!("{}\n", crate::task_key::format(key)).into_bytes();
+    text.extend_from_slice(claimed.temp.as_os_str().as_encoded_bytes());
     let at = entry(state, &claimed.path);
     match state.open(&at, Open::New) {
-        Ok(mut file) => io::Write::write_all(&mut file, text.as_bytes()),
+        Ok(mut file) => io::Write::write_all(&mut file, &text),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let mut held = String::new();
-            state.open(&at, Open::Read).and_then(|mut f| f.read_to_string(&mut held)).map_err(|e| e.to_string())?;
-            if held.lines().next() != text.lines().next() {
+            let mut held = Vec::new();
+            state.open(&at, Open::Read).and_then(|mut f| f.read_to_end(&mut held)).map_err(|e| e.to_string())?;
+            if held.split(|&b| b == b'\n').next() != text.split(|&b| b == b'\n').next() {
                 return Err(format!(
                     "another task of this run writes its product {} too: give each task a path of its own",
                     claimed.path.display()
@@ -91,19 +126,26 @@ pub fn commit(claimed: &Claimed) -> Result<Committed, String> {
 
 /// After an attempt that failed: removes its temporary; what was removed, for its log.
 pub fn discard(claimed: &Claimed) -> Option<String> {
-    let size = std::fs::symlink_metadata(&claimed.temp).ok().filter(|m| m.is_file())?.len();
+    let meta = std::fs::symlink_metadata(&claimed.temp).ok()?;
+    let what = if meta.is_file() {
+        crate::words::count(meta.len(), "byte")
+    } else if meta.is_dir() {
+        "a folder".to_owned()
+    } else {
+        "not a file".to_owned()
+    };
     remove_temp(&claimed.temp);
-    Some(format!(
-        "batchrun: removed the unfinished product {} ({}) of this attempt",
-        claimed.temp.display(),
-        crate::words::count(size, "byte")
-    ))
+    Some(format!("batchrun: removed the unfinished product {} ({what}) of this attempt", claimed.temp.display()))
 }
 
+/// Removes what is at `temp` when it is named as a temporary: a file or a link (never what a
+/// link points to), or a folder the task made there.
 fn remove_temp(temp: &Path) {
     let ours = temp.file_name().and_then(|n| n.to_str()).is_some_and(Product::is_temp_name);
-    if ours && std::fs::symlink_metadata(temp).is_ok_and(|m| m.is_file()) {
-        let _ = std::fs::remove_file(temp);
+    match std::fs::symlink_metadata(temp) {
+        Ok(m) if ours && m.is_dir() => _ = std::fs::remove_dir_all(temp),
+        Ok(_) if ours => _ = std::fs::remove_file(temp),
+        _ => {}
     }
 }
 
@@ -118,13 +160,16 @@ pub fn sweep(state: &StateDir) -> usize {
     let Ok(folder) = state.folder(&state.products(), false) else { return 0 };
     let mut removed = 0;
     for (name, _) in folder.entries().unwrap_or_default() {
-        let mut text = String::new();
-        if folder.open(&name, Open::Read).and_then(|mut f| f.read_to_string(&mut text)).is_ok()
-            && let Some(temp) = text.lines().nth(1).map(PathBuf::from)
-            && std::fs::symlink_metadata(&temp).is_ok_and(|m| m.is_file())
+        let mut text = Vec::new();
+        if folder.open(&name, Open::Read).and_then(|mut f| f.read_to_end(&mut text)).is_ok()
+            && let Some(at) = text.iter().position(|&b| b == b'\n')
         {
-            remove_temp(&temp);
-            removed += usize::from(!temp.exists());
+            // Written from the path's bytes by `prepare`: any bytes are a Unix path.
+            let temp = PathBuf::from(std::ffi::OsStr::from_bytes(&text[at + 1..]));
+            if std::fs::symlink_metadata(&temp).is_ok() {
+                remove_temp(&temp);
+                removed += usize::from(std::fs::symlink_metadata(&temp).is_err());
+            }
         }
         let _ = folder.remove(&name);
     }

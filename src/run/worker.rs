@@ -82,7 +82,9 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     };
     // Its product is claimed, and its folders made, before it starts.
     let claimed = match &task.product {
-        Some(product) => product::prepare(ctx.output.state(), product, &settings.cwd, task.key).map(Some),
+        Some(product) => {
+            product::prepare(ctx.output.state(), product, &settings.cwd, task.key, &ctx.plan.file.path).map(Some)
+        }
         None => Ok(None),
     };
     let command = claimed.as_ref().map_err(Clone::clone).and_then(|_| ctx.plan.command_line(&task));
@@ -119,8 +121,10 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     let claimed = claimed.ok().flatten();
     // `verify` checks what the command did before anything is committed.
     let outcome = match (&task.verify, outcome) {
-        (Some(verify), Outcome::Succeeded) => match verify::run(&task, verify, &job.name, number, settings) {
-            Ok(_) => Outcome::Succeeded,
+        (Some(verify), Outcome::Succeeded) => match verify::run(&task, verify, &job.name, number, settings, ctx.cancel)
+        {
+            Ok(Some(_)) => Outcome::Succeeded,
+            Ok(None) => Outcome::Cancelled,
             Err(failed) => {
                 for line in &failed.stderr_tail {
                     capture.note(line);

@@ -177,3 +177,66 @@ fn reports_name_each_committed_product_with_its_size() {
     assert!(xml.contains(r#"<property name="product_bytes" value="3"/>"#), "{xml}");
     assert!(xml.contains("out/1.txt\"/>"), "{xml}");
 }
+
+/// The same path written another way is the same product; a product may not be the job file
+/// or lie in the state folder; a temporary the task made a link or a folder is removed too.
+#[test]
+fn one_path_however_written_and_never_over_what_the_run_keeps() {
+    let yaml = "jobs:\n  p:\n    items: [out/a.csv, out/./a.csv, ./out//a.csv]\n    concurrency: 1\n    product: \"{{ item }}\"\n    command: sh -c 'echo {{ index }} > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1).stderr_has("2 failed");
+    assert_eq!(ran.read("out/a.csv"), "0\n", "the first task's product, never written over");
+
+    for (product, why) in [("job.yaml", "is the job file"), (".batchrun/job/journal.jsonl", "is in the state folder")] {
+        let yaml = format!(
+            "jobs:\n  p:\n    product: {product}\n    command: sh -c 'echo clobbered > \"$1\"' sh {{{{ product }}}}\n"
+        );
+        let ran = batchrun().job(&yaml).args(&["--progress", "plain"]).run();
+        ran.code(1).stderr_has(why);
+        assert_eq!(ran.read("job.yaml"), yaml, "{product}: the job file is as written");
+    }
+
+    let yaml = "jobs:\n  p:\n    items: [link, dir]\n    product: out/{{ item }}.csv\n    command: sh -c 'if [ $2 = link ]; then ln -s /etc/hostname \"$1\"; else mkdir \"$1\"; fi' sh {{ product }} {{ item }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1).stderr_has("is not a regular file");
+    assert!(files_in(&ran.path("out")).is_empty(), "{:?}", files_in(&ran.path("out")));
+}
+
+/// A second batchrun refused because a run holds the state folder removes none of that run's
+/// temporaries: the running task commits its whole product.
+#[test]
+fn a_refused_second_run_leaves_the_first_run_s_products_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "jobs:\n  slow:\n    product: out/a.csv\n    command: sh -c 'echo start > \"$1\"; while [ ! -e go ]; do sleep 0.05; done; echo end >> \"$1\"' sh {{ product }}\n  other:\n    command: 'true'\n";
+    std::fs::write(dir.path().join("job.yaml"), yaml).unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while files_in(&dir.path().join("out")).is_empty() {
+        assert!(Instant::now() < deadline, "the task should start within a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for args in [&["job.yaml"][..], &["job.yaml", "--no-journal", "--only", "other"]] {
+        let second = Command::new(env!("CARGO_BIN_EXE_batchrun")).current_dir(dir.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert!(!stderr.contains("removed"), "{args:?}: {stderr}");
+    }
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/a.csv")).unwrap(), "start\nend\n");
+}
+
+/// `verify` runs under the job's timeout: a check that hangs fails the attempt in time.
+#[test]
+fn a_hanging_verify_times_out() {
+    let yaml = "jobs:\n  v:\n    timeout: 1s\n    product: out/v.csv\n    command: sh -c 'echo x > \"$1\"' sh {{ product }}\n    verify: sleep 30\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.code(1).stderr_has("not done: verify timed out after 1s");
+    assert!(ran.elapsed < Duration::from_secs(20), "{:?}", ran.elapsed);
+    assert!(files_in(&ran.path("out")).is_empty());
+}
