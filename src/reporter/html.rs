@@ -11,7 +11,8 @@ use std::io::{self, Write};
 
 /// Writes the page around `data`, the run as JSON: `{"name", "started", "duration_ms",
 /// "counts", "jobs": [names], "tasks": [[job, label, start_ms|null, duration_ms, status,
-/// attempts, outcome, [stderr tail], worker slot|null], ...]}` in plan order.
+/// attempts, outcome, [stderr tail], worker slot|null, committed product's bytes|null], ...]}`
+/// in plan order.
 pub fn write_page(out: &mut impl Write, title: &str, data: &str) -> io::Result<()> {
     let (head, rest) = PAGE.split_once("@TITLE@").unwrap_or((PAGE, ""));
     let (middle, tail) = rest.split_once("@DATA@").unwrap_or((rest, ""));
@@ -73,7 +74,7 @@ window.onerror = function (message, source, line, column) {
 (function () {
   var d = JSON.parse(document.getElementById("data").textContent);
   var T = d.tasks;
-  var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7, SLOT = 8;
+  var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7, SLOT = 8, PRODUCT = 9;
   var colors = {ok: "#2da44e", failed: "#cf222e", signalled: "#cf222e", timeout: "#fb8500", cancelled: "#8c959f",
     not_started: "#a40e26", lost: "#82071e", undelivered: "#8250df", skipped: "#d0d7de", not_run: "#d0d7de"};
   function fmt(ms) {
@@ -170,7 +171,7 @@ window.onerror = function (message, source, line, column) {
   if (!bad.length) failures.appendChild(el("p", "none", "ok"));
 
   var jobs = document.getElementById("jobs"), head = el("tr");
-  ["job", "tasks", "failed", "median", "largest", "largest ÷ median"].forEach(function (h) { head.appendChild(el("th", h)); });
+  ["job", "tasks", "failed", "median", "largest", "largest ÷ median", "products"].forEach(function (h) { head.appendChild(el("th", h)); });
   jobs.appendChild(head);
   d.jobs.forEach(function (name, j) {
     var mine = T.filter(function (t) { return t[JOB] === j; });
@@ -178,7 +179,11 @@ window.onerror = function (message, source, line, column) {
     var times = mine.filter(function (t) { return t[START] !== null; }).map(function (t) { return t[DUR]; }).sort(function (a, b) { return a - b; });
     var median = times.length ? times[Math.floor((times.length - 1) / 2)] : 0, most = times.length ? times[times.length - 1] : 0;
     var row = el("tr");
-    [name, num(mine.length), num(mine.filter(failed).length), fmt(median), fmt(most), median ? (most / median).toFixed(1) + "×" : "–"].forEach(function (v, k) {
+    // Products committed, and their bytes.
+    var made = mine.filter(function (t) { return t[PRODUCT] !== null && t[PRODUCT] !== undefined; });
+    var bytes = made.reduce(function (sum, t) { return sum + t[PRODUCT]; }, 0);
+    var products = made.length ? num(made.length) + " (" + num(bytes) + " bytes)" : "–";
+    [name, num(mine.length), num(mine.filter(failed).length), fmt(median), fmt(most), median ? (most / median).toFixed(1) + "×" : "–", products].forEach(function (v, k) {
       row.appendChild(el("td", v, k ? "n" : ""));
     });
     jobs.appendChild(row);

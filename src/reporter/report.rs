@@ -352,7 +352,19 @@ fn write_html(
         let shown = if task.end.status == Status::Ok { String::new() } else { task.outcome };
         let end = &task.end;
         let tail = &task.stderr_tail;
-        let row = (job, &end.label, task.started_ms, end.duration_ms, end.status, end.attempt, shown, tail, task.slot);
+        let product = end.product.as_ref().map(|p| p.bytes);
+        let row = (
+            job,
+            &end.label,
+            task.started_ms,
+            end.duration_ms,
+            end.status,
+            end.attempt,
+            shown,
+            tail,
+            task.slot,
+            product,
+        );
         data.push_str(&serde_json::to_string(&row)?);
     }
     data.push_str("]}");

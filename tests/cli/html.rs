@@ -76,3 +76,16 @@ fn inked_pixels(path: &Path) -> (usize, usize, usize) {
     let inked = pixels.chunks(channels).filter(|p| p.iter().take(3).any(|&c| c < 235)).count();
     (info.width as usize, info.height as usize, inked)
 }
+
+/// The HTML report's job table counts each job's committed products and their bytes.
+#[test]
+fn the_html_report_counts_each_job_s_products() {
+    let Some(browser) = chromium() else { return };
+    let yaml = "jobs:\n  p:\n    items: [ab, cde]\n    product: out/{{ index }}.txt\n    command: sh -c 'printf %s \"$2\" > \"$1\"' sh {{ product }} {{ item }}\n";
+    let ran = batchrun().job(yaml).args(&["--report", "run.html", "--progress", "none"]).run();
+    ran.success();
+    let dom = headless(browser, &ran.path("run.html"), &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
+    assert!(dom.contains("<th>products</th>") && dom.contains("2 (5 bytes)"), "{dom}");
+}
