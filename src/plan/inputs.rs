@@ -74,8 +74,17 @@ pub fn take(to: &SnapshotDir, job: &str, source: &Path) -> Result<Snapshot, Stri
 }
 
 /// Runs `command` (`/bin/sh -c`) in `cwd` and snapshots what it prints, as [`take`] does a
-/// file. When it fails, so does this, with the last lines of its stderr.
-pub fn take_output(to: &SnapshotDir, job: &str, command: &str, cwd: &Path) -> Result<Snapshot, String> {
+/// file. When it fails, so does this, with the last lines of its stderr. It runs in a process
+/// group of its own, ended with it (a background child it left cannot hold its output open),
+/// and killed after `timeout` (the job's).
+pub fn take_output(
+    to: &SnapshotDir,
+    job: &str,
+    command: &str,
+    cwd: &Path,
+    timeout: Option<std::time::Duration>,
+) -> Result<Snapshot, String> {
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let what = format!("the output of `{command}`");
     let mut child = Command::new("/bin/sh")
@@ -85,6 +94,7 @@ pub fn take_output(to: &SnapshotDir, job: &str, command: &str, cwd: &Path) -> Re
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot run `{command}`: {e}"))?;
     // Its stderr is read beside its stdout, so that neither pipe fills while the other waits.
@@ -95,11 +105,40 @@ pub fn take_output(to: &SnapshotDir, job: &str, command: &str, cwd: &Path) -> Re
             text
         })
     });
-    let taken = match child.stdout.take() {
+    let out = child.stdout.take();
+    // Waited for beside the reading: its group ends when it does, or at the timeout, so the
+    // pipes close and the reading ends.
+    let group = rustix::process::Pid::from_child(&child);
+    let waiter = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let kill = || _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    kill();
+                    return Ok(status);
+                }
+                Ok(None) if timeout.is_some_and(|limit| started.elapsed() >= limit) => {
+                    kill();
+                    let _ = child.wait();
+                    return Err(format!("timed out after {}", humantime::format_duration(timeout.unwrap_or_default())));
+                }
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                Err(e) => {
+                    kill();
+                    return Err(format!("cannot wait for it: {e}"));
+                }
+            }
+        }
+    });
+    let taken = match out {
         Some(mut out) => take_from(to, job, &mut out, &what),
         None => Err(format!("cannot read {what}")),
     };
-    let status = child.wait().map_err(|e| format!("cannot wait for `{command}`: {e}"))?;
+    let status = waiter
+        .join()
+        .map_err(|_| format!("cannot wait for `{command}`"))?
+        .map_err(|why| format!("`{command}`: {why}"))?;
     let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     if !status.success() {
         let text = String::from_utf8_lossy(&stderr);

@@ -222,7 +222,8 @@ impl Plan {
             Some(command) => {
                 let rendered = vars::render_command(command, &self.vars)?
                     .ok_or_else(|| format!("`{command}` uses a var that failed"))?;
-                inputs::take_output(dir, name, &rendered, &self.file.jobs[job].settings.cwd)?
+                let settings = &self.file.jobs[job].settings;
+                inputs::take_output(dir, name, &rendered, &settings.cwd, settings.timeout)?
             }
             None => inputs::take(dir, name, source)?,
         };

@@ -337,3 +337,15 @@ jobs:
         assert!(out.contains(&line), "{line} in {out:?}");
     }
 }
+
+/// An items command ends with its process group (a background child it left does not hold the
+/// run), and the job's `timeout` bounds it.
+#[test]
+fn an_items_command_is_bounded_by_its_group_and_the_job_s_timeout() {
+    let yaml = "jobs:\n  bg:\n    items: {sh: 'echo a; sleep 30 &'}\n    command: echo {{ item }}\n  slow:\n    timeout: 1s\n    items: {sh: 'sleep 30'}\n    command: echo {{ item }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1)
+        .stderr_has("ok bg")
+        .stderr_has("FAILED slow not started: cannot plan the job: `sleep 30`: timed out after 1s");
+    assert!(ran.elapsed < std::time::Duration::from_secs(15), "{:?}", ran.elapsed);
+}
