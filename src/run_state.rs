@@ -100,10 +100,6 @@ impl<'p, 'r> RunState<'p, 'r> {
         self.stopping
     }
 
-    pub fn interrupted(&self) -> bool {
-        self.interrupted_by.is_some()
-    }
-
     /// Whether job `i`'s tasks may start.
     pub fn is_active(&self, i: usize) -> bool {
         self.jobs[i].phase == Phase::Active
@@ -120,7 +116,7 @@ impl<'p, 'r> RunState<'p, 'r> {
     }
 
     /// Jobs not ended yet, in the file's order.
-    pub fn open_jobs(&self) -> Vec<usize> {
+    fn open_jobs(&self) -> Vec<usize> {
         (0..self.jobs.len()).filter(|&i| !matches!(self.jobs[i].phase, Phase::Ended(_))).collect()
     }
 
