@@ -243,6 +243,9 @@ pub struct Committed {
     /// Nanoseconds since the epoch, when the filesystem keeps them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_ns: Option<u64>,
+    /// Its rows, when `verify` printed a count as its last line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
 }
 
 /// A committed product as it is now.

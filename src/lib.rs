@@ -10,6 +10,7 @@ pub mod console;
 pub mod diagnostic;
 pub mod events;
 pub mod exit_code;
+pub mod job_manifest;
 pub mod journal;
 pub mod manual;
 pub mod plan;

@@ -42,6 +42,12 @@ const SECTIONS: &[(&str, &[Para])] = &[
                 "run after the command succeeded and before the product is committed; when it fails, \
                  the attempt failed",
             ),
+            Para::Term(
+                "manifest: NAME",
+                "the file written in the folder of the job's products once every task has committed \
+                 its own (default _SUCCESS: their paths, sizes, and rows where verify printed a count); \
+                 removed before any of them is rebuilt",
+            ),
             Para::Text("Per-job settings (also under defaults):"),
             Para::Term("needs: [JOB, ...]", "run after every task of these jobs succeeded; skipped when one failed"),
             Para::Term("uses: [LIMIT, ...]", "count against these limits"),

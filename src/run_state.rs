@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::events::{Counts, Event, Finished, Listener, TaskRef, Unrun, UnrunTask};
+use crate::events::{Committed, Counts, Event, Finished, Listener, TaskRef, Unrun, UnrunTask};
 use crate::plan::Plan;
 use crate::policy::{self, JobEnd, Stop};
 
@@ -49,6 +49,13 @@ struct JobProgress {
     /// fields.
     settled: u64,
     failed: u64,
+    /// Its committed products, by task index, kept for its manifest.
+    products: Vec<(u64, Committed)>,
+    /// A job it needs renewed its products in this run: its tasks done earlier run again.
+    rerun: bool,
+    /// A task of it succeeded in this run and what it made is new: its product, or a task a
+    /// renewed need made it run again.
+    renewed: bool,
 }
 
 pub struct RunState<'p, 'r> {
@@ -64,6 +71,11 @@ pub struct RunState<'p, 'r> {
     stopping: bool,
     interrupted_by: Option<i32>,
     undelivered: u64,
+    /// Whether the plan holds whole jobs, so that a job with a `product` that succeeds has its
+    /// manifest written beside its products.
+    manifests: bool,
+    /// The manifests written in this run, and whose.
+    manifests_written: Vec<(std::path::PathBuf, usize)>,
 }
 
 impl<'p, 'r> RunState<'p, 'r> {
@@ -76,6 +88,9 @@ impl<'p, 'r> RunState<'p, 'r> {
                 count: j.count(),
                 settled: 0,
                 failed: 0,
+                products: Vec::new(),
+                rerun: false,
+                renewed: false,
             })
             .collect();
         RunState {
@@ -88,7 +103,17 @@ impl<'p, 'r> RunState<'p, 'r> {
             stopping: false,
             interrupted_by: None,
             undelivered: 0,
+            // A Slurm element's plan is its share of one job: the submitter, which sees the
+            // whole job, writes the manifest.
+            manifests: !plan.is_share(),
+            manifests_written: Vec::new(),
         }
+    }
+
+    /// Whether job `i`'s tasks done in an earlier run count as done: not when a job it needs
+    /// renewed its products in this run, since they were made from the old ones.
+    pub fn trusts_earlier(&self, i: usize) -> bool {
+        !self.jobs[i].rerun
     }
 
     pub fn counts(&self) -> Counts {
@@ -137,6 +162,9 @@ impl<'p, 'r> RunState<'p, 'r> {
             match job.phase {
                 Phase::Active if job.settled == job.count => {
                     job.phase = Phase::Ended(if job.failed > 0 { JobEnd::Failed } else { JobEnd::Succeeded });
+                    if job.failed == 0 && self.manifests && self.plan.file.jobs[i].product.is_some() {
+                        self.write_manifest(i);
+                    }
                 }
                 Phase::Active | Phase::Ended(_) => {}
                 Phase::Waiting => {
@@ -146,6 +174,7 @@ impl<'p, 'r> RunState<'p, 'r> {
                         let (from, also) = hand_back(i, self.jobs[i].count);
                         self.unrun(i, from, &also, &reason, false);
                     } else if !self.stopping && policy::ready(ends().map(|(_, end)| end)) {
+                        self.jobs[i].rerun = files[i].needs.iter().any(|&n| self.jobs[n].renewed);
                         self.jobs[i].phase = Phase::Active;
                         ready.push(i);
                     }
@@ -205,11 +234,48 @@ impl<'p, 'r> RunState<'p, 'r> {
         self.emit(&Event::TaskRetrying { task: finished, delay, waits_for_worker, counts: self.counts });
     }
 
-    /// A task was done in an earlier run (`--resume`).
-    pub fn already_done(&mut self, job: usize) {
-        self.jobs[job].settled += 1;
+    /// A task was done in an earlier run (`--resume`), committing `product` if its job has one.
+    pub fn already_done(&mut self, job: usize, index: u64, product: Option<&Committed>) {
+        let progress = &mut self.jobs[job];
+        progress.settled += 1;
+        if let Some(product) = product.filter(|_| self.manifests) {
+            progress.products.push((index, product.clone()));
+        }
         self.counts.already_done += 1;
         self.check();
+    }
+
+    /// Writes job `i`'s manifest, now that its every task has committed its product.
+    fn write_manifest(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        let mut products = std::mem::take(&mut job.products);
+        let owner = crate::job_manifest::Owner::of(&self.plan.file, i);
+        let written = if products.len() as u64 == job.count {
+            products.sort_unstable_by_key(|(index, _)| *index);
+            let products: Vec<&Committed> = products.iter().map(|(_, p)| p).collect();
+            crate::job_manifest::place(&owner, &products).and_then(|path| {
+                // Jobs planned when ready are not checked before the run.
+                if let Some((_, other)) = self.manifests_written.iter().find(|(p, _)| *p == path) {
+                    let other = &self.plan.file.jobs[*other].name;
+                    return Err(format!(
+                        "job `{other}` wrote {} in this run: give one of them `manifest:` with a name of its own",
+                        path.display()
+                    ));
+                }
+                crate::job_manifest::write(&owner, &path, &products)?;
+                self.manifests_written.push((path, i));
+                Ok(())
+            })
+        } else {
+            Err(format!(
+                "{} of its tasks were done in an earlier run that recorded no product",
+                job.count - products.len() as u64
+            ))
+        };
+        if let Err(why) = written {
+            let message = format!("job `{}`: its manifest {} was not written: {why}", owner.job, owner.name);
+            self.output_not_printed(&message);
+        }
     }
 
     /// A task's last attempt ended: counts it, and applies its job's `on_failure`, returning
@@ -221,6 +287,11 @@ impl<'p, 'r> RunState<'p, 'r> {
         job.settled += 1;
         if !finished.outcome.is_success() {
             job.failed += 1;
+        } else {
+            job.renewed |= job.rerun || finished.product.is_some();
+        }
+        if let Some(product) = finished.product.as_ref().filter(|_| self.manifests) {
+            job.products.push((finished.index, product.clone()));
         }
         policy::count(&mut self.counts, finished);
         let on_failure = self.plan.file.jobs[finished.job].settings.on_failure;

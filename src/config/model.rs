@@ -60,6 +60,8 @@ pub struct Job {
     pub product: Option<Located<String>>,
     /// `verify:`: a command template run after the command succeeded, before the commit.
     pub verify: Option<Located<String>>,
+    /// `manifest:`: the name of the manifest beside its products (see [`crate::job_manifest`]).
+    pub manifest: String,
 }
 
 /// `slurm:` resolved: how `--backend slurm` submits a job.

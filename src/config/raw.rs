@@ -131,6 +131,10 @@ pub struct RawJob {
     /// `{{ product }}`, the temporary): when it fails, the attempt failed.
     #[schemars(with = "Option<String>")]
     pub verify: Option<Spanned<String>>,
+    /// The name of the manifest written in the folder of the job's products once every task
+    /// has committed its own (default `_SUCCESS`): a name, not a path.
+    #[schemars(with = "Option<String>")]
+    pub manifest: Option<Spanned<String>>,
 
     // The same keys as `RawSettings`, so a job can override any default.
     /// Overrides `defaults.shell`: `auto`, `sh`, `bash` or `none`.

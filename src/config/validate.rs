@@ -270,7 +270,38 @@ fn job_from_raw(
         }
         Some(located(v))
     });
-    let job = Job { name, pos: name_pos, work, needs: Vec::new(), concurrency, uses, settings, slurm, product, verify };
+    let manifest = match &raw.manifest {
+        None => crate::job_manifest::DEFAULT_NAME.to_owned(),
+        Some(m) => {
+            let value = m.value.as_str();
+            let refused = if raw.product.is_none() {
+                Some("is the manifest of the job's products, and it declares no `product`")
+            } else if value.is_empty() || value == "." || value == ".." || value.contains(['/', '\0']) {
+                Some("takes a file name (it is written in the folder of the job's products)")
+            } else if crate::plan::task::Product::is_temp_name(value) {
+                Some("is named as a product's temporary, which a later run would remove")
+            } else {
+                None
+            };
+            if let Some(why) = refused {
+                ck.error(pos(m), format!("job `{name}`: `manifest` {why}"));
+            }
+            value.to_owned()
+        }
+    };
+    let job = Job {
+        name,
+        pos: name_pos,
+        work,
+        needs: Vec::new(),
+        concurrency,
+        uses,
+        settings,
+        slurm,
+        product,
+        verify,
+        manifest,
+    };
     (job, needs)
 }
 

@@ -102,6 +102,7 @@ mod tests {
                 path: "/data/out/3.csv".into(),
                 bytes: 1234,
                 modified_ns: Some(1_764_900_000_000_000_000),
+                rows: Some(1000),
             }),
         };
         let record = Record::End { v: VERSION, task, at: now(), retrying: true };

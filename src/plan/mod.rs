@@ -188,6 +188,7 @@ impl Plan {
         // Jobs with an error above have no tasks here, so this renders the sound jobs only: their
         // mistakes come in the same pass as the others'.
         errors.append(&mut plan.first_task_errors());
+        errors.append(&mut plan.manifest_errors());
         plan.warnings = plan.option_warnings();
         // A command that wrote to stderr and exited 0 may have printed a value it should not
         // have (`wc -l` of a file `tail` could not read): it is said before anything runs.
@@ -200,6 +201,11 @@ impl Plan {
             let source = plan.source_text();
             Err(Diagnostics(one_per_place(errors).into_iter().map(|d| d.with_source(&source)).collect()))
         }
+    }
+
+    /// Whether this plan holds only a share of a job's tasks (a Slurm element's).
+    pub fn is_share(&self) -> bool {
+        self.jobs.iter().any(|j| j.window.is_some())
     }
 
     /// Tasks planned so far: jobs planned when they become ready count from then on.
@@ -436,6 +442,39 @@ impl Plan {
                 pos,
                 format!("job `{}`, task {}: {}{more}", spec.name, first.label, first.error),
             ));
+        }
+        errors
+    }
+
+    /// Two jobs whose manifests would be one file: each job's manifest sits in the folder of
+    /// its products, so jobs that write products into one folder need manifests of different
+    /// names. Checked on each job's first task, as planned before the run; at run time the
+    /// manifest goes in the folder that holds all of a job's products.
+    fn manifest_errors(&self) -> Vec<Diagnostic> {
+        let mut errors = Vec::new();
+        let mut seen: Vec<(std::path::PathBuf, usize)> = Vec::new();
+        for (job, spec) in self.file.jobs.iter().enumerate() {
+            if spec.product.is_none() || self.jobs[job].deferred || self.jobs[job].waits_to_be_planned() {
+                continue;
+            }
+            let Some(Ok(task)) = self.tasks(job).next() else { continue };
+            let Some(product) = &task.product else { continue };
+            let path = task::normal(&std::path::Path::new(&spec.settings.cwd).join(&product.path));
+            let Some(manifest) = path.parent().map(|folder| folder.join(&spec.manifest)) else { continue };
+            match seen.iter().find(|(other, _)| *other == manifest) {
+                Some((_, other)) => errors.push(Diagnostic::new(
+                    &self.file.path,
+                    spec.product.as_ref().and_then(|p| p.pos),
+                    format!(
+                        "jobs `{}` and `{}` both write products in {}, so both would write the manifest {}: give one of them `manifest:` with a name of its own, or its products a folder of their own",
+                        self.file.jobs[*other].name,
+                        spec.name,
+                        manifest.parent().map_or_else(String::new, |f| f.display().to_string()),
+                        spec.manifest
+                    ),
+                )),
+                None => seen.push((manifest, job)),
+            }
         }
         errors
     }

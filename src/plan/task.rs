@@ -69,6 +69,23 @@ impl Product {
     }
 }
 
+/// `path` written one way: `.` and repeated `/` dropped, `..` taken back where it follows a
+/// name (no link is followed), so that `out/./a.csv` and `out//a.csv` are `out/a.csv`.
+pub fn normal(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            part => out.push(part),
+        }
+    }
+    out
+}
+
 /// A task whose command could not be rendered (say, an item without the field the template
 /// reads). It fails without running, and says why.
 #[derive(Debug, Clone)]

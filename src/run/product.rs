@@ -17,7 +17,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::events::Committed;
-use crate::plan::task::Product;
+use crate::job_manifest::Owner;
+use crate::plan::task::{Product, normal};
 use crate::state_dir::{Open, StateDir};
 
 /// A product's paths made absolute, as the attempt uses them.
@@ -26,34 +27,18 @@ pub struct Claimed {
     pub temp: PathBuf,
 }
 
-/// `path` written one way: `.` and repeated `/` dropped, `..` taken back where it follows a
-/// name (no link is followed), so that `out/./a.csv` and `out//a.csv` are `out/a.csv`.
-fn normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir
-                if matches!(out.components().next_back(), Some(std::path::Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            part => out.push(part),
-        }
-    }
-    out
-}
-
 /// The registry entry of a product path.
 fn entry(state: &StateDir, path: &Path) -> PathBuf {
     state.products().join(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes())))
 }
 
 /// Readies task `key`'s product for an attempt run in `cwd`: claims its path in the registry
-/// (refused when another task claimed it in this run), makes its folders and removes a
-/// temporary an earlier attempt left. A product in the state folder, or that is the job file,
-/// is refused: it would overwrite what the run keeps or reads.
-pub fn prepare(state: &StateDir, product: &Product, cwd: &Path, key: u64, job_file: &Path) -> Result<Claimed, String> {
+/// (refused when another task claimed it in this run), removes its job's manifest (the product
+/// may be rebuilt), makes its folders and removes a temporary an earlier attempt left. A
+/// product in the state folder, or that is the job file, is refused: it would overwrite what
+/// the run keeps or reads.
+pub fn prepare(state: &StateDir, product: &Product, cwd: &Path, key: u64, owner: &Owner) -> Result<Claimed, String> {
+    let job_file = owner.job_file.as_path();
     let claimed = Claimed { path: normal(&cwd.join(&product.path)), temp: normal(&cwd.join(&product.temp)) };
     if claimed.path.file_name().is_none() || claimed.temp.parent() != claimed.path.parent() {
         return Err(format!("its product {} names no file", claimed.path.display()));
@@ -88,6 +73,7 @@ pub fn prepare(state: &StateDir, product: &Product, cwd: &Path, key: u64, job_fi
         Err(e) => Err(e),
     }
     .map_err(|e| format!("cannot register its product in the state folder: {e}"))?;
+    crate::job_manifest::clear(owner, &claimed.path)?;
     if let Some(parent) = claimed.path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot make {}: {e}", parent.display()))?;
     }
@@ -118,6 +104,7 @@ pub fn commit(claimed: &Claimed) -> Result<Committed, String> {
             path: claimed.path.clone(),
             bytes: now.len(),
             modified_ns: crate::events::modified_ns(&now),
+            rows: None,
         }),
         Ok(_) => Err(format!("{} holds another file after the commit", claimed.path.display())),
         Err(e) => Err(fail("check", e)),

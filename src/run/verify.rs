@@ -21,6 +21,13 @@ pub struct Failed {
     pub stderr_tail: Vec<String>,
 }
 
+/// The rows a verify reported: its output's last line, when that is a count alone.
+pub fn rows(printed: &str) -> Option<u64> {
+    let last = printed.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    // `u64::from_str` takes a leading `+`; a count is digits only.
+    last.bytes().all(|b| b.is_ascii_digit()).then(|| last.parse().ok()).flatten()
+}
+
 /// How often a running verify is looked at (its end, its timeout, a stop).
 const POLL: Duration = Duration::from_millis(10);
 
@@ -113,4 +120,17 @@ pub fn run(
         None => status.to_string(),
     };
     Err(Failed { why: format!("verify failed ({status})"), stderr_tail })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_are_a_count_alone_on_the_last_line() {
+        assert_eq!(super::rows("checked\n 1200 \n"), Some(1200));
+        assert_eq!(super::rows("1200 rows"), None);
+        assert_eq!(super::rows("+5"), None);
+        assert_eq!(super::rows("-5"), None);
+        assert_eq!(super::rows(""), None);
+        assert_eq!(super::rows("99999999999999999999999"), None, "too big to be a count");
+    }
 }

@@ -10,7 +10,7 @@ use super::product;
 use super::program::Programs;
 use super::verify;
 use super::watchdog::Watchdog;
-use crate::events::Outcome;
+use crate::events::{Committed, Outcome};
 use crate::plan::{Plan, Task};
 
 /// One attempt at a task, as the dispatcher hands it out.
@@ -83,7 +83,8 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     // Its product is claimed, and its folders made, before it starts.
     let claimed = match &task.product {
         Some(product) => {
-            product::prepare(ctx.output.state(), product, &settings.cwd, task.key, &ctx.plan.file.path).map(Some)
+            let owner = crate::job_manifest::Owner::of(&ctx.plan.file, task.job);
+            product::prepare(ctx.output.state(), product, &settings.cwd, task.key, &owner).map(Some)
         }
         None => Ok(None),
     };
@@ -120,10 +121,14 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     };
     let claimed = claimed.ok().flatten();
     // `verify` checks what the command did before anything is committed.
+    let mut rows = None;
     let outcome = match (&task.verify, outcome) {
         (Some(verify), Outcome::Succeeded) => match verify::run(&task, verify, &job.name, number, settings, ctx.cancel)
         {
-            Ok(Some(_)) => Outcome::Succeeded,
+            Ok(Some(printed)) => {
+                rows = verify::rows(&printed);
+                Outcome::Succeeded
+            }
             Ok(None) => Outcome::Cancelled,
             Err(failed) => {
                 for line in &failed.stderr_tail {
@@ -136,7 +141,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     };
     let (outcome, committed, discarded) = match (&claimed, outcome) {
         (Some(claimed), Outcome::Succeeded) => match product::commit(claimed) {
-            Ok(committed) => (Outcome::Succeeded, Some(committed), None),
+            Ok(committed) => (Outcome::Succeeded, Some(Committed { rows, ..committed }), None),
             Err(why) => (Outcome::ProductFailed(why), None, product::discard(claimed)),
         },
         (Some(claimed), outcome) => (outcome, None, product::discard(claimed)),

@@ -257,7 +257,10 @@ impl<'a, 'r> Submitter<'a, 'r> {
         }
         for planned in self.plan.tasks(job) {
             match planned {
-                Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => self.state.already_done(job),
+                Ok(task) if self.state.trusts_earlier(job) && self.history.is_some_and(|h| h.is_done(task.key)) => {
+                    let product = self.history.and_then(|h| h.products.get(&task.key));
+                    self.state.already_done(job, task.index, product);
+                }
                 Ok(task) => pending.push((task.index, task.key)),
                 Err(broken) => {
                     self.finish(&Finished::without_a_run(

@@ -454,3 +454,27 @@ fn products_are_committed_alike_on_both_drivers() {
         assert_eq!(files, ["1.txt", "3.txt"], "only committed products, no temporaries");
     }
 }
+
+/// The submitter, which sees the whole job, writes its manifest as a local run does (never an
+/// element, which sees its share); a product deleted since is rebuilt by `--resume`, the
+/// manifest follows, and the job that needs the products runs again.
+#[test]
+fn the_manifest_is_written_alike_and_a_rebuild_reruns_what_needs_it() {
+    let yaml = "jobs:\n  p:\n    items: [1, 2, 3]\n    slurm: {tasks_per_element: 1}\n    product: out/{{ item }}.txt\n    command: sh -c 'seq \"$2\" > \"$1\"' sh {{ product }} {{ item }}\n    verify: wc -l < {{ product }}\n  check:\n    needs: [p]\n    command: sh -c 'echo checked >> checks'\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    assert_eq!(there.on_slurm(&Fake::new(), None), here.locally());
+    let products = |job: &Job| {
+        let text = std::fs::read_to_string(job.dir.path().join("out/_SUCCESS")).expect("a manifest");
+        let manifest: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        (manifest["products"].clone(), manifest["rows"].clone())
+    };
+    assert_eq!(products(&there), products(&here));
+    assert_eq!(products(&there).1, 6, "1 + 2 + 3 rows, as verify counted them");
+
+    std::fs::remove_file(there.dir.path().join("out/2.txt")).unwrap();
+    let history = read_state(&StateDir::claimed(there.state())).unwrap();
+    let again = there.on_slurm(&Fake::new(), Some(&history));
+    assert_eq!((again.counts.already_done, again.counts.succeeded), (2, 2), "2.txt rebuilt, and check run again");
+    assert_eq!(std::fs::read_to_string(there.dir.path().join("checks")).unwrap(), "checked\nchecked\n");
+    assert_eq!(products(&there), products(&here));
+}

@@ -58,6 +58,11 @@ fn assert_export_is_the_table(out: &Path, table_dump: &[u8]) {
     assert_eq!(rows, ROWS, "row count of the union of partitions");
     assert_eq!(joined.len(), table_dump.len());
     assert!(joined == table_dump, "the partitions differ from the table's rows in id order");
+    // The manifest lists every partition, with the rows each one's verify counted.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("_SUCCESS")).expect("a manifest")).expect("JSON");
+    assert_eq!((manifest["tasks"].as_u64(), manifest["rows"].as_u64()), (Some(10), Some(ROWS)));
+    assert_eq!(manifest["bytes"].as_u64(), Some(joined.len() as u64));
 }
 
 #[test]

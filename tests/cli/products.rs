@@ -109,7 +109,7 @@ fn a_killed_run_leaves_no_product_and_the_next_run_clears_its_temporary() {
     std::fs::write(dir.path().join("job.yaml"), yaml.replace("sleep 60", "true")).unwrap();
     let again = crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--progress", "none"]).run();
     again.success().stderr_has("removed 1 product that a stopped run left unfinished");
-    assert_eq!(files_in(&again.path("out")), ["big.csv"]);
+    assert_eq!(files_in(&again.path("out")), ["_SUCCESS", "big.csv"], "the product and its job's manifest");
 }
 
 /// `verify` runs after the command succeeded and before the commit: when it fails, the attempt
@@ -239,4 +239,81 @@ fn a_hanging_verify_times_out() {
     ran.code(1).stderr_has("not done: verify timed out after 1s");
     assert!(ran.elapsed < Duration::from_secs(20), "{:?}", ran.elapsed);
     assert!(files_in(&ran.path("out")).is_empty());
+}
+
+/// When every task of a job has committed, its manifest (`_SUCCESS`) lists each product with
+/// its size and the rows `verify` counted; a product rebuilt by `--resume` finds no manifest
+/// while it is rebuilt, the manifest follows it, and the job that needs the products runs
+/// again. A rebuild that fails leaves no manifest at all.
+#[test]
+fn the_manifest_follows_the_products_and_a_rebuild_reruns_what_needs_them() {
+    let yaml = r#"
+jobs:
+  export:
+    range: {from: 1, to: 30, chunks: 3}
+    product: out/{{ index }}/part.csv
+    command: sh -c 'test ! -e out/_SUCCESS && test ! -e out/{{ index }}/_SUCCESS && seq {{ start }} {{ end }} > "$1"' sh {{ product }}
+    verify: "echo counting; wc -l < {{ product }}"
+  check:
+    needs: [export]
+    command: sh -c 'echo checked >> checks'
+"#;
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    let manifest = |ran: &crate::harness::Ran| -> serde_json::Value {
+        serde_json::from_str(&ran.read("out/_SUCCESS")).expect("the manifest is JSON")
+    };
+    let first = manifest(&ran);
+    assert_eq!(
+        (first["job"].as_str(), first["tasks"].as_u64(), first["rows"].as_u64()),
+        (Some("export"), Some(3), Some(30))
+    );
+    let paths: Vec<&str> = first["products"].as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["0/part.csv", "1/part.csv", "2/part.csv"], "in plan order, relative to the manifest");
+    assert_eq!(first["products"][1]["bytes"], ran.read("out/1/part.csv").len() as u64);
+    assert_eq!(ran.read("checks"), "checked\n");
+
+    std::fs::remove_file(ran.path("out/1/part.csv")).unwrap();
+    let resumed = crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--resume", "--progress", "none"]).run();
+    // The command refuses to run while a manifest stands: it ran, so the manifest was gone.
+    resumed.success().stderr_has("2 succeeded, 0 failed, 0 skipped, 2 already done");
+    assert_eq!(resumed.read("checks"), "checked\nchecked\n", "the check ran again on the rebuilt partition");
+    assert_eq!(manifest(&resumed)["rows"], 30);
+
+    // A rebuild that fails: no manifest stands beside the products.
+    std::fs::remove_file(resumed.path("out/2/part.csv")).unwrap();
+    let failing = yaml.replace("seq {{ start }} {{ end }}", "false");
+    std::fs::write(resumed.path("job.yaml"), failing).unwrap();
+    let failed = crate::harness::Batchrun::in_dir(resumed.dir).args(&["job.yaml", "--progress", "none"]).run();
+    failed.code(1);
+    assert!(!failed.path("out/_SUCCESS").exists(), "no manifest after a failed rebuild");
+}
+
+/// Two jobs writing products into one folder would write one manifest: refused before the
+/// run, where each job's first product shows it; `manifest:` names one apart.
+#[test]
+fn two_jobs_never_share_a_manifest() {
+    let yaml = "jobs:\n  a:\n    items: [1, 2]\n    product: out/a{{ item }}\n    command: touch {{ product }}\n  b:\n    items: [1, 2]\n    product: out/b{{ item }}\n    command: touch {{ product }}\n";
+    let refused = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    refused
+        .code(2)
+        .stderr_has("/out, so both would write the manifest _SUCCESS: give one of them `manifest:`")
+        .stderr_has("job.yaml:8:14");
+    let named = yaml.replace("    product: out/b", "    manifest: _b.SUCCESS\n    product: out/b");
+    let ran = batchrun().job(&named).args(&["--progress", "none"]).run();
+    ran.success();
+    assert!(ran.read("out/_SUCCESS").contains("\"job\": \"a\""));
+    assert!(ran.read("out/_b.SUCCESS").contains("\"job\": \"b\""));
+    for (bad, why) in [("x/y", "takes a file name"), ("..", "takes a file name")] {
+        let wrong = yaml.replace("    product: out/b", &format!("    manifest: '{bad}'\n    product: out/b"));
+        let refused = batchrun().file("job.yaml", &wrong).args(&["validate", "job.yaml"]).run();
+        refused.code(2).stderr_has(&format!("job `b`: `manifest` {why}")).stderr_has("job.yaml:8:15");
+    }
+    let alone = "jobs:\n  a:\n    manifest: done\n    command: 'true'\n";
+    batchrun()
+        .file("job.yaml", alone)
+        .args(&["validate", "job.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("`manifest` is the manifest of the job's products, and it declares no `product`");
 }

@@ -216,8 +216,9 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             let seq = job.first_seq.unwrap_or_default() + job.dispatched;
             job.dispatched += 1;
             match planned {
-                Ok(task) if self.history.is_some_and(|h| h.is_done(task.key)) => {
-                    self.state.already_done(i);
+                Ok(task) if self.state.trusts_earlier(i) && self.history.is_some_and(|h| h.is_done(task.key)) => {
+                    let product = self.history.and_then(|h| h.products.get(&task.key));
+                    self.state.already_done(i, task.index, product);
                     self.output.nothing(seq, 1);
                     settled_inline += 1;
                 }
