@@ -417,10 +417,13 @@ pub enum Event<'a> {
         counts: Counts,
     },
     /// A job was planned when it became ready (its items are read after the jobs it needs
-    /// ran): `tasks` more are planned, and `counts.total` includes them.
+    /// ran): `tasks` more are planned, and `counts.total` includes them. When it could not
+    /// be planned, it counts as one task, which fails (or is not run, once the run stops), and
+    /// `unplanned` says why.
     JobPlanned {
         job: &'a str,
         tasks: u64,
+        unplanned: Option<&'a str>,
         counts: Counts,
     },
     /// Tasks of a job that will not run: a job it needs did not succeed (skipped), or the run

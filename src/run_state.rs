@@ -49,6 +49,8 @@ struct JobProgress {
     /// fields.
     settled: u64,
     failed: u64,
+    /// Its tasks are being planned (see [`RunState::planning`]).
+    planning: bool,
     /// Its committed products, by task index, kept for its manifest.
     products: Vec<(u64, Committed)>,
     /// A job it needs renewed its products in this run: its tasks done earlier run again.
@@ -88,6 +90,7 @@ impl<'p, 'r> RunState<'p, 'r> {
                 count: j.count(),
                 settled: 0,
                 failed: 0,
+                planning: false,
                 products: Vec::new(),
                 rerun: false,
                 renewed: false,
@@ -160,7 +163,7 @@ impl<'p, 'r> RunState<'p, 'r> {
         for i in 0..self.jobs.len() {
             let job = &mut self.jobs[i];
             match job.phase {
-                Phase::Active if job.settled == job.count => {
+                Phase::Active if job.settled == job.count && !job.planning => {
                     job.phase = Phase::Ended(if job.failed > 0 { JobEnd::Failed } else { JobEnd::Succeeded });
                     if job.failed == 0 && self.manifests && self.plan.file.jobs[i].product.is_some() {
                         self.write_manifest(i);
@@ -191,14 +194,22 @@ impl<'p, 'r> RunState<'p, 'r> {
         }
     }
 
+    /// A job that waited to become ready is being planned: it does not end before
+    /// [`RunState::planned`].
+    pub fn planning(&mut self, i: usize) {
+        self.jobs[i].planning = true;
+    }
+
     /// A job that waited to become ready was planned: with its task count, or the reason it
     /// could not be, when it counts as one task that the driver ends with
     /// [`policy::unplanned`].
     pub fn planned(&mut self, i: usize, planned: &Result<u64, String>) {
+        self.jobs[i].planning = false;
         let tasks = *planned.as_ref().unwrap_or(&1);
         self.jobs[i].count = tasks;
         self.counts.total += tasks;
-        let event = Event::JobPlanned { job: &self.plan.file.jobs[i].name, tasks, counts: self.counts };
+        let unplanned = planned.as_ref().err().map(String::as_str);
+        let event = Event::JobPlanned { job: &self.plan.file.jobs[i].name, tasks, unplanned, counts: self.counts };
         self.emit(&event);
     }
 

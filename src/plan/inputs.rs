@@ -83,6 +83,7 @@ pub fn take_output(
     command: &str,
     cwd: &Path,
     timeout: Option<std::time::Duration>,
+    stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Snapshot, String> {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
@@ -109,47 +110,57 @@ pub fn take_output(
     // Waited for beside the reading: its group ends when it does, or at the timeout, so the
     // pipes close and the reading ends.
     let group = rustix::process::Pid::from_child(&child);
-    let waiter = std::thread::spawn(move || {
-        let started = std::time::Instant::now();
-        let kill = || _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    kill();
-                    return Ok(status);
-                }
-                Ok(None) if timeout.is_some_and(|limit| started.elapsed() >= limit) => {
-                    kill();
-                    let _ = child.wait();
-                    return Err(format!("timed out after {}", humantime::format_duration(timeout.unwrap_or_default())));
-                }
-                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
-                Err(e) => {
-                    kill();
-                    return Err(format!("cannot wait for it: {e}"));
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(move || {
+            let started = std::time::Instant::now();
+            let kill = || _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        kill();
+                        return Ok(status);
+                    }
+                    Ok(None) if timeout.is_some_and(|limit| started.elapsed() >= limit) => {
+                        kill();
+                        let _ = child.wait();
+                        return Err(format!(
+                            "timed out after {}",
+                            humantime::format_duration(timeout.unwrap_or_default())
+                        ));
+                    }
+                    Ok(None) if stop() => {
+                        kill();
+                        let _ = child.wait();
+                        return Err("stopped with the run".to_owned());
+                    }
+                    Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                    Err(e) => {
+                        kill();
+                        return Err(format!("cannot wait for it: {e}"));
+                    }
                 }
             }
+        });
+        let taken = match out {
+            Some(mut out) => take_from(to, job, &mut out, &what),
+            None => Err(format!("cannot read {what}")),
+        };
+        let status = waiter
+            .join()
+            .map_err(|_| format!("cannot wait for `{command}`"))?
+            .map_err(|why| format!("`{command}`: {why}"))?;
+        let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+        if !status.success() {
+            let text = String::from_utf8_lossy(&stderr);
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
+            return Err(format!(
+                "`{command}` failed ({status}){}",
+                if tail.is_empty() { String::new() } else { format!(": {tail}") }
+            ));
         }
-    });
-    let taken = match out {
-        Some(mut out) => take_from(to, job, &mut out, &what),
-        None => Err(format!("cannot read {what}")),
-    };
-    let status = waiter
-        .join()
-        .map_err(|_| format!("cannot wait for `{command}`"))?
-        .map_err(|why| format!("`{command}`: {why}"))?;
-    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-    if !status.success() {
-        let text = String::from_utf8_lossy(&stderr);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = lines[lines.len().saturating_sub(3)..].join(" / ");
-        return Err(format!(
-            "`{command}` failed ({status}){}",
-            if tail.is_empty() { String::new() } else { format!(": {tail}") }
-        ));
-    }
-    taken
+        taken
+    })
 }
 
 /// Snapshots what `from` reads (`what`, for messages): in memory when it is small.

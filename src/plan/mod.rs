@@ -216,7 +216,8 @@ impl Plan {
     /// Plans a job that waited to become ready ([`JobPlan::waits_to_be_planned`]): reads its
     /// items file into the run's snapshot, counts and checks every record, and renders its
     /// first task, as [`Plan::new`] does for the jobs it plans. Returns the job's task count.
-    pub fn plan_when_ready(&self, job: usize) -> Result<u64, String> {
+    /// An items command is stopped when `stop` says so.
+    pub fn plan_when_ready(&self, job: usize, stop: &(dyn Fn() -> bool + Sync)) -> Result<u64, String> {
         let Expansion::WhenReady { source, format, read, command } = &self.jobs[job].expansion else {
             return Ok(self.jobs[job].count());
         };
@@ -229,7 +230,7 @@ impl Plan {
                 let rendered = vars::render_command(command, &self.vars)?
                     .ok_or_else(|| format!("`{command}` uses a var that failed"))?;
                 let settings = &self.file.jobs[job].settings;
-                inputs::take_output(dir, name, &rendered, &settings.cwd, settings.timeout)?
+                inputs::take_output(dir, name, &rendered, &settings.cwd, settings.timeout, stop)?
             }
             None => inputs::take(dir, name, source)?,
         };

@@ -14,7 +14,7 @@
 //!   `not_started`, `lost`, `undelivered`), `exit`, `signal`, `duration_ms`, and `reason` when
 //!   there is one), plus `command`, `outcome` (in words) and `log`
 //! - `job_planned`: `job`, `tasks` (a job planned when it became ready; `counts.total` grew by
-//!   `tasks`)
+//!   `tasks`), and `unplanned` when it could not be (it then counts as one task, which fails)
 //! - `job_skipped`: `job`, `tasks` (0 for a job that was never planned), `reason`, `not_run`
 //! - `run_cancelling`: `reason`
 //! - `warning`: `message` (something the run could not do that changes no count, such as
@@ -117,6 +117,8 @@ enum Body<'a> {
     JobPlanned {
         job: &'a str,
         tasks: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        unplanned: Option<&'a str>,
     },
     JobSkipped {
         job: &'a str,
@@ -189,8 +191,8 @@ impl<W: Write> Listener for EventsJson<W> {
             Event::TaskFinished { task, counts } => {
                 ("task_finished", Body::TaskEnded(TaskEnded::of(task, job(task.job))), counts)
             }
-            Event::JobPlanned { job, tasks, counts } => {
-                ("job_planned", Body::JobPlanned { job, tasks: *tasks }, counts)
+            Event::JobPlanned { job, tasks, unplanned, counts } => {
+                ("job_planned", Body::JobPlanned { job, tasks: *tasks, unplanned: *unplanned }, counts)
             }
             Event::JobSkipped { job, tasks, reason, not_run, counts, .. } => {
                 ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason, not_run: *not_run }, counts)

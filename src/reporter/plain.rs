@@ -123,6 +123,8 @@ impl Listener for Plain {
             }),
             // Warnings are printed by `warnings::Warnings`.
             Event::TaskStarted { .. } | Event::RunFinished { .. } | Event::Warning { .. } => {}
+            // One that could not be planned is said by its failure, or among what did not run.
+            Event::JobPlanned { unplanned: Some(_), .. } => {}
             Event::JobPlanned { job, tasks, .. } => self.line(planned_line(job, *tasks)),
             Event::TaskRetrying { task, delay, waits_for_worker, .. } => {
                 self.line(retry_line(task, *delay, *waits_for_worker))

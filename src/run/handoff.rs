@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, unbounded};
 
 use super::worker::{Attempt, AttemptDone};
 
@@ -29,6 +29,11 @@ pub struct Feed {
     wakes: Receiver<()>,
     /// A worker that finds this many attempts queued or fewer after its result wakes the dispatcher.
     wake_at: Arc<AtomicUsize>,
+    plans: Sender<usize>,
+    planned: Receiver<(usize, Result<u64, String>)>,
+    /// The planner's wakes: apart from the workers', so that the dispatcher still learns when
+    /// every worker is gone.
+    plan_wakes: Receiver<()>,
 }
 
 /// A worker's side.
@@ -40,15 +45,48 @@ pub struct Intake {
     wake_at: Arc<AtomicUsize>,
 }
 
-/// The channels between one dispatcher and `workers` workers.
-pub fn handoff(workers: usize) -> (Feed, Intake) {
+/// Plans the jobs planned when they become ready, beside the dispatcher: an items command may
+/// run for minutes, and meanwhile the dispatcher starts other tasks and hears signals.
+pub struct Planner {
+    asks: Receiver<usize>,
+    answers: Sender<(usize, Result<u64, String>)>,
+    wake: Sender<()>,
+}
+
+/// The channels between one dispatcher, `workers` workers and the planner.
+pub fn handoff(workers: usize) -> (Feed, Intake, Planner) {
     let (attempt_tx, attempt_rx) = bounded(workers.saturating_mul(MAX_AHEAD_PER_WORKER + 1));
     let (result_tx, result_rx) = unbounded();
     // One pending wake is enough: the dispatcher takes every result when it wakes.
     let (wake_tx, wake_rx) = bounded(1);
+    let (plans, asks) = unbounded();
+    let (answers, planned) = unbounded();
+    let (plan_wake, plan_wakes) = bounded(1);
     let wake_at = Arc::new(AtomicUsize::new(usize::MAX));
-    let feed = Feed { attempts: attempt_tx, results: result_rx, wakes: wake_rx, wake_at: wake_at.clone() };
-    (feed, Intake { attempts: attempt_rx, results: result_tx, wake: wake_tx, wake_at })
+    let feed = Feed {
+        attempts: attempt_tx,
+        results: result_rx,
+        wakes: wake_rx,
+        wake_at: wake_at.clone(),
+        plans,
+        planned,
+        plan_wakes,
+    };
+    let planner = Planner { asks, answers, wake: plan_wake };
+    (feed, Intake { attempts: attempt_rx, results: result_tx, wake: wake_tx, wake_at }, planner)
+}
+
+impl Planner {
+    /// Plans each job asked for, until the dispatcher is gone; `stop` stops an items command.
+    pub fn serve(self, plan: &crate::plan::Plan, stop: &(dyn Fn() -> bool + Sync)) {
+        for job in self.asks.iter() {
+            let planned = plan.plan_when_ready(job, stop);
+            if self.answers.send((job, planned)).is_err() {
+                return;
+            }
+            let _ = self.wake.try_send(());
+        }
+    }
 }
 
 /// The workers are gone.
@@ -70,17 +108,30 @@ impl Feed {
         self.wake_at.store(wake_at, Ordering::Relaxed);
     }
 
-    /// Sleeps until a worker wakes the dispatcher or `timeout` passes.
+    /// Sleeps until a worker or the planner wakes the dispatcher or `timeout` passes. Every
+    /// worker gone, or the planner, is [`Disconnected`]: what they had would never come.
     pub fn wait(&self, timeout: Duration) -> Result<(), Disconnected> {
-        match self.wakes.recv_timeout(timeout) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => Ok(()),
-            Err(RecvTimeoutError::Disconnected) => Err(Disconnected),
+        crossbeam_channel::select! {
+            recv(self.wakes) -> woken => woken.map_err(|_| Disconnected),
+            recv(self.plan_wakes) -> woken => woken.map_err(|_| Disconnected),
+            default(timeout) => Ok(()),
         }
     }
 
     /// The results waiting, oldest first.
     pub fn results(&self) -> impl Iterator<Item = AttemptDone> + '_ {
         self.results.try_iter()
+    }
+
+    /// Asks the planner to plan job `job` (see [`crate::plan::Plan::plan_when_ready`]).
+    pub fn plan(&self, job: usize) {
+        // The planner outlives the dispatcher's loop, so the channel is open.
+        let _ = self.plans.send(job);
+    }
+
+    /// The jobs planned since last asked: each with its task count, or why it could not be.
+    pub fn planned(&self) -> impl Iterator<Item = (usize, Result<u64, String>)> + '_ {
+        self.planned.try_iter()
     }
 }
 
@@ -147,7 +198,7 @@ mod tests {
 
     #[test]
     fn with_one_attempt_per_worker_queued_every_result_wakes_the_dispatcher() {
-        let (feed, intake) = handoff(2);
+        let (feed, intake, _planner) = handoff(2);
         feed.queue_ahead(2, 2);
         feed.send(attempt(1));
         feed.send(attempt(2));
@@ -159,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_deep_queue_wakes_the_dispatcher_once_half_of_it_is_taken_or_on_a_failure() {
-        let (feed, intake) = handoff(2);
+        let (feed, intake, _planner) = handoff(2);
         feed.queue_ahead(2, 8);
         (1..=8).for_each(|i| feed.send(attempt(i)));
         let mut wakes = Vec::new();
@@ -177,7 +228,7 @@ mod tests {
 
     #[test]
     fn a_worker_that_finds_the_queue_empty_wakes_the_dispatcher_before_it_sleeps() {
-        let (feed, intake) = handoff(1);
+        let (feed, intake, _planner) = handoff(1);
         feed.queue_ahead(1, 16);
         std::thread::scope(|scope| {
             let worker = scope.spawn(|| intake.next().map(|a| a.task.index));
@@ -190,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_dispatcher_learns_when_every_worker_is_gone() {
-        let (feed, intake) = handoff(1);
+        let (feed, intake, _planner) = handoff(1);
         drop(intake);
         assert_eq!(feed.wait(Duration::from_secs(60)), Err(Disconnected));
     }

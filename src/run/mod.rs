@@ -88,7 +88,7 @@ pub fn run(
         })
         .ok();
 
-    let (feed, intake) = handoff::handoff(workers);
+    let (feed, intake, planner) = handoff::handoff(workers);
     let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: guards.watchdog.as_ref() };
     let adopted = guards.adopted.as_ref();
     let result = std::thread::scope(|scope| {
@@ -97,7 +97,9 @@ pub fn run(
             scope.spawn(move || worker::work(ctx, intake, slot));
         }
         drop(intake);
-        dispatcher::Dispatcher::new(plan, history, output, &cancel, workers, reporter).run(feed, interrupts, adopted)
+        let cancel = &cancel;
+        scope.spawn(move || planner.serve(plan, &|| cancel.level() >= cancel::Level::Terminate));
+        dispatcher::Dispatcher::new(plan, history, output, cancel, workers, reporter).run(feed, interrupts, adopted)
     });
     // Every task has ended: nothing it left behind may outlive the run.
     if let Some(adopted) = adopted {

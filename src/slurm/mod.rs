@@ -105,7 +105,7 @@ pub fn run_with(
     reporter: &mut dyn Listener,
 ) -> RunResult {
     let (signal_tx, signals) = crossbeam_channel::unbounded::<i32>();
-    let mut submitter = Submitter::new(scheduler, plan, history, options, reporter);
+    let mut submitter = Submitter::new(scheduler, plan, history, options, reporter, signals.clone());
     if let Err(e) = crate::run::signals::forward_to(signal_tx, |s| s) {
         submitter.state.warn(&format!("cannot handle signals ({e}); Ctrl-C will not cancel the arrays"));
     }
@@ -202,6 +202,8 @@ struct Submitter<'a, 'r> {
     /// Makes manifest names unique across runs sharing a state folder (`--resume`).
     run_tag: String,
     warned_poll: bool,
+    /// The signals that came and are not yet taken: an items command stops for one.
+    signals: crossbeam_channel::Receiver<i32>,
 }
 
 impl<'a, 'r> Submitter<'a, 'r> {
@@ -211,6 +213,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         history: Option<&'a History>,
         options: &'a Options,
         reporter: &'r mut dyn Listener,
+        signals: crossbeam_channel::Receiver<i32>,
     ) -> Self {
         let run_tag =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis()).to_string();
@@ -226,6 +229,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             scheduler,
             run_tag,
             warned_poll: false,
+            signals,
         }
     }
 
@@ -248,7 +252,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
         self.submitted[job] = true;
         if self.plan.jobs[job].waits_to_be_planned() {
             // Its items are read now, into the snapshot its elements read on their nodes.
-            let planned = self.plan.plan_when_ready(job);
+            let signals = &self.signals;
+            let planned = self.plan.plan_when_ready(job, &|| !signals.is_empty());
             self.state.planned(job, &planned);
             if let Err(e) = planned {
                 self.finish(&policy::unplanned(job, &spec.name, &e));

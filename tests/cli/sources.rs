@@ -349,3 +349,39 @@ fn an_items_command_is_bounded_by_its_group_and_the_job_s_timeout() {
         .stderr_has("FAILED slow not started: cannot plan the job: `sleep 30`: timed out after 1s");
     assert!(ran.elapsed < std::time::Duration::from_secs(15), "{:?}", ran.elapsed);
 }
+
+/// An items command runs beside the pool: while it runs, other jobs' tasks start (here the one
+/// it waits for), and an interrupt stops it at once, its job not run rather than failed.
+#[test]
+fn an_items_command_runs_beside_other_tasks_and_stops_with_the_run() {
+    let yaml = "jobs:\n  list:\n    timeout: 30s\n    items: {sh: 'while [ ! -e ready ]; do sleep 0.05; done; echo a'}\n    command: echo {{ item }}\n  other:\n    command: touch ready\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.success().stderr_has("ok other").stderr_has("ok list[0]");
+    assert!(ran.elapsed < std::time::Duration::from_secs(20), "{:?}", ran.elapsed);
+
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let slow = "jobs:\n  list:\n    items: {sh: 'touch planning; sleep 60; echo a'}\n    command: echo {{ item }}\n";
+    std::fs::write(dir.path().join("job.yaml"), slow).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(dir.path())
+        .args(["job.yaml", "--progress", "plain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("planning").exists() {
+        assert!(Instant::now() < deadline, "the items command should start within a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20), "stopped promptly: {:?}", started.elapsed());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("1 not run"), "{stderr}");
+    assert!(!stderr.contains("FAILED"), "{stderr}");
+}

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::Dispatcher;
 use crate::plan::PlannedTask;
 use crate::policy;
+use crate::run::handoff::Feed;
 use crate::run::output::Output;
 
 pub(super) struct JobState<'p> {
@@ -43,11 +44,34 @@ impl JobState<'_> {
 }
 
 impl Dispatcher<'_, '_> {
-    /// Starts the jobs the run state says are ready.
-    pub(super) fn start_ready_jobs(&mut self) {
+    /// Starts the jobs the run state says are ready; those planned when ready are handed to
+    /// the planner first.
+    pub(super) fn start_ready_jobs(&mut self, feed: &Feed) {
         let (jobs, output) = (&mut self.jobs, self.output);
         for i in self.state.ready_jobs(|i, count| jobs[i].hand_back(output, count)) {
-            self.activate(i);
+            if self.plan.jobs[i].waits_to_be_planned() {
+                self.state.planning(i);
+                self.planning += 1;
+                feed.plan(i);
+            } else {
+                self.activate(i, None);
+            }
+        }
+    }
+
+    /// The planner planned job `i`: its tasks may start, or it fails as one task that could
+    /// not (not run, when the run is stopping: its items command was stopped with it).
+    pub(super) fn on_planned(&mut self, i: usize, planned: Result<u64, String>) {
+        self.planning -= 1;
+        self.state.planned(i, &planned);
+        match planned {
+            Err(_) if self.state.stopping() => {
+                let count = self.state.count(i);
+                let job = &mut self.jobs[i];
+                job.first_seq = Some(self.next_seq);
+                self.next_seq += count;
+            }
+            planned => self.activate(i, planned.err()),
         }
     }
 
@@ -65,16 +89,10 @@ impl Dispatcher<'_, '_> {
         }
     }
 
-    /// Starts a job whose needs succeeded: plans it first if it waited to (its items are read
-    /// now, after the jobs that may write them), and places it in the run's order.
-    fn activate(&mut self, i: usize) {
-        let mut unplanned = None;
-        if self.plan.jobs[i].waits_to_be_planned() {
-            let planned = self.plan.plan_when_ready(i);
-            self.state.planned(i, &planned);
-            // The job fails as one task that could not start, and says why.
-            unplanned = planned.err();
-        }
+    /// Starts a job whose needs succeeded (and that is planned), placing it in the run's
+    /// order; one that could not be planned fails as one task that could not start, and says
+    /// why.
+    fn activate(&mut self, i: usize, unplanned: Option<String>) {
         let count = self.state.count(i);
         let job = &mut self.jobs[i];
         if job.first_seq.is_none() {

@@ -79,6 +79,8 @@ pub struct Dispatcher<'p, 'r> {
     prefetch: bool,
     /// The place in the run's order that the next job placed gets.
     next_seq: u64,
+    /// Jobs handed to the planner and not yet planned.
+    planning: usize,
     /// Attempts sent to workers and not yet done, by (job, index): what an adopted process
     /// that left its task's group may live for.
     attempts: HashMap<(usize, u64), u32>,
@@ -115,6 +117,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             typical_attempt: None,
             prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue),
             next_seq: 0,
+            planning: 0,
             attempts: HashMap::new(),
             held: BTreeMap::new(),
         };
@@ -131,7 +134,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
         let mut next_tick = Instant::now() + TICK;
         feed.queue_ahead(workers, self.ahead);
         loop {
-            self.start_ready_jobs();
+            self.start_ready_jobs(&feed);
             let settled_before = self.state.counts().done();
             let mut wake = next_tick;
             if !self.state.stopping()
@@ -140,7 +143,10 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
                 wake = wake.min(at);
             }
             let stopping = self.state.stopping();
-            if self.state.counts().running == 0 && (stopping || (self.retries.is_empty() && self.state.all_ended())) {
+            if self.state.counts().running == 0
+                && self.planning == 0
+                && (stopping || (self.retries.is_empty() && self.state.all_ended()))
+            {
                 break;
             }
             if self.state.counts().done() != settled_before && self.free_workers > 0 {
@@ -157,6 +163,9 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             }
             for done in feed.results() {
                 self.on_done(done);
+            }
+            for (job, planned) in feed.planned() {
+                self.on_planned(job, planned);
             }
             self.release_printed();
             if woken.is_err() {
