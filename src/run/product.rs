@@ -95,8 +95,15 @@ pub fn commit(claimed: &Claimed) -> Result<Committed, String> {
     let fail = |what: &str, e: io::Error| format!("cannot commit its product {}: {what}: {e}", claimed.path.display());
     File::open(temp).and_then(|f| f.sync_all()).map_err(|e| fail("sync", e))?;
     std::fs::rename(temp, &claimed.path).map_err(|e| fail("rename", e))?;
-    if let Some(parent) = claimed.path.parent() {
-        File::open(parent).and_then(|d| d.sync_all()).map_err(|e| fail("sync its folder", e))?;
+    if let Some(parent) = claimed.path.parent()
+        && let Err(e) = File::open(parent).and_then(|d| d.sync_all())
+    {
+        // The attempt fails, so it leaves no final file: the one it renamed there is taken back.
+        if std::fs::symlink_metadata(&claimed.path).is_ok_and(|now| now.dev() == meta.dev() && now.ino() == meta.ino())
+        {
+            let _ = std::fs::remove_file(&claimed.path);
+        }
+        return Err(fail("sync its folder", e));
     }
     // The final path must hold what was written, whatever the rename said.
     match std::fs::symlink_metadata(&claimed.path) {
