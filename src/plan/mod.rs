@@ -336,6 +336,9 @@ impl Plan {
                 match rendered {
                     Ok(path) if !path.trim().is_empty() => {
                         let product = task::Product::of(path.trim());
+                        if let Some(why) = product.refused() {
+                            return Err(self.broken(job, index, format!("product: {why}")));
+                        }
                         extra[3] =
                             (self.names.product.clone(), Value::from(product.temp.to_string_lossy().into_owned()));
                         (Some(product), own)
@@ -433,8 +436,11 @@ impl Plan {
                 0 => String::new(),
                 n => format!(" (and {})", crate::words::count(n as u64, "more task")),
             };
+            // `render` names the key whose template failed first in its message.
             let pos = match (&first.env, &spec.work) {
                 (Some(key), _) => spec.settings.env.get(key).and_then(|v| v.pos),
+                _ if first.error.starts_with("product: ") => spec.product.as_ref().and_then(|p| p.pos),
+                _ if first.error.starts_with("verify: ") => spec.verify.as_ref().and_then(|p| p.pos),
                 (None, Work::Commands(list)) => list.first().and_then(|c| c.pos),
                 (None, Work::Templated { command, .. }) => command.pos,
             };

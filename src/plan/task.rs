@@ -29,6 +29,9 @@ pub struct Task {
     pub verify: Option<String>,
 }
 
+/// The longest file name most filesystems take.
+const NAME_MAX: usize = 255;
+
 /// The file a task writes (`product:`), and the temporary its command writes instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
@@ -53,6 +56,28 @@ impl Product {
         let tag = xxhash_rust::xxh3::xxh3_64(path.as_os_str().as_encoded_bytes()) as u32;
         let temp = path.with_file_name(format!(".{base}.batchrun-{tag:08x}{suffix}"));
         Product { path, temp }
+    }
+
+    /// Why this product cannot be written, if it cannot: it names a folder, or a name too long
+    /// for its temporary (which is the name and 19 bytes more) on a filesystem's usual limit.
+    pub fn refused(&self) -> Option<String> {
+        let text = self.path.as_os_str().as_encoded_bytes();
+        let name = self.path.file_name().filter(|_| !text.ends_with(b"/") && !text.ends_with(b"/."));
+        match name {
+            None => Some(format!("`{}` names a folder: a product is a file", self.path.display())),
+            Some(_) if matches!(self.path.components().next_back(), Some(std::path::Component::ParentDir)) => {
+                Some(format!("`{}` names a folder: a product is a file", self.path.display()))
+            }
+            Some(_) => {
+                let temp = self.temp.file_name().map_or(0, |n| n.len());
+                (temp > NAME_MAX).then(|| {
+                    format!(
+                        "`{}`: its name is too long for the temporary beside it ({temp} bytes, over {NAME_MAX})",
+                        self.path.display()
+                    )
+                })
+            }
+        }
     }
 
     /// Whether `name` is the name of a product's temporary (what a cleanup may remove):

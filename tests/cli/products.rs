@@ -317,3 +317,27 @@ fn two_jobs_never_share_a_manifest() {
         .code(2)
         .stderr_has("`manifest` is the manifest of the job's products, and it declares no `product`");
 }
+
+/// A product that renders to a folder, or to a name too long for its temporary, is refused
+/// before the run where the job file's data shows it, at its `product:`, and fails its task
+/// alone where only the run's data does.
+#[test]
+fn a_product_that_cannot_be_a_file_is_refused() {
+    let long = "x".repeat(240);
+    for (product, why) in [
+        ("out/{{ item }}/..".to_owned(), "product: `out/p/..` names a folder: a product is a file"),
+        (
+            format!("out/{long}{{{{ item }}}}.csv"),
+            "its name is too long for the temporary beside it (264 bytes, over 255)",
+        ),
+    ] {
+        let yaml = format!(
+            "jobs:\n  a:\n    items: [p, q]\n    product: \"{product}\"\n    command: touch {{{{ product }}}}\n"
+        );
+        let refused = batchrun().file("job.yaml", &yaml).args(&["validate", "job.yaml"]).run();
+        refused.code(2).stderr_has(why).stderr_has("job.yaml:4:14");
+    }
+    let from_file = "jobs:\n  a:\n    items: {file: names.txt}\n    product: \"out/{{ item }}\"\n    command: touch {{ product }}\n";
+    let ran = batchrun().job(from_file).file("names.txt", "ok\n..\n").args(&["--progress", "plain"]).run();
+    ran.code(1).stderr_has("ok a[0]").stderr_has("FAILED a[1] not started: product: `out/..` names a folder");
+}
