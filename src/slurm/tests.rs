@@ -478,3 +478,30 @@ fn the_manifest_is_written_alike_and_a_rebuild_reruns_what_needs_it() {
     assert_eq!(std::fs::read_to_string(there.dir.path().join("checks")).unwrap(), "checked\nchecked\n");
     assert_eq!(products(&there), products(&here));
 }
+
+/// A job fans out over what an upstream job wrote, read by an items command once the job is
+/// ready: the submitter keeps it in the snapshot its elements read, and both drivers end
+/// alike (here one item fails).
+#[test]
+fn an_items_command_fans_out_alike_on_both_drivers() {
+    let yaml = "jobs:\n  list:\n    command: sh -c 'seq 1 3 > ids.txt'\n  fan:\n    needs: [list]\n    items: {sh: 'cat ids.txt'}\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'echo \"$1\" > out.$1; test \"$1\" -ne 2' sh {{ item }}\n";
+    let told = |job: &Job, slurm: bool| {
+        std::fs::create_dir_all(job.state()).unwrap();
+        let snapshots = crate::plan::inputs::Snapshots::new(&StateDir::claimed(job.state()));
+        let options =
+            PlanOptions { inputs: crate::plan::Inputs::Snapshot(snapshots.to(slurm)), ..PlanOptions::default() };
+        let plan = job.plan_selected(Overrides::default(), options);
+        if slurm {
+            job.on_slurm_planned(&Fake::new(), None, Overrides::default(), plan)
+        } else {
+            job.locally_planned(plan)
+        }
+    };
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let (local, slurm) = (told(&here, false), told(&there, true));
+    assert_eq!(slurm, local);
+    assert_eq!((slurm.counts.succeeded, slurm.counts.failed, slurm.counts.total), (3, 1, 4));
+    for i in 1..=3 {
+        assert_eq!(std::fs::read_to_string(there.dir.path().join(format!("out.{i}"))).unwrap(), format!("{i}\n"));
+    }
+}

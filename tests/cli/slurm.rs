@@ -352,3 +352,46 @@ fn a_second_ctrl_c_kills_the_elements_at_once_as_locally() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Products on the shared filesystem: each element commits its tasks' products, verified; the
+/// submitter writes the manifest once the whole job has committed; the job fans out over a
+/// list an upstream job wrote, read by an items command; a deleted product is rebuilt by
+/// `--resume`, and the job that checks the products runs again.
+#[test]
+fn products_are_committed_on_the_nodes_and_the_manifest_follows() {
+    if !cluster() {
+        return;
+    }
+    let job = r#"
+name: parts
+jobs:
+  list:
+    command: sh -c 'seq 1 4 > ids.txt'
+  export:
+    needs: [list]
+    items: {sh: "cat ids.txt"}
+    slurm: {tasks_per_element: 1}
+    product: out/part-{{ item }}.csv
+    command: sh -c 'seq "$2" > "$1"' sh {{ product }} {{ item }}
+    verify: wc -l < {{ product }}
+  check:
+    needs: [export]
+    command: >-
+      sh -c 'grep -q "^  \"rows\": 10,$" out/_SUCCESS && echo checked >> checks'
+"#;
+    let ran = slurm(job).run();
+    ran.success().stderr_has("planned export: 4 tasks").stderr_has("6 succeeded");
+    let manifest: serde_json::Value = serde_json::from_str(&ran.read("out/_SUCCESS")).expect("a manifest");
+    assert_eq!((manifest["tasks"].as_u64(), manifest["rows"].as_u64()), (Some(4), Some(10)));
+    let mut files: Vec<String> =
+        std::fs::read_dir(ran.path("out")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["_SUCCESS", "part-1.csv", "part-2.csv", "part-3.csv", "part-4.csv"], "no temporaries");
+
+    std::fs::remove_file(ran.path("out/part-3.csv")).unwrap();
+    let resumed =
+        Batchrun::in_dir(ran.dir).args(&["job.yaml", "--backend", "slurm", "--progress", "plain", "--resume"]).run();
+    resumed.success().stderr_has("2 succeeded, 0 failed, 0 skipped, 4 already done");
+    assert_eq!(resumed.read("out/part-3.csv"), "1\n2\n3\n");
+    assert_eq!(resumed.read("checks"), "checked\nchecked\n", "the check ran again on the rebuilt product");
+}
