@@ -722,13 +722,16 @@ fn plan_job(
                             .map(|count| Expansion::File { items, shown, format: *format, count })
                             .map_err(|m| diag(*pos, format!("job `{}`: {m}", job.name)))
                     }
-                    // Run once, when the job becomes ready (after the jobs it needs).
-                    _ => Ok(Expansion::WhenReady {
-                        source: shown,
-                        format: *format,
-                        read: OnceLock::new(),
-                        command: Some(command.clone()),
-                    }),
+                    // Run once, when the job becomes ready (after the jobs it needs); its
+                    // template (syntax, quoting) is checked now, as a computed var's is.
+                    _ => vars::check_command(command)
+                        .map_err(|e| diag(*pos, format!("job `{}`: items command {e}", job.name)))
+                        .map(|()| Expansion::WhenReady {
+                            source: shown,
+                            format: *format,
+                            read: OnceLock::new(),
+                            command: Some(command.clone()),
+                        }),
                 }
             }
             Source::Items(ItemsSpec::File { path, format, pos }) => (|| {

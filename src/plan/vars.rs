@@ -135,7 +135,7 @@ pub(crate) fn render_command(cmd: &str, vars_above: &[(Arc<str>, Value)]) -> Res
 
 /// Checks a computed var's command as a command template (syntax, quoting) without running or
 /// rendering it.
-fn check_command(cmd: &str) -> Result<(), String> {
+pub(crate) fn check_command(cmd: &str) -> Result<(), String> {
     let mut env = template::environment();
     template::add_command(&mut env, format!("var{}", template::COMMAND_SUFFIX), cmd, Dialect::Posix, &[])
         .map(drop)

@@ -385,3 +385,15 @@ fn an_items_command_runs_beside_other_tasks_and_stops_with_the_run() {
     assert!(stderr.contains("1 not run"), "{stderr}");
     assert!(!stderr.contains("FAILED"), "{stderr}");
 }
+
+/// An items command's template is checked before the run, as a computed var's is: where a
+/// value would be read as code, or a broken template, `validate` says so with the place.
+#[test]
+fn an_items_command_template_is_checked_before_the_run() {
+    for (sh, why) in [("echo $(( {{ t }} + 1 ))", "a value inside arithmetic"), ("echo {{ t }", "syntax error")] {
+        let yaml =
+            format!("vars:\n  t: x\njobs:\n  a:\n    items: {{sh: \"{sh}\"}}\n    command: echo {{{{ item }}}}\n");
+        let refused = batchrun().file("job.yaml", &yaml).args(&["validate", "job.yaml"]).run();
+        refused.code(2).stderr_has(&format!("job `a`: items command in `{sh}`: {why}")).stderr_has("job.yaml:5:12");
+    }
+}
