@@ -260,8 +260,8 @@ fn validate(files: &[std::path::PathBuf]) -> Result<ExitCode, Diagnostics> {
                     .collect();
                 match when_ready.as_slice() {
                     [] => {}
-                    [one] => later.push_str(&format!("; {one} reads its items when it runs")),
-                    many => later.push_str(&format!("; {} read their items when they run", many.join(", "))),
+                    [one] => later.push_str(&format!("; {one} is planned when it runs")),
+                    many => later.push_str(&format!("; {} are planned when they run", many.join(", "))),
                 }
                 for warning in &plan.warnings {
                     eprintln!("batchrun: warning: {}: {warning}", file.display());

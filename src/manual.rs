@@ -23,6 +23,10 @@ const SECTIONS: &[(&str, &[Para])] = &[
             Para::Text("A job has a command (a template) and at most one source, or a commands list:"),
             Para::Term("range: {from, to, step | chunks}", "partitions of an integer range; binds start and end"),
             Para::Term(
+                "range: {bounds: {sh: CMD}}",
+                "partitions from the ascending integers CMD prints (each starts one; the last ends the range)",
+            ),
+            Para::Term(
                 "matrix: {KEY: LIST | {from, to, step}, include, exclude}",
                 "the cartesian product; binds each key",
             ),

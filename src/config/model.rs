@@ -99,7 +99,9 @@ impl Source {
     pub fn names(&self) -> Vec<&str> {
         match self {
             Source::Single => Vec::new(),
-            Source::Range(_) => vec!["start", "end"],
+            Source::Range(_) | Source::Items(ItemsSpec::Command { format: ItemsFormat::Bounds, .. }) => {
+                vec!["start", "end"]
+            }
             Source::Items(_) => vec!["item"],
             Source::Matrix(m) => m
                 .axes
@@ -166,6 +168,9 @@ pub enum ItemsFormat {
     Lines,
     Csv,
     Jsonl,
+    /// `range: {bounds: {sh: …}}`: ascending integers, each a partition's first value, the
+    /// last the range's last value; its tasks bind `start` and `end`, as a range's do.
+    Bounds,
 }
 
 /// How a command runs (`shell:`).

@@ -183,11 +183,14 @@ impl RawJob {
     }
 }
 
-/// `range: {from, to, step | chunks}`. Bounds are strings so they may be templates
-/// (`to: "{{ max_id }}"`); a plain YAML integer arrives as its text.
+/// `range: {from, to, step | chunks}`, or `range: {bounds: {sh: CMD}}`. Bounds are strings so
+/// they may be templates (`to: "{{ max_id }}"`); a plain YAML integer arrives as its text.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("required" = ["from", "to"], "not" = {"required": ["step", "chunks"]}))]
+#[schemars(extend(
+    "oneOf" = [{"required": ["from", "to"]}, {"required": ["bounds"]}],
+    "not" = {"required": ["step", "chunks"]}
+))]
 pub struct RawRange {
     /// First value: an integer, or a template that renders to one.
     #[schemars(with = "Option<schema::Bound>")]
@@ -201,6 +204,20 @@ pub struct RawRange {
     /// Number of near-equal partitions; not with `step`.
     #[schemars(with = "Option<u64>", range(min = 1))]
     pub chunks: Option<Spanned<i64>>,
+    /// The partitions' bounds from a command, run when the job becomes ready: it prints
+    /// ascending integers, each a partition's first value and the last the range's last value
+    /// (say `ntile` over the key, for partitions of equal rows); not with the other keys.
+    #[schemars(with = "Option<RawBounds>")]
+    pub bounds: Option<Spanned<RawBounds>>,
+}
+
+/// `range: {bounds: {sh: CMD}}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBounds {
+    /// The command (`/bin/sh -c`, a template over the vars) that prints the bounds.
+    #[schemars(with = "String")]
+    pub sh: Spanned<String>,
 }
 
 /// `slurm:`: how `--backend slurm` submits a job's tasks as job arrays.

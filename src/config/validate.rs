@@ -345,7 +345,7 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
         (Some(command), None) => {
             let unread = |names: Vec<String>| move || Source::Unread(names);
             let source = if let Some(range) = raw.range.take() {
-                range_spec(ck, name, range).map_or_else(unread(vec!["start".into(), "end".into()]), Source::Range)
+                range_spec(ck, name, range).unwrap_or_else(unread(vec!["start".into(), "end".into()]))
             } else if let Some(matrix) = raw.matrix.take() {
                 let names = sources::matrix_names(&matrix.value);
                 sources::matrix(ck, name, matrix).map_or_else(unread(names), Source::Matrix)
@@ -361,9 +361,31 @@ fn work(ck: &mut Checker, dir: &Path, name: &str, body_pos: Option<Pos>, raw: &m
     }
 }
 
-fn range_spec(ck: &mut Checker, job: &str, range: Spanned<RawRange>) -> Option<RangeSpec> {
+fn range_spec(ck: &mut Checker, job: &str, range: Spanned<RawRange>) -> Option<Source> {
     let at = pos(&range);
-    let RawRange { from, to, step, chunks } = range.value;
+    let RawRange { from, to, step, chunks, bounds } = range.value;
+    if let Some(bounds) = bounds {
+        let with = [from.as_ref().map(pos), to.as_ref().map(pos), step.as_ref().map(pos), chunks.as_ref().map(pos)];
+        if let Some(other) = with.into_iter().flatten().next() {
+            ck.error(
+                other,
+                format!(
+                    "job `{job}`: `range.bounds` takes every bound from its command: not with from, to, step or chunks"
+                ),
+            );
+            return None;
+        }
+        let sh = &bounds.value.sh;
+        if sh.value.trim().is_empty() {
+            ck.error(
+                pos(sh),
+                format!("job `{job}`: `range.bounds.sh` is empty: give the command that prints the bounds"),
+            );
+            return None;
+        }
+        let (command, format, pos) = (sh.value.clone(), ItemsFormat::Bounds, pos(&bounds));
+        return Some(Source::Items(ItemsSpec::Command { command, format, pos }));
+    }
     let split = match (step, chunks) {
         (Some(s), Some(_)) => {
             ck.error(pos(&s), format!("job `{job}`: `range` takes `step` or `chunks`, not both"));
@@ -377,7 +399,7 @@ fn range_spec(ck: &mut Checker, job: &str, range: Spanned<RawRange>) -> Option<R
         ck.error(at, format!("job `{job}`: `range` needs both `from` and `to`"));
         return None;
     };
-    Some(RangeSpec { from: located(&from), to: located(&to), split })
+    Some(Source::Range(RangeSpec { from: located(&from), to: located(&to), split }))
 }
 
 /// `value` as a count of at least 1, or an error naming `what`.

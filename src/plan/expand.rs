@@ -91,6 +91,17 @@ fn items(
     shown: &Path,
     format: ItemsFormat,
 ) -> Box<dyn Iterator<Item = Result<Bindings, String>> + Send> {
+    if format == ItemsFormat::Bounds {
+        return match bounds(snapshot, shown) {
+            Ok(bounds) => {
+                let (start, end): (Arc<str>, Arc<str>) = (Arc::from("start"), Arc::from("end"));
+                Box::new(partitions(&bounds).into_iter().map(move |(first, last)| {
+                    Ok(vec![(start.clone(), Value::from(first)), (end.clone(), Value::from(last))])
+                }))
+            }
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        };
+    }
     match records(snapshot, shown, format) {
         Ok(records) => Box::new(records.map(|r| r.map(|v| vec![(Arc::from("item"), v)]))),
         Err(e) => Box::new(std::iter::once(Err(e))),
@@ -101,6 +112,9 @@ fn items(
 /// (with its line) rather than a surprise in the middle of a run. Messages name the file as
 /// `shown` (a snapshot is read in its stead).
 pub fn count_records(snapshot: &Snapshot, shown: &Path, format: ItemsFormat) -> Result<u64, String> {
+    if format == ItemsFormat::Bounds {
+        return bounds(snapshot, shown).map(|b| partitions(&b).len() as u64);
+    }
     let mut n = 0;
     for record in records(snapshot, shown, format)? {
         record?;
@@ -109,13 +123,63 @@ pub fn count_records(snapshot: &Snapshot, shown: &Path, format: ItemsFormat) -> 
     Ok(n)
 }
 
+/// The bounds a command printed (`range: {bounds: …}`): integers, one a line (blank lines
+/// skipped), ascending; a value repeated (a key value so common that it fills more than a
+/// partition) is one bound.
+fn bounds(snapshot: &Snapshot, shown: &Path) -> Result<Vec<i128>, String> {
+    let file = snapshot.open().map_err(|e| format!("cannot open `{}`: {e}", shown.display()))?;
+    let mut bounds: Vec<(usize, i128)> = Vec::new();
+    for (n, line) in file.lines().enumerate() {
+        let line = line.map_err(|e| format!("{}:{}: {e}", shown.display(), n + 1))?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let value: i128 = text.parse().map_err(|_| {
+            format!("{}:{}: `{text}` is not an integer: each line is a partition's first value", shown.display(), n + 1)
+        })?;
+        match bounds.last() {
+            Some(&(at, before)) if value < before => {
+                return Err(format!(
+                    "{}:{}: the bounds are not ascending: {value} comes after {before} (line {})",
+                    shown.display(),
+                    n + 1,
+                    at + 1
+                ));
+            }
+            Some(&(_, before)) if value == before => {}
+            _ => bounds.push((n, value)),
+        }
+    }
+    Ok(bounds.into_iter().map(|(_, v)| v).collect())
+}
+
+/// Partitions from ascending, distinct bounds: each bound starts one, which ends before the
+/// next; the last ends at the last bound, taken in. One bound is a partition of one value.
+/// Together they hold every integer from the first bound to the last once.
+pub fn partitions(bounds: &[i128]) -> Vec<(i128, i128)> {
+    match bounds {
+        [] => Vec::new(),
+        [only] => vec![(*only, *only)],
+        _ => {
+            let last = bounds.len() - 2;
+            bounds
+                .windows(2)
+                .enumerate()
+                .map(|(i, pair)| (pair[0], if i == last { pair[1] } else { pair[1] - 1 }))
+                .collect()
+        }
+    }
+}
+
 type Records = Box<dyn Iterator<Item = Result<Value, String>> + Send>;
 
 fn records(snapshot: &Snapshot, shown: &Path, format: ItemsFormat) -> Result<Records, String> {
     let file = snapshot.open().map_err(|e| format!("cannot open items file `{}`: {e}", shown.display()))?;
     let shown = shown.display().to_string();
     match format {
-        ItemsFormat::Lines | ItemsFormat::Jsonl => {
+        // Bounds are read by `bounds`; as lines, they are their text.
+        ItemsFormat::Lines | ItemsFormat::Jsonl | ItemsFormat::Bounds => {
             let lines = file.lines().enumerate().filter_map(move |(n, line)| {
                 let line = match line {
                     Ok(line) => line,
@@ -325,5 +389,52 @@ mod tests {
         let big = Axis::Range { from: 0, to: 1_000_000, step: 1 };
         let err = Matrix::new(&spec(vec![("a", big.clone()), ("b", big)], vec![json!({"a": 1})], vec![])).unwrap_err();
         assert!(err.contains("at most"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read(text: &str) -> Result<Vec<i128>, String> {
+        bounds(&Snapshot::Memory(Arc::from(text.as_bytes())), Path::new("bounds"))
+    }
+
+    #[test]
+    fn bounds_are_ascending_integers_a_repeated_one_counted_once() {
+        assert_eq!(read("1\n\n5\n5\n 9 \n"), Ok(vec![1, 5, 9]));
+        assert_eq!(partitions(&[1, 5, 9]), [(1, 4), (5, 9)]);
+        assert_eq!(partitions(&[7]), [(7, 7)]);
+        assert_eq!(partitions(&[]), []);
+        assert_eq!(read("3\n2\n"), Err("bounds:2: the bounds are not ascending: 2 comes after 3 (line 1)".into()));
+        assert!(read("1\nNULL\n").unwrap_err().contains("bounds:2: `NULL` is not an integer"));
+        let huge = "-170141183460469231731687303715884105728\n170141183460469231731687303715884105727\n";
+        assert_eq!(read(huge).map(|b| partitions(&b).len()), Ok(1), "i128's whole range");
+    }
+
+    proptest! {
+        /// Whatever the key values (duplicates, runs, gaps), bounds taken from them give
+        /// partitions that hold every value from the first bound to the last exactly once:
+        /// each key value falls in one partition.
+        #[test]
+        fn every_value_falls_in_exactly_one_partition(
+            mut keys in proptest::collection::vec(-50i128..50, 1..200),
+            every in 1usize..40,
+        ) {
+            keys.sort_unstable();
+            // As `ntile` gives them: every `every`th value starts a bucket, and the maximum ends the last.
+            let mut printed: Vec<String> = keys.iter().step_by(every).map(i128::to_string).collect();
+            printed.push(keys[keys.len() - 1].to_string());
+            let bounds = read(&printed.join("\n")).expect("ascending");
+            let parts = partitions(&bounds);
+            for key in &keys {
+                let holding = parts.iter().filter(|(first, last)| first <= key && key <= last).count();
+                prop_assert_eq!(holding, 1, "key {} in {:?}", key, parts);
+            }
+            for pair in parts.windows(2) {
+                prop_assert_eq!(pair[0].1 + 1, pair[1].0, "no gap, no overlap: {:?}", parts);
+            }
+        }
     }
 }

@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use minijinja::{Environment, Value};
 
-use crate::config::{ItemsSpec, Job, JobFile, Located, RangeSpec, Source, Work};
+use crate::config::{ItemsFormat, ItemsSpec, Job, JobFile, Located, RangeSpec, Source, Work};
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, hint};
 pub use command_line::CommandLine;
 use expand::{Bindings, Expansion};
@@ -259,6 +259,10 @@ impl Plan {
         let needs: Vec<String> =
             self.file.jobs[job].needs.iter().map(|&n| format!("`{}`", self.file.jobs[n].name)).collect();
         Some(match needs.len() {
+            0 if matches!(&self.jobs[job].expansion, Expansion::WhenReady { format: ItemsFormat::Bounds, .. }) => {
+                "planned when the run starts: its range's bounds are a command's output, which `plan` does not run"
+                    .to_owned()
+            }
             0 if matches!(&self.jobs[job].expansion, Expansion::WhenReady { command: Some(_), .. }) => {
                 "planned when the run starts: its items are a command's output, which `plan` does not run".to_owned()
             }

@@ -191,7 +191,7 @@ fn plan_shows_a_job_planned_when_its_needs_have_run() {
         .stdout_has("1 task in 2 jobs (1 of them planned when it runs)")
         .stdout_has("use (planned when `write` has run, needs write)");
     let ran = batchrun().arg("validate").job(yaml).run();
-    ran.success().stderr_has("use reads its items when it runs");
+    ran.success().stderr_has("use is planned when it runs");
 }
 
 /// An items file that changes while its job runs does not change the job's tasks: they come
@@ -325,7 +325,7 @@ jobs:
     planned.success().stdout_has("fan (planned when `list` has run").stdout_has("its items are a command's output");
     assert!(!dir.join("LIST_RAN").exists() && !dir.join("ids.txt").exists(), "plan ran nothing");
     let checked = crate::harness::Batchrun::in_dir(planned.dir).args(&["validate", "job.yaml"]).run();
-    checked.success().stderr_has("fan, rows, broken read their items when they run");
+    checked.success().stderr_has("fan, rows, broken are planned when they run");
     let ran = crate::harness::Batchrun::in_dir(checked.dir)
         .args(&["job.yaml", "--output", "ordered", "--progress", "plain"])
         .run();
@@ -396,4 +396,34 @@ fn an_items_command_template_is_checked_before_the_run() {
         let refused = batchrun().file("job.yaml", &yaml).args(&["validate", "job.yaml"]).run();
         refused.code(2).stderr_has(&format!("job `a`: items command in `{sh}`: {why}")).stderr_has("job.yaml:5:12");
     }
+}
+
+/// `range: {bounds: {sh: …}}`: the partitions are what the command's bounds say, a repeated
+/// bound counted once; out-of-order bounds fail the job with the line; `plan` does not run it;
+/// `bounds` with another range key is refused.
+#[test]
+fn a_range_takes_its_bounds_from_a_command() {
+    let yaml = "jobs:\n  parts:\n    range: {bounds: {sh: \"printf '1\\\\n5\\\\n5\\\\n9\\\\n20\\\\n'\"}}\n    command: echo {{ start }}-{{ end }} of {{ count }}\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    assert_eq!(ran.sorted_stdout(), ["1-4 of 3", "5-8 of 3", "9-20 of 3"]);
+    let planned = Batchrun::in_dir(ran.dir).args(&["plan", "job.yaml"]).run();
+    planned.success().stdout_has("its range's bounds are a command's output, which `plan` does not run");
+
+    let unsorted =
+        "jobs:\n  parts:\n    range: {bounds: {sh: \"printf '3\\\\n2\\\\n'\"}}\n    command: echo {{ start }}\n";
+    batchrun()
+        .job(unsorted)
+        .args(&["--progress", "plain"])
+        .run()
+        .code(1)
+        .stderr_has(":2: the bounds are not ascending: 2 comes after 3 (line 1)");
+    let both = "jobs:\n  parts:\n    range: {from: 1, bounds: {sh: 'echo 1'}}\n    command: echo {{ start }}\n";
+    batchrun()
+        .file("job.yaml", both)
+        .args(&["validate", "job.yaml"])
+        .run()
+        .code(2)
+        .stderr_has("`range.bounds` takes every bound from its command: not with from, to, step or chunks")
+        .stderr_has("job.yaml:3:19");
 }
