@@ -59,8 +59,13 @@ const SECTIONS: &[(&str, &[Para])] = &[
             Para::Term("timeout, retry_delay, kill_grace, start_gap", "durations: 30s, 5m, 1h30m"),
             Para::Term("retries: N", "extra attempts after a failed one (the delay doubles, with jitter)"),
             Para::Term(
-                "on_failure: continue|stop|kill",
-                "after a failed task: go on, start nothing new, or also stop what runs",
+                "retry_on: [CODE, \"LOW-HIGH\", timeout, signal, verify]",
+                "retry only these failures (default: every failure)",
+            ),
+            Para::Term(
+                "on_failure: continue|stop|kill|{stop: N}|{kill: \"N%\"}",
+                "after a failed task (or N of them, or N % of the finished ones once 10 finished): go on, \
+                 start nothing new, or also stop what runs; at the top level, for the whole run",
             ),
             Para::Term(
                 "shell: auto|sh|bash|none",

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::config::{OnFailure, Settings};
+use crate::config::{OnFailure, Settings, Threshold};
 use crate::events::{Counts, Finished, Outcome};
 
 /// How far a stop goes.
@@ -33,8 +33,33 @@ pub enum JobEnd {
 /// Whether a failed attempt is tried again (`attempt`: 1 for the first). Not once the run is
 /// stopping, and not for a task that was cancelled or succeeded without its output delivered.
 pub fn retries(outcome: &Outcome, attempt: u32, settings: &Settings, stopping: bool) -> Option<Duration> {
-    let retryable = !matches!(outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_));
-    (retryable && attempt <= settings.retries && !stopping).then(|| retry_delay(settings.retry_delay, attempt))
+    (retryable(outcome, attempt, settings) && !stopping).then(|| retry_delay(settings.retry_delay, attempt))
+}
+
+/// Whether the job's settings retry this attempt's failure: it has retries left, and
+/// `retry_on` (when it has one) names what failed.
+pub fn retryable(outcome: &Outcome, attempt: u32, settings: &Settings) -> bool {
+    !matches!(outcome, Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_))
+        && attempt <= settings.retries
+        && left_out_by_retry_on(outcome, settings).is_none()
+}
+
+/// Why `retry_on` leaves this failure out, when the job has one that does: "exit 2 is not in
+/// retry_on".
+pub fn left_out_by_retry_on(outcome: &Outcome, settings: &Settings) -> Option<String> {
+    let on = settings.retry_on.as_ref()?;
+    let (covered, what) = match outcome {
+        Outcome::Exited(code) => {
+            (on.exits.iter().any(|&(low, high)| (low..=high).contains(code)), format!("exit {code}"))
+        }
+        Outcome::TimedOut(_) => (on.timeout, "a timeout".to_owned()),
+        Outcome::Signalled(signal) => (on.signal, format!("signal {}", crate::words::signal(*signal))),
+        Outcome::ProductFailed(_) => (on.verify, "a failed verify or product".to_owned()),
+        Outcome::NotStarted(_) => (false, "a task that could not start".to_owned()),
+        Outcome::Lost(_) => (false, "a lost task".to_owned()),
+        Outcome::Succeeded | Outcome::Cancelled | Outcome::Undelivered(_) => return None,
+    };
+    (!covered).then(|| format!("{what} is not in retry_on"))
 }
 
 /// The wait before retry number `retry` (1 for the first): `base`, doubling after each further
@@ -59,16 +84,49 @@ pub fn count(counts: &mut Counts, finished: &Finished) {
     }
 }
 
-/// What the job's `on_failure` asks after a task's last attempt, and why, when it asks a stop.
-pub fn on_failure(finished: &Finished, on_failure: OnFailure) -> Option<(Stop, String)> {
-    if finished.outcome.is_success() || finished.outcome == Outcome::Cancelled {
+/// Whose failures an `on_failure` counts.
+pub enum Scope<'a> {
+    Job(&'a str),
+    Run,
+}
+
+/// What an `on_failure` asks after a task's last attempt, and why, when it asks a stop:
+/// `failed` of the `ended` tasks of its scope (this one among them) have failed.
+pub fn on_failure(
+    finished: &Finished,
+    (action, after): (OnFailure, Threshold),
+    failed: u64,
+    ended: u64,
+    scope: Scope,
+) -> Option<(Stop, String)> {
+    if finished.outcome.is_success() || finished.outcome == Outcome::Cancelled || !after.reached(failed, ended) {
         return None;
     }
-    match on_failure {
-        OnFailure::Continue => None,
-        OnFailure::Stop => Some((Stop::Drain, format!("{} failed and on_failure is `stop`", finished.label))),
-        OnFailure::Kill => Some((Stop::Terminate, format!("{} failed and on_failure is `kill`", finished.label))),
-    }
+    let (stop, word) = match action {
+        OnFailure::Continue => return None,
+        OnFailure::Stop => (Stop::Drain, "stop"),
+        OnFailure::Kill => (Stop::Terminate, "kill"),
+    };
+    let (whose, setting) = match scope {
+        Scope::Job(job) => (format!("`{job}`"), "on_failure"),
+        Scope::Run => ("the run".to_owned(), "the run's on_failure"),
+    };
+    let why = match after {
+        Threshold::Count(1) if matches!(scope, Scope::Job(_)) => {
+            format!("{} failed and on_failure is `{word}`", finished.label)
+        }
+        Threshold::Count(n) => format!(
+            "{} of {whose} failed ({} the last) and {setting} is `{{{word}: {n}}}`",
+            crate::words::count(failed, "task"),
+            finished.label
+        ),
+        Threshold::Percent(_) => format!(
+            "{failed} of {whose}'s {ended} finished tasks failed ({:.0}%, {} the last) and {setting} is `{{{word}: {after}}}`",
+            failed as f64 * 100.0 / ended as f64,
+            finished.label
+        ),
+    };
+    Some((stop, why))
 }
 
 /// Why a job that waits for `needs` will not run, once every one of them has ended and one
@@ -127,13 +185,37 @@ mod tests {
     #[test]
     fn on_failure_stops_with_its_reason_and_a_cancelled_task_stops_nothing() {
         let failed = finished(Outcome::Exited(1));
-        assert_eq!(on_failure(&failed, OnFailure::Continue), None);
+        let once = |action| (action, Threshold::Count(1));
+        let job = || Scope::Job("export");
+        assert_eq!(on_failure(&failed, once(OnFailure::Continue), 1, 1, job()), None);
         assert_eq!(
-            on_failure(&failed, OnFailure::Stop),
+            on_failure(&failed, once(OnFailure::Stop), 1, 1, job()),
             Some((Stop::Drain, "export[3] failed and on_failure is `stop`".into()))
         );
-        assert_eq!(on_failure(&failed, OnFailure::Kill).map(|(s, _)| s), Some(Stop::Terminate));
-        assert_eq!(on_failure(&finished(Outcome::Cancelled), OnFailure::Kill), None);
+        assert_eq!(on_failure(&failed, once(OnFailure::Kill), 1, 1, job()).map(|(s, _)| s), Some(Stop::Terminate));
+        assert_eq!(on_failure(&finished(Outcome::Cancelled), once(OnFailure::Kill), 1, 1, job()), None);
+    }
+
+    /// A count waits for that many failures; a share for that share of the finished tasks,
+    /// and never before ten have finished.
+    #[test]
+    fn a_threshold_waits_for_its_count_or_its_share() {
+        let failed = finished(Outcome::Exited(1));
+        let three = (OnFailure::Stop, Threshold::Count(3));
+        assert_eq!(on_failure(&failed, three, 2, 2, Scope::Job("export")), None);
+        assert_eq!(
+            on_failure(&failed, three, 3, 9, Scope::Run).map(|(_, why)| why).as_deref(),
+            Some("3 tasks of the run failed (export[3] the last) and the run's on_failure is `{stop: 3}`")
+        );
+        let share = (OnFailure::Kill, Threshold::Percent(25.0));
+        assert_eq!(on_failure(&failed, share, 5, 9, Scope::Run), None, "fewer than ten finished");
+        assert_eq!(on_failure(&failed, share, 2, 10, Scope::Run), None, "20 % of ten");
+        assert_eq!(
+            on_failure(&failed, share, 3, 12, Scope::Job("export")).map(|(_, why)| why).as_deref(),
+            Some(
+                "3 of `export`'s 12 finished tasks failed (25%, export[3] the last) and on_failure is `{kill: \"25%\"}`"
+            )
+        );
     }
 
     #[test]

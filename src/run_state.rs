@@ -49,6 +49,8 @@ struct JobProgress {
     /// fields.
     settled: u64,
     failed: u64,
+    /// Tasks whose last attempt ended in this run: what an `on_failure` share is of.
+    ended: u64,
     /// Its tasks are being planned (see [`RunState::planning`]).
     planning: bool,
     /// Its committed products, by task index, kept for its manifest.
@@ -90,6 +92,7 @@ impl<'p, 'r> RunState<'p, 'r> {
                 count: j.count(),
                 settled: 0,
                 failed: 0,
+                ended: 0,
                 planning: false,
                 products: Vec::new(),
                 rerun: false,
@@ -305,8 +308,16 @@ impl<'p, 'r> RunState<'p, 'r> {
             job.products.push((finished.index, product.clone()));
         }
         policy::count(&mut self.counts, finished);
-        let on_failure = self.plan.file.jobs[finished.job].settings.on_failure;
-        let stop = match policy::on_failure(finished, on_failure) {
+        job.ended += 1;
+        let (failed, ended) = (job.failed, job.ended);
+        let spec = &self.plan.file.jobs[finished.job];
+        let own = (spec.settings.on_failure, spec.settings.halt_after);
+        let run = (self.counts.failed, self.counts.succeeded + self.counts.failed);
+        let asked = policy::on_failure(finished, own, failed, ended, policy::Scope::Job(&spec.name)).or_else(|| {
+            let halt = self.plan.file.on_failure?;
+            policy::on_failure(finished, halt, run.0, run.1, policy::Scope::Run)
+        });
+        let stop = match asked {
             Some((stop, why)) if !self.stopping => {
                 self.stop(&why);
                 Some(stop)

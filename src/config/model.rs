@@ -34,6 +34,8 @@ pub struct JobFile {
     pub limits: IndexMap<String, usize>,
     /// In an order that runs every job after the jobs it needs (file order where free).
     pub jobs: Vec<Job>,
+    /// The top-level `on_failure`, for the whole run's failures: what, and after how many.
+    pub on_failure: Option<(OnFailure, Threshold)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +209,7 @@ impl Overrides {
             let s = &mut job.settings;
             if self.fail_fast {
                 s.on_failure = OnFailure::Stop;
+                s.halt_after = Threshold::Count(1);
             }
             if let Some(t) = self.timeout {
                 s.timeout = Some(t);
@@ -255,5 +258,137 @@ pub struct Settings {
     pub env: IndexMap<String, Located<String>>,
     pub cwd: PathBuf,
     pub on_failure: OnFailure,
+    /// How many failures `on_failure` waits for.
+    pub halt_after: Threshold,
+    /// `retry_on:`: which failures are retried; `None`: every one.
+    pub retry_on: Option<RetryOn>,
     pub start_gap: Duration,
+}
+
+/// How many failed tasks an `on_failure` stop waits for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// This many failed tasks (`stop` alone: 1).
+    Count(u64),
+    /// This share (per cent) of the finished tasks, once [`Threshold::MIN_FINISHED`] have
+    /// finished, so that the first failure is not already 100 %.
+    Percent(f64),
+}
+
+impl Threshold {
+    pub const MIN_FINISHED: u64 = 10;
+
+    /// Reads `on_failure`'s value: `continue`, `stop`, `kill`, `{stop: N}`, `{kill: "N%"}`.
+    pub fn parse(value: &serde_json::Value) -> Result<(OnFailure, Threshold), String> {
+        let word = |w: &str| match w {
+            "continue" => Some(OnFailure::Continue),
+            "stop" => Some(OnFailure::Stop),
+            "kill" => Some(OnFailure::Kill),
+            _ => None,
+        };
+        let usage = "use continue, stop, kill, {stop: N} or {kill: \"N%\"}";
+        match value {
+            serde_json::Value::String(w) => {
+                word(w).map(|a| (a, Threshold::Count(1))).ok_or_else(|| format!("unknown on_failure `{w}`: {usage}"))
+            }
+            serde_json::Value::Object(map) if map.len() == 1 => {
+                let (key, at) = map.iter().next().ok_or_else(|| usage.to_owned())?;
+                let action = match word(key) {
+                    Some(OnFailure::Continue) => {
+                        return Err(format!("on_failure `continue` takes no threshold: {usage}"));
+                    }
+                    Some(action) => action,
+                    None => return Err(format!("unknown on_failure `{key}`: {usage}")),
+                };
+                let threshold = match at {
+                    serde_json::Value::Number(n) => match n.as_u64() {
+                        Some(n) if n >= 1 => Threshold::Count(n),
+                        _ => return Err(format!("on_failure `{key}` takes at least 1 failed task, got {n}")),
+                    },
+                    serde_json::Value::String(text) => {
+                        let share = text.trim().strip_suffix('%').map(str::trim).and_then(|n| n.parse::<f64>().ok());
+                        match share {
+                            Some(p) if p > 0.0 && p <= 100.0 => Threshold::Percent(p),
+                            _ => return Err(format!("on_failure `{key}`: `{text}` is not a share from 1% to 100%")),
+                        }
+                    }
+                    other => return Err(format!("on_failure `{key}`: {other} is not a count or a share (\"N%\")")),
+                };
+                Ok((action, threshold))
+            }
+            _ => Err(format!("on_failure: {usage}")),
+        }
+    }
+
+    /// Whether `failed` of `finished` tasks reach it.
+    pub fn reached(self, failed: u64, finished: u64) -> bool {
+        match self {
+            Threshold::Count(n) => failed >= n,
+            Threshold::Percent(p) => {
+                finished >= Threshold::MIN_FINISHED && failed as f64 * 100.0 >= p * finished as f64
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threshold::Count(n) => write!(f, "{n}"),
+            Threshold::Percent(p) => write!(f, "\"{p}%\""),
+        }
+    }
+}
+
+/// `retry_on:`: the failures a task is retried for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryOn {
+    /// Exit codes, as inclusive ranges.
+    pub exits: Vec<(i32, i32)>,
+    pub timeout: bool,
+    pub signal: bool,
+    /// Its `verify` failed, or its product was not committed.
+    pub verify: bool,
+}
+
+impl RetryOn {
+    /// Reads `retry_on`'s value: a list of exit codes, ranges (`"75-78"`) and words.
+    pub fn parse(value: &serde_json::Value) -> Result<RetryOn, String> {
+        let list = value
+            .as_array()
+            .ok_or("`retry_on` takes a list: exit codes, ranges (\"75-78\"), timeout, signal, verify")?;
+        let mut on = RetryOn::default();
+        for entry in list {
+            let code = |v: &serde_json::Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
+            match entry {
+                serde_json::Value::Number(_) => {
+                    let n = code(entry).ok_or_else(|| format!("`retry_on`: {entry} is not an exit code"))?;
+                    on.exits.push((n, n));
+                }
+                serde_json::Value::String(word) => match word.trim() {
+                    "timeout" => on.timeout = true,
+                    "signal" => on.signal = true,
+                    "verify" => on.verify = true,
+                    text => {
+                        let range = text.char_indices().skip(1).find(|&(_, c)| c == '-').and_then(|(at, _)| {
+                            Some((text[..at].trim().parse().ok()?, text[at + 1..].trim().parse().ok()?))
+                        });
+                        match range {
+                            Some((low, high)) if low <= high => on.exits.push((low, high)),
+                            Some((low, high)) => {
+                                return Err(format!("`retry_on`: the range `{text}` runs backwards ({low} > {high})"));
+                            }
+                            None => {
+                                return Err(format!(
+                                    "`retry_on`: unknown entry `{text}`: use exit codes (2), ranges (\"75-78\"), timeout, signal or verify"
+                                ));
+                            }
+                        }
+                    }
+                },
+                other => return Err(format!("`retry_on`: {other} is not an exit code, a range or a word")),
+            }
+        }
+        Ok(on)
+    }
 }

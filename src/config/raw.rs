@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 pub use serde_saphyr::Spanned;
 
-use super::model::{OnFailure, Shell};
+use super::model::Shell;
 use super::schema;
 
 /// A batchrun job file: jobs of tasks to run on a pool of workers.
@@ -41,6 +41,10 @@ pub struct RawJobFile {
     pub limits: IndexMap<Spanned<String>, Spanned<i64>>,
     /// Settings every job inherits; each job may override any of them.
     pub defaults: Option<RawSettings>,
+    /// For the whole run, beside each job's own: `stop` or `kill` once `{stop: N}` tasks of the
+    /// run failed, or `{kill: "N%"}` of its finished ones (once 10 have finished).
+    #[schemars(with = "Option<schema::OnFailureValue>")]
+    pub on_failure: Option<Spanned<Json>>,
     /// sbatch settings for `--backend slurm`; each job's `slurm:` overrides them key by key.
     pub slurm: Option<RawSlurm>,
     /// The jobs, by name (letters, digits, `_`, `-`), run in `needs` order.
@@ -77,9 +81,14 @@ pub struct RawSettings {
     #[schemars(with = "Option<String>")]
     pub cwd: Option<Spanned<String>>,
     /// When a task fails (after its retries): `continue` with the rest, `stop` starting tasks,
-    /// or `kill` the running ones too; default `continue`.
-    #[schemars(with = "Option<OnFailure>")]
-    pub on_failure: Option<Spanned<String>>,
+    /// or `kill` the running ones too; default `continue`. `{stop: N}` or `{kill: "N%"}` wait
+    /// for N failed tasks of the job, or N % of its finished ones (once 10 have finished).
+    #[schemars(with = "Option<schema::OnFailureValue>")]
+    pub on_failure: Option<Spanned<Json>>,
+    /// Which failures are retried: exit codes (`2`, `"75-78"`), `timeout`, `signal`, `verify`
+    /// (its verify failed or its product was not committed); default every failure.
+    #[schemars(with = "Option<Vec<schema::RetryOn>>")]
+    pub retry_on: Option<Spanned<serde_json::Value>>,
     /// Least time between two task starts of a job (spares a database or an API); default `0s`.
     #[schemars(with = "Option<schema::DurationText>")]
     pub start_gap: Option<Spanned<String>>,
@@ -158,9 +167,12 @@ pub struct RawJob {
     /// Overrides `defaults.cwd`: working folder, relative to the job file's folder.
     #[schemars(with = "Option<String>")]
     pub cwd: Option<Spanned<String>>,
-    /// Overrides `defaults.on_failure`: `continue`, `stop` or `kill`.
-    #[schemars(with = "Option<OnFailure>")]
-    pub on_failure: Option<Spanned<String>>,
+    /// Overrides `defaults.on_failure`: `continue`, `stop`, `kill`, `{stop: N}` or `{kill: "N%"}`.
+    #[schemars(with = "Option<schema::OnFailureValue>")]
+    pub on_failure: Option<Spanned<Json>>,
+    /// Overrides `defaults.retry_on`: which failures are retried.
+    #[schemars(with = "Option<Vec<schema::RetryOn>>")]
+    pub retry_on: Option<Spanned<serde_json::Value>>,
     /// Overrides `defaults.start_gap`: least time between two task starts of this job.
     #[schemars(with = "Option<schema::DurationText>")]
     pub start_gap: Option<Spanned<String>>,
@@ -178,6 +190,7 @@ impl RawJob {
             env: self.env.take(),
             cwd: self.cwd.take(),
             on_failure: self.on_failure.take(),
+            retry_on: self.retry_on.take(),
             start_gap: self.start_gap.take(),
         }
     }

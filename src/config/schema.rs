@@ -41,6 +41,50 @@ impl JsonSchema for DurationText {
     }
 }
 
+/// `on_failure`: a word, or a threshold for a stop.
+pub struct OnFailureValue;
+
+impl JsonSchema for OnFailureValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OnFailure".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let threshold = json_schema!({
+            "description": "N failed tasks, or \"N%\" of the finished ones (once 10 have finished).",
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%\\s*$"}]
+        });
+        json_schema!({
+            "description": "What a failed task does to the rest: continue, stop (start nothing new), kill (also stop the running tasks); {stop: N} or {kill: \"N%\"} once that many failed.",
+            "oneOf": [
+                {"enum": ["continue", "stop", "kill"]},
+                {"type": "object", "properties": {"stop": threshold}, "required": ["stop"], "additionalProperties": false},
+                {"type": "object", "properties": {"kill": threshold}, "required": ["kill"], "additionalProperties": false}
+            ]
+        })
+    }
+}
+
+/// One entry of `retry_on`.
+pub struct RetryOn;
+
+impl JsonSchema for RetryOn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RetryOn".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An exit code (2), a range of them (\"75-78\"), or timeout, signal, verify.",
+            "oneOf": [
+                {"type": "integer"},
+                {"type": "string", "pattern": "^\\s*-?[0-9]+\\s*-\\s*-?[0-9]+\\s*$"},
+                {"enum": ["timeout", "signal", "verify"]}
+            ]
+        })
+    }
+}
+
 /// A range bound: an integer or a template rendering to one.
 pub struct Bound;
 

@@ -124,6 +124,13 @@ pub(super) fn validate(
         limits.insert(key.value.clone(), n);
     }
 
+    let on_failure = raw.on_failure.as_ref().and_then(|f| match Threshold::parse(&f.value) {
+        Ok(halt) => Some(halt),
+        Err(e) => {
+            ck.error(pos(f), e);
+            None
+        }
+    });
     let defaults = settings(&mut ck, &dir, raw.defaults.unwrap_or_default(), &base_settings(&dir));
     let slurm_defaults = slurm(&mut ck, raw.slurm.unwrap_or_default(), &SlurmSettings::default());
 
@@ -160,7 +167,8 @@ pub(super) fn validate(
         needs.push(job_needs);
     }
     let jobs = graph::order_by_needs(&mut ck, jobs, needs);
-    (Some(JobFile { path: path.to_path_buf(), dir, name, state_name, concurrency, vars, limits, jobs }), ck.errors)
+    let file = JobFile { path: path.to_path_buf(), dir, name, state_name, concurrency, vars, limits, jobs, on_failure };
+    (Some(file), ck.errors)
 }
 
 /// The folder relative paths resolve against and the state folder sits in: the job file's,
@@ -204,6 +212,8 @@ fn base_settings(dir: &Path) -> Settings {
         env: IndexMap::new(),
         cwd: dir.to_path_buf(),
         on_failure: OnFailure::Continue,
+        halt_after: Threshold::Count(1),
+        retry_on: None,
         start_gap: Duration::ZERO,
     }
 }
@@ -472,15 +482,16 @@ fn settings(ck: &mut Checker, dir: &Path, raw: RawSettings, base: &Settings) -> 
         }
     }
     if let Some(f) = raw.on_failure {
-        s.on_failure = match f.value.as_str() {
-            "continue" => OnFailure::Continue,
-            "stop" => OnFailure::Stop,
-            "kill" => OnFailure::Kill,
-            other => {
-                ck.error(pos(&f), format!("unknown on_failure `{other}`: use continue, stop or kill"));
-                s.on_failure
-            }
-        };
+        match Threshold::parse(&f.value) {
+            Ok((action, after)) => (s.on_failure, s.halt_after) = (action, after),
+            Err(e) => ck.error(pos(&f), e),
+        }
+    }
+    if let Some(r) = raw.retry_on {
+        match RetryOn::parse(&r.value) {
+            Ok(on) => s.retry_on = Some(on),
+            Err(e) => ck.error(pos(&r), e),
+        }
     }
     s
 }

@@ -152,8 +152,14 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         capture.note(note);
     }
     let failed = !outcome.is_success();
-    let retries_left = number <= settings.retries;
-    let last_attempt = !failed || !retries_left || outcome == Outcome::Cancelled || ctx.cancel.level() > Level::None;
+    let last_attempt = !crate::policy::retryable(&outcome, number, settings) || ctx.cancel.level() > Level::None;
+    if failed
+        && number <= settings.retries
+        && let Some(why) = crate::policy::left_out_by_retry_on(&outcome, settings)
+    {
+        // Said in its stderr, which the summary shows: its retries were not used.
+        capture.note(&format!("batchrun: not retried: {why}"));
+    }
     let ending = Ending {
         seq: task.seq,
         label: &task.label,

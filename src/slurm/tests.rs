@@ -505,3 +505,34 @@ fn an_items_command_fans_out_alike_on_both_drivers() {
         assert_eq!(std::fs::read_to_string(there.dir.path().join(format!("out.{i}"))).unwrap(), format!("{i}\n"));
     }
 }
+
+/// `retry_on` is decided where the attempt ran, by the same policy: a failure it names is
+/// retried, one it leaves out ends at once, alike on both drivers.
+#[test]
+fn retry_on_is_decided_alike_on_both_drivers() {
+    let yaml = "jobs:\n  t:\n    items: [2, 3, 76]\n    retries: 2\n    retry_delay: 0s\n    retry_on: [2, \"75-78\"]\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'exit \"$1\"' sh {{ item }}\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally();
+    assert_eq!(there.on_slurm(&Fake::new(), None), local);
+    let attempts: Vec<u32> = local.finished.iter().map(|(_, _, attempt)| *attempt).collect();
+    assert_eq!(attempts, [3, 1, 3], "exit 2 and 76 retried to the end, exit 3 not: {:?}", local.finished);
+}
+
+/// `on_failure: {stop: N}` counts a job's failed tasks in the one run state, alike on both
+/// drivers: the stop comes at the Nth failure (one element at a time, so the order is fixed).
+#[test]
+fn a_stop_after_n_failures_ends_alike_on_both_drivers() {
+    let yaml = "jobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6]\n    concurrency: 1\n    on_failure: {stop: 2}\n    slurm: {tasks_per_element: 1}\n    command: test {{ item }} -gt 3\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally_on(here.plan_with(Overrides::default()), 1);
+    let slurm = there.on_slurm_with_options(
+        &Fake::new(),
+        None,
+        Overrides::default(),
+        there.plan_with(Overrides::default()),
+        Some(1),
+    );
+    assert_eq!(slurm, local);
+    assert_eq!((local.counts.failed, local.counts.not_run), (2, 4), "{local:?}");
+    assert_eq!(local.cancelling, ["2 tasks of `t` failed (t[1] the last) and on_failure is `{stop: 2}`"]);
+}

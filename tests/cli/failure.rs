@@ -424,3 +424,82 @@ fn a_retry_starts_when_it_said_or_first_when_a_worker_is_free() {
     let late = at(again).saturating_sub(at(retrying) + delay);
     assert!(late <= std::time::Duration::from_millis(50), "started {late:?} after it said");
 }
+
+/// `retry_on` picks the failures that are retried: exit codes and ranges, and timeouts; one it
+/// leaves out fails at once and says why, its retries unused.
+#[test]
+fn retry_on_retries_only_the_failures_it_names() {
+    let yaml = r#"
+defaults:
+  retries: 2
+  retry_delay: 0s
+  retry_on: [2, "75-78", timeout]
+jobs:
+  t:
+    items: [two, seventy-six, three, slow]
+    timeout: 1s
+    command: >-
+      sh -c 'echo x >> "tries-$1"; n=$(wc -l < "tries-$1");
+      case $1 in two) exit 2;; seventy-six) test "$n" -ge 2 || exit 76;; three) exit 3;; slow) sleep 30;; esac' sh {{ item }}
+"#;
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.code(1).stderr_has("not retried: exit 3 is not in retry_on").stderr_has("FAILED t[2] exit 3");
+    let tries = |item: &str| ran.read(&format!("tries-{item}")).lines().count();
+    assert_eq!(
+        [tries("two"), tries("seventy-six"), tries("three"), tries("slow")],
+        [3, 2, 1, 3],
+        "2 and timeouts retried to the end, 76 until it passed, 3 never"
+    );
+}
+
+/// A `retry_on` entry that is not an exit code, a range or a word is refused with its place.
+#[test]
+fn a_bad_retry_on_is_refused_with_its_place() {
+    for (value, why) in [
+        ("[2, oops]", "`retry_on`: unknown entry `oops`"),
+        ("[\"9-3\"]", "`retry_on`: the range `9-3` runs backwards (9 > 3)"),
+        ("timeout", "`retry_on` takes a list"),
+    ] {
+        let yaml = format!("jobs:\n  t:\n    retries: 1\n    retry_on: {value}\n    command: 'true'\n");
+        let refused = batchrun().file("job.yaml", &yaml).args(&["validate", "job.yaml"]).run();
+        refused.code(2).stderr_has(why).stderr_has("job.yaml:4:15");
+    }
+}
+
+/// `on_failure: {stop: N}` stops a job's run at its Nth failed task, and the run-wide
+/// `on_failure: {kill: "N%"}` once that share of the run's finished tasks failed, counted only
+/// after 10 have finished (the first failure is not 100 %); the summary says which.
+#[test]
+fn on_failure_waits_for_its_count_or_share_of_failures() {
+    let counted = "jobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6, 7, 8]\n    concurrency: 1\n    on_failure: {stop: 3}\n    command: test {{ item % 2 }} -eq 0\n";
+    let ran = batchrun().job(counted).args(&["--progress", "plain"]).run();
+    ran.code(1)
+        .stderr_has("stopped early: 3 tasks of `t` failed (t[4] the last) and on_failure is `{stop: 3}`")
+        .stderr_has("2 succeeded, 3 failed, 0 skipped, 3 not run");
+
+    let share = "on_failure: {kill: \"30%\"}\njobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n    concurrency: 1\n    command: test {{ item }} -ne 1 -a {{ item }} -lt 9\n";
+    let ran = batchrun().job(share).args(&["--progress", "plain"]).run();
+    // t[0] fails first (100 % of one) but 10 must finish before a share counts; by t[9], 3 of
+    // 10 have failed.
+    ran.code(1)
+        .stderr_has("3 of the run's 10 finished tasks failed (30%, t[9] the last) and the run's on_failure is `{kill: \"30%\"}`")
+        .stderr_has("7 succeeded, 3 failed, 0 skipped, 10 not run");
+}
+
+/// A bad `on_failure` is refused with its place, in a job and at the top level.
+#[test]
+fn a_bad_on_failure_is_refused_with_its_place() {
+    for (value, why) in [
+        ("{stop: 0}", "on_failure `stop` takes at least 1 failed task, got 0"),
+        ("{kill: \"150%\"}", "on_failure `kill`: `150%` is not a share from 1% to 100%"),
+        ("{continue: 2}", "on_failure `continue` takes no threshold"),
+        ("halt", "unknown on_failure `halt`"),
+    ] {
+        let yaml = format!("jobs:\n  t:\n    on_failure: {value}\n    command: 'true'\n");
+        let refused = batchrun().file("job.yaml", &yaml).args(&["validate", "job.yaml"]).run();
+        refused.code(2).stderr_has(why).stderr_has("job.yaml:3:17");
+        let top = format!("on_failure: {value}\njobs:\n  t:\n    command: 'true'\n");
+        let refused = batchrun().file("job.yaml", &top).args(&["validate", "job.yaml"]).run();
+        refused.code(2).stderr_has(why).stderr_has("job.yaml:1:13");
+    }
+}

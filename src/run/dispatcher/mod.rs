@@ -115,7 +115,8 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             unannounced: HashSet::new(),
             ahead: workers,
             typical_attempt: None,
-            prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue),
+            prefetch: plan.file.jobs.iter().all(|j| j.settings.on_failure == OnFailure::Continue)
+                && plan.file.on_failure.is_none_or(|(action, _)| action == OnFailure::Continue),
             next_seq: 0,
             planning: 0,
             attempts: HashMap::new(),
