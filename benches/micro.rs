@@ -83,6 +83,7 @@ fn journal_1000_records(bencher: divan::Bencher) {
                 log: None,
                 slot: None,
                 product: None,
+                allowed: false,
             };
             journal.event(&Event::TaskFinished { task: &finished, counts });
             journal.flush();

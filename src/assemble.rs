@@ -199,7 +199,10 @@ pub fn exit_status(result: &run::RunResult, not_written: bool) -> ExitCode {
     match result.interrupted_by {
         Some(signal) => ExitCode::Interrupted(signal),
         None if result.undelivered > 0 || not_written => ExitCode::Undelivered,
-        None if result.counts.failed + result.counts.skipped + result.counts.not_run + result.counts.unaccounted()
+        None if result.counts.failed - result.counts.allowed
+            + result.counts.skipped
+            + result.counts.not_run
+            + result.counts.unaccounted()
             > 0 =>
         {
             ExitCode::TasksFailed

@@ -18,6 +18,9 @@ pub struct Counts {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// Of `failed`, those in a job with `allow_failure`: they do not fail the run.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub allowed: u64,
     /// Not run because a job they need failed or was skipped.
     pub skipped: u64,
     /// Not run because the run stopped first (an interrupt, `on_failure: stop`, output that
@@ -25,6 +28,10 @@ pub struct Counts {
     pub not_run: u64,
     /// Done in an earlier run (`--resume`): not run again.
     pub already_done: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Counts {
@@ -346,6 +353,7 @@ impl Finished {
             log: None,
             slot: None,
             product: None,
+            allowed: false,
         }
     }
 }
@@ -385,6 +393,8 @@ pub struct Finished {
     pub slot: Option<usize>,
     /// The product its attempt committed, when its job declares one.
     pub product: Option<Committed>,
+    /// It failed in a job with `allow_failure`: reported, but the run does not fail for it.
+    pub allowed: bool,
 }
 
 #[derive(Debug)]

@@ -59,6 +59,10 @@ const SECTIONS: &[(&str, &[Para])] = &[
             Para::Term("timeout, retry_delay, kill_grace, start_gap", "durations: 30s, 5m, 1h30m"),
             Para::Term("retries: N", "extra attempts after a failed one (the delay doubles, with jitter)"),
             Para::Term(
+                "allow_failure: true",
+                "its failures are reported but do not fail the run, and jobs that need it still run",
+            ),
+            Para::Term(
                 "retry_on: [CODE, \"LOW-HIGH\", timeout, signal, verify]",
                 "retry only these failures (default: every failure)",
             ),

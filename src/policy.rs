@@ -75,12 +75,13 @@ pub fn unplanned(job: usize, name: &str, error: &str) -> Finished {
     Finished::without_a_run(job, 0, 0, name.to_owned(), Outcome::NotStarted(format!("cannot plan the job: {error}")))
 }
 
-/// Counts a task's last attempt.
-pub fn count(counts: &mut Counts, finished: &Finished) {
+/// Counts a task's last attempt; a failure in a job with `allow_failure` is `allowed` too.
+pub fn count(counts: &mut Counts, finished: &Finished, allow_failure: bool) {
     if finished.outcome.is_success() {
         counts.succeeded += 1;
     } else {
         counts.failed += 1;
+        counts.allowed += u64::from(allow_failure);
     }
 }
 

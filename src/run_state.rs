@@ -167,7 +167,9 @@ impl<'p, 'r> RunState<'p, 'r> {
             let job = &mut self.jobs[i];
             match job.phase {
                 Phase::Active if job.settled == job.count && !job.planning => {
-                    job.phase = Phase::Ended(if job.failed > 0 { JobEnd::Failed } else { JobEnd::Succeeded });
+                    // A job that allows failure succeeds for the jobs that need it.
+                    let failed = job.failed > 0 && !self.plan.file.jobs[i].allow_failure;
+                    job.phase = Phase::Ended(if failed { JobEnd::Failed } else { JobEnd::Succeeded });
                     if job.failed == 0 && self.manifests && self.plan.file.jobs[i].product.is_some() {
                         self.write_manifest(i);
                     }
@@ -307,7 +309,8 @@ impl<'p, 'r> RunState<'p, 'r> {
         if let Some(product) = finished.product.as_ref().filter(|_| self.manifests) {
             job.products.push((finished.index, product.clone()));
         }
-        policy::count(&mut self.counts, finished);
+        let allow_failure = self.plan.file.jobs[finished.job].allow_failure;
+        policy::count(&mut self.counts, finished, allow_failure);
         job.ended += 1;
         let (failed, ended) = (job.failed, job.ended);
         let spec = &self.plan.file.jobs[finished.job];
@@ -334,7 +337,12 @@ impl<'p, 'r> RunState<'p, 'r> {
 
     /// Tells listeners of a task's last attempt, counted earlier by [`RunState::finish`].
     pub fn report_finished(&mut self, finished: &Finished) {
-        self.emit(&Event::TaskFinished { task: finished, counts: self.counts });
+        if !finished.outcome.is_success() && self.plan.file.jobs[finished.job].allow_failure {
+            let allowed = Finished { allowed: true, ..finished.clone() };
+            self.emit(&Event::TaskFinished { task: &allowed, counts: self.counts });
+        } else {
+            self.emit(&Event::TaskFinished { task: finished, counts: self.counts });
+        }
     }
 
     /// A task counted as succeeded whose output then could not be written out: it is not

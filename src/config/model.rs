@@ -64,6 +64,8 @@ pub struct Job {
     pub verify: Option<Located<String>>,
     /// `manifest:`: the name of the manifest beside its products (see [`crate::job_manifest`]).
     pub manifest: String,
+    /// `allow_failure:`: its failures do not fail the run, nor skip the jobs that need it.
+    pub allow_failure: bool,
 }
 
 /// `slurm:` resolved: how `--backend slurm` submits a job.

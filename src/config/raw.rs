@@ -140,6 +140,10 @@ pub struct RawJob {
     /// `{{ product }}`, the temporary): when it fails, the attempt failed.
     #[schemars(with = "Option<String>")]
     pub verify: Option<Spanned<String>>,
+    /// Its failures are reported (a warning annotation, not an error) but do not fail the
+    /// run, and the jobs that need it still run (GitHub Actions' `continue-on-error`).
+    #[schemars(with = "Option<bool>")]
+    pub allow_failure: Option<Spanned<bool>>,
     /// The name of the manifest written in the folder of the job's products once every task
     /// has committed its own (default `_SUCCESS`): a name, not a path.
     #[schemars(with = "Option<String>")]

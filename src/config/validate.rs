@@ -311,6 +311,7 @@ fn job_from_raw(
         product,
         verify,
         manifest,
+        allow_failure: raw.allow_failure.as_ref().is_some_and(|a| a.value),
     };
     (job, needs)
 }

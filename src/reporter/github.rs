@@ -80,8 +80,12 @@ impl Listener for GitHub {
                     message.push('\n');
                     message.push_str(line);
                 }
-                let title = format!("batchrun: {} failed", task.label);
-                let line = format!("::error title={}::{}\n", escape_property(&title), escape_data(&message));
+                // A failure its job allows is a warning: it does not fail the step.
+                let (level, title) = match task.allowed {
+                    true => ("warning", format!("batchrun: {} failed (allowed)", task.label)),
+                    false => ("error", format!("batchrun: {} failed", task.label)),
+                };
+                let line = format!("::{level} title={}::{}\n", escape_property(&title), escape_data(&message));
                 let _ = self.console.write(Stream::Stdout, line.as_bytes());
                 if self.failures.len() < SUMMARY_ROWS {
                     self.failures.push((*task).clone());

@@ -73,7 +73,10 @@ pub fn finished_line(task: &Finished) -> String {
     if task.outcome.is_success() {
         format!("{} {} {took}{attempts}", console::style("ok").green().for_stderr(), task.label)
     } else {
-        let failed = console::style("FAILED").red().bold().for_stderr();
+        let failed = match task.allowed {
+            true => console::style("FAILED (allowed)").yellow().bold().for_stderr(),
+            false => console::style("FAILED").red().bold().for_stderr(),
+        };
         format!("{failed} {} {}{attempts} ({took})", task.label, task.outcome.describe())
     }
 }

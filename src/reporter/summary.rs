@@ -100,11 +100,16 @@ impl Listener for Summary {
                     if n > 0 { style(console::style(text).for_stderr()).to_string() } else { text }
                 };
                 out.push_str(&format!(
-                    "\n{}: {}: {} succeeded, {} failed, {} skipped{}{} in {} (task time {})\n",
+                    "\n{}: {}: {} succeeded, {} failed{}, {} skipped{}{} in {} (task time {})\n",
                     console::style("Summary").bold().for_stderr(),
                     count(counts.total, "task"),
                     paint(counts.succeeded, |s| s.green()),
-                    paint(counts.failed, |s| s.red().bold()),
+                    paint(counts.failed - counts.allowed, |s| s.red().bold()),
+                    if counts.allowed > 0 {
+                        format!(" (and {} allowed to fail)", paint(counts.allowed, |s| s.yellow()))
+                    } else {
+                        String::new()
+                    },
                     paint(counts.skipped, |s| s.yellow()),
                     if counts.not_run > 0 {
                         format!(", {} not run", paint(counts.not_run, |s| s.yellow()))
@@ -142,7 +147,10 @@ impl Listener for Summary {
                 }
                 for f in &self.failures {
                     let attempts = if f.attempt > 1 { format!(" ({} attempts)", f.attempt) } else { String::new() };
-                    let failed = console::style("FAILED").red().bold().for_stderr();
+                    let failed = match f.allowed {
+                        true => console::style("FAILED (allowed)").yellow().bold().for_stderr(),
+                        false => console::style("FAILED").red().bold().for_stderr(),
+                    };
                     out.push_str(&format!("  {failed} {}: {}{attempts}\n", f.label, f.outcome.describe()));
                     if !f.command.is_empty() {
                         out.push_str(&format!("    command: {}\n", shown_command(&f.command)));

@@ -505,6 +505,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     log,
                     slot: None,
                     product: end.product.clone(),
+                    allowed: false,
                 };
                 // The element decided, and its journal says what: it is replayed, never decided
                 // again here (this run may be stopping while the element retries all the same).

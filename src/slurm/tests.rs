@@ -536,3 +536,14 @@ fn a_stop_after_n_failures_ends_alike_on_both_drivers() {
     assert_eq!((local.counts.failed, local.counts.not_run), (2, 4), "{local:?}");
     assert_eq!(local.cancelling, ["2 tasks of `t` failed (t[1] the last) and on_failure is `{stop: 2}`"]);
 }
+
+/// `allow_failure` is the run state's: the job's failures are counted as allowed and the job
+/// that needs it runs, alike on both drivers.
+#[test]
+fn an_allowed_failure_ends_alike_on_both_drivers() {
+    let yaml = "jobs:\n  lint:\n    allow_failure: true\n    items: [1, 2]\n    slurm: {tasks_per_element: 1}\n    command: test {{ item }} -eq 1\n  build:\n    needs: [lint]\n    command: 'true'\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally();
+    assert_eq!(there.on_slurm(&Fake::new(), None), local);
+    assert_eq!((local.counts.succeeded, local.counts.failed, local.counts.allowed, local.counts.skipped), (2, 1, 1, 0));
+}

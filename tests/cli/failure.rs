@@ -503,3 +503,20 @@ fn a_bad_on_failure_is_refused_with_its_place() {
         refused.code(2).stderr_has(why).stderr_has("job.yaml:1:13");
     }
 }
+
+/// `allow_failure`: a job's failures are reported (a warning annotation under GitHub Actions,
+/// not an error) but do not fail the run, and the jobs that need it still run.
+#[test]
+fn an_allowed_failure_is_reported_and_does_not_fail_the_run() {
+    let yaml = "jobs:\n  lint:\n    allow_failure: true\n    items: [1, 2]\n    command: test {{ item }} -eq 1\n  build:\n    needs: [lint]\n    command: 'true'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).env("GITHUB_ACTIONS", "true").run();
+    ran.success()
+        .stderr_has("FAILED (allowed) lint[1] exit 1")
+        .stderr_has("2 succeeded, 0 failed (and 1 allowed to fail), 0 skipped")
+        .stdout_has("::warning title=batchrun%3A lint[1] failed (allowed)::exit 1");
+    assert!(!ran.stdout.contains("::error"), "{}", ran.stdout);
+
+    // Without it, the same failure fails the run and skips what needs it.
+    let strict = yaml.replace("    allow_failure: true\n", "");
+    batchrun().job(&strict).args(&["--progress", "plain"]).run().code(1).stderr_has("SKIPPED build");
+}

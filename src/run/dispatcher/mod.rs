@@ -372,6 +372,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             log: done.kept.log,
             slot: Some(done.slot),
             product: done.product,
+            allowed: false,
         };
         if undelivered {
             let stop = self.state.output_lost(&finished.label);
