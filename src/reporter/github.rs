@@ -1,6 +1,12 @@
-//! GitHub Actions: an error annotation per failed task, and a Markdown summary of the run in
-//! the job's step summary. Active when `GITHUB_ACTIONS=true`; the folding of failed tasks'
-//! output in `::group::` blocks is done where output is printed (`run/output/mod.rs`).
+//! GitHub Actions: an error annotation per failed task (a warning for one its job allows), and
+//! a Markdown summary of the run in the job's step summary. Active when `GITHUB_ACTIONS=true`;
+//! the folding of failed tasks' output in `::group::` blocks is done where output is printed
+//! (`run/output/mod.rs`).
+//!
+//! Within GitHub's limits: it shows at most 10 error and 10 warning annotations of a step, and
+//! takes at most 1 MiB of step summary. So the first failures of each level are annotated one by
+//! one and the rest in one last annotation that names them and points to the summary; the
+//! summary is cut, with a note, where the file would pass the limit.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,11 +20,33 @@ use crate::events::{Event, Finished};
 /// Failed tasks listed in the step summary; the rest are counted.
 const SUMMARY_ROWS: usize = 50;
 
+/// Annotations of one level that GitHub shows for a step.
+const ANNOTATIONS_SHOWN: usize = 10;
+
+/// The most a step summary may hold.
+const STEP_SUMMARY_LIMIT: u64 = 1024 * 1024;
+
+/// The longest text of a table cell in the step summary.
+const CELL_CHARS: usize = 300;
+
+/// Failed tasks of one level past those annotated one by one.
+#[derive(Default)]
+struct Unannotated {
+    annotated: usize,
+    /// Each one kept whole while one more would still fit as its own annotation.
+    held: Vec<(String, String)>,
+    /// Labels of the rest (the first ones; the others are counted).
+    labels: Vec<String>,
+    more: u64,
+}
+
 pub struct GitHub {
     console: Arc<Console>,
     name: String,
     step_summary: Option<PathBuf>,
     failures: Vec<Finished>,
+    errors: Unannotated,
+    warnings: Unannotated,
 }
 
 impl GitHub {
@@ -29,7 +57,55 @@ impl GitHub {
             name: String::new(),
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(PathBuf::from),
             failures: Vec::new(),
+            errors: Unannotated::default(),
+            warnings: Unannotated::default(),
         })
+    }
+
+    fn annotate(&self, level: &str, title: &str, message: &str) {
+        let line = format!("::{level} title={}::{}\n", escape_property(title), escape_data(message));
+        let _ = self.console.write(Stream::Stdout, line.as_bytes());
+    }
+
+    /// A failed task's annotation: written now while fewer than all but one of the level's
+    /// have been; the next one held (it is written alone if it is the last); the rest grouped.
+    fn failed(&mut self, level: &'static str, title: String, message: String) {
+        let pending = if level == "error" { &mut self.errors } else { &mut self.warnings };
+        if pending.annotated < ANNOTATIONS_SHOWN - 1 {
+            pending.annotated += 1;
+            self.annotate(level, &title, &message);
+        } else if pending.held.is_empty() && pending.more == 0 {
+            pending.held.push((title, message));
+        } else {
+            pending.more += 1;
+            if pending.labels.len() < SUMMARY_ROWS {
+                pending.labels.push(title);
+            }
+        }
+    }
+
+    /// At the end: the held annotation alone, or one that groups it with the rest.
+    fn annotate_the_rest(&mut self) {
+        for level in ["error", "warning"] {
+            let pending = std::mem::take(if level == "error" { &mut self.errors } else { &mut self.warnings });
+            match (pending.held.into_iter().next(), pending.more) {
+                (Some((title, message)), 0) => self.annotate(level, &title, &message),
+                (Some((title, _)), more) => {
+                    let all = more + 1;
+                    let mut names: Vec<String> = std::iter::once(title).chain(pending.labels).collect();
+                    let unnamed = all.saturating_sub(names.len() as u64);
+                    names.iter_mut().for_each(|t| *t = t.trim_start_matches("batchrun: ").to_owned());
+                    let mut message = names.join("\n");
+                    if unnamed > 0 {
+                        message.push_str(&format!("\n… and {unnamed} more"));
+                    }
+                    let what = if level == "error" { "more failed task" } else { "more allowed failure" };
+                    let title = format!("batchrun: and {}: see the step summary", crate::words::count(all, what));
+                    self.annotate(level, &title, &message);
+                }
+                (None, _) => {}
+            }
+        }
     }
 
     fn summary_markdown(&self, counts: &crate::events::Counts, elapsed: std::time::Duration) -> String {
@@ -85,15 +161,17 @@ impl Listener for GitHub {
                     true => ("warning", format!("batchrun: {} failed (allowed)", task.label)),
                     false => ("error", format!("batchrun: {} failed", task.label)),
                 };
-                let line = format!("::{level} title={}::{}\n", escape_property(&title), escape_data(&message));
-                let _ = self.console.write(Stream::Stdout, line.as_bytes());
+                self.failed(level, title, message);
                 if self.failures.len() < SUMMARY_ROWS {
                     self.failures.push((*task).clone());
                 }
             }
             Event::RunFinished { counts, elapsed, .. } => {
+                self.annotate_the_rest();
                 if let Some(path) = &self.step_summary {
-                    let md = self.summary_markdown(counts, *elapsed);
+                    // What the step wrote there before counts against the limit too.
+                    let before = std::fs::metadata(path).map_or(0, |m| m.len());
+                    let md = fit(self.summary_markdown(counts, *elapsed), STEP_SUMMARY_LIMIT.saturating_sub(before));
                     let appended = std::fs::OpenOptions::new()
                         .create(true)
                         .append(true)
@@ -119,9 +197,29 @@ fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Text safe inside a Markdown table cell.
+/// Text safe inside a Markdown table cell, and short enough for one.
 fn table_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut cell = text.replace('|', "\\|").replace('\n', " ");
+    if let Some((at, _)) = cell.char_indices().nth(CELL_CHARS) {
+        cell.truncate(at);
+        cell.push('…');
+    }
+    cell
+}
+
+/// `md` cut at a line so that it fits in `room` bytes, with a note of the cut.
+fn fit(md: String, room: u64) -> String {
+    const NOTE: &str =
+        "\n… cut here: the step summary is at GitHub's 1 MiB limit; batchrun's log and `--report` hold every task.\n";
+    if md.len() as u64 <= room {
+        return md;
+    }
+    if room < NOTE.len() as u64 {
+        return String::new();
+    }
+    let keep = usize::try_from(room).unwrap_or(usize::MAX) - NOTE.len();
+    let cut = md[..md.floor_char_boundary(keep)].rfind('\n').map_or(0, |at| at + 1);
+    format!("{}{NOTE}", &md[..cut])
 }
 
 #[cfg(test)]
@@ -133,5 +231,16 @@ mod tests {
         assert_eq!(escape_data("50% done\nnext"), "50%25 done%0Anext");
         assert_eq!(escape_property("a: b, c"), "a%3A b%2C c");
         assert_eq!(table_cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn a_summary_is_cut_at_a_line_to_fit_with_a_note() {
+        let md = "line one\n".repeat(100);
+        assert_eq!(fit(md.clone(), 1000), md);
+        let cut = fit(md.clone(), 160);
+        assert!(cut.len() <= 160 && cut.ends_with("hold every task.\n"), "{cut}");
+        assert!(cut.starts_with("line one\nline one\n") && !cut.contains("line one\n\u{2026}"), "{cut}");
+        assert_eq!(fit(md, 10), "", "no room even for the note");
+        assert_eq!(table_cell(&"é".repeat(400)).chars().count(), CELL_CHARS + 1);
     }
 }

@@ -34,3 +34,38 @@ fn other_ci_systems_get_plain_output_unchanged() {
     ran.code(1);
     assert!(!ran.stdout.contains("::"), "{}", ran.stdout);
 }
+
+/// GitHub shows 10 annotations of a level per step: past 9 one by one, the rest are one
+/// annotation that names them; 10 failures exactly are 10 annotations. A step summary that
+/// would pass GitHub's 1 MiB is cut, with a note.
+#[test]
+fn annotations_and_the_step_summary_stay_within_github_s_limits() {
+    let failing = |n: u32| format!("jobs:\n  t:\n    range: {{from: 1, to: {n}}}\n    command: sh -c 'exit 1'\n");
+    let errors = |out: &str| out.lines().filter(|l| l.starts_with("::error ")).map(str::to_owned).collect::<Vec<_>>();
+
+    let ran = batchrun().job(&failing(25)).env("GITHUB_ACTIONS", "true").args(&["-j", "1", "--progress", "none"]).run();
+    ran.code(1);
+    let shown = errors(&ran.stdout);
+    assert_eq!(shown.len(), 10, "{shown:#?}");
+    assert!(shown[..9].iter().all(|l| l.contains("failed::exit 1")), "{shown:#?}");
+    assert!(
+        shown[9].starts_with("::error title=batchrun%3A and 16 more failed tasks%3A see the step summary::"),
+        "{}",
+        shown[9]
+    );
+    assert!(shown[9].contains("t[9] failed%0At[10] failed"), "the rest by name: {}", shown[9]);
+
+    let ran = batchrun().job(&failing(10)).env("GITHUB_ACTIONS", "true").args(&["-j", "1", "--progress", "none"]).run();
+    let shown = errors(&ran.stdout);
+    assert_eq!(shown.len(), 10);
+    assert!(shown.iter().all(|l| l.contains("failed::exit 1")), "ten failures, each its own: {shown:#?}");
+
+    // The step wrote almost 1 MiB to its summary before: batchrun's part is cut to fit.
+    let b = batchrun().job(&failing(3)).env("GITHUB_ACTIONS", "true").env("GITHUB_STEP_SUMMARY", "summary.md");
+    let before = "x".repeat(1024 * 1024 - 300) + "\n";
+    std::fs::write(b.path().join("summary.md"), &before).unwrap();
+    let ran = b.args(&["-j", "1", "--progress", "none"]).run();
+    let summary = ran.read("summary.md");
+    assert!(summary.len() <= 1024 * 1024, "{}", summary.len());
+    assert!(summary.starts_with(&before) && summary.ends_with("hold every task.\n"), "{}", &summary[before.len()..]);
+}
