@@ -18,6 +18,9 @@ pub struct Counts {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// Of `succeeded`, those that failed first and passed on a retry.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flaky: u64,
     /// Of `failed`, those in a job with `allow_failure`: they do not fail the run.
     #[serde(skip_serializing_if = "is_zero")]
     pub allowed: u64,

@@ -351,6 +351,7 @@ impl<'p, 'r> RunState<'p, 'r> {
     pub fn undelivered_after_all(&mut self, finished: &mut Finished, why: String) -> Option<Stop> {
         finished.outcome = crate::events::Outcome::Undelivered(why);
         self.counts.succeeded -= 1;
+        self.counts.flaky -= u64::from(finished.attempt > 1);
         self.counts.failed += 1;
         let job = &mut self.jobs[finished.job];
         job.failed += 1;

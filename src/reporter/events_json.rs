@@ -146,6 +146,12 @@ struct TaskEnded<'a> {
     /// What happened, in words.
     outcome: String,
     log: Option<&'a Path>,
+    /// It failed first and passed on this retry.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    flaky: bool,
+    /// It failed in a job with `allow_failure`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    allowed: bool,
 }
 
 impl<'a> TaskEnded<'a> {
@@ -155,6 +161,8 @@ impl<'a> TaskEnded<'a> {
             command: &task.command,
             outcome: task.outcome.describe(),
             log: task.log.as_deref(),
+            flaky: task.outcome.is_success() && task.attempt > 1,
+            allowed: task.allowed,
         }
     }
 }

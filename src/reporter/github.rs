@@ -113,8 +113,9 @@ impl GitHub {
         md.push_str(
             "| tasks | succeeded | failed | skipped | not run | already done | time |\n|---|---|---|---|---|---|---|\n",
         );
+        let flaky = if counts.flaky > 0 { format!(" ({} flaky)", counts.flaky) } else { String::new() };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {}{flaky} | {} | {} | {} | {} | {} |\n",
             counts.total,
             counts.succeeded,
             counts.failed,

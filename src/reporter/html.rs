@@ -11,7 +11,8 @@ use std::io::{self, Write};
 
 /// Writes the page around `data`, the run as JSON: `{"name", "started", "duration_ms",
 /// "counts", "jobs": [names], "tasks": [[job, label, start_ms|null, duration_ms, status,
-/// attempts, outcome, [stderr tail], worker slot|null, committed product's bytes|null], ...]}`
+/// attempts, outcome, [stderr tail], worker slot|null, committed product's bytes|null, flaky
+/// (1: it failed, then passed on a retry)], ...]}`
 /// in plan order.
 pub fn write_page(out: &mut impl Write, title: &str, data: &str) -> io::Result<()> {
     let (head, rest) = PAGE.split_once("@TITLE@").unwrap_or((PAGE, ""));
@@ -74,7 +75,7 @@ window.onerror = function (message, source, line, column) {
 (function () {
   var d = JSON.parse(document.getElementById("data").textContent);
   var T = d.tasks;
-  var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7, SLOT = 8, PRODUCT = 9;
+  var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7, SLOT = 8, PRODUCT = 9, FLAKY = 10;
   var colors = {ok: "#2da44e", failed: "#cf222e", signalled: "#cf222e", timeout: "#fb8500", cancelled: "#8c959f",
     not_started: "#a40e26", lost: "#82071e", undelivered: "#8250df", skipped: "#d0d7de", not_run: "#d0d7de"};
   function fmt(ms) {
@@ -89,7 +90,8 @@ window.onerror = function (message, source, line, column) {
 
   document.getElementById("title").textContent = d.name;
   var c = d.counts, summary = document.getElementById("summary");
-  [[num(c.total) + (c.total === 1 ? " task" : " tasks"), ""], [num(c.succeeded) + " succeeded", "ok"],
+  [[num(c.total) + (c.total === 1 ? " task" : " tasks"), ""],
+   [num(c.succeeded) + " succeeded" + (c.flaky ? " (" + num(c.flaky) + " flaky)" : ""), "ok"],
    [num(c.failed) + " failed", c.failed ? "bad" : "dim"], [num(c.skipped) + " skipped", "dim"],
    [num(c.not_run) + " not run", "dim"], [num(c.already_done) + " done earlier", "dim"],
    ["in " + fmt(d.duration_ms), "dim"], ["started " + d.started, "dim"]].forEach(function (p) {
@@ -140,7 +142,8 @@ window.onerror = function (message, source, line, column) {
   var tip = document.getElementById("tip");
   function describe(t) {
     var text = t[LABEL] + "\n" + t[STATUS] + (t[OUTCOME] ? ": " + t[OUTCOME] : "") +
-      "\nstarted at " + fmt(t[START]) + ", took " + fmt(t[DUR]) + (t[ATTEMPTS] > 1 ? ", " + t[ATTEMPTS] + " attempts" : "");
+      "\nstarted at " + fmt(t[START]) + ", took " + fmt(t[DUR]) + (t[ATTEMPTS] > 1 ? ", " + t[ATTEMPTS] + " attempts" : "") +
+      (t[FLAKY] ? "\nflaky: it failed, then passed on attempt " + t[ATTEMPTS] : "");
     if (t[TAIL].length) text += "\n\n" + t[TAIL].join("\n");
     return text;
   }

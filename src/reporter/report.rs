@@ -6,17 +6,22 @@
 //! when the run ends, written beside its final path and renamed into place.
 //!
 //! JSON (format version 1): `{"version", "name", "started", "duration_ms", "interrupted_by",
-//! "counts": {"total", "running", "succeeded", "failed", "skipped", "not_run", "already_done"}, "tasks": [{
+//! "counts": {"total", "running", "succeeded", "failed", "skipped", "not_run", "already_done", and
+//! "flaky" and "allowed" when not 0}, "tasks": [{
 //! the fields of the journal's end record (`events::TaskEnd`: "job", "index", "label", "key",
 //! "attempt", "status", "exit", "signal", "duration_ms", "reason" when there is one), and
-//! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome"}]}`, every planned
+//! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome", and for a task with
+//! failed attempts before its last "failed_attempts": [{"attempt", "status", "exit", "signal",
+//! "duration_ms", "outcome", "stderr_tail"}] and "flaky": true when it then passed}]}`, every planned
 //! task in plan order (jobs in the file's order, then by index). `status` is one of `ok`,
 //! `failed`, `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element
 //! ended without recording it), `undelivered` (it succeeded but its output could not be written
 //! out), `skipped` (a job it needs did not succeed) or `not_run` (the run stopped first); tasks
 //! done in an earlier run (`--resume`) are only counted.
 //! JUnit: one `testsuite` per job, one `testcase` per task in plan order, a `failure` with the
-//! exit code (or signal, timeout) and the tail of stderr, `<skipped/>` for tasks not run.
+//! exit code (or signal, timeout) and the tail of stderr, `<skipped/>` for tasks not run, and
+//! each failed attempt before the last as `flakyFailure` (the task then passed) or
+//! `rerunFailure` (it failed again), as nextest and Maven Surefire write them.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -70,6 +75,27 @@ struct TaskRecord {
     /// The worker that ran it (a local run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     slot: Option<usize>,
+    /// It failed, then passed on a retry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    flaky: bool,
+    /// Its attempts before the last, each of which failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    failed_attempts: Vec<FailedAttempt>,
+}
+
+/// An attempt that failed and was retried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FailedAttempt {
+    attempt: u32,
+    status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signal: Option<i32>,
+    duration_ms: u64,
+    /// What happened, in words.
+    outcome: String,
+    stderr_tail: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -93,6 +119,8 @@ pub struct Report {
     /// When the run started, for each task's start in the HTML timeline.
     run_started: std::time::Instant,
     tasks: BufWriter<File>,
+    /// Failed attempts of tasks being retried, by (job, index), until their last attempt.
+    retried: std::collections::HashMap<(usize, u64), Vec<FailedAttempt>>,
 }
 
 impl Report {
@@ -131,6 +159,7 @@ impl Report {
                 let dir = std::env::temp_dir();
                 io::Error::new(e.kind(), format!("cannot make its working file in {} (TMPDIR): {e}", dir.display()))
             })?),
+            retried: std::collections::HashMap::new(),
         })
     }
 
@@ -291,10 +320,25 @@ fn write_junit(
                 p.bytes
             )
         });
+        // Attempts that failed before the last, as nextest and Surefire write them:
+        // `flakyFailure` in a test that then passed, `rerunFailure` in one that failed again.
+        let reruns: String = task
+            .failed_attempts
+            .iter()
+            .map(|a| {
+                let element = if task.end.status == Status::Ok { "flakyFailure" } else { "rerunFailure" };
+                format!(
+                    "      <{element} message=\"{}\" type=\"{:?}\">{}</{element}>\n",
+                    xml(&format!("attempt {}: {}", a.attempt, a.outcome)),
+                    a.status,
+                    xml(&a.stderr_tail.join("\n"))
+                )
+            })
+            .collect();
         if task.end.status == Status::Ok {
-            match product {
-                Some(product) => write!(out, "{open}>\n{product}    </testcase>\n")?,
-                None => writeln!(out, "{open}/>")?,
+            match (product, reruns.is_empty()) {
+                (None, true) => writeln!(out, "{open}/>")?,
+                (product, _) => write!(out, "{open}>\n{}{reruns}    </testcase>\n", product.unwrap_or_default())?,
             }
             continue;
         }
@@ -314,6 +358,7 @@ fn write_junit(
                 task.end.status,
                 xml(&body)
             )?;
+            write!(out, "{reruns}")?;
         }
         writeln!(out, "    </testcase>")?;
     }
@@ -364,6 +409,7 @@ fn write_html(
             tail,
             task.slot,
             product,
+            u8::from(task.flaky),
         );
         data.push_str(&serde_json::to_string(&row)?);
     }
@@ -397,8 +443,23 @@ impl Listener for Report {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, .. } => self.name = name.to_string(),
+            Event::TaskRetrying { task, .. } => {
+                let end = TaskEnd::of(task, &self.jobs[task.job]);
+                self.retried.entry((task.job, task.index)).or_default().push(FailedAttempt {
+                    attempt: task.attempt,
+                    status: end.status,
+                    exit: end.exit,
+                    signal: end.signal,
+                    duration_ms: end.duration_ms,
+                    outcome: task.outcome.describe(),
+                    stderr_tail: task.stderr_tail.clone(),
+                });
+            }
             Event::TaskFinished { task, .. } => {
+                let failed_attempts = self.retried.remove(&(task.job, task.index)).unwrap_or_default();
                 let record = TaskRecord {
+                    flaky: task.outcome.is_success() && !failed_attempts.is_empty(),
+                    failed_attempts,
                     end: TaskEnd::of(task, &self.jobs[task.job]),
                     command: task.command.clone(),
                     attempts: task.attempt,
@@ -426,6 +487,8 @@ impl Listener for Report {
                         outcome,
                         started_ms: None,
                         slot: None,
+                        flaky: false,
+                        failed_attempts: Vec::new(),
                     };
                     let _ = serde_json::to_writer(&mut *tasks, &record);
                     let _ = tasks.write_all(b"\n");

@@ -100,10 +100,15 @@ impl Listener for Summary {
                     if n > 0 { style(console::style(text).for_stderr()).to_string() } else { text }
                 };
                 out.push_str(&format!(
-                    "\n{}: {}: {} succeeded, {} failed{}, {} skipped{}{} in {} (task time {})\n",
+                    "\n{}: {}: {} succeeded{}, {} failed{}, {} skipped{}{} in {} (task time {})\n",
                     console::style("Summary").bold().for_stderr(),
                     count(counts.total, "task"),
                     paint(counts.succeeded, |s| s.green()),
+                    if counts.flaky > 0 {
+                        format!(" ({} flaky)", paint(counts.flaky, |s| s.yellow()))
+                    } else {
+                        String::new()
+                    },
                     paint(counts.failed - counts.allowed, |s| s.red().bold()),
                     if counts.allowed > 0 {
                         format!(" (and {} allowed to fail)", paint(counts.allowed, |s| s.yellow()))

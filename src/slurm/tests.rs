@@ -547,3 +547,14 @@ fn an_allowed_failure_ends_alike_on_both_drivers() {
     assert_eq!(there.on_slurm(&Fake::new(), None), local);
     assert_eq!((local.counts.succeeded, local.counts.failed, local.counts.allowed, local.counts.skipped), (2, 1, 1, 0));
 }
+
+/// A task that fails and then passes on a retry is flaky in the one run state: counted among
+/// the succeeded and as flaky, alike on both drivers.
+#[test]
+fn a_flaky_task_is_counted_alike_on_both_drivers() {
+    let yaml = "jobs:\n  t:\n    items: [a, b]\n    retries: 1\n    retry_delay: 0s\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'echo x >> \"n-$1\"; test \"$1\" = b -o \"$(wc -l < \"n-$1\")\" -ge 2' sh {{ item }}\n";
+    let (here, there) = (Job::new(yaml), Job::new(yaml));
+    let local = here.locally();
+    assert_eq!(there.on_slurm(&Fake::new(), None), local);
+    assert_eq!((local.counts.succeeded, local.counts.flaky), (2, 1), "{local:?}");
+}

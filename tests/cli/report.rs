@@ -170,3 +170,54 @@ fn a_report_is_not_written_through_a_link_an_items_file_is_named_by() {
     let ran = dir.args(&["--report", "gen.json"]).run();
     ran.code(2).stderr_has("--report gen.json: it is the items file of job `b`");
 }
+
+/// A task that failed and then passed on a retry is flaky: the summary counts it among the
+/// succeeded, the JSON report and `--events json` mark it and keep its failed attempts, and
+/// JUnit writes each failed attempt as a `flakyFailure` inside its passing testcase (and a
+/// `rerunFailure` in a testcase that failed again).
+#[test]
+fn a_flaky_task_is_marked_with_its_failed_attempts_in_every_format() {
+    let yaml = "defaults:\n  retries: 2\n  retry_delay: 0s\njobs:\n  t:\n    items: [flaky, broken]\n    command: >-\n      sh -c 'echo x >> \"n-$1\"; test \"$1\" = flaky -a \"$(wc -l < \"n-$1\")\" -ge 2 || { echo \"boom $1\" >&2; exit 3; }' sh {{ item }}\n";
+    let ran = batchrun()
+        .job(yaml)
+        .args(&["--progress", "none", "--report", "r.json", "--report", "r.xml", "--events", "json"])
+        .run();
+    ran.code(1).stderr_has("1 succeeded (1 flaky), 1 failed").stderr_has("FLAKY t[0]: succeeded on attempt 2");
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    assert_eq!(report["counts"]["flaky"], 1);
+    let flaky = &report["tasks"][0];
+    assert_eq!(flaky["flaky"], true, "{flaky}");
+    assert_eq!(flaky["failed_attempts"][0]["exit"], 3);
+    assert_eq!(flaky["failed_attempts"][0]["stderr_tail"][0], "boom flaky");
+    assert_eq!(report["tasks"][1]["failed_attempts"].as_array().map(Vec::len), Some(2), "{}", report["tasks"][1]);
+    let events = ran.json_lines();
+    let finished = events.iter().find(|e| e["event"] == "task_finished" && e["label"] == "t[0]").unwrap();
+    assert_eq!(finished["flaky"], true, "{finished}");
+    let junit = ran.read("r.xml");
+    assert!(
+        junit.contains(r#"<flakyFailure message="attempt 1: exit 3" type="Failed">boom flaky</flakyFailure>"#),
+        "{junit}"
+    );
+    assert_eq!(junit.matches("<rerunFailure").count(), 2, "{junit}");
+}
+
+/// The JUnit report as a real consumer reads it: junitparser's xunit2 reader (Surefire's and
+/// nextest's `flakyFailure`) finds the flaky task passed, with its failed attempt. It runs in
+/// the Python that `BATCHRUN_JUNIT_PYTHON` names (`.ci/run` makes one with junitparser).
+#[test]
+fn junitparser_reads_a_flaky_task_s_failed_attempts() {
+    let Some(python) = std::env::var_os("BATCHRUN_JUNIT_PYTHON") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("BATCHRUN_JUNIT_PYTHON must name a Python with junitparser under CI=true (.ci/run makes one)");
+        }
+        crate::harness::skipped("BATCHRUN_JUNIT_PYTHON is not set (a Python with junitparser; .ci/run makes one)");
+        return;
+    };
+    let yaml = "defaults:\n  retries: 1\n  retry_delay: 0s\njobs:\n  t:\n    command: >-\n      sh -c 'echo x >> n; test \"$(wc -l < n)\" -ge 2 || { echo boom >&2; exit 3; }'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none", "--report", "r.xml"]).run();
+    ran.success();
+    let read = "from junitparser.xunit2 import JUnitXml\nfor suite in JUnitXml.fromfile('r.xml'):\n    for case in suite:\n        print(case.name, case.is_passed, [(f.message, f.text) for f in case.flaky_failures()])\n";
+    let out = std::process::Command::new(python).arg("-c").arg(read).current_dir(ran.path(".")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "t True [('attempt 1: exit 3', 'boom')]\n");
+}
