@@ -200,6 +200,7 @@ pub fn exit_status(result: &run::RunResult, not_written: bool) -> ExitCode {
         Some(signal) => ExitCode::Interrupted(signal),
         None if result.undelivered > 0 || not_written => ExitCode::Undelivered,
         None if result.counts.failed - result.counts.allowed
+            + result.counts.cancelled
             + result.counts.skipped
             + result.counts.not_run
             + result.counts.unaccounted()

@@ -18,6 +18,8 @@ pub struct Counts {
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// Stopped by batchrun (an interrupt, `on_failure: kill`, a halt): not failed, and not done.
+    pub cancelled: u64,
     /// Of `succeeded`, those that failed first and passed on a retry.
     #[serde(skip_serializing_if = "is_zero")]
     pub flaky: u64,
@@ -39,10 +41,10 @@ fn is_zero(n: &u64) -> bool {
 
 impl Counts {
     /// Tasks that will not run again in this run: every planned task once the run has ended
-    /// (the invariant the summary checks: done earlier + succeeded + failed + skipped + not run
+    /// (the invariant the summary checks: done earlier + succeeded + failed + cancelled + skipped + not run
     /// = planned).
     pub fn done(&self) -> u64 {
-        self.succeeded + self.failed + self.skipped + self.not_run + self.already_done
+        self.succeeded + self.failed + self.cancelled + self.skipped + self.not_run + self.already_done
     }
 
     /// Planned tasks that no count holds once the run has ended: always 0, unless batchrun

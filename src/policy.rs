@@ -80,6 +80,8 @@ pub fn count(counts: &mut Counts, finished: &Finished, allow_failure: bool) {
     if finished.outcome.is_success() {
         counts.succeeded += 1;
         counts.flaky += u64::from(finished.attempt > 1);
+    } else if finished.outcome == Outcome::Cancelled {
+        counts.cancelled += 1;
     } else {
         counts.failed += 1;
         counts.allowed += u64::from(allow_failure);

@@ -1,7 +1,8 @@
 //! `--events json`: the run's events as JSON lines on stdout, for tools that follow a run live.
 //!
 //! Format version 1. Every line is one object with `event` (its kind), `at` (RFC 3339 time)
-//! and `counts` (`total`, `running`, `succeeded`, `failed`, `skipped`, `already_done`), plus:
+//! and `counts` (`total`, `running`, `succeeded`, `failed`, `cancelled`, `skipped`, `not_run`,
+//! `already_done`, and `flaky` and `allowed` when not 0), plus:
 //!
 //! - `run_started`: `version`, `name`, `workers`, `backend` (`local` or `slurm`)
 //! - `task_started`: `job`, `index`, `label`, `key`, `attempt`, `command`

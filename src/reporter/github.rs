@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::format::duration;
 use crate::console::{Console, Stream};
 use crate::events::Listener;
-use crate::events::{Event, Finished};
+use crate::events::{Event, Finished, Outcome};
 
 /// Failed tasks listed in the step summary; the rest are counted.
 const SUMMARY_ROWS: usize = 50;
@@ -111,14 +111,15 @@ impl GitHub {
     fn summary_markdown(&self, counts: &crate::events::Counts, elapsed: std::time::Duration) -> String {
         let mut md = format!("### batchrun: {}\n\n", self.name);
         md.push_str(
-            "| tasks | succeeded | failed | skipped | not run | already done | time |\n|---|---|---|---|---|---|---|\n",
+            "| tasks | succeeded | failed | cancelled | skipped | not run | already done | time |\n|---|---|---|---|---|---|---|---|\n",
         );
         let flaky = if counts.flaky > 0 { format!(" ({} flaky)", counts.flaky) } else { String::new() };
         md.push_str(&format!(
-            "| {} | {}{flaky} | {} | {} | {} | {} | {} |\n",
+            "| {} | {}{flaky} | {} | {} | {} | {} | {} | {} |\n",
             counts.total,
             counts.succeeded,
             counts.failed,
+            counts.cancelled,
             counts.skipped,
             counts.not_run,
             counts.already_done,
@@ -148,7 +149,8 @@ impl Listener for GitHub {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, .. } => self.name = name.to_string(),
-            Event::TaskFinished { task, .. } if !task.outcome.is_success() => {
+            // A task batchrun stopped gets no annotation: the interrupt gets one, at the end.
+            Event::TaskFinished { task, .. } if !task.outcome.is_success() && task.outcome != Outcome::Cancelled => {
                 let mut message = task.outcome.describe();
                 if task.attempt > 1 {
                     message.push_str(&format!(" after {} attempts", task.attempt));
@@ -167,8 +169,13 @@ impl Listener for GitHub {
                     self.failures.push((*task).clone());
                 }
             }
-            Event::RunFinished { counts, elapsed, .. } => {
+            Event::RunFinished { counts, elapsed, interrupted_by } => {
                 self.annotate_the_rest();
+                if let Some(signal) = interrupted_by {
+                    let title = format!("batchrun: interrupted by {}", crate::words::signal(*signal));
+                    let message = format!("{} cancelled", crate::words::count(counts.cancelled, "task"));
+                    self.annotate("error", &title, &message);
+                }
                 if let Some(path) = &self.step_summary {
                     // What the step wrote there before counts against the limit too.
                     let before = std::fs::metadata(path).map_or(0, |m| m.len());

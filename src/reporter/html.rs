@@ -86,13 +86,14 @@ window.onerror = function (message, source, line, column) {
   }
   function num(n) { return n.toLocaleString("en-US"); }
   function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
-  function failed(t) { var s = t[STATUS]; return s !== "ok" && s !== "skipped" && s !== "not_run"; }
+  function failed(t) { var s = t[STATUS]; return s !== "ok" && s !== "skipped" && s !== "not_run" && s !== "cancelled"; }
 
   document.getElementById("title").textContent = d.name;
   var c = d.counts, summary = document.getElementById("summary");
   [[num(c.total) + (c.total === 1 ? " task" : " tasks"), ""],
    [num(c.succeeded) + " succeeded" + (c.flaky ? " (" + num(c.flaky) + " flaky)" : ""), "ok"],
-   [num(c.failed) + " failed", c.failed ? "bad" : "dim"], [num(c.skipped) + " skipped", "dim"],
+   [num(c.failed) + " failed", c.failed ? "bad" : "dim"], [num(c.cancelled || 0) + " cancelled", "dim"],
+   [num(c.skipped) + " skipped", "dim"],
    [num(c.not_run) + " not run", "dim"], [num(c.already_done) + " done earlier", "dim"],
    ["in " + fmt(d.duration_ms), "dim"], ["started " + d.started, "dim"]].forEach(function (p) {
     summary.appendChild(el("span", p[0], p[1]));

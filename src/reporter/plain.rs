@@ -72,6 +72,8 @@ pub fn finished_line(task: &Finished) -> String {
     let attempts = if task.attempt > 1 { format!(" after {} attempts", task.attempt) } else { String::new() };
     if task.outcome.is_success() {
         format!("{} {} {took}{attempts}", console::style("ok").green().for_stderr(), task.label)
+    } else if task.outcome == crate::events::Outcome::Cancelled {
+        format!("{} {} ({took})", console::style("CANCELLED").yellow().for_stderr(), task.label)
     } else {
         let failed = match task.allowed {
             true => console::style("FAILED (allowed)").yellow().bold().for_stderr(),
@@ -100,6 +102,9 @@ pub fn progress_line(counts: &Counts, elapsed: Duration, eta: Option<Duration>) 
     let mut line = format!("{}/{} done", number(counts.done()), number(counts.total));
     if counts.failed > 0 {
         line.push_str(&format!(", {} failed", number(counts.failed)));
+    }
+    if counts.cancelled > 0 {
+        line.push_str(&format!(", {} cancelled", number(counts.cancelled)));
     }
     line.push_str(&format!(", {} running, {} elapsed", number(counts.running), duration(elapsed)));
     if let Some(rate) = rate(counts, elapsed) {

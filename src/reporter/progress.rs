@@ -113,6 +113,9 @@ impl Progress {
             if counts.failed > 0 {
                 parts.push(format!("{} failed", number(counts.failed)));
             }
+            if counts.cancelled > 0 {
+                parts.push(format!("{} cancelled", number(counts.cancelled)));
+            }
             if counts.skipped > 0 {
                 parts.push(format!("{} skipped", number(counts.skipped)));
             }

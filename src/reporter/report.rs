@@ -106,6 +106,9 @@ struct Header<'a> {
     duration_ms: u64,
     interrupted_by: Option<i32>,
     counts: Counts,
+    /// Why the run stopped early, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped: Option<&'a str>,
 }
 
 pub struct Report {
@@ -119,6 +122,8 @@ pub struct Report {
     /// When the run started, for each task's start in the HTML timeline.
     run_started: std::time::Instant,
     tasks: BufWriter<File>,
+    /// Why the run began to stop, the first time it did.
+    stopped: Option<String>,
     /// Failed attempts of tasks being retried, by (job, index), until their last attempt.
     retried: std::collections::HashMap<(usize, u64), Vec<FailedAttempt>>,
 }
@@ -160,6 +165,7 @@ impl Report {
                 io::Error::new(e.kind(), format!("cannot make its working file in {} (TMPDIR): {e}", dir.display()))
             })?),
             retried: std::collections::HashMap::new(),
+            stopped: None,
         })
     }
 
@@ -174,6 +180,7 @@ impl Report {
             duration_ms: elapsed.as_millis() as u64,
             interrupted_by,
             counts: *counts,
+            stopped: self.stopped.as_deref(),
         };
         let order = plan_order(tasks, &self.jobs)?;
         match self.format {
@@ -268,7 +275,8 @@ fn write_junit(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
-    let not_run = |status: Status| matches!(status, Status::Skipped | Status::NotRun);
+    // A task batchrun stopped is no failure of its own: CI renderers show it as skipped.
+    let not_run = |status: Status| matches!(status, Status::Skipped | Status::NotRun | Status::Cancelled);
     // Tallies per job first (one pass), then the testcases in plan order (a second).
     let mut tally = vec![Tally::default(); jobs.len()];
     for task in records(tasks, order) {
@@ -343,7 +351,12 @@ fn write_junit(
             continue;
         }
         writeln!(out, "{open}>")?;
-        if not_run(task.end.status) {
+        if task.end.status == Status::Cancelled {
+            let why = header
+                .stopped
+                .map_or_else(|| "stopped by batchrun".to_owned(), |r| format!("stopped by batchrun: {r}"));
+            writeln!(out, r#"      <skipped message="{}"/>"#, xml(&format!("cancelled: {why}")))?;
+        } else if not_run(task.end.status) {
             writeln!(out, r#"      <skipped message="{}"/>"#, xml(&task.outcome))?;
         } else {
             let mut body = task.stderr_tail.join("\n");
@@ -443,6 +456,9 @@ impl Listener for Report {
     fn event(&mut self, event: &Event) {
         match event {
             Event::RunStarted { name, .. } => self.name = name.to_string(),
+            Event::RunCancelling { reason, .. } => {
+                self.stopped.get_or_insert_with(|| reason.to_string());
+            }
             Event::TaskRetrying { task, .. } => {
                 let end = TaskEnd::of(task, &self.jobs[task.job]);
                 self.retried.entry((task.job, task.index)).or_default().push(FailedAttempt {

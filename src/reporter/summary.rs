@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::format::duration;
 use crate::console::{Console, Stream};
 use crate::events::Listener;
-use crate::events::{Event, Finished};
+use crate::events::{Event, Finished, Outcome};
 use crate::words::{count, number};
 
 const SLOWEST_SHOWN: usize = 3;
@@ -66,7 +66,11 @@ impl Listener for Summary {
         match event {
             Event::TaskFinished { task, .. } => {
                 self.note_duration(&task.label, task.duration);
-                if !task.outcome.is_success() && self.failures.len() < MAX_FAILURES_SHOWN {
+                // A task batchrun stopped is counted, and the stop's reason said once.
+                if !task.outcome.is_success()
+                    && task.outcome != Outcome::Cancelled
+                    && self.failures.len() < MAX_FAILURES_SHOWN
+                {
                     self.failures.push((*task).clone());
                 }
                 if task.outcome.is_success() && task.attempt > 1 {
@@ -100,7 +104,7 @@ impl Listener for Summary {
                     if n > 0 { style(console::style(text).for_stderr()).to_string() } else { text }
                 };
                 out.push_str(&format!(
-                    "\n{}: {}: {} succeeded{}, {} failed{}, {} skipped{}{} in {} (task time {})\n",
+                    "\n{}: {}: {} succeeded{}, {} failed{}{}, {} skipped{}{} in {} (task time {})\n",
                     console::style("Summary").bold().for_stderr(),
                     count(counts.total, "task"),
                     paint(counts.succeeded, |s| s.green()),
@@ -112,6 +116,11 @@ impl Listener for Summary {
                     paint(counts.failed - counts.allowed, |s| s.red().bold()),
                     if counts.allowed > 0 {
                         format!(" (and {} allowed to fail)", paint(counts.allowed, |s| s.yellow()))
+                    } else {
+                        String::new()
+                    },
+                    if counts.cancelled > 0 {
+                        format!(", {} cancelled", paint(counts.cancelled, |s| s.yellow()))
                     } else {
                         String::new()
                     },
@@ -182,7 +191,7 @@ impl Listener for Summary {
                 for s in &self.skipped {
                     out.push_str(&format!("  {s}\n"));
                 }
-                if counts.failed + counts.skipped + counts.not_run + counts.unaccounted() > 0
+                if counts.failed + counts.cancelled + counts.skipped + counts.not_run + counts.unaccounted() > 0
                     && let Some(command) = &self.resume_command
                 {
                     out.push_str(&format!("To run what is left: {command}\n"));

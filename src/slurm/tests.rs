@@ -323,12 +323,12 @@ mod property {
 
     fn check(told: &Told, driver: &str) -> Result<(), TestCaseError> {
         let c = told.counts;
-        let ended = c.succeeded + c.failed + c.skipped + c.not_run + c.already_done;
+        let ended = c.succeeded + c.failed + c.cancelled + c.skipped + c.not_run + c.already_done;
         prop_assert_eq!(ended, c.total, "{}: counts do not add up: {:?}", driver, c);
         let labels: Vec<&String> = told.finished.iter().map(|(label, _, _)| label).collect();
         let unique: BTreeSet<&String> = labels.iter().copied().collect();
         prop_assert_eq!(labels.len(), unique.len(), "{}: a task reported twice: {:?}", driver, told.finished);
-        prop_assert_eq!(labels.len() as u64, c.succeeded + c.failed, "{}: {:?}", driver, told);
+        prop_assert_eq!(labels.len() as u64, c.succeeded + c.failed + c.cancelled, "{}: {:?}", driver, told);
         Ok(())
     }
 

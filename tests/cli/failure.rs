@@ -82,7 +82,10 @@ fn sigint_stops_every_task_and_exits_130_with_no_survivors() {
     assert_eq!(code, 130, "{stderr}");
     assert!(stderr.contains("STOPPING: SIGINT received"), "{stderr}");
     assert!(stderr.contains("NOT RUN hang (3 tasks): the run was stopped"), "{stderr}");
-    assert!(stderr.contains("6 tasks: 0 succeeded, 3 failed, 0 skipped, 3 not run"), "{stderr}");
+    // Stopped by batchrun, the running tasks are cancelled, not failed.
+    assert!(stderr.contains("6 tasks: 0 succeeded, 0 failed, 3 cancelled, 0 skipped, 3 not run"), "{stderr}");
+    assert!(stderr.contains("CANCELLED hang["), "{stderr}");
+    assert!(!stderr.contains("FAILED"), "{stderr}");
     let survivors: Vec<i32> = pids.into_iter().filter(|&p| alive(p)).collect();
     assert!(survivors.is_empty(), "still running after batchrun exited: {survivors:?}");
 }
@@ -247,7 +250,7 @@ fn on_failure_stop_lets_running_tasks_finish_and_starts_nothing_new() {
     ran.stderr_has("NOT RUN work (2 tasks): the run was stopped");
 }
 
-/// done earlier + succeeded + failed + skipped + not run = planned, in the report too.
+/// done earlier + succeeded + failed + cancelled + skipped + not run = planned, in the report too.
 #[test]
 fn every_planned_task_is_accounted_for_when_a_run_stops() {
     let ran = batchrun()
@@ -259,13 +262,37 @@ fn every_planned_task_is_accounted_for_when_a_run_stops() {
     let c = &report["counts"];
     let n = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("counts.{k}: {c}"));
     assert_eq!((n("succeeded"), n("failed"), n("skipped"), n("not_run"), n("already_done")), (1, 1, 0, 3, 0));
-    assert_eq!(n("already_done") + n("succeeded") + n("failed") + n("skipped") + n("not_run"), n("total"));
+    assert_eq!(
+        n("already_done") + n("succeeded") + n("failed") + n("cancelled") + n("skipped") + n("not_run"),
+        n("total")
+    );
 }
 
 #[test]
 fn on_failure_kill_terminates_running_tasks() {
-    let ran = mixed("kill");
-    ran.code(1).stderr_has("on_failure is `kill`").stderr_has("FAILED work[1] cancelled");
+    let ran = batchrun()
+        .file("started/.keep", "")
+        .file("finished/.keep", "")
+        .file("later/.keep", "")
+        .job(&MIXED.replace("POLICY", "kill"))
+        .args(&["-j", "3", "--progress", "plain", "--report", "r.xml", "--report", "r.json"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    ran.code(1).stderr_has("on_failure is `kill`").stderr_has("CANCELLED work[1]");
+    // The tasks it stopped are cancelled: counted apart, skipped in JUnit, never annotated.
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    assert_eq!((report["counts"]["failed"].as_u64(), report["counts"]["cancelled"].as_u64()), (Some(1), Some(2)));
+    let junit = ran.read("r.xml");
+    assert_eq!(
+        junit
+            .matches(r#"<skipped message="cancelled: stopped by batchrun: work[0] failed and on_failure is `kill`"/>"#)
+            .count(),
+        2,
+        "{junit}"
+    );
+    assert!(junit.contains(r#"failures="1""#), "{junit}");
+    let errors: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    assert_eq!(errors.len(), 1, "only the failure: {errors:?}");
     assert_eq!(files_in(&ran.path("finished")), 1, "the slow tasks were killed (only .keep)");
     assert_eq!(files_in(&ran.path("later")), 1);
 }

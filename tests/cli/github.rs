@@ -69,3 +69,15 @@ fn annotations_and_the_step_summary_stay_within_github_s_limits() {
     assert!(summary.len() <= 1024 * 1024, "{}", summary.len());
     assert!(summary.starts_with(&before) && summary.ends_with("hold every task.\n"), "{}", &summary[before.len()..]);
 }
+
+/// A task batchrun stopped is cancelled, not failed: no annotation of its own, and one for the
+/// interrupt that stopped it.
+#[test]
+fn an_interrupt_is_one_annotation_and_cancelled_tasks_none() {
+    // The task interrupts batchrun, its parent, and waits to be stopped.
+    let yaml = "jobs:\n  t:\n    command: sh -c 'kill -INT $PPID; sleep 30'\n";
+    let ran = batchrun().job(yaml).env("GITHUB_ACTIONS", "true").args(&["--progress", "plain"]).run();
+    ran.code(130).stderr_has("CANCELLED t").stderr_has("0 failed, 1 cancelled");
+    let errors: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    assert_eq!(errors, ["::error title=batchrun%3A interrupted by SIGINT::1 task cancelled"], "{}", ran.stdout);
+}

@@ -159,7 +159,8 @@ jobs:
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("FAILED work[0] cancelled"), "{stderr}");
+    assert!(stderr.contains("CANCELLED work[0]"), "{stderr}");
+    assert!(!stderr.contains("FAILED"), "cancelled is not failed: {stderr}");
     assert!(stderr.contains("NOT RUN work (6 tasks)"), "{stderr}");
     // As a local run says it: `after` was never started because the run stopped.
     assert!(stderr.contains("NOT RUN after (1 task): the run was stopped before they started"), "{stderr}");
