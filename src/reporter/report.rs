@@ -12,7 +12,8 @@
 //! "attempt", "status", "exit", "signal", "duration_ms", "reason" when there is one), and
 //! "command", "attempts" (as "attempt"), "log", "stderr_tail", "outcome", and for a task with
 //! failed attempts before its last "failed_attempts": [{"attempt", "status", "exit", "signal",
-//! "duration_ms", "outcome", "stderr_tail"}] and "flaky": true when it then passed}]}`, every planned
+//! "duration_ms", "outcome", "stderr_tail"}] and "flaky": true when it then passed, and
+//! "allowed": true for a failure its job's `allow_failure` allows}]}`, every planned
 //! task in plan order (jobs in the file's order, then by index). `status` is one of `ok`,
 //! `failed`, `signalled`, `timeout`, `cancelled`, `not_started`, `lost` (a Slurm array element
 //! ended without recording it), `undelivered` (it succeeded but its output could not be written
@@ -81,6 +82,9 @@ struct TaskRecord {
     /// Its attempts before the last, each of which failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     failed_attempts: Vec<FailedAttempt>,
+    /// It failed in a job with `allow_failure`: it does not fail the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    allowed: bool,
 }
 
 /// An attempt that failed and was retried.
@@ -474,6 +478,7 @@ impl Listener for Report {
             Event::TaskFinished { task, .. } => {
                 let failed_attempts = self.retried.remove(&(task.job, task.index)).unwrap_or_default();
                 let record = TaskRecord {
+                    allowed: task.allowed,
                     flaky: task.outcome.is_success() && !failed_attempts.is_empty(),
                     failed_attempts,
                     end: TaskEnd::of(task, &self.jobs[task.job]),
@@ -505,6 +510,7 @@ impl Listener for Report {
                         slot: None,
                         flaky: false,
                         failed_attempts: Vec::new(),
+                        allowed: false,
                     };
                     let _ = serde_json::to_writer(&mut *tasks, &record);
                     let _ = tasks.write_all(b"\n");
