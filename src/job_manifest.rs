@@ -29,7 +29,10 @@ pub struct Owner<'a> {
 impl<'a> Owner<'a> {
     pub fn of(file: &'a crate::config::JobFile, job: usize) -> Owner<'a> {
         let spec = &file.jobs[job];
-        let job_file = std::path::absolute(&file.path).unwrap_or_else(|_| file.path.clone());
+        // Canonical: the same file named through `..` or a link is the same owner.
+        let job_file = std::fs::canonicalize(&file.path)
+            .or_else(|_| std::path::absolute(&file.path))
+            .unwrap_or_else(|_| file.path.clone());
         Owner { job: &spec.name, job_file, name: &spec.manifest }
     }
 }
@@ -64,6 +67,17 @@ struct Whose {
     job_file: PathBuf,
 }
 
+/// Whether `path` is a manifest `owner` wrote: a regular file whose JSON names its job and job
+/// file.
+fn is_own(owner: &Owner, path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        _ => return false,
+    }
+    let whose: Option<Whose> = File::open(path).ok().and_then(|f| serde_json::from_reader(io::BufReader::new(f)).ok());
+    whose.is_some_and(|w| w.job == owner.job && w.job_file == owner.job_file)
+}
+
 /// The deepest folder that holds every product (paths absolute).
 pub fn folder_of<'a>(mut products: impl Iterator<Item = &'a Path>) -> Option<PathBuf> {
     let mut folder = products.next()?.parent()?.to_path_buf();
@@ -86,8 +100,16 @@ pub fn place(owner: &Owner, products: &[&Committed]) -> Result<PathBuf, String> 
 
 /// Writes `owner`'s manifest of `products` (in plan order) at `path` (see [`place`]), as a
 /// product is committed: a temporary beside it, synced, renamed into place, its folder synced.
+/// Never over a file that is not an earlier manifest of the same job (a product, the job file,
+/// another job's manifest or another tool's `_SUCCESS`).
 pub fn write(owner: &Owner, path: &Path, products: &[&Committed]) -> Result<(), String> {
     let folder = path.parent().unwrap_or(Path::new("/"));
+    if std::fs::symlink_metadata(path).is_ok() && !is_own(owner, path) {
+        return Err(format!(
+            "{} is there and is not this job's manifest: it is left as it is (`manifest:` names the manifest otherwise)",
+            path.display()
+        ));
+    }
     let rows = products.iter().map(|p| p.rows).sum::<Option<u64>>();
     let manifest = Written {
         job: owner.job,
@@ -126,13 +148,7 @@ pub fn write(owner: &Owner, path: &Path, products: &[&Committed]) -> Result<(), 
 pub fn clear(owner: &Owner, product: &Path) -> Result<(), String> {
     for folder in product.ancestors().skip(1) {
         let path = folder.join(owner.name);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            _ => continue,
-        }
-        let whose: Option<Whose> =
-            File::open(&path).ok().and_then(|f| serde_json::from_reader(io::BufReader::new(f)).ok());
-        if whose.is_some_and(|w| w.job == owner.job && w.job_file == owner.job_file) {
+        if is_own(owner, &path) {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

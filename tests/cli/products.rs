@@ -341,3 +341,33 @@ fn a_product_that_cannot_be_a_file_is_refused() {
     let ran = batchrun().job(from_file).file("names.txt", "ok\n..\n").args(&["--progress", "plain"]).run();
     ran.code(1).stderr_has("ok a[0]").stderr_has("FAILED a[1] not started: product: `out/..` names a folder");
 }
+
+/// The manifest never goes over a file that is not this job's manifest (a product of the
+/// same name, another tool's `_SUCCESS`); the run says so and ends with 3. A job of no tasks
+/// has no manifest to write. A job file named another way (`sub/../job.yaml`) is the same
+/// owner, so a rebuild still removes its manifest.
+#[test]
+fn the_manifest_is_written_only_over_its_own() {
+    let over_a_product = "jobs:\n  p:\n    items: [1, 2]\n    manifest: p1.txt\n    product: out/p{{ item }}.txt\n    command: sh -c 'echo data > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(over_a_product).args(&["--progress", "none"]).run();
+    ran.code(3).stderr_has("out/p1.txt is there and is not this job's manifest");
+    assert_eq!(ran.read("out/p1.txt"), "data\n", "the product stands");
+
+    let foreign = "jobs:\n  p:\n    items: [1, 2]\n    product: out/p{{ item }}.txt\n    command: sh -c 'echo data > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(foreign).file("out/_SUCCESS", "").args(&["--progress", "none"]).run();
+    ran.code(3).stderr_has("_SUCCESS is there and is not this job's manifest");
+    assert_eq!(ran.read("out/_SUCCESS"), "", "another tool's marker is left as it was");
+
+    let none =
+        "jobs:\n  p:\n    items: {sh: 'true'}\n    product: out/p{{ item }}.txt\n    command: touch {{ product }}\n";
+    batchrun().job(none).args(&["--progress", "none"]).run().success();
+
+    let failing = "jobs:\n  p:\n    items: [1, 2]\n    product: out/p{{ item }}.txt\n    command: sh -c 'test ! -e FAIL && echo data > \"$1\"' sh {{ product }}\n";
+    let ran = batchrun().job(failing).file("sub/.keep", "").args(&["--progress", "none"]).run();
+    ran.success();
+    assert!(ran.path("out/_SUCCESS").exists());
+    std::fs::write(ran.path("FAIL"), "").unwrap();
+    let again = crate::harness::Batchrun::in_dir(ran.dir).args(&["sub/../job.yaml", "--progress", "none"]).run();
+    again.code(1);
+    assert!(!again.path("out/_SUCCESS").exists(), "the rebuild removed it, however the job file was named");
+}
