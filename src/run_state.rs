@@ -170,7 +170,8 @@ impl<'p, 'r> RunState<'p, 'r> {
                     // A job that allows failure succeeds for the jobs that need it.
                     let failed = job.failed > 0 && !self.plan.file.jobs[i].allow_failure;
                     job.phase = Phase::Ended(if failed { JobEnd::Failed } else { JobEnd::Succeeded });
-                    if job.failed == 0 && self.manifests && self.plan.file.jobs[i].product.is_some() {
+                    // A job of no tasks has no products to list.
+                    if job.failed == 0 && job.count > 0 && self.manifests && self.plan.file.jobs[i].product.is_some() {
                         self.write_manifest(i);
                     }
                 }
@@ -316,10 +317,16 @@ impl<'p, 'r> RunState<'p, 'r> {
         let spec = &self.plan.file.jobs[finished.job];
         let own = (spec.settings.on_failure, spec.settings.halt_after);
         let run = (self.counts.failed, self.counts.succeeded + self.counts.failed);
-        let asked = policy::on_failure(finished, own, failed, ended, policy::Scope::Job(&spec.name)).or_else(|| {
-            let halt = self.plan.file.on_failure?;
-            policy::on_failure(finished, halt, run.0, run.1, policy::Scope::Run)
-        });
+        // A failure the job allows stops nothing, and only failures that count are counted.
+        let run = (run.0 - self.counts.allowed, run.1 - self.counts.allowed);
+        let asked = if spec.allow_failure {
+            None
+        } else {
+            policy::on_failure(finished, own, failed, ended, policy::Scope::Job(&spec.name)).or_else(|| {
+                let halt = self.plan.file.on_failure?;
+                policy::on_failure(finished, halt, run.0, run.1, policy::Scope::Run)
+            })
+        };
         let stop = match asked {
             Some((stop, why)) if !self.stopping => {
                 self.stop(&why);
@@ -411,8 +418,14 @@ impl<'p, 'r> RunState<'p, 'r> {
         let mut sorted = also.to_vec();
         sorted.sort_unstable();
         let unrun = |index: u64| (from..to).contains(&index) || sorted.binary_search(&index).is_ok();
+        // A job whose items were never read (the run stopped while they were) is one task.
+        let never_read = plan.jobs[i].waits_to_be_planned();
         let each = |f: &mut UnrunTask| {
             if tasks == 0 {
+                return;
+            }
+            if never_read {
+                f(0, name.clone(), 0);
                 return;
             }
             let last = sorted.last().copied().unwrap_or(0).max(if from < to { to - 1 } else { 0 });

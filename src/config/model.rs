@@ -308,9 +308,15 @@ impl Threshold {
                         _ => return Err(format!("on_failure `{key}` takes at least 1 failed task, got {n}")),
                     },
                     serde_json::Value::String(text) => {
-                        let share = text.trim().strip_suffix('%').map(str::trim).and_then(|n| n.parse::<f64>().ok());
+                        // Digits and a point only: `1e2%` is no way to write a share.
+                        let share = text
+                            .trim()
+                            .strip_suffix('%')
+                            .map(str::trim)
+                            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+                            .and_then(|n| n.parse::<f64>().ok());
                         match share {
-                            Some(p) if p > 0.0 && p <= 100.0 => Threshold::Percent(p),
+                            Some(p) if (1.0..=100.0).contains(&p) => Threshold::Percent(p),
                             _ => return Err(format!("on_failure `{key}`: `{text}` is not a share from 1% to 100%")),
                         }
                     }
@@ -364,7 +370,9 @@ impl RetryOn {
             let code = |v: &serde_json::Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
             match entry {
                 serde_json::Value::Number(_) => {
-                    let n = code(entry).ok_or_else(|| format!("`retry_on`: {entry} is not an exit code"))?;
+                    let n = code(entry).filter(|n| (1..=255).contains(n));
+                    let n =
+                        n.ok_or_else(|| format!("`retry_on`: {entry} is not the exit code of a failure (1 to 255)"))?;
                     on.exits.push((n, n));
                 }
                 serde_json::Value::String(word) => match word.trim() {
@@ -376,6 +384,11 @@ impl RetryOn {
                             Some((text[..at].trim().parse().ok()?, text[at + 1..].trim().parse().ok()?))
                         });
                         match range {
+                            Some((low, high)) if low < 1 || high > 255 => {
+                                return Err(format!(
+                                    "`retry_on`: the range `{text}` is not of exit codes of failures (1 to 255)"
+                                ));
+                            }
                             Some((low, high)) if low <= high => on.exits.push((low, high)),
                             Some((low, high)) => {
                                 return Err(format!("`retry_on`: the range `{text}` runs backwards ({low} > {high})"));

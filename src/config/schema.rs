@@ -77,8 +77,8 @@ impl JsonSchema for RetryOn {
         json_schema!({
             "description": "An exit code (2), a range of them (\"75-78\"), or timeout, signal, verify.",
             "oneOf": [
-                {"type": "integer"},
-                {"type": "string", "pattern": "^\\s*-?[0-9]+\\s*-\\s*-?[0-9]+\\s*$"},
+                {"type": "integer", "minimum": 1, "maximum": 255},
+                {"type": "string", "pattern": "^\\s*[0-9]+\\s*-\\s*[0-9]+\\s*$"},
                 {"enum": ["timeout", "signal", "verify"]}
             ]
         })

@@ -828,7 +828,10 @@ fn plan_job(
 
     let dialect = quoting::Dialect::of(job.settings.shell);
     let made: &[&str] = match &job.work {
-        Work::Templated { source: Source::Range(_), .. } => &["job", "index", "count", "start", "end"],
+        Work::Templated { source: Source::Range(_), .. }
+        | Work::Templated { source: Source::Items(ItemsSpec::Command { format: ItemsFormat::Bounds, .. }), .. } => {
+            &["job", "index", "count", "start", "end"]
+        }
         _ => &["job", "index", "count"],
     };
     let mut fast = Vec::new();

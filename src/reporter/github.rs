@@ -68,10 +68,14 @@ impl GitHub {
     }
 
     /// A failed task's annotation: written now while fewer than all but one of the level's
-    /// have been; the next one held (it is written alone if it is the last); the rest grouped.
+    /// have been (all but two of the errors: one is kept for an interrupt); the next one held
+    /// (it is written alone if it is the last); the rest grouped.
     fn failed(&mut self, level: &'static str, title: String, message: String) {
-        let pending = if level == "error" { &mut self.errors } else { &mut self.warnings };
-        if pending.annotated < ANNOTATIONS_SHOWN - 1 {
+        let (pending, one_by_one) = match level {
+            "error" => (&mut self.errors, ANNOTATIONS_SHOWN - 2),
+            _ => (&mut self.warnings, ANNOTATIONS_SHOWN - 1),
+        };
+        if pending.annotated < one_by_one {
             pending.annotated += 1;
             self.annotate(level, &title, &message);
         } else if pending.held.is_empty() && pending.more == 0 {

@@ -476,7 +476,9 @@ impl Listener for Report {
                 });
             }
             Event::TaskFinished { task, .. } => {
-                let failed_attempts = self.retried.remove(&(task.job, task.index)).unwrap_or_default();
+                let mut failed_attempts = self.retried.remove(&(task.job, task.index)).unwrap_or_default();
+                // A retry given up (the run stopped) makes the failed attempt the last one.
+                failed_attempts.retain(|a| a.attempt < task.attempt);
                 let record = TaskRecord {
                     allowed: task.allowed,
                     flaky: task.outcome.is_success() && !failed_attempts.is_empty(),

@@ -98,7 +98,8 @@ pub fn run(
         }
         drop(intake);
         let cancel = &cancel;
-        scope.spawn(move || planner.serve(plan, &|| cancel.level() >= cancel::Level::Terminate));
+        // Any stop: a job planned now would not start.
+        scope.spawn(move || planner.serve(plan, &|| cancel.level() >= cancel::Level::Drain));
         dispatcher::Dispatcher::new(plan, history, output, cancel, workers, reporter).run(feed, interrupts, adopted)
     });
     // Every task has ended: nothing it left behind may outlive the run.

@@ -485,6 +485,8 @@ fn a_bad_retry_on_is_refused_with_its_place() {
     for (value, why) in [
         ("[2, oops]", "`retry_on`: unknown entry `oops`"),
         ("[\"9-3\"]", "`retry_on`: the range `9-3` runs backwards (9 > 3)"),
+        ("[0]", "`retry_on`: 0 is not the exit code of a failure (1 to 255)"),
+        ("[\"0-1000\"]", "`retry_on`: the range `0-1000` is not of exit codes of failures (1 to 255)"),
         ("timeout", "`retry_on` takes a list"),
     ] {
         let yaml = format!("jobs:\n  t:\n    retries: 1\n    retry_on: {value}\n    command: 'true'\n");
@@ -519,6 +521,8 @@ fn a_bad_on_failure_is_refused_with_its_place() {
     for (value, why) in [
         ("{stop: 0}", "on_failure `stop` takes at least 1 failed task, got 0"),
         ("{kill: \"150%\"}", "on_failure `kill`: `150%` is not a share from 1% to 100%"),
+        ("{kill: \"0.5%\"}", "on_failure `kill`: `0.5%` is not a share from 1% to 100%"),
+        ("{kill: \"1e2%\"}", "on_failure `kill`: `1e2%` is not a share from 1% to 100%"),
         ("{continue: 2}", "on_failure `continue` takes no threshold"),
         ("halt", "unknown on_failure `halt`"),
     ] {
@@ -550,4 +554,32 @@ fn an_allowed_failure_is_reported_and_does_not_fail_the_run() {
     // Without it, the same failure fails the run and skips what needs it.
     let strict = yaml.replace("    allow_failure: true\n", "");
     batchrun().job(&strict).args(&["--progress", "plain"]).run().code(1).stderr_has("SKIPPED build");
+}
+
+/// A failure its job allows stops nothing: not the run's `on_failure`, not `--fail-fast`.
+#[test]
+fn an_allowed_failure_stops_nothing() {
+    let yaml = "on_failure: stop\njobs:\n  lint:\n    allow_failure: true\n    command: 'false'\n  build:\n    needs: [lint]\n    command: 'true'\n";
+    batchrun().job(yaml).args(&["--progress", "plain"]).run().success().stderr_has("ok build");
+    let strict = yaml.replace("on_failure: stop\n", "");
+    batchrun().job(&strict).args(&["--progress", "plain", "--fail-fast"]).run().success().stderr_has("ok build");
+}
+
+/// A stop stops an items command too (a job planned now would not start), and the job whose
+/// items it was listing is in the report as not run; a retry the stop gave up is reported
+/// once, as the task's last attempt.
+#[test]
+fn a_stop_stops_an_items_command_and_the_report_holds_every_task() {
+    let yaml = "jobs:\n  bad:\n    command: sh -c 'sleep 0.5; exit 1'\n    on_failure: stop\n  list:\n    items: {sh: 'sleep 30; echo a'}\n    command: echo {{ item }}\n  flaky:\n    retries: 3\n    retry_delay: 20s\n    command: 'false'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain", "--report", "r.json"]).run();
+    ran.code(1);
+    assert!(ran.elapsed < std::time::Duration::from_secs(20), "the items command was stopped: {:?}", ran.elapsed);
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let tasks = report["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len() as u64, report["counts"]["total"].as_u64().unwrap(), "{report}");
+    let list = tasks.iter().find(|t| t["job"] == "list").expect("the unplanned job is listed");
+    assert_eq!(list["status"], "not_run", "{list}");
+    let flaky = tasks.iter().find(|t| t["job"] == "flaky").unwrap();
+    assert_eq!(flaky["attempt"], 1, "{flaky}");
+    assert!(flaky.get("failed_attempts").is_none(), "its one attempt is its last, not also a retried one: {flaky}");
 }

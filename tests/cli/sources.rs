@@ -403,7 +403,8 @@ fn an_items_command_template_is_checked_before_the_run() {
 /// `bounds` with another range key is refused.
 #[test]
 fn a_range_takes_its_bounds_from_a_command() {
-    let yaml = "jobs:\n  parts:\n    range: {bounds: {sh: \"printf '1\\\\n5\\\\n5\\\\n9\\\\n20\\\\n'\"}}\n    command: echo {{ start }}-{{ end }} of {{ count }}\n";
+    // Its bounds are batchrun's integers, placed even in a `-c` script as a range's are.
+    let yaml = "jobs:\n  parts:\n    range: {bounds: {sh: \"printf '1\\\\n5\\\\n5\\\\n9\\\\n20\\\\n'\"}}\n    command: sh -c 'echo {{ start }}-{{ end }} of {{ count }}'\n";
     let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
     ran.success();
     assert_eq!(ran.sorted_stdout(), ["1-4 of 3", "5-8 of 3", "9-20 of 3"]);
