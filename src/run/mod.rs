@@ -89,7 +89,9 @@ pub fn run(
         .ok();
 
     let (feed, intake, planner) = handoff::handoff(workers);
-    let ctx = worker::Context { plan, output, cancel: &cancel, watchdog: guards.watchdog.as_ref() };
+    let owners: Vec<crate::job_manifest::Owner> =
+        (0..plan.file.jobs.len()).map(|job| crate::job_manifest::Owner::of(&plan.file, job)).collect();
+    let ctx = worker::Context { plan, owners: &owners, output, cancel: &cancel, watchdog: guards.watchdog.as_ref() };
     let adopted = guards.adopted.as_ref();
     let result = std::thread::scope(|scope| {
         for slot in 0..workers {

@@ -44,6 +44,8 @@ pub struct AttemptDone {
 /// What every worker shares.
 pub struct Context<'a> {
     pub plan: &'a Plan,
+    /// Each job's manifest owner, found once per run (the job file's canonical path).
+    pub owners: &'a [crate::job_manifest::Owner<'a>],
     pub output: &'a Output,
     pub cancel: &'a Cancel,
     pub watchdog: Option<&'a Watchdog>,
@@ -83,8 +85,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
     // Its product is claimed, and its folders made, before it starts.
     let claimed = match &task.product {
         Some(product) => {
-            let owner = crate::job_manifest::Owner::of(&ctx.plan.file, task.job);
-            product::prepare(ctx.output.state(), product, &settings.cwd, task.key, &owner).map(Some)
+            product::prepare(ctx.output.state(), product, &settings.cwd, task.key, &ctx.owners[task.job]).map(Some)
         }
         None => Ok(None),
     };
