@@ -168,6 +168,7 @@ fn run(ctx: &Context, Attempt { task, number }: Attempt, programs: &mut Programs
         index: task.index,
         attempt: number,
         failed,
+        cancelled: outcome == Outcome::Cancelled,
         last_attempt,
     };
     let kept = ctx.output.end(capture, &ending);

@@ -75,9 +75,11 @@ fn annotations_and_the_step_summary_stay_within_github_s_limits() {
 #[test]
 fn an_interrupt_is_one_annotation_and_cancelled_tasks_none() {
     // The task interrupts batchrun, its parent, and waits to be stopped.
-    let yaml = "jobs:\n  t:\n    command: sh -c 'kill -INT $PPID; sleep 30'\n";
+    let yaml = "jobs:\n  t:\n    command: sh -c 'echo waiting; kill -INT $PPID; sleep 30'\n";
     let ran = batchrun().job(yaml).env("GITHUB_ACTIONS", "true").args(&["--progress", "plain"]).run();
     ran.code(130).stderr_has("CANCELLED t").stderr_has("0 failed, 1 cancelled");
+    // Its output is folded as what it is.
+    assert!(ran.stdout.contains("::group::t cancelled\nwaiting\n"), "{}", ran.stdout);
     let errors: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with("::error")).collect();
     assert_eq!(errors, ["::error title=batchrun%3A interrupted by SIGINT::1 task cancelled"], "{}", ran.stdout);
 }

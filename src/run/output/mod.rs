@@ -131,6 +131,8 @@ pub struct Ending<'a> {
     pub index: u64,
     pub attempt: u32,
     pub failed: bool,
+    /// Batchrun stopped it (an interrupt, a kill): its folded output says so, not "failed".
+    pub cancelled: bool,
     /// The task will not run again: print its output.
     pub last_attempt: bool,
 }
@@ -257,7 +259,8 @@ impl Output {
         if ending.failed || self.logs.keep_all || !lost.is_empty() {
             kept.log = self.save_log(&mut streams, ending);
         }
-        let fold = (self.fold_failures && ending.failed).then(|| format!("{} failed", ending.label));
+        let what = if ending.cancelled { "cancelled" } else { "failed" };
+        let fold = (self.fold_failures && ending.failed).then(|| format!("{} {what}", ending.label));
         match self.mode {
             OutputMode::Ordered if ending.last_attempt => {
                 // Printed now or when its turn comes; a failure is kept by position, for this
