@@ -441,6 +441,14 @@ pub enum Event<'a> {
         unplanned: Option<&'a str>,
         counts: Counts,
     },
+    /// A resumed run runs every task of `job` again, those done earlier too: `because`, a job
+    /// it needs, renewed its products in this run, and the earlier results were made from the
+    /// old ones. The journal records it, so a later `--resume` does not trust them either.
+    JobRerun {
+        job: &'a str,
+        because: &'a str,
+        counts: Counts,
+    },
     /// Tasks of a job that will not run: a job it needs did not succeed (skipped), or the run
     /// stopped before they started (`not_run`).
     JobSkipped {

@@ -80,10 +80,13 @@ pub struct RunState<'p, 'r> {
     manifests: bool,
     /// The manifests written in this run, and whose.
     manifests_written: Vec<(std::path::PathBuf, usize)>,
+    /// The run continues an earlier one's journal (`--resume`): a job whose tasks run again
+    /// because a need was renewed says so.
+    resumed: bool,
 }
 
 impl<'p, 'r> RunState<'p, 'r> {
-    pub fn new(plan: &'p Plan, reporter: &'r mut dyn Listener) -> Self {
+    pub fn new(plan: &'p Plan, resumed: bool, reporter: &'r mut dyn Listener) -> Self {
         let jobs = plan
             .jobs
             .iter()
@@ -113,6 +116,7 @@ impl<'p, 'r> RunState<'p, 'r> {
             // whole job, writes the manifest.
             manifests: !plan.is_share(),
             manifests_written: Vec::new(),
+            resumed,
         }
     }
 
@@ -183,8 +187,14 @@ impl<'p, 'r> RunState<'p, 'r> {
                         let (from, also) = hand_back(i, self.jobs[i].count);
                         self.unrun(i, from, &also, &reason, false);
                     } else if !self.stopping && policy::ready(ends().map(|(_, end)| end)) {
-                        self.jobs[i].rerun = files[i].needs.iter().any(|&n| self.jobs[n].renewed);
+                        let renewed = files[i].needs.iter().copied().find(|&n| self.jobs[n].renewed);
+                        self.jobs[i].rerun = renewed.is_some();
                         self.jobs[i].phase = Phase::Active;
+                        if let Some(n) = renewed.filter(|_| self.resumed) {
+                            let plan = self.plan;
+                            let (job, because) = (&plan.file.jobs[i].name, &plan.file.jobs[n].name);
+                            self.emit(&Event::JobRerun { job, because, counts: self.counts });
+                        }
                         ready.push(i);
                     }
                 }
@@ -554,7 +564,7 @@ mod tests {
             "jobs:\n  a:\n    command: 'false'\n  b:\n    needs: [a]\n    items: [1, 2]\n    command: 'true'\n  c:\n    needs: [b]\n    command: 'true'\n  d:\n    command: 'true'\n",
         );
         let mut said = Said::default();
-        let mut state = RunState::new(&plan, &mut said);
+        let mut state = RunState::new(&plan, false, &mut said);
         assert_eq!(state.ready_jobs(|_, _| (0, Vec::new())), [0, 3]);
         assert_eq!(state.finish(&failed(0, "a"), true), None, "on_failure is `continue`");
         assert_eq!(state.ready_jobs(|_, _| (0, Vec::new())), Vec::<usize>::new());
@@ -575,7 +585,7 @@ mod tests {
             "jobs:\n  a:\n    on_failure: stop\n    items: [1, 2, 3]\n    command: 'false'\n  b:\n    needs: [a]\n    command: 'true'\n",
         );
         let mut said = Said::default();
-        let mut state = RunState::new(&plan, &mut said);
+        let mut state = RunState::new(&plan, false, &mut said);
         assert_eq!(state.ready_jobs(|_, _| (0, Vec::new())), [0]);
         assert_eq!(state.finish(&failed(0, "a[0]"), true), Some(Stop::Drain));
         assert_eq!(state.finish(&failed(0, "a[1]"), true), None, "one stop, not escalated again");
@@ -602,7 +612,7 @@ mod tests {
     fn a_task_counted_twice_is_caught_in_debug_builds() {
         let plan = plan("jobs:\n  a:\n    command: 'true'\n");
         let mut said = Said::default();
-        let mut state = RunState::new(&plan, &mut said);
+        let mut state = RunState::new(&plan, false, &mut said);
         state.ready_jobs(|_, _| (0, Vec::new()));
         let done = Finished::without_a_run(0, 0, 0, "a".into(), Outcome::Succeeded);
         let _ = state.finish(&done, true);

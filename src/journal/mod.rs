@@ -69,7 +69,7 @@ impl Journal {
         if !resume {
             // A fresh run: shard journals of earlier Slurm runs must not count for a later
             // `--resume` of this one.
-            forget_shard_journals(state).map_err(io_error)?;
+            forget_shard_journals(state, None).map_err(io_error)?;
         }
         let path = state.journal();
         // Renaming would replace a link, not follow it; but a link there was planted, so say so.
@@ -206,9 +206,9 @@ fn take_lock(root: &Dir) -> Result<File, Option<io::Error>> {
     Ok(lock)
 }
 
-/// Removes the journals of an earlier run's Slurm array elements; a link among them is an
-/// error, and anything that is not such a journal is left.
-fn forget_shard_journals(state: &StateDir) -> io::Result<()> {
+/// Removes the journals of an earlier run's Slurm array elements (of one job, when `job` names
+/// it); a link among them is an error, and anything that is not such a journal is left.
+fn forget_shard_journals(state: &StateDir, job: Option<&str>) -> io::Result<()> {
     let dir = match state.folder(&state.shard_journals(), false) {
         Ok(dir) => dir,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -216,7 +216,12 @@ fn forget_shard_journals(state: &StateDir) -> io::Result<()> {
     };
     for (name, kind) in dir.entries()? {
         match kind {
-            Kind::File if name.ends_with(".jsonl") => dir.remove(&name)?,
+            Kind::File
+                if name.ends_with(".jsonl")
+                    && job.is_none_or(|job| crate::state_dir::job_of_shard_journal(&name) == Some(job)) =>
+            {
+                dir.remove(&name)?
+            }
             Kind::Link => dir.open(&name, Open::Read).map(drop)?,
             _ => {}
         }
@@ -273,6 +278,18 @@ impl Listener for Journal {
             Event::JobPlanned { job, tasks, .. } => {
                 let record = Record::Planned { v: VERSION, job: job.to_string(), planned: *tasks, at: record::now() };
                 self.write(&record);
+            }
+            Event::JobRerun { job, .. } => {
+                let record = Record::Rerun { v: VERSION, job: job.to_string(), at: record::now() };
+                self.write(&record);
+                // Its elements' journals from earlier runs hold the results it no longer trusts.
+                if let Err(e) = forget_shard_journals(&self.state, Some(job)) {
+                    let path = self.state.shard_journals();
+                    self.warnings.push(format!(
+                        "cannot remove the earlier journals of `{job}`'s array elements in {}: {e}; a later --resume may count their tasks done",
+                        path.display()
+                    ));
+                }
             }
             Event::JobSkipped { .. } | Event::RunCancelling { .. } | Event::Warning { .. } => {}
             Event::RunFinished { counts, interrupted_by, .. } => {

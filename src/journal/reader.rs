@@ -77,6 +77,32 @@ impl History {
         }
     }
 
+    /// Adds a product a task committed. A task rebuilt by a later run has a commit in each
+    /// run's journal, read in no order that says which came last: the one that is the file
+    /// now is kept, so a product stays trusted whichever journal recorded its commit.
+    fn add_product(&mut self, key: u64, product: crate::events::Committed) {
+        match self.products.entry(key) {
+            std::collections::hash_map::Entry::Vacant(entry) => _ = entry.insert(product),
+            std::collections::hash_map::Entry::Occupied(mut entry) => {
+                if *entry.get() != product && product.now() == crate::events::ProductNow::Intact {
+                    entry.insert(product);
+                }
+            }
+        }
+    }
+
+    /// Forgets that job `name`'s tasks were done: a run decided to run them all again.
+    fn forget(&mut self, name: &str) {
+        let Some(job) = history_job(self, name) else { return };
+        for (key, task) in self.tasks.iter_mut().filter(|(_, t)| t.job == job) {
+            task.done = false;
+            self.products.remove(key);
+        }
+        for place in self.places.iter_mut().flat_map(|p| p.iter_mut()).filter(|((j, _), _)| *j == job) {
+            place.1.done = false;
+        }
+    }
+
     fn job_index(&mut self, name: &str) -> u32 {
         let i = match self.job_names.iter().position(|n| n == name) {
             Some(i) => i,
@@ -130,7 +156,9 @@ fn read_state_into(state: &StateDir, empty: History) -> io::Result<History> {
             let job = part.job_names.get(task.job as usize).map_or("", String::as_str);
             history.record(key, job, task.done);
         }
-        history.products.extend(part.products);
+        for (key, product) in part.products {
+            history.add_product(key, product);
+        }
         // A place the main journal holds another task at keeps it: the main journal has the
         // latest run.
         for ((job, index), place) in part.places.into_iter().flatten() {
@@ -205,12 +233,16 @@ fn apply(history: &mut History, record: Record) {
                 let done = task.status == Status::Ok;
                 history.record(key, &task.job, done);
                 if let (true, Some(product)) = (done, task.product) {
-                    history.products.insert(key, product);
+                    history.add_product(key, product);
                 }
                 if history.places.is_some() {
                     history.record_place(key, &task.job, task.index, done);
                 }
             }
+            history.last_activity = Some(at);
+        }
+        Record::Rerun { job, at, .. } => {
+            history.forget(&job);
             history.last_activity = Some(at);
         }
         Record::RunEnd { at, .. } => {
@@ -283,6 +315,74 @@ mod tests {
         assert_eq!(places[&(0, 0)], Place { key: 0xaa, done: true });
         assert_eq!(places[&(0, 1)], Place { key: 0xcc, done: true }, "another task took the place; success wins");
         assert!(read_state(&layout).unwrap().places.is_none(), "--resume reads keys alone");
+    }
+
+    /// A rerun record forgets what earlier runs recorded done for its job, at each place too;
+    /// what the run records after it counts again.
+    #[test]
+    fn a_rerun_forgets_its_job_s_earlier_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = |key: &str, job: &str, status: &str| {
+            format!(
+                "{{\"type\":\"end\",\"v\":1,\"key\":\"{key}\",\"job\":\"{job}\",\"index\":0,\"label\":\"{job}\",\"attempt\":1,\"status\":\"{status}\",\"duration_ms\":1,\"at\":\"t\"}}\n"
+            )
+        };
+        let rerun = "{\"type\":\"rerun\",\"v\":1,\"job\":\"b\",\"at\":\"t\"}\n";
+        let layout = StateDir::claimed(dir.path());
+        let journal =
+            [end("aa", "a", "ok"), end("bb", "b", "ok"), end("cc", "b", "ok"), rerun.into(), end("cc", "b", "ok")];
+        std::fs::write(layout.journal(), journal.concat()).unwrap();
+        let h = read_places(&layout).unwrap();
+        assert!(h.is_done(0xaa), "another job's results stand");
+        assert!(!h.is_done(0xbb), "done before the rerun, not since");
+        assert!(h.is_done(0xcc), "done again after it");
+        assert_eq!(h.places.unwrap()[&(1, 0)], Place { key: 0xcc, done: true });
+        assert_eq!(h.unreadable, 0);
+    }
+
+    /// A product committed twice (a rebuild), in two journals read in no order: the commit
+    /// that is the file now is trusted, whichever is read last.
+    #[test]
+    fn the_commit_that_is_the_file_now_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("part.csv");
+        std::fs::write(&file, "rebuilt\n").unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        let now = crate::events::Committed {
+            path: file.clone(),
+            bytes: meta.len(),
+            modified_ns: crate::events::modified_ns(&meta),
+            rows: None,
+        };
+        let before = crate::events::Committed { bytes: 3, modified_ns: Some(1), ..now.clone() };
+        let end = |product: &crate::events::Committed| {
+            let task = super::super::record::TaskEnd {
+                key: "00000000000000aa".into(),
+                job: "j".into(),
+                index: 0,
+                label: "j".into(),
+                attempt: 1,
+                status: Status::Ok,
+                exit: Some(0),
+                signal: None,
+                duration_ms: 1,
+                reason: None,
+                product: Some(product.clone()),
+            };
+            format!(
+                "{}\n",
+                serde_json::to_string(&Record::End { v: VERSION, task, at: "t".into(), retrying: false }).unwrap()
+            )
+        };
+        let layout = StateDir::claimed(dir.path());
+        let shards = layout.shard_journals();
+        std::fs::create_dir_all(&shards).unwrap();
+        for (main, shard) in [(&now, &before), (&before, &now)] {
+            std::fs::write(layout.journal(), end(main)).unwrap();
+            std::fs::write(shards.join("j-1-0.0.jsonl"), end(shard)).unwrap();
+            let h = read_state(&layout).unwrap();
+            assert!(h.is_done(0xaa), "the rebuilt product is trusted: {:?}", h.products);
+        }
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         retrying: bool,
     },
+    /// Every task of `job` runs again in this run, those done earlier too (a job it needs was
+    /// rebuilt): what an earlier run recorded as done for it is no longer done.
+    Rerun { v: u32, job: String, at: String },
     /// The run ended (missing when it crashed or was killed).
     RunEnd {
         v: u32,
@@ -74,6 +77,7 @@ impl Record {
             | Record::Planned { v, .. }
             | Record::Start { v, .. }
             | Record::End { v, .. }
+            | Record::Rerun { v, .. }
             | Record::RunEnd { v, .. } => *v,
         }
     }

@@ -121,6 +121,10 @@ enum Body<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         unplanned: Option<&'a str>,
     },
+    JobRerun {
+        job: &'a str,
+        because: &'a str,
+    },
     JobSkipped {
         job: &'a str,
         tasks: u64,
@@ -206,6 +210,7 @@ impl<W: Write> Listener for EventsJson<W> {
             Event::JobSkipped { job, tasks, reason, not_run, counts, .. } => {
                 ("job_skipped", Body::JobSkipped { job, tasks: *tasks, reason, not_run: *not_run }, counts)
             }
+            Event::JobRerun { job, because, counts } => ("job_rerun", Body::JobRerun { job, because }, counts),
             Event::RunCancelling { reason, counts } => ("run_cancelling", Body::RunCancelling { reason }, counts),
             Event::Warning { message } => ("warning", Body::Warning { message }, &self.last_counts),
             Event::RunFinished { counts, elapsed, interrupted_by } => (

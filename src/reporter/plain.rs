@@ -66,6 +66,11 @@ pub fn planned_line(job: &str, tasks: u64) -> String {
     format!("planned {job}: {} (its items were read as it became ready)", count(tasks, "task"))
 }
 
+/// Why a resumed run does not count a job's earlier results as done.
+pub fn rerun_line(job: &str, because: &str) -> String {
+    format!("rerun {job}: every task runs again, as `{because}`, which it needs, was rebuilt in this run")
+}
+
 /// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.
 pub fn finished_line(task: &Finished) -> String {
     let took = duration(task.duration);
@@ -142,6 +147,7 @@ impl Listener for Plain {
                 self.line(skipped_line(job, *tasks, reason, *not_run))
             }
             Event::RunCancelling { reason, .. } => self.line(format!("STOPPING: {reason}")),
+            Event::JobRerun { job, because, .. } => self.line(rerun_line(job, because)),
         }
     }
 

@@ -202,6 +202,7 @@ impl Listener for Progress {
                 self.say(&plain::skipped_line(job, *tasks, reason, *not_run))
             }
             Event::RunCancelling { reason, .. } => self.say(&format!("STOPPING: {reason}")),
+            Event::JobRerun { job, because, .. } => self.say(&plain::rerun_line(job, because)),
             Event::RunFinished { .. } => self.clear(),
             // The bar's length follows `counts.total` at the next draw.
             Event::JobPlanned { .. } | Event::Warning { .. } => {}

@@ -92,7 +92,7 @@ impl Listener for Summary {
             Event::RunCancelling { reason, .. } => {
                 self.stopped.get_or_insert_with(|| reason.to_string());
             }
-            Event::JobPlanned { .. } | Event::Warning { .. } => {}
+            Event::JobPlanned { .. } | Event::Warning { .. } | Event::JobRerun { .. } => {}
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {
                 self.skipped.push(super::plain::skipped_line(job, *tasks, reason, *not_run))
             }

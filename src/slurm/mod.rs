@@ -221,7 +221,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             plan,
             history,
             options,
-            state: RunState::new(plan, reporter),
+            state: RunState::new(plan, history.is_some(), reporter),
             submitted: vec![false; plan.jobs.len()],
             unstarted: vec![Vec::new(); plan.jobs.len()],
             arrays: Vec::new(),
@@ -335,7 +335,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         }
         let file = std::path::absolute(&self.plan.file.path).unwrap_or_else(|_| self.plan.file.path.clone());
         let bytes = crate::config::read_job_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let name = format!("{}-{}-{n}", spec.name, self.run_tag);
+        let name = crate::state_dir::array_name(&spec.name, &self.run_tag, n);
         let manifest = Manifest {
             version: manifest::VERSION,
             file,
@@ -519,7 +519,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 }
             }
             Record::RunEnd { .. } => self.arrays[a].elements[e].ended = true,
-            Record::Run { .. } | Record::Planned { .. } => {}
+            Record::Run { .. } | Record::Planned { .. } | Record::Rerun { .. } => {}
         }
     }
 

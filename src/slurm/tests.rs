@@ -96,7 +96,10 @@ impl Job {
         std::fs::create_dir_all(self.state()).unwrap();
         let options = Options { state: StateDir::claimed(self.state()), concurrency, keep_logs: false, overrides };
         let told = Arc::default();
-        let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told)))]);
+        // The submitter keeps the run's journal, as `batchrun --backend slurm` does.
+        let names = plan.file.jobs.iter().map(|j| j.name.clone()).collect();
+        let journal = crate::journal::Journal::open(&options.state, history.is_some(), names).expect("a journal");
+        let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told))), Box::new(journal)]);
         run_with(fake, &plan, history, &options, &mut listeners);
         drop(listeners);
         Arc::try_unwrap(told).unwrap().into_inner().unwrap()
@@ -477,6 +480,27 @@ fn the_manifest_is_written_alike_and_a_rebuild_reruns_what_needs_it() {
     assert_eq!((again.counts.already_done, again.counts.succeeded), (2, 2), "2.txt rebuilt, and check run again");
     assert_eq!(std::fs::read_to_string(there.dir.path().join("checks")).unwrap(), "checked\nchecked\n");
     assert_eq!(products(&there), products(&here));
+}
+
+/// A job run again for a rebuilt need stays so for a later `--resume` when it failed: the
+/// submitter's journal records the rerun and forgets the job's earlier element journals.
+#[test]
+fn a_rerun_for_a_rebuilt_need_outlasts_its_resume_on_slurm() {
+    let yaml = "jobs:\n  p:\n    items: [1, 2]\n    slurm: {tasks_per_element: 1}\n    product: out/{{ item }}.txt\n    command: sh -c 'echo \"$2\" > \"$1\"' sh {{ product }} {{ item }}\n  check:\n    needs: [p]\n    items: [a, b]\n    slurm: {tasks_per_element: 1}\n    command: sh -c 'test ! -e \"broken-$1\" && echo \"$1\" >> checks' sh {{ item }}\n";
+    let job = Job::new(yaml);
+    let resume = |job: &Job| {
+        let history = read_state(&StateDir::claimed(job.state())).unwrap();
+        job.on_slurm(&Fake::new(), Some(&history)).counts
+    };
+    assert_eq!(job.on_slurm(&Fake::new(), None).counts.succeeded, 4);
+    std::fs::remove_file(job.dir.path().join("out/1.txt")).unwrap();
+    std::fs::write(job.dir.path().join("broken-a"), "").unwrap();
+    let second = resume(&job);
+    assert_eq!((second.succeeded, second.failed, second.already_done), (2, 1, 1), "{second:?}");
+    std::fs::remove_file(job.dir.path().join("broken-a")).unwrap();
+    let third = resume(&job);
+    assert_eq!((third.succeeded, third.already_done), (1, 3), "check[a] runs again: {third:?}");
+    assert_eq!(std::fs::read_to_string(job.dir.path().join("checks")).unwrap(), "a\nb\nb\na\n");
 }
 
 /// A job fans out over what an upstream job wrote, read by an items command once the job is

@@ -316,6 +316,21 @@ impl StateDir {
     }
 }
 
+/// The name of the `n`th Slurm array of job `job` in the run tagged `tag` (digits), which
+/// names its elements' journals ([`StateDir::shard_journal`]).
+pub fn array_name(job: &str, tag: &str, n: usize) -> String {
+    format!("{job}-{tag}-{n}")
+}
+
+/// The job whose array element wrote the shard journal named `name` (the inverse of
+/// [`array_name`] and [`StateDir::shard_journal`]).
+pub fn job_of_shard_journal(name: &str) -> Option<&str> {
+    let (array, _element) = name.strip_suffix(".jsonl")?.rsplit_once('.')?;
+    let (rest, _n) = array.rsplit_once('-')?;
+    let (job, _tag) = rest.rsplit_once('-')?;
+    Some(job)
+}
+
 /// Slurm's name for an element's output in [`StateDir::slurm_output`] (`%A` the array's id,
 /// `%a` the element), for sbatch's `--output`.
 pub const SLURM_OUTPUT_NAME: &str = "%A_%a.out";
@@ -346,6 +361,19 @@ pub fn log_file(stem: &Path, ext: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a job is named, its elements' journals are found as its own.
+        #[test]
+        fn a_shard_journal_names_its_job(job in "[A-Za-z0-9_.-]{1,20}", tag in "[0-9]{1,13}", n in 0usize..9, element in 0u64..9999) {
+            let state = StateDir::claimed("/state");
+            let path = state.shard_journal(&array_name(&job, &tag, n), element);
+            let name = path.file_name().unwrap().to_str().unwrap();
+            prop_assert_eq!(job_of_shard_journal(name), Some(job.as_str()));
+        }
+    }
+
     use super::*;
 
     #[test]

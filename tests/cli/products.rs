@@ -289,6 +289,40 @@ jobs:
     assert!(!failed.path("out/_SUCCESS").exists(), "no manifest after a failed rebuild");
 }
 
+/// A job that runs again because a need was rebuilt does not trust its earlier results in a
+/// later `--resume` either, when this one did not finish it: the journal records the rerun.
+#[test]
+fn a_rerun_for_a_rebuilt_need_outlasts_the_resume_that_started_it() {
+    let yaml = r#"
+jobs:
+  export:
+    items: [1, 2]
+    product: out/{{ item }}.txt
+    command: sh -c 'echo "$2" > "$1"' sh {{ product }} {{ item }}
+  check:
+    needs: [export]
+    items: [a, b]
+    command: sh -c 'test ! -e "broken-$1" && echo "$1" >> checks' sh {{ item }}
+"#;
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    std::fs::remove_file(ran.path("out/1.txt")).unwrap();
+    std::fs::write(ran.path("broken-a"), "").unwrap();
+    let resumed =
+        crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--resume", "--progress", "plain"]).run();
+    resumed
+        .code(1)
+        .stderr_has("rerun check: every task runs again, as `export`, which it needs, was rebuilt in this run")
+        .stderr_has("2 succeeded, 1 failed, 0 skipped, 1 already done");
+    let status = crate::harness::Batchrun::in_dir(resumed.dir).args(&["status", "job.yaml"]).run();
+    status.code(1);
+    std::fs::remove_file(status.path("broken-a")).unwrap();
+    let again =
+        crate::harness::Batchrun::in_dir(status.dir).args(&["job.yaml", "--resume", "--progress", "none"]).run();
+    again.success().stderr_has("1 succeeded, 0 failed, 0 skipped, 3 already done");
+    assert_eq!(again.read("checks"), "a\nb\nb\na\n", "check[a] ran on the rebuilt export, once it could");
+}
+
 /// Two jobs writing products into one folder would write one manifest: refused before the
 /// run, where each job's first product shows it; `manifest:` names one apart.
 #[test]

@@ -105,7 +105,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             history,
             output,
             cancel,
-            state: RunState::new(plan, reporter),
+            state: RunState::new(plan, history.is_some(), reporter),
             jobs,
             limits_in_use: vec![0; plan.file.limits.len()],
             retries: Vec::new(),
