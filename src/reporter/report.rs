@@ -367,7 +367,10 @@ fn write_junit(
             if let Some(log) = &task.log {
                 body.push_str(&format!("\nlog: {}.out, .err", log.display()));
             }
-            let message = format!("{} ({})", task.outcome, crate::words::count(u64::from(task.attempts), "attempt"));
+            // A failure its job allows is still a failure, said as allowed, as the summary does.
+            let allowed = if task.allowed { "allowed failure: " } else { "" };
+            let attempts = crate::words::count(u64::from(task.attempts), "attempt");
+            let message = format!("{allowed}{} ({attempts})", task.outcome);
             writeln!(
                 out,
                 r#"      <failure message="{}" type="{:?}">{}</failure>"#,

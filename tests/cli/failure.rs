@@ -540,9 +540,14 @@ fn a_bad_on_failure_is_refused_with_its_place() {
 #[test]
 fn an_allowed_failure_is_reported_and_does_not_fail_the_run() {
     let yaml = "jobs:\n  lint:\n    allow_failure: true\n    items: [1, 2]\n    command: test {{ item }} -eq 1\n  build:\n    needs: [lint]\n    command: 'true'\n";
-    let ran =
-        batchrun().job(yaml).args(&["--progress", "plain", "--report", "r.json"]).env("GITHUB_ACTIONS", "true").run();
+    let ran = batchrun()
+        .job(yaml)
+        .args(&["--progress", "plain", "--report", "r.json", "--report", "r.xml"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
     let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let junit = ran.read("r.xml");
+    assert!(junit.contains(r#"<failure message="allowed failure: exit 1 (1 attempt)""#), "{junit}");
     assert_eq!((report["counts"]["failed"].as_u64(), report["counts"]["allowed"].as_u64()), (Some(1), Some(1)));
     assert_eq!(report["tasks"][1]["allowed"], true, "{}", report["tasks"][1]);
     ran.success()
