@@ -81,7 +81,7 @@ pub enum Command {
     Run(RunArgs),
     /// Expand a job file and print its tasks without running them.
     Plan(PlanArgs),
-    /// Per job, from the journal: tasks done, failed and not run.
+    /// Per job, from the journal: tasks done, failed, cancelled and not run.
     #[command(after_long_help = STATUS_EXIT_STATUS)]
     Status(StatusArgs),
     /// Print a shell completion script: `batchrun completions bash > /etc/bash_completion.d/batchrun`.

@@ -1,4 +1,4 @@
-//! `batchrun status FILE`: what the journal says, per job: done, failed, not run.
+//! `batchrun status FILE`: what the journal says, per job: done, failed, cancelled, not run.
 //!
 //! It reads the journal alone: the job file only names the state folder. The last run recorded
 //! what it planned (each job's task count), so status neither plans the file again (which would
@@ -8,13 +8,15 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::journal::reader::History;
+use crate::journal::reader::{History, Tally};
 
-/// Per job: tasks that succeeded, that failed (and never succeeded), and that never ran.
+/// Per job: tasks that succeeded, that failed (and never succeeded), that batchrun stopped,
+/// and that never ran.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JobStatus {
     pub done: u64,
     pub failed: u64,
+    pub cancelled: u64,
     /// `None` when the journal does not say how many tasks were planned (written by an older
     /// batchrun), or when the job was to be planned when it became ready and never was.
     pub not_run: Option<u64>,
@@ -30,8 +32,8 @@ pub fn of_history(history: &History, only: &[String]) -> Vec<(String, JobStatus)
             .job_names
             .iter()
             .map(|name| {
-                let (done, failed) = counts(name);
-                (name.clone(), JobStatus { done, failed, not_run: None })
+                let Tally { done, failed, cancelled } = counts(name);
+                (name.clone(), JobStatus { done, failed, cancelled, not_run: None })
             })
             .collect()
     } else {
@@ -39,40 +41,36 @@ pub fn of_history(history: &History, only: &[String]) -> Vec<(String, JobStatus)
             .planned
             .iter()
             .map(|job| {
-                let (done, failed) = counts(&job.name);
-                let not_run = (!job.when_ready).then(|| job.planned.saturating_sub(done + failed));
-                (job.name.clone(), JobStatus { done, failed, not_run })
+                let Tally { done, failed, cancelled } = counts(&job.name);
+                let not_run = (!job.when_ready).then(|| job.planned.saturating_sub(done + failed + cancelled));
+                (job.name.clone(), JobStatus { done, failed, cancelled, not_run })
             })
             .collect()
     };
     jobs.into_iter().filter(|(name, _)| only.is_empty() || only.contains(name)).collect()
 }
 
-/// Per job: the places of the last run's plan whose task is done, and those whose task only
-/// failed. A place beyond what the last run planned is no longer in the plan.
-fn by_place(history: &History) -> Option<HashMap<&str, (u64, u64)>> {
+/// Per job: the places of the last run's plan whose task is done, those whose task only
+/// failed, and those batchrun stopped. A place beyond what the last run planned is no longer
+/// in the plan.
+fn by_place(history: &History) -> Option<HashMap<&str, Tally>> {
     let places = history.places.as_ref()?;
-    let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut counts: HashMap<&str, Tally> = HashMap::new();
     for (&(job, index), place) in places {
         let Some(name) = history.job_names.get(job as usize) else { continue };
         let planned = history.planned.iter().find(|j| j.name == *name).map(|j| j.planned);
         if planned.is_some_and(|planned| index >= planned) {
             continue;
         }
-        let entry = counts.entry(name.as_str()).or_default();
-        if place.done {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
-        }
+        counts.entry(name.as_str()).or_default().add(place.done, place.cancelled);
     }
     Some(counts)
 }
 
-/// Whether every task the last run planned is done: none failed, none left to run, and each
-/// job's count known.
+/// Whether every task the last run planned is done: none failed or cancelled, none left to
+/// run, and each job's count known.
 pub fn all_done(jobs: &[(String, JobStatus)]) -> bool {
-    !jobs.is_empty() && jobs.iter().all(|(_, s)| s.failed == 0 && s.not_run == Some(0))
+    !jobs.is_empty() && jobs.iter().all(|(_, s)| s.failed == 0 && s.cancelled == 0 && s.not_run == Some(0))
 }
 
 /// Prints the status of each job; `running` is the pid of a run using the state folder now.
@@ -95,10 +93,10 @@ pub fn print(
         (Some(at), None) => writeln!(out, "last run did not end cleanly (interrupted or killed); last activity {at}")?,
     }
     let width = jobs.iter().map(|(n, _)| n.len()).chain([3]).max().unwrap_or(3);
-    writeln!(out, "{:width$}  {:>10}  {:>10}  {:>10}", "job", "done", "failed", "not run")?;
+    writeln!(out, "{:width$}  {:>10}  {:>10}  {:>10}  {:>10}", "job", "done", "failed", "cancelled", "not run")?;
     for (name, s) in &jobs {
         let not_run = s.not_run.map_or_else(|| "?".to_owned(), |n| n.to_string());
-        writeln!(out, "{name:width$}  {:>10}  {:>10}  {not_run:>10}", s.done, s.failed)?;
+        writeln!(out, "{name:width$}  {:>10}  {:>10}  {:>10}  {not_run:>10}", s.done, s.failed, s.cancelled)?;
     }
     let gone = products_gone(history, only);
     let products = |n: u64, what: &str| match n {

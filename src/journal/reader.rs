@@ -38,6 +38,8 @@ pub struct Place {
     pub key: u64,
     /// Some attempt of this task succeeded.
     pub done: bool,
+    /// Its last recorded attempt was stopped by batchrun (an interrupt, `kill`, a halt).
+    pub cancelled: bool,
 }
 
 /// A task as the journal recorded it.
@@ -45,6 +47,8 @@ pub struct Place {
 pub struct Recorded {
     /// Some attempt succeeded (`false`: only failures were recorded).
     pub done: bool,
+    /// Its last recorded attempt was stopped by batchrun, not failed by itself.
+    pub cancelled: bool,
     /// Index into [`History::job_names`] (a small index keeps an entry as small as a bare flag).
     pub job: u32,
 }
@@ -58,22 +62,24 @@ impl History {
     }
 
     /// Records an attempt's end: a task is done once any attempt succeeded.
-    fn record(&mut self, key: u64, job: &str, done: bool) {
+    fn record(&mut self, key: u64, job: &str, done: bool, cancelled: bool) {
         let job = self.job_index(job);
-        let entry = self.tasks.entry(key).or_insert(Recorded { done: false, job });
+        let entry = self.tasks.entry(key).or_insert(Recorded { done: false, cancelled, job });
         entry.done |= done;
+        entry.cancelled = cancelled;
     }
 
     /// Records an attempt's end at its place: the same task adds to what is known of it, another
     /// (a later run of a changed job file) takes the place.
-    fn record_place(&mut self, key: u64, job: &str, index: u64, done: bool) {
+    fn record_place(&mut self, key: u64, job: &str, index: u64, done: bool, cancelled: bool) {
         let job = self.job_index(job);
         if let Some(places) = &mut self.places {
-            let place = places.entry((job, index)).or_insert(Place { key, done: false });
+            let place = places.entry((job, index)).or_insert(Place { key, done: false, cancelled });
             if place.key != key {
-                *place = Place { key, done: false };
+                *place = Place { key, done: false, cancelled };
             }
             place.done |= done;
+            place.cancelled = cancelled;
         }
     }
 
@@ -91,15 +97,19 @@ impl History {
         }
     }
 
-    /// Forgets that job `name`'s tasks were done: a run decided to run them all again.
+    /// Forgets what was recorded of job `name`'s tasks: a run decided to run them all again,
+    /// so until it records them they are as if never run.
     fn forget(&mut self, name: &str) {
         let Some(job) = history_job(self, name) else { return };
-        for (key, task) in self.tasks.iter_mut().filter(|(_, t)| t.job == job) {
-            task.done = false;
-            self.products.remove(key);
-        }
-        for place in self.places.iter_mut().flat_map(|p| p.iter_mut()).filter(|((j, _), _)| *j == job) {
-            place.1.done = false;
+        let products = &mut self.products;
+        self.tasks.retain(|key, task| {
+            if task.job == job {
+                products.remove(key);
+            }
+            task.job != job
+        });
+        if let Some(places) = &mut self.places {
+            places.retain(|&(j, _), _| j != job);
         }
     }
 
@@ -114,20 +124,36 @@ impl History {
         u32::try_from(i).unwrap_or(u32::MAX)
     }
 
-    /// Per job name: tasks recorded as done, and tasks recorded only as failed.
-    pub fn per_job(&self) -> HashMap<&str, (u64, u64)> {
-        let mut counts: HashMap<&str, (u64, u64)> = HashMap::new();
+    /// Per job name: tasks recorded as done, tasks recorded only as failed, and tasks whose
+    /// last attempt batchrun stopped (none succeeded).
+    pub fn per_job(&self) -> HashMap<&str, Tally> {
+        let mut counts: HashMap<&str, Tally> = HashMap::new();
         for task in self.tasks.values() {
             if let Some(name) = self.job_names.get(task.job as usize) {
-                let entry = counts.entry(name.as_str()).or_default();
-                if task.done {
-                    entry.0 += 1;
-                } else {
-                    entry.1 += 1;
-                }
+                counts.entry(name.as_str()).or_default().add(task.done, task.cancelled);
             }
         }
         counts
+    }
+}
+
+/// Tasks of a job by how the journal last saw them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub done: u64,
+    /// Only failures were recorded, the last of them not a stop by batchrun.
+    pub failed: u64,
+    /// The last attempt recorded was stopped by batchrun, and none succeeded.
+    pub cancelled: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, done: bool, cancelled: bool) {
+        match (done, cancelled) {
+            (true, _) => self.done += 1,
+            (false, true) => self.cancelled += 1,
+            (false, false) => self.failed += 1,
+        }
     }
 }
 
@@ -154,7 +180,7 @@ fn read_state_into(state: &StateDir, empty: History) -> io::Result<History> {
         let part = read_into(Some(shard?), History { places: with_places.then(HashMap::new), ..History::default() })?;
         for (key, task) in part.tasks {
             let job = part.job_names.get(task.job as usize).map_or("", String::as_str);
-            history.record(key, job, task.done);
+            history.record(key, job, task.done, task.cancelled);
         }
         for (key, product) in part.products {
             history.add_product(key, product);
@@ -165,7 +191,7 @@ fn read_state_into(state: &StateDir, empty: History) -> io::Result<History> {
             let job = part.job_names.get(job as usize).map_or("", String::as_str);
             let known = history.places.as_ref().and_then(|p| p.get(&(history_job(&history, job)?, index)));
             if known.is_none_or(|known| known.key == place.key) {
-                history.record_place(place.key, job, index, place.done);
+                history.record_place(place.key, job, index, place.done, place.cancelled);
             }
         }
         history.unreadable += part.unreadable;
@@ -230,13 +256,13 @@ fn apply(history: &mut History, record: Record) {
         Record::Start { at, .. } => history.last_activity = Some(at),
         Record::End { task, at, .. } => {
             if let Some(key) = crate::task_key::parse(&task.key) {
-                let done = task.status == Status::Ok;
-                history.record(key, &task.job, done);
+                let (done, cancelled) = (task.status == Status::Ok, task.status == Status::Cancelled);
+                history.record(key, &task.job, done, cancelled);
                 if let (true, Some(product)) = (done, task.product) {
                     history.add_product(key, product);
                 }
                 if history.places.is_some() {
-                    history.record_place(key, &task.job, task.index, done);
+                    history.record_place(key, &task.job, task.index, done, cancelled);
                 }
             }
             history.last_activity = Some(at);
@@ -312,8 +338,12 @@ mod tests {
         std::fs::write(layout.journal(), journal).unwrap();
         let h = read_places(&layout).unwrap();
         let places = h.places.unwrap();
-        assert_eq!(places[&(0, 0)], Place { key: 0xaa, done: true });
-        assert_eq!(places[&(0, 1)], Place { key: 0xcc, done: true }, "another task took the place; success wins");
+        assert_eq!(places[&(0, 0)], Place { key: 0xaa, done: true, cancelled: false });
+        assert_eq!(
+            places[&(0, 1)],
+            Place { key: 0xcc, done: true, cancelled: false },
+            "another task took the place; success wins"
+        );
         assert!(read_state(&layout).unwrap().places.is_none(), "--resume reads keys alone");
     }
 
@@ -335,8 +365,9 @@ mod tests {
         let h = read_places(&layout).unwrap();
         assert!(h.is_done(0xaa), "another job's results stand");
         assert!(!h.is_done(0xbb), "done before the rerun, not since");
+        assert!(!h.tasks.contains_key(&0xbb), "as if never run");
         assert!(h.is_done(0xcc), "done again after it");
-        assert_eq!(h.places.unwrap()[&(1, 0)], Place { key: 0xcc, done: true });
+        assert_eq!(h.places.unwrap()[&(1, 0)], Place { key: 0xcc, done: true, cancelled: false });
         assert_eq!(h.unreadable, 0);
     }
 

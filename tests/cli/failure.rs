@@ -295,6 +295,11 @@ fn on_failure_kill_terminates_running_tasks() {
     assert_eq!(errors.len(), 1, "only the failure: {errors:?}");
     assert_eq!(files_in(&ran.path("finished")), 1, "the slow tasks were killed (only .keep)");
     assert_eq!(files_in(&ran.path("later")), 1);
+    // `status` reads them from the journal as cancelled too, not as failed.
+    let status = crate::harness::Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
+    status.code(1);
+    let rows: Vec<Vec<&str>> = status.stdout.lines().skip(2).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["job", "done", "failed", "cancelled", "not", "run"], vec!["work", "0", "1", "2", "2"]]);
 }
 
 #[test]

@@ -80,7 +80,7 @@ jobs:
     }
     let status = Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
     let work = status.stdout.lines().find(|l| l.starts_with("work")).unwrap_or_default().to_owned();
-    assert_eq!(work.split_whitespace().collect::<Vec<_>>(), ["work", "100", "0", "0"], "{}", status.stdout);
+    assert_eq!(work.split_whitespace().collect::<Vec<_>>(), ["work", "100", "0", "0", "0"], "{}", status.stdout);
 }
 
 #[test]

@@ -179,7 +179,7 @@ fn an_items_file_written_by_a_needed_job_is_read_after_it_ran() {
 
     let status = Batchrun::in_dir(ran.dir).args(&["status", "job.yaml"]).run();
     let row = status.stdout.lines().find(|l| l.starts_with("use")).unwrap_or_default().to_owned();
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["use", "10", "0", "0"], "{}", status.stdout);
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["use", "10", "0", "0", "0"], "{}", status.stdout);
 }
 
 /// `plan` and `validate` do not read a file that a needed job may write, and say when it is read.

@@ -166,7 +166,7 @@ fn a_state_folder_made_before_marks_is_adopted() {
     copy_tree(&fixture.join("kept"), &state);
     let status = dir.args(&["status", "job.yaml"]).run();
     let parts = status.stdout.lines().find(|l| l.starts_with("parts")).unwrap_or_default().to_owned();
-    assert_eq!(parts.split_whitespace().collect::<Vec<_>>(), ["parts", "2", "1", "0"], "{}", status.stdout);
+    assert_eq!(parts.split_whitespace().collect::<Vec<_>>(), ["parts", "2", "1", "0", "0"], "{}", status.stdout);
     assert!(!status.path(".batchrun/kept/owner.json").exists(), "status writes nothing");
     let journal = status.read(".batchrun/kept/journal.jsonl");
     // A task's key holds its folder, and this one is not where the fixture was made: the tasks
