@@ -80,6 +80,7 @@ fn journal_1000_records(bencher: divan::Bencher) {
                 duration: Duration::from_millis(3),
                 attempt: 1,
                 stderr_tail: Vec::new(),
+                evidence: None,
                 log: None,
                 slot: None,
                 product: None,

@@ -355,6 +355,7 @@ impl Finished {
             duration: Duration::ZERO,
             attempt: 1,
             stderr_tail: Vec::new(),
+            evidence: None,
             log: None,
             slot: None,
             product: None,
@@ -392,6 +393,8 @@ pub struct Finished {
     pub attempt: u32,
     /// The last lines of its stderr, kept for failed attempts only.
     pub stderr_tail: Vec<String>,
+    /// The head and tail of its stdout and stderr, kept for failed attempts only.
+    pub evidence: Option<Box<crate::evidence::Evidence>>,
     /// Where its output was saved (`.out` and `.err` beside this stem), if it was.
     pub log: Option<std::path::PathBuf>,
     /// The worker that ran its last attempt (a local run), for a timeline's lanes.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod diagnostic;
 pub mod events;
+pub mod evidence;
 pub mod exit_code;
 pub mod job_manifest;
 pub mod journal;

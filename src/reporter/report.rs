@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::Listener;
 use crate::events::{Counts, Event, Status, TaskEnd};
+use crate::evidence::Evidence;
 
 pub const VERSION: u32 = 1;
 
@@ -85,6 +86,26 @@ struct TaskRecord {
     /// It failed in a job with `allow_failure`: it does not fail the run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     allowed: bool,
+    /// Its last attempt's log files, when they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    logs: Option<Logs>,
+    /// The head and tail of its last attempt's stdout and stderr, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evidence: Option<Evidence>,
+}
+
+/// An attempt's log files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Logs {
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Logs {
+    fn of(stem: Option<&Path>) -> Option<Logs> {
+        use crate::state_dir::log_file;
+        stem.map(|stem| Logs { stdout: log_file(stem, "out"), stderr: log_file(stem, "err") })
+    }
 }
 
 /// An attempt that failed and was retried.
@@ -100,6 +121,15 @@ struct FailedAttempt {
     /// What happened, in words.
     outcome: String,
     stderr_tail: Vec<String>,
+    /// When it started, from the start of the run, and the worker that ran it (a local run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slot: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    logs: Option<Logs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evidence: Option<Evidence>,
 }
 
 #[derive(Serialize)]
@@ -333,17 +363,19 @@ fn write_junit(
             )
         });
         // Attempts that failed before the last, as nextest and Surefire write them:
-        // `flakyFailure` in a test that then passed, `rerunFailure` in one that failed again.
+        // `flakyFailure` in a test that then passed, `rerunFailure` in one that failed again,
+        // each with its description as `stackTrace` and its output excerpts.
         let reruns: String = task
             .failed_attempts
             .iter()
             .map(|a| {
                 let element = if task.end.status == Status::Ok { "flakyFailure" } else { "rerunFailure" };
                 format!(
-                    "      <{element} message=\"{}\" type=\"{:?}\">{}</{element}>\n",
+                    "      <{element} message=\"{}\" type=\"{:?}\">\n        <stackTrace>{}</stackTrace>{}\n      </{element}>\n",
                     xml(&format!("attempt {}: {}", a.attempt, a.outcome)),
                     a.status,
-                    xml(&a.stderr_tail.join("\n"))
+                    xml(&failure_text(&task.command, a.logs.as_ref(), &a.stderr_tail)),
+                    streams(a.evidence.as_ref(), "        "),
                 )
             })
             .collect();
@@ -363,10 +395,7 @@ fn write_junit(
         } else if not_run(task.end.status) {
             writeln!(out, r#"      <skipped message="{}"/>"#, xml(&task.outcome))?;
         } else {
-            let mut body = task.stderr_tail.join("\n");
-            if let Some(log) = &task.log {
-                body.push_str(&format!("\nlog: {}.out, .err", log.display()));
-            }
+            let body = failure_text(&task.command, task.logs.as_ref(), &task.stderr_tail);
             // A failure its job allows is still a failure, said as allowed, as the summary does.
             let allowed = if task.allowed { "allowed failure: " } else { "" };
             let attempts = crate::words::count(u64::from(task.attempts), "attempt");
@@ -379,6 +408,10 @@ fn write_junit(
                 xml(&body)
             )?;
             write!(out, "{reruns}")?;
+            let streams = streams(task.evidence.as_ref(), "      ");
+            if !streams.is_empty() {
+                writeln!(out, "{}", &streams[1..])?;
+            }
         }
         writeln!(out, "    </testcase>")?;
     }
@@ -386,6 +419,32 @@ fn write_junit(
         writeln!(out, "  </testsuite>")?;
     }
     writeln!(out, "</testsuites>")
+}
+
+/// A failure's body in JUnit: the command, where its logs are, and the last lines of stderr.
+fn failure_text(command: &str, logs: Option<&Logs>, stderr_tail: &[String]) -> String {
+    let mut text = format!("command: {command}\n");
+    if let Some(logs) = logs {
+        text.push_str(&format!("stdout: {}\nstderr: {}\n", logs.stdout.display(), logs.stderr.display()));
+    }
+    if !stderr_tail.is_empty() {
+        text.push('\n');
+        text.push_str(&stderr_tail.join("\n"));
+    }
+    text
+}
+
+/// `<system-out>` and `<system-err>` of an attempt's excerpts (as nextest and Surefire write
+/// a test's output), each on a line of its own; nothing for a stream that printed nothing.
+fn streams(evidence: Option<&Evidence>, indent: &str) -> String {
+    let Some(evidence) = evidence else { return String::new() };
+    let mut out = String::new();
+    for (element, excerpt) in [("system-out", &evidence.stdout), ("system-err", &evidence.stderr)] {
+        if excerpt.bytes > 0 {
+            out.push_str(&format!("\n{indent}<{element}>{}</{element}>", xml(&excerpt.text())));
+        }
+    }
+    out
 }
 
 /// One job's testcases, for its testsuite's attributes.
@@ -409,15 +468,29 @@ fn write_html(
     data.push_str(",\"jobs\":");
     data.push_str(&serde_json::to_string(jobs)?);
     data.push_str(",\"tasks\":[");
+    let mut excerpts = Excerpts::default();
     for (i, task) in tasks.enumerate() {
         if i > 0 {
             data.push(',');
         }
         let job = jobs.iter().position(|j| *j == task.end.job).unwrap_or(0);
-        let shown = if task.end.status == Status::Ok { String::new() } else { task.outcome };
+        let failed = task.end.status != Status::Ok;
+        let shown = if failed { task.outcome.as_str() } else { "" };
         let end = &task.end;
         let tail = &task.stderr_tail;
         let product = end.product.as_ref().map(|p| p.bytes);
+        // Attempts that failed before the last, drawn in the timeline too.
+        let tries: Vec<_> = task
+            .failed_attempts
+            .iter()
+            .map(|a| {
+                let excerpt = excerpts.of(job, &a.outcome, a.evidence.as_ref());
+                (a.started_ms, a.duration_ms, a.slot, a.status, &a.outcome, excerpt, a.logs.as_ref().map(|l| &l.stderr))
+            })
+            .collect();
+        let excerpt = excerpts.of(job, shown, task.evidence.as_ref().filter(|_| failed));
+        let command = if failed && task.attempts > 0 { task.command.as_str() } else { "" };
+        let logs = task.logs.as_ref().filter(|_| failed).map(|l| (&l.stdout, &l.stderr));
         let row = (
             job,
             &end.label,
@@ -431,10 +504,51 @@ fn write_html(
             product,
             u8::from(task.flaky),
         );
-        data.push_str(&serde_json::to_string(&row)?);
+        let first = serde_json::to_string(&row)?;
+        // A task with no failed attempt ends there: most tasks, so the page stays small.
+        if tries.is_empty() && excerpt < 0 && command.is_empty() && logs.is_none() && !task.allowed {
+            data.push_str(&first);
+        } else {
+            let rest = serde_json::to_string(&(tries, excerpt, command, logs, u8::from(task.allowed)))?;
+            data.push_str(&first[..first.len() - 1]);
+            data.push(',');
+            data.push_str(&rest[1..]);
+        }
     }
-    data.push_str("]}");
+    data.push_str("],\"excerpts\":");
+    data.push_str(&serde_json::to_string(&excerpts.texts)?);
+    data.push('}');
     super::html::write_page(out, header.name, &data)
+}
+
+/// The output excerpts the HTML page carries: one per kind of failure (its job, what happened,
+/// the last line of stderr), so that a thousand identical failures carry it once, and at most
+/// [`Excerpts::MOST`] in all (the JSON report holds every one).
+#[derive(Default)]
+struct Excerpts {
+    /// Per excerpt: stdout and stderr, as text.
+    texts: Vec<(String, String)>,
+    seen: std::collections::HashMap<(usize, String, String), usize>,
+}
+
+impl Excerpts {
+    const MOST: usize = 2000;
+
+    /// The index of the excerpt that shows this failure, or -1 when there is none to show.
+    fn of(&mut self, job: usize, outcome: &str, evidence: Option<&Evidence>) -> i64 {
+        let Some(evidence) = evidence else { return -1 };
+        let last = evidence.last_stderr_line().unwrap_or_default().to_owned();
+        let next = self.texts.len();
+        match self.seen.entry((job, outcome.to_owned(), last)) {
+            std::collections::hash_map::Entry::Occupied(seen) => *seen.get() as i64,
+            std::collections::hash_map::Entry::Vacant(_) if next >= Self::MOST => -1,
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(next);
+                self.texts.push((evidence.stdout.text(), evidence.stderr.text()));
+                next as i64
+            }
+        }
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -476,6 +590,10 @@ impl Listener for Report {
                     duration_ms: end.duration_ms,
                     outcome: task.outcome.describe(),
                     stderr_tail: task.stderr_tail.clone(),
+                    started_ms: Some(millis(self.run_started.elapsed().saturating_sub(task.duration))),
+                    slot: task.slot,
+                    logs: Logs::of(task.log.as_deref()),
+                    evidence: task.evidence.as_deref().cloned(),
                 });
             }
             Event::TaskFinished { task, .. } => {
@@ -494,6 +612,8 @@ impl Listener for Report {
                     outcome: task.outcome.describe(),
                     started_ms: Some(millis(self.run_started.elapsed().saturating_sub(task.duration))),
                     slot: task.slot,
+                    logs: Logs::of(task.log.as_deref()),
+                    evidence: task.evidence.as_deref().cloned(),
                 };
                 let _ = serde_json::to_writer(&mut self.tasks, &record);
                 let _ = self.tasks.write_all(b"\n");
@@ -516,6 +636,8 @@ impl Listener for Report {
                         flaky: false,
                         failed_attempts: Vec::new(),
                         allowed: false,
+                        logs: None,
+                        evidence: None,
                     };
                     let _ = serde_json::to_writer(&mut *tasks, &record);
                     let _ = tasks.write_all(b"\n");

@@ -195,6 +195,22 @@ impl Collected {
         Ok(())
     }
 
+    /// Its first `bytes` bytes (or all of it when shorter).
+    pub fn first_bytes(&mut self, bytes: u64) -> Vec<u8> {
+        let from_memory = usize::try_from(bytes).unwrap_or(usize::MAX).min(self.memory.len());
+        let mut first = self.memory[..from_memory].to_vec();
+        let from_spill = (bytes - from_memory as u64).min(self.spilled);
+        if let Some(spill) = &mut self.spill
+            && from_spill > 0
+        {
+            let read = spill.seek(SeekFrom::Start(0)).and_then(|_| spill.take(from_spill).read_to_end(&mut first));
+            if read.is_err() {
+                first.truncate(from_memory);
+            }
+        }
+        first
+    }
+
     /// Its last `bytes` bytes (or all of it when shorter).
     pub fn last_bytes(&mut self, bytes: u64) -> Vec<u8> {
         let from_spill = self.spilled.min(bytes);
@@ -211,6 +227,18 @@ impl Collected {
             }
         }
         last
+    }
+}
+
+impl crate::evidence::Source for Collected {
+    fn size(&self) -> u64 {
+        Collected::len(self)
+    }
+    fn first(&mut self, bytes: u64) -> Vec<u8> {
+        self.first_bytes(bytes)
+    }
+    fn last(&mut self, bytes: u64) -> Vec<u8> {
+        self.last_bytes(bytes)
     }
 }
 

@@ -491,6 +491,14 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     Some(file) if !outcome.is_success() => crate::run::output::tail_of(file),
                     _ => Vec::new(),
                 };
+                // What the element's logs hold, excerpted as a local run excerpts what it
+                // collected; a log that cannot be read is an empty stream.
+                let evidence = match (&mut err, state.open(&log_file(&stem, "out"), Open::Read)) {
+                    (Some(err), Ok(mut out)) if !outcome.is_success() => {
+                        Some(Box::new(crate::evidence::Evidence::of(&mut out, err)))
+                    }
+                    _ => None,
+                };
                 let log = err.is_some().then_some(stem);
                 let finished = Finished {
                     job,
@@ -502,6 +510,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     duration,
                     attempt,
                     stderr_tail,
+                    evidence,
                     log,
                     slot: None,
                     product: end.product.clone(),

@@ -22,6 +22,16 @@ struct Told {
     skipped: BTreeSet<(String, u64, String, bool)>,
     cancelling: Vec<String>,
     counts: Counts,
+    /// Each failed attempt's output excerpts: label, attempt, stdout, stderr.
+    evidence: BTreeSet<(String, u32, String, String)>,
+}
+
+impl Told {
+    fn evidence(&mut self, task: &crate::events::Finished) {
+        if let Some(e) = &task.evidence {
+            self.evidence.insert((task.label.clone(), task.attempt, e.stdout.text(), e.stderr.text()));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -33,8 +43,12 @@ impl Listener for Recorder {
         match event {
             Event::TaskFinished { task, .. } => {
                 told.finished.insert((task.label.clone(), task.outcome.describe(), task.attempt));
+                told.evidence(task);
             }
-            Event::TaskRetrying { task, .. } => _ = told.retried.insert(task.label.clone()),
+            Event::TaskRetrying { task, .. } => {
+                told.retried.insert(task.label.clone());
+                told.evidence(task);
+            }
             Event::JobSkipped { job, tasks, reason, not_run, .. } => {
                 told.skipped.insert((job.to_string(), *tasks, reason.to_string(), *not_run));
             }
@@ -102,7 +116,18 @@ impl Job {
         let mut listeners = Listeners(vec![Box::new(Recorder(Arc::clone(&told))), Box::new(journal)]);
         run_with(fake, &plan, history, &options, &mut listeners);
         drop(listeners);
-        Arc::try_unwrap(told).unwrap().into_inner().unwrap()
+        self.told(told)
+    }
+
+    /// What the run told, with this job's folder written `$DIR` (each run has its own).
+    fn told(&self, told: Arc<std::sync::Mutex<Told>>) -> Told {
+        let mut told = Arc::try_unwrap(told).unwrap().into_inner().unwrap();
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        told.evidence = std::mem::take(&mut told.evidence)
+            .into_iter()
+            .map(|(label, attempt, out, err)| (label, attempt, out.replace(&dir, "$DIR"), err.replace(&dir, "$DIR")))
+            .collect();
+        told
     }
 
     fn locally(&self) -> Told {
@@ -127,7 +152,7 @@ impl Job {
         let output = Output::new(OutputMode::None, sink, logs, false, workers);
         crate::run::run(&plan, None, &crate::run::Guards::none(), workers, &output, &mut listeners);
         drop(listeners);
-        Arc::try_unwrap(told).unwrap().into_inner().unwrap()
+        self.told(told)
     }
 }
 
@@ -140,7 +165,7 @@ jobs:
     needs: [ok]
     items: [1, 2, 3]
     retries: 1
-    command: sh -c 'test "$1" -ne 2' sh {{ item }}
+    command: sh -c 'test "$1" -ne 2 || { echo "no $1" >&2; seq 1 100; exit 1; }' sh {{ item }}
   after:
     needs: [bad]
     command: "true"
@@ -159,6 +184,7 @@ fn the_same_failing_file_ends_alike_on_both_drivers() {
     let skipped = ("later".to_owned(), 1, "it needs `after`, which was skipped".to_owned(), false);
     assert!(local.skipped.contains(&skipped), "{:?}", local.skipped);
     assert!(local.finished.contains(&("bad[1]".into(), "exit 1".into(), 2)), "{:?}", local.finished);
+    assert_eq!(local.evidence.len(), 2, "both attempts of bad[1]: {:?}", local.evidence);
     assert_eq!(slurm, local);
 }
 

@@ -1,6 +1,7 @@
 //! `--report run.html` in a real browser: Debian's chromium, headless. The page's script
 //! records what it drew on `<body>` and writes any script error into `#errors`; the DOM dump
-//! shows both. A screenshot must not be blank.
+//! shows both, and what a link to a bar (`#task-N`) shows in its details. A screenshot must
+//! not be blank.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,7 +12,9 @@ const JOB: &str = r#"
 jobs:
   export:
     range: {from: 1, to: 40}
-    command: sh -c "sleep 0.0{{ start % 7 }}; test {{ start }} -ne 13 || { echo 'bad <rows> & worse <!--<script>' >&2; exit 1; }"
+    retries: 1
+    retry_delay: 0s
+    command: sh -c "sleep 0.0{{ start % 7 }}; test {{ start }} -ne 13 || { echo 'FATAL - the cause'; echo 'bad <rows> & worse <!--<script>' >&2; exit 1; }"
   check:
     needs: [export]
     command: "true"
@@ -53,11 +56,32 @@ fn the_html_report_draws_every_task_in_a_browser_without_a_script_error() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
     assert!(dom.contains(r#"data-tasks="41""#) && dom.contains(r#"data-drawn="40""#), "{dom}");
+    assert!(dom.contains(r#"data-attempts-drawn="1""#), "the retried attempt is drawn: {dom}");
     assert!(dom.contains(r#"data-lanes="4""#), "a lane per worker: {dom}");
+    assert!(!dom.contains(r#"data-labelled="0""#), "bars are labelled where they fit: {dom}");
     assert!(
-        dom.contains("export[12]") && dom.contains("bad &lt;rows&gt; &amp; worse &lt;!--&lt;script&gt;"),
-        "the failure and its stderr"
+        dom.contains(r##"<a href="#task-12">export[12]</a>"##)
+            && dom.contains("bad &lt;rows&gt; &amp; worse &lt;!--&lt;script&gt;"),
+        "the failure, linked to its bar, and its stderr: {dom}"
     );
+    assert!(dom.contains("<pre>command: sh -c"), "its command: {dom}");
+    assert!(dom.contains("<div>stdout</div><pre>FATAL - the cause</pre>"), "its output excerpt: {dom}");
+    let skipped = dom.split(r#"<div id="skipped">"#).nth(1).unwrap_or_default();
+    assert!(
+        skipped.starts_with(
+            r#"<div class="skip"><strong>check</strong>: 1 task skipped: it needs `export`, which failed"#
+        ),
+        "{dom}"
+    );
+
+    // A link to a failure's bar selects it: its details show its output.
+    let linked = ran.path("run.html");
+    let dom = headless(browser, Path::new(&format!("{}#task-12", linked.display())), &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let details = dom.split(r#"<div id="details""#).nth(1).unwrap_or_default();
+    assert!(details.contains(r#"data-selected="export[12]""#), "{dom}");
+    assert!(details.contains("lane ") && details.contains("failed: exit 1"), "{details}");
+    assert!(details.split("</div>\n").next().unwrap_or_default().contains("FATAL - the cause"), "{details}");
 
     let shot = ran.path("shot.png");
     headless(browser, &page, &[&format!("--screenshot={}", shot.display()), "--window-size=1200,900"]);

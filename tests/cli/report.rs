@@ -46,7 +46,9 @@ fn a_junit_report_has_a_suite_per_job_and_escaped_failures() {
     assert!(xml.contains("<testsuite name=\"a\" tests=\"2\" failures=\"1\""), "{xml}");
     assert!(xml.contains("<testsuite name=\"b\" tests=\"2\" failures=\"0\""), "{xml}");
     assert!(xml.contains("<testcase name=\"b[1]\" classname=\"b\""), "{xml}");
-    assert!(xml.contains("<failure message=\"exit 4 (1 attempt)\" type=\"Failed\">&lt;bad&gt; &amp; worse"), "{xml}");
+    assert!(xml.contains("<failure message=\"exit 4 (1 attempt)\" type=\"Failed\">command: sh -c &apos;echo"), "{xml}");
+    assert!(xml.contains("\n&lt;bad&gt; &amp; worse</failure>"), "the last lines of stderr: {xml}");
+    assert!(xml.contains("<system-err>&lt;bad&gt; &amp; worse</system-err>"), "its stderr excerpt: {xml}");
     assert_eq!(xml.matches("<testcase").count(), 4);
     assert!(ran.path("r.json").exists(), "several reports may be asked for");
 }
@@ -194,10 +196,8 @@ fn a_flaky_task_is_marked_with_its_failed_attempts_in_every_format() {
     let finished = events.iter().find(|e| e["event"] == "task_finished" && e["label"] == "t[0]").unwrap();
     assert_eq!(finished["flaky"], true, "{finished}");
     let junit = ran.read("r.xml");
-    assert!(
-        junit.contains(r#"<flakyFailure message="attempt 1: exit 3" type="Failed">boom flaky</flakyFailure>"#),
-        "{junit}"
-    );
+    assert!(junit.contains(r#"<flakyFailure message="attempt 1: exit 3" type="Failed">"#), "{junit}");
+    assert!(junit.contains("<system-err>boom flaky</system-err>\n      </flakyFailure>"), "{junit}");
     assert_eq!(junit.matches("<rerunFailure").count(), 2, "{junit}");
 }
 
@@ -216,8 +216,37 @@ fn junitparser_reads_a_flaky_task_s_failed_attempts() {
     let yaml = "defaults:\n  retries: 1\n  retry_delay: 0s\njobs:\n  t:\n    command: >-\n      sh -c 'echo x >> n; test \"$(wc -l < n)\" -ge 2 || { echo boom >&2; exit 3; }'\n";
     let ran = batchrun().job(yaml).args(&["--progress", "none", "--report", "r.xml"]).run();
     ran.success();
-    let read = "from junitparser.xunit2 import JUnitXml\nfor suite in JUnitXml.fromfile('r.xml'):\n    for case in suite:\n        print(case.name, case.is_passed, [(f.message, f.text) for f in case.flaky_failures()])\n";
+    let read = "from junitparser.xunit2 import JUnitXml\nfor suite in JUnitXml.fromfile('r.xml'):\n    for case in suite:\n        print(case.name, case.is_passed, [(f.message, f.system_err) for f in case.flaky_failures()])\n";
     let out = std::process::Command::new(python).arg("-c").arg(read).current_dir(ran.path(".")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "t True [('attempt 1: exit 3', 'boom')]\n");
+}
+
+/// Every failed attempt carries its evidence: the command, its log files, and the head and tail
+/// of its stdout and stderr, with what was left out between them counted; a cause printed first
+/// and followed by pages of cleanup survives. JUnit holds the same as `<system-out>` and
+/// `<system-err>`, for the last attempt and each one before it.
+#[test]
+fn every_failed_attempt_carries_its_command_logs_and_output() {
+    let yaml = "jobs:\n  t:\n    retries: 1\n    retry_delay: 0s\n    command: >-\n      sh -c 'echo \"FATAL: no table\" >&2; seq -f \"cleanup %g\" 1 100 >&2; echo rows 0; exit 5'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none", "--report", "r.json", "--report", "r.xml"]).run();
+    ran.code(1);
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    let task = &report["tasks"][0];
+    for (attempt, which) in [(&task["failed_attempts"][0], "1"), (task, "2")] {
+        let stderr = &attempt["evidence"]["stderr"];
+        assert_eq!(stderr["head"][0], "FATAL: no table", "{attempt}");
+        assert_eq!(stderr["tail"].as_array().unwrap().last().unwrap(), "cleanup 100");
+        assert_eq!(stderr["omitted_lines"], 21, "101 lines, 20 + 60 shown: {stderr}");
+        assert_eq!(attempt["evidence"]["stdout"]["head"], serde_json::json!(["rows 0"]));
+        let log = attempt["logs"]["stderr"].as_str().unwrap();
+        assert!(log.ends_with(&format!("logs/t/0.{which}.err")), "{log}");
+        assert!(std::fs::read_to_string(log).unwrap().starts_with("FATAL: no table\n"), "the log holds it whole");
+    }
+    assert!(task["command"].as_str().unwrap().starts_with("sh -c"));
+    let junit = ran.read("r.xml");
+    assert!(junit.contains("<system-err>FATAL: no table\ncleanup 1\n"), "{junit}");
+    assert!(junit.contains("\n… 21 lines (231 B) not shown …\ncleanup 41\n"), "{junit}");
+    assert!(junit.contains("<system-out>rows 0</system-out>"), "{junit}");
+    assert_eq!(junit.matches("<system-err>").count(), 2, "the rerun's too: {junit}");
 }

@@ -369,6 +369,7 @@ impl<'p, 'r> Dispatcher<'p, 'r> {
             duration: done.duration,
             attempt: done.number,
             stderr_tail: done.kept.stderr_tail,
+            evidence: done.kept.evidence,
             log: done.kept.log,
             slot: Some(done.slot),
             product: done.product,

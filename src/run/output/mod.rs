@@ -141,6 +141,8 @@ pub struct Ending<'a> {
 #[derive(Debug, Default)]
 pub struct Kept {
     pub stderr_tail: Vec<String>,
+    /// The head and tail of each stream, for the reports.
+    pub evidence: Option<Box<crate::evidence::Evidence>>,
     pub log: Option<PathBuf>,
     /// The attempt's output could not all be written to our stdout or stderr (a closed pipe,
     /// a full disk): why. It is then kept in the log instead.
@@ -255,6 +257,7 @@ impl Output {
         }
         if ending.failed {
             kept.stderr_tail = tail_lines(&streams.err.last_bytes(TAIL_BYTES));
+            kept.evidence = Some(Box::new(crate::evidence::Evidence::of(&mut streams.out, &mut streams.err)));
         }
         if ending.failed || self.logs.keep_all || !lost.is_empty() {
             kept.log = self.save_log(&mut streams, ending);
