@@ -6,7 +6,8 @@
 //! Within GitHub's limits: it shows at most 10 error and 10 warning annotations of a step, and
 //! takes at most 1 MiB of step summary. So the first failures of each level are annotated one by
 //! one and the rest in one last annotation that names them and points to the summary; the
-//! summary is cut, with a note, where the file would pass the limit.
+//! summary is cut, with a note, where the file would pass the limit. Failures are annotated and
+//! listed in plan order, once the run ends, whatever order they finished in.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,24 +30,36 @@ const STEP_SUMMARY_LIMIT: u64 = 1024 * 1024;
 /// The longest text of a table cell in the step summary.
 const CELL_CHARS: usize = 300;
 
-/// Failed tasks of one level past those annotated one by one.
+/// A task's place in the plan: its job, then its index.
+type Place = (usize, u64);
+
+/// Failed tasks of one level: the first in plan order with their annotation's title and
+/// message, and how many there are.
 #[derive(Default)]
-struct Unannotated {
-    annotated: usize,
-    /// Each one kept whole while one more would still fit as its own annotation.
-    held: Vec<(String, String)>,
-    /// Labels of the rest (the first ones; the others are counted).
-    labels: Vec<String>,
-    more: u64,
+struct Failures {
+    first: Vec<(Place, String, String)>,
+    count: u64,
+}
+
+impl Failures {
+    fn add(&mut self, place: Place, title: String, message: String) {
+        self.count += 1;
+        let at = self.first.partition_point(|(p, _, _)| *p < place);
+        if at < SUMMARY_ROWS {
+            self.first.insert(at, (place, title, message));
+            self.first.truncate(SUMMARY_ROWS);
+        }
+    }
 }
 
 pub struct GitHub {
     console: Arc<Console>,
     name: String,
     step_summary: Option<PathBuf>,
+    /// The first failed tasks in plan order, for the summary's table.
     failures: Vec<Finished>,
-    errors: Unannotated,
-    warnings: Unannotated,
+    errors: Failures,
+    warnings: Failures,
 }
 
 impl GitHub {
@@ -57,8 +70,8 @@ impl GitHub {
             name: String::new(),
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()).map(PathBuf::from),
             failures: Vec::new(),
-            errors: Unannotated::default(),
-            warnings: Unannotated::default(),
+            errors: Failures::default(),
+            warnings: Failures::default(),
         })
     }
 
@@ -67,48 +80,32 @@ impl GitHub {
         let _ = self.console.write(Stream::Stdout, line.as_bytes());
     }
 
-    /// A failed task's annotation: written now while fewer than all but one of the level's
-    /// have been (all but two of the errors: one is kept for an interrupt); the next one held
-    /// (it is written alone if it is the last); the rest grouped.
-    fn failed(&mut self, level: &'static str, title: String, message: String) {
-        let (pending, one_by_one) = match level {
-            "error" => (&mut self.errors, ANNOTATIONS_SHOWN - 2),
-            _ => (&mut self.warnings, ANNOTATIONS_SHOWN - 1),
-        };
-        if pending.annotated < one_by_one {
-            pending.annotated += 1;
-            self.annotate(level, &title, &message);
-        } else if pending.held.is_empty() && pending.more == 0 {
-            pending.held.push((title, message));
-        } else {
-            pending.more += 1;
-            if pending.labels.len() < SUMMARY_ROWS {
-                pending.labels.push(title);
-            }
-        }
-    }
-
-    /// At the end: the held annotation alone, or one that groups it with the rest.
-    fn annotate_the_rest(&mut self) {
+    /// The failures' annotations, in plan order: one by one while all but one of the level's
+    /// fit (all but two of the errors: one is kept for an interrupt), then, if more remain
+    /// than the last one, one that groups them.
+    fn annotate_failures(&mut self) {
         for level in ["error", "warning"] {
-            let pending = std::mem::take(if level == "error" { &mut self.errors } else { &mut self.warnings });
-            match (pending.held.into_iter().next(), pending.more) {
-                (Some((title, message)), 0) => self.annotate(level, &title, &message),
-                (Some((title, _)), more) => {
-                    let all = more + 1;
-                    let mut names: Vec<String> = std::iter::once(title).chain(pending.labels).collect();
-                    let unnamed = all.saturating_sub(names.len() as u64);
-                    names.iter_mut().for_each(|t| *t = t.trim_start_matches("batchrun: ").to_owned());
-                    let mut message = names.join("\n");
-                    if unnamed > 0 {
-                        message.push_str(&format!("\n… and {unnamed} more"));
-                    }
-                    let what = if level == "error" { "more failed task" } else { "more allowed failure" };
-                    let title = format!("batchrun: and {}: see the step summary", crate::words::count(all, what));
-                    self.annotate(level, &title, &message);
-                }
-                (None, _) => {}
+            let failures = std::mem::take(if level == "error" { &mut self.errors } else { &mut self.warnings });
+            let one_by_one = if level == "error" { ANNOTATIONS_SHOWN - 2 } else { ANNOTATIONS_SHOWN - 1 };
+            let alone = if failures.count as usize <= one_by_one + 1 { one_by_one + 1 } else { one_by_one };
+            let mut first = failures.first.into_iter();
+            for (_, title, message) in first.by_ref().take(alone) {
+                self.annotate(level, &title, &message);
             }
+            let rest: Vec<String> =
+                first.map(|(_, title, _)| title.trim_start_matches("batchrun: ").to_owned()).collect();
+            if rest.is_empty() {
+                continue;
+            }
+            let all = failures.count - alone as u64;
+            let mut message = rest.join("\n");
+            let unnamed = all.saturating_sub(rest.len() as u64);
+            if unnamed > 0 {
+                message.push_str(&format!("\n… and {unnamed} more"));
+            }
+            let what = if level == "error" { "more failed task" } else { "more allowed failure" };
+            let title = format!("batchrun: and {}: see the step summary", crate::words::count(all, what));
+            self.annotate(level, &title, &message);
         }
     }
 
@@ -164,17 +161,19 @@ impl Listener for GitHub {
                     message.push_str(line);
                 }
                 // A failure its job allows is a warning: it does not fail the step.
-                let (level, title) = match task.allowed {
-                    true => ("warning", format!("batchrun: {} failed (allowed)", task.label)),
-                    false => ("error", format!("batchrun: {} failed", task.label)),
-                };
-                self.failed(level, title, message);
-                if self.failures.len() < SUMMARY_ROWS {
-                    self.failures.push((*task).clone());
+                let place = (task.job, task.index);
+                match task.allowed {
+                    true => self.warnings.add(place, format!("batchrun: {} failed (allowed)", task.label), message),
+                    false => self.errors.add(place, format!("batchrun: {} failed", task.label), message),
+                }
+                let at = self.failures.partition_point(|f| (f.job, f.index) < place);
+                if at < SUMMARY_ROWS {
+                    self.failures.insert(at, Finished { evidence: None, ..(*task).clone() });
+                    self.failures.truncate(SUMMARY_ROWS);
                 }
             }
             Event::RunFinished { counts, elapsed, interrupted_by } => {
-                self.annotate_the_rest();
+                self.annotate_failures();
                 if let Some(signal) = interrupted_by {
                     let title = format!("batchrun: interrupted by {}", crate::words::signal(*signal));
                     let message = format!("{} cancelled", crate::words::count(counts.cancelled, "task"));

@@ -2,7 +2,8 @@
 //! what happened and the last lines of its stderr.
 //!
 //! It keeps a bounded amount of state whatever the number of tasks: the few slowest, the first
-//! [`MAX_FAILURES_SHOWN`] failures in full and as many flaky tasks (the rest are counted). On a
+//! [`MAX_FAILURES_SHOWN`] failures in plan order in full and as many flaky tasks (the rest are
+//! counted). On a
 //! colour terminal the counts, FAILED and FLAKY are coloured (the `console` crate's switch for
 //! stderr, set once from `--color`).
 
@@ -66,12 +67,15 @@ impl Listener for Summary {
         match event {
             Event::TaskFinished { task, .. } => {
                 self.note_duration(&task.label, task.duration);
-                // A task batchrun stopped is counted, and the stop's reason said once.
-                if !task.outcome.is_success()
-                    && task.outcome != Outcome::Cancelled
-                    && self.failures.len() < MAX_FAILURES_SHOWN
-                {
-                    self.failures.push((*task).clone());
+                // A task batchrun stopped is counted, and the stop's reason said once. The first
+                // failures in plan order are kept, whatever order they finished in.
+                if !task.outcome.is_success() && task.outcome != Outcome::Cancelled {
+                    let place = |f: &Finished| (f.job, f.index);
+                    let at = self.failures.partition_point(|f| place(f) < place(task));
+                    if at < MAX_FAILURES_SHOWN {
+                        self.failures.insert(at, Finished { evidence: None, ..(*task).clone() });
+                        self.failures.truncate(MAX_FAILURES_SHOWN);
+                    }
                 }
                 if task.outcome.is_success() && task.attempt > 1 {
                     self.flaky_count += 1;

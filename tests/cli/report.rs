@@ -250,3 +250,28 @@ fn every_failed_attempt_carries_its_command_logs_and_output() {
     assert!(junit.contains("<system-out>rows 0</system-out>"), "{junit}");
     assert_eq!(junit.matches("<system-err>").count(), 2, "the rerun's too: {junit}");
 }
+
+/// Failures are listed in plan order wherever they are listed, whatever order they ended in:
+/// here each task waits for the next one's mark, so they end last first.
+#[test]
+fn failures_are_listed_in_plan_order_everywhere() {
+    let yaml = "jobs:\n  t:\n    items: [0, 1, 2]\n    command: >-\n      sh -c 'case $1 in 0) n=1;; 1) n=2;; *) n=;; esac; until test -z \"$n\" -o -e \"done.$n\"; do sleep 0.01; done; touch \"done.$1\"; exit 1' sh {{ item }}\n";
+    let ran = batchrun()
+        .job(yaml)
+        .args(&["-j", "3", "--progress", "plain", "--report", "r.json", "--report", "r.html"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    ran.code(1);
+    let finished: Vec<&str> =
+        ran.stderr.lines().filter(|l| l.starts_with("FAILED ")).map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+    assert_eq!(finished, ["t[2]", "t[1]", "t[0]"], "they ended last first");
+    let summary: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("  FAILED "))
+        .map(|l| l.split_whitespace().nth(1).unwrap().trim_end_matches(':'))
+        .collect();
+    assert_eq!(summary, ["t[0]", "t[1]", "t[2]"], "{}", ran.stderr);
+    let annotations: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    assert!(annotations[0].contains("t[0]") && annotations[2].contains("t[2]"), "{annotations:?}");
+}
