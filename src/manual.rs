@@ -52,6 +52,12 @@ const SECTIONS: &[(&str, &[Para])] = &[
                  its own (default _SUCCESS: their paths, sizes, and rows where verify printed a count); \
                  removed before any of them is rebuilt",
             ),
+            Para::Term(
+                "label: TEMPLATE",
+                "how its tasks are shown, after the job's name (test[3.12/postgres]); by default a matrix \
+                 or items task shows its values when short (test[python=3.12,db=postgres]), else its \
+                 index; display only: --resume and BATCHRUN_TASK do not see it",
+            ),
             Para::Text("Per-job settings (also under defaults):"),
             Para::Term("needs: [JOB, ...]", "run after every task of these jobs succeeded; skipped when one failed"),
             Para::Term("uses: [LIMIT, ...]", "count against these limits"),

@@ -66,6 +66,8 @@ pub struct Job {
     pub manifest: String,
     /// `allow_failure:`: its failures do not fail the run, nor skip the jobs that need it.
     pub allow_failure: bool,
+    /// `label:`: a template naming each task for display.
+    pub label: Option<Located<String>>,
 }
 
 /// `slurm:` resolved: how `--backend slurm` submits a job.

@@ -148,6 +148,13 @@ pub struct RawJob {
     /// has committed its own (default `_SUCCESS`): a name, not a path.
     #[schemars(with = "Option<String>")]
     pub manifest: Option<Spanned<String>>,
+    /// How its tasks are named in the summary and reports: a template over the task's values,
+    /// shown after the job's name (`"{{ python }}/{{ db }}"`: `test[3.12/postgres]`). Display
+    /// only: `--resume` and `BATCHRUN_TASK` do not see it.
+    /// By default a matrix or items task shows its values when they are short
+    /// (`test[python=3.12,db=postgres]`), its index when they are not (`test[2]`).
+    #[schemars(with = "Option<String>")]
+    pub label: Option<Spanned<String>>,
 
     // The same keys as `RawSettings`, so a job can override any default.
     /// Overrides `defaults.shell`: `auto`, `sh`, `bash` or `none`.

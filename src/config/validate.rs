@@ -312,6 +312,7 @@ fn job_from_raw(
         verify,
         manifest,
         allow_failure: raw.allow_failure.as_ref().is_some_and(|a| a.value),
+        label: raw.label.as_ref().map(located),
     };
     (job, needs)
 }

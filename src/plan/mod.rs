@@ -87,6 +87,8 @@ pub struct JobPlan {
     product: Option<String>,
     /// Its `verify` template's name, when it declares one.
     verify: Option<String>,
+    /// Its `label` template's name, when it declares one.
+    label: Option<String>,
     /// The job's name as a template value.
     name: Value,
     /// Its count or its commands depend on computed vars that a check did not run: counted as
@@ -171,6 +173,7 @@ impl Plan {
                 env_templates,
                 product: job.product.as_ref().map(|_| product_template_name(&job.name)),
                 verify: job.verify.as_ref().map(|_| verify_template_name(&job.name)),
+                label: job.label.as_ref().map(|_| label_template_name(&job.name)),
                 name: Value::from(job.name.as_str()),
                 deferred,
                 leading,
@@ -314,12 +317,63 @@ impl Plan {
         BrokenTask { job, index, label: self.label(job, index), error, unplaceable: false, env: None }
     }
 
+    /// The task's name by its place: `export[3]`, or the job's name for a job of one task.
+    /// What `BATCHRUN_TASK` holds, and the label of a task that could not be rendered.
     pub fn label(&self, job: usize, index: u64) -> String {
         let single = matches!(self.jobs[job].expansion, Expansion::Single);
         task::label(&self.file.jobs[job].name, index, single)
     }
 
+    /// The task's label unless its job's `label` template says otherwise: a matrix or items
+    /// task's values when they are short, else its place.
+    fn default_label(&self, job: usize, index: u64, own: &Bindings) -> String {
+        let values = match self.jobs[job].expansion {
+            Expansion::Matrix(_) | Expansion::Inline(_) => task::values_label(own),
+            Expansion::File { format, .. } | Expansion::WhenReady { format, .. } if format != ItemsFormat::Bounds => {
+                task::values_label(own)
+            }
+            _ => None,
+        };
+        match values {
+            Some(values) => format!("{}[{values}]", self.file.jobs[job].name),
+            None => self.label(job, index),
+        }
+    }
+
+    /// The task's label as it is shown: its `label` template rendered, or `default`.
+    fn shown_label(
+        &self,
+        job: usize,
+        index: u64,
+        own: Bindings,
+        extra: &[(Arc<str>, Value); 4],
+        default: &mut Option<String>,
+    ) -> Result<(String, Bindings), BrokenTask> {
+        let Some(name) = &self.jobs[job].label else {
+            return Ok((default.take().unwrap_or_else(|| self.label(job, index)), own));
+        };
+        let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra: extra.clone() });
+        let rendered = self.env.get_template(name).and_then(|t| t.render(&scope));
+        let own = Scope::into_own(scope);
+        match rendered {
+            Ok(label) if !label.trim().is_empty() => {
+                let label = crate::words::escape_controls(label.trim());
+                Ok((format!("{}[{label}]", self.file.jobs[job].name), own))
+            }
+            Ok(_) => Err(self.broken(job, index, "label: renders to nothing".into())),
+            Err(e) => Err(self.broken(job, index, format!("label: {}", template::describe(&e)))),
+        }
+    }
+
+    /// The task of these bindings; one that cannot be rendered is labelled as it would be shown.
     fn render(&self, job: usize, index: u64, own: Bindings) -> PlannedTask {
+        // Taken by the task when it is rendered, left for the error when it is not.
+        let mut default = Some(self.default_label(job, index, &own));
+        self.render_labelled(job, index, own, &mut default)
+            .map_err(|broken| BrokenTask { label: default.unwrap_or(broken.label.clone()), ..broken })
+    }
+
+    fn render_labelled(&self, job: usize, index: u64, own: Bindings, default: &mut Option<String>) -> PlannedTask {
         let spec = &self.file.jobs[job];
         let plan = &self.jobs[job];
         let mut extra = [
@@ -361,8 +415,9 @@ impl Plan {
         let (rendered, env, own) = match fast {
             Some(rendered) if plan.env_templates.is_empty() => (rendered, Vec::new(), own),
             fast => {
-                // Kept for `verify` when the job has one; moved (not copied) otherwise.
-                let extra = if plan.verify.is_some() { extra.clone() } else { std::mem::take(&mut extra) };
+                // Kept for `verify` and `label` when the job has one; moved (not copied) otherwise.
+                let kept = plan.verify.is_some() || plan.label.is_some();
+                let extra = if kept { extra.clone() } else { std::mem::take(&mut extra) };
                 let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra });
                 let render = |name: &str| -> Result<String, RenderError> {
                     let template = self.env.get_template(name).map_err(RenderError::from)?;
@@ -406,8 +461,9 @@ impl Plan {
             }
         };
         let key = identity::base_key(&spec.name, &rendered, &spec.settings.cwd, &env, &own);
-        let label = self.label(job, index);
-        Ok(Task { job, index, key, seq: 0, label, rendered, env, bindings: own, product, verify })
+        let (label, own) = self.shown_label(job, index, own, &extra, default)?;
+        let single = matches!(plan.expansion, Expansion::Single);
+        Ok(Task { job, index, key, seq: 0, label, single, rendered, env, bindings: own, product, verify })
     }
 
     /// How the task's command runs (decided by the job's `shell`). Done by the worker that runs
@@ -445,6 +501,7 @@ impl Plan {
                 (Some(key), _) => spec.settings.env.get(key).and_then(|v| v.pos),
                 _ if first.error.starts_with("product: ") => spec.product.as_ref().and_then(|p| p.pos),
                 _ if first.error.starts_with("verify: ") => spec.verify.as_ref().and_then(|p| p.pos),
+                _ if first.error.starts_with("label: ") => spec.label.as_ref().and_then(|p| p.pos),
                 (None, Work::Commands(list)) => list.first().and_then(|c| c.pos),
                 (None, Work::Templated { command, .. }) => command.pos,
             };
@@ -511,6 +568,7 @@ impl Plan {
                 let scope = self.scope(&task);
                 expressions.iter().find_map(|(text, expression)| {
                     let value = expression.eval(&scope).ok()?.to_string();
+                    let value = crate::words::escape_controls(&value).into_owned();
                     value.starts_with('-').then(|| (task.label.clone(), *text, value))
                 })
             });
@@ -620,6 +678,10 @@ fn product_template_name(job: &str) -> String {
 
 fn verify_template_name(job: &str) -> String {
     format!("{job}:verify{COMMAND_SUFFIX}")
+}
+
+fn label_template_name(job: &str) -> String {
+    format!("{job}:label")
 }
 
 /// Which jobs run: all, or those named by `--only` and everything they need.
@@ -824,6 +886,9 @@ fn plan_job(
     }
     if let Some(verify) = &job.verify {
         templates.push((verify_template_name(&job.name), verify, "verify".into(), true));
+    }
+    if let Some(label) = &job.label {
+        templates.push((label_template_name(&job.name), label, "label".into(), false));
     }
 
     let dialect = quoting::Dialect::of(job.settings.shell);

@@ -1,5 +1,6 @@
 //! `batchrun plan`: the tasks of a plan as text for people or JSON lines for tools, streamed.
 
+use crate::words::escape_controls;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -42,10 +43,11 @@ pub fn text_of(plan: &Plan, out: &mut impl Write, done: impl Fn(u64) -> bool) ->
         for task in plan.tasks(i) {
             match task {
                 Ok(t) if done(t.key) => left_out += 1,
-                Ok(t) => writeln!(out, "  {}: {}", t.label, t.rendered)?,
+                // A value holding a newline cannot start a line of its own (JSON shows it as is).
+                Ok(t) => writeln!(out, "  {}: {}", t.label, escape_controls(&t.rendered))?,
                 Err(b) => {
                     broken += 1;
-                    writeln!(out, "  {}: ERROR {}", b.label, b.error)?
+                    writeln!(out, "  {}: ERROR {}", b.label, escape_controls(&b.error))?
                 }
             }
         }

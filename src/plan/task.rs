@@ -15,8 +15,12 @@ pub struct Task {
     pub seq: u64,
     /// Identity across runs (see `identity.rs`): what `--resume` recognises.
     pub key: u64,
-    /// `export[3]`, or the job's name for a job of one task.
+    /// How it is shown: its job's `label` template, by default its values when short
+    /// (`test[python=3.12]`), else `export[3]`, or the job's name for a job of one task.
+    /// Display only: what identifies it is its key.
     pub label: String,
+    /// Its job is one task (`BATCHRUN_TASK` is then the job's name).
+    pub single: bool,
     /// The command as rendered, as `plan` shows it.
     pub rendered: String,
     /// The job's `env`, rendered for this task.
@@ -132,9 +136,87 @@ pub fn label(job: &str, index: u64, single: bool) -> String {
     if single { job.to_owned() } else { format!("{job}[{index}]") }
 }
 
+impl Task {
+    /// The task by its place, as `BATCHRUN_TASK` gives it: `export[3]`, or the job's name.
+    pub fn place(&self, job: &str) -> String {
+        label(job, self.index, self.single)
+    }
+}
+
+/// Values longer than this in all make a default label show the task's index instead.
+pub const LABEL_VALUES: usize = 40;
+
+/// A matrix or items task's values, as its default label shows them: `python=3.12,db=postgres`
+/// for named values (a matrix, or an item that is a map), the value itself for a plain item;
+/// `None` when they are longer than [`LABEL_VALUES`] or are not plain (a list, a nested map).
+/// Control characters are escaped, so a value cannot start a line of its own.
+pub fn values_label(own: &Bindings) -> Option<String> {
+    use minijinja::value::ValueKind;
+    let plain = |v: &minijinja::Value| match v.kind() {
+        ValueKind::String | ValueKind::Number | ValueKind::Bool | ValueKind::None => Some(v.to_string()),
+        _ => None,
+    };
+    let mut text = String::new();
+    let mut add = |name: &str, value: &minijinja::Value| -> Option<()> {
+        let value = plain(value)?;
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(name);
+        text.push('=');
+        text.push_str(&value);
+        (text.chars().count() <= LABEL_VALUES).then_some(())
+    };
+    match own.as_slice() {
+        [(name, item)] if &**name == "item" && item.kind() == ValueKind::Map => {
+            for key in item.try_iter().ok()? {
+                add(&key.to_string(), &item.get_item(&key).ok()?)?;
+            }
+        }
+        [(name, item)] if &**name == "item" => {
+            return plain(item).filter(|t| t.chars().count() <= LABEL_VALUES).map(|t| escaped(&t));
+        }
+        pairs => {
+            for (name, value) in pairs {
+                add(name, value)?;
+            }
+        }
+    }
+    (!text.is_empty()).then(|| escaped(&text))
+}
+
+fn escaped(text: &str) -> String {
+    crate::words::escape_controls(text).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minijinja::Value;
+    use std::sync::Arc;
+
+    fn own(pairs: &[(&str, Value)]) -> Bindings {
+        pairs.iter().map(|(k, v)| (Arc::from(*k), v.clone())).collect()
+    }
+
+    #[test]
+    fn a_default_label_shows_short_plain_values_and_escapes_control_characters() {
+        let matrix = own(&[("python", Value::from("3.12")), ("db", Value::from("postgres"))]);
+        assert_eq!(values_label(&matrix).as_deref(), Some("python=3.12,db=postgres"));
+        let url = own(&[("item", Value::from("https://example.org/a"))]);
+        assert_eq!(values_label(&url).as_deref(), Some("https://example.org/a"));
+        let record =
+            own(&[("item", serde_json::from_value::<Value>(serde_json::json!({"id": 7, "name": "x"})).unwrap())]);
+        assert_eq!(values_label(&record).as_deref(), Some("id=7,name=x"));
+        let hostile = own(&[("item", Value::from("a\n::error::b\u{1b}[2J"))]);
+        assert_eq!(values_label(&hostile).as_deref(), Some("a\\n::error::b\\u{1b}[2J"));
+        // Long, nested or no values: the index instead.
+        assert_eq!(values_label(&own(&[("item", Value::from("x".repeat(LABEL_VALUES + 1)))])), None);
+        assert_eq!(values_label(&own(&[("item", Value::from(vec![1, 2]))])), None);
+        let wide = own(&[("a", Value::from("x".repeat(30))), ("b", Value::from("y".repeat(10)))]);
+        assert_eq!(values_label(&wide), None);
+        assert_eq!(values_label(&Vec::new()), None);
+    }
 
     #[test]
     fn a_temporary_keeps_the_whole_suffix_and_only_its_name_reads_as_one() {

@@ -209,8 +209,10 @@ impl Listener for Summary {
 /// How much of a command the summary shows: a generated command can be megabytes.
 const COMMAND_SHOWN: usize = 300;
 
-/// The command, or its start and where the whole one is.
+/// The command (its control characters escaped: a value holding a newline cannot start a
+/// line of its own), or its start and where the whole one is.
 fn shown_command(command: &str) -> String {
+    let command: &str = &crate::words::escape_controls(command);
     if command.len() <= COMMAND_SHOWN {
         return command.to_owned();
     }

@@ -88,7 +88,7 @@ impl Running {
             .envs(s.task.env.iter().map(|(k, v)| (k, v)))
             .env("BATCHRUN_JOB", s.job)
             .env("BATCHRUN_INDEX", s.task.index.to_string())
-            .env("BATCHRUN_TASK", &s.task.label)
+            .env("BATCHRUN_TASK", s.task.place(s.job))
             .env("BATCHRUN_ATTEMPT", s.attempt.to_string())
             .stdin(Stdio::null())
             .stdout(s.stdout)

@@ -60,7 +60,7 @@ pub fn run(
         .envs(task.env.iter().map(|(k, v)| (k, v)))
         .env("BATCHRUN_JOB", job)
         .env("BATCHRUN_INDEX", task.index.to_string())
-        .env("BATCHRUN_TASK", &task.label)
+        .env("BATCHRUN_TASK", task.place(job))
         .env("BATCHRUN_ATTEMPT", attempt.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

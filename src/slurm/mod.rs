@@ -176,8 +176,8 @@ struct Array {
     job: usize,
     id: String,
     manifest: Manifest,
-    /// Task keys in the manifest's order, for tasks lost before they started.
-    keys: HashMap<u64, u64>,
+    /// Each task's key and label by index, for tasks lost before they started.
+    tasks: HashMap<u64, (u64, String)>,
     elements: Vec<Element>,
     next_poll: Instant,
     poll_every: Duration,
@@ -248,7 +248,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
 
     fn submit_job(&mut self, job: usize) {
         let spec = &self.plan.file.jobs[job];
-        let mut pending: Vec<(u64, u64)> = Vec::new();
+        let mut pending: Vec<(u64, u64, String)> = Vec::new();
         self.submitted[job] = true;
         if self.plan.jobs[job].waits_to_be_planned() {
             // Its items are read now, into the snapshot its elements read on their nodes.
@@ -266,7 +266,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                     let product = self.history.and_then(|h| h.products.get(&task.key));
                     self.state.already_done(job, task.index, product);
                 }
-                Ok(task) => pending.push((task.index, task.key)),
+                Ok(task) => pending.push((task.index, task.key, task.label)),
                 Err(broken) => {
                     self.finish(&Finished::without_a_run(
                         job,
@@ -292,14 +292,9 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 Ok(array) => self.arrays.push(array),
                 Err(e) => {
                     self.state.warn(&format!("job `{}`: {e}", spec.name));
-                    for &(index, key) in part {
-                        self.finish(&Finished::without_a_run(
-                            job,
-                            index,
-                            key,
-                            self.plan.label(job, index),
-                            Outcome::NotStarted(e.clone()),
-                        ));
+                    for (index, key, label) in part {
+                        let outcome = Outcome::NotStarted(e.clone());
+                        self.finish(&Finished::without_a_run(job, *index, *key, label.clone(), outcome));
                     }
                 }
             }
@@ -322,7 +317,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
         &self,
         job: usize,
         n: usize,
-        tasks: &[(u64, u64)],
+        tasks: &[(u64, u64, String)],
         per_element: u64,
         workers: usize,
         throttle: Option<usize>,
@@ -343,7 +338,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             job: spec.name.clone(),
             vars: self.plan.resolved_vars(),
             state_dir: state.root().to_path_buf(),
-            indices: manifest::ranges_of(tasks.iter().map(|&(i, _)| i)),
+            indices: manifest::ranges_of(tasks.iter().map(|(i, _, _)| *i)),
             tasks_per_element: per_element,
             workers,
             keep_logs: self.options.keep_logs,
@@ -397,7 +392,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
             job,
             id,
             manifest,
-            keys: tasks.iter().copied().collect(),
+            tasks: tasks.iter().map(|(index, key, label)| (*index, (*key, label.clone()))).collect(),
             elements,
             next_poll: Instant::now() + POLL_MIN,
             poll_every: POLL_MIN,
@@ -650,14 +645,14 @@ impl<'a, 'r> Submitter<'a, 'r> {
             } else {
                 format!("its array element ended {state} before it ran")
             };
-            let key = running.as_ref().map(|r| r.key).or_else(|| self.arrays[a].keys.get(&index).copied());
-            let mut finished = Finished::without_a_run(
-                job,
-                index,
-                key.unwrap_or(0),
-                self.plan.label(job, index),
-                Outcome::Lost(why.clone()),
-            );
+            let planned = self.arrays[a].tasks.get(&index);
+            let key = running.as_ref().map(|r| r.key).or_else(|| planned.map(|(key, _)| *key));
+            let label = match (&running, planned) {
+                (Some(r), _) => r.label.clone(),
+                (None, Some((_, label))) => label.clone(),
+                (None, None) => self.plan.label(job, index),
+            };
+            let mut finished = Finished::without_a_run(job, index, key.unwrap_or(0), label, Outcome::Lost(why.clone()));
             if let Some(r) = running {
                 finished.command = r.command;
             }

@@ -244,7 +244,7 @@ fn mixed(policy: &str) -> crate::harness::Ran {
 #[test]
 fn on_failure_stop_lets_running_tasks_finish_and_starts_nothing_new() {
     let ran = mixed("stop");
-    ran.code(1).stderr_has("STOPPING: work[0] failed and on_failure is `stop`");
+    ran.code(1).stderr_has("STOPPING: work[fail] failed and on_failure is `stop`");
     assert_eq!(files_in(&ran.path("finished")), 3, "the two slow tasks finished (plus .keep)");
     assert_eq!(files_in(&ran.path("later")), 1, "nothing started after the failure (only .keep)");
     ran.stderr_has("NOT RUN work (2 tasks): the run was stopped");
@@ -278,14 +278,16 @@ fn on_failure_kill_terminates_running_tasks() {
         .args(&["-j", "3", "--progress", "plain", "--report", "r.xml", "--report", "r.json"])
         .env("GITHUB_ACTIONS", "true")
         .run();
-    ran.code(1).stderr_has("on_failure is `kill`").stderr_has("CANCELLED work[1]");
+    ran.code(1).stderr_has("on_failure is `kill`").stderr_has("CANCELLED work[slow]");
     // The tasks it stopped are cancelled: counted apart, skipped in JUnit, never annotated.
     let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
     assert_eq!((report["counts"]["failed"].as_u64(), report["counts"]["cancelled"].as_u64()), (Some(1), Some(2)));
     let junit = ran.read("r.xml");
     assert_eq!(
         junit
-            .matches(r#"<skipped message="cancelled: stopped by batchrun: work[0] failed and on_failure is `kill`"/>"#)
+            .matches(
+                r#"<skipped message="cancelled: stopped by batchrun: work[fail] failed and on_failure is `kill`"/>"#
+            )
             .count(),
         2,
         "{junit}"
@@ -430,7 +432,7 @@ fn an_attempt_ending_as_the_run_stops_prints_its_output_once() {
 fn a_retry_starts_when_it_said_or_first_when_a_worker_is_free() {
     let yaml = "jobs:\n  t:\n    items: [fail, slow, quick]\n    retries: 1\n    retry_delay: 100ms\n    command: sh -c 'case $1 in fail) test \"$BATCHRUN_ATTEMPT\" = 2;; slow) sleep 1;; esac' sh {{ item }}\n";
     let ran = batchrun().job(yaml).args(&["-j", "1", "--progress", "plain", "--events", "json"]).run();
-    ran.success().stderr_has("RETRY t[0] exit 1 (attempt 1), again in ").stderr_has(", first in line for a worker");
+    ran.success().stderr_has("RETRY t[fail] exit 1 (attempt 1), again in ").stderr_has(", first in line for a worker");
     let starts: Vec<(String, u64)> = ran
         .json_lines()
         .iter()
@@ -438,7 +440,11 @@ fn a_retry_starts_when_it_said_or_first_when_a_worker_is_free() {
         .map(|e| (e["label"].as_str().unwrap().to_owned(), e["attempt"].as_u64().unwrap()))
         .collect();
     let order: Vec<(&str, u64)> = starts.iter().map(|(l, a)| (l.as_str(), *a)).collect();
-    assert_eq!(order, [("t[0]", 1), ("t[1]", 1), ("t[0]", 2), ("t[2]", 1)], "the retry goes before t[2]");
+    assert_eq!(
+        order,
+        [("t[fail]", 1), ("t[slow]", 1), ("t[fail]", 2), ("t[quick]", 1)],
+        "the retry goes before t[quick]"
+    );
 
     let alone = batchrun()
         .job("jobs:\n  t:\n    retries: 1\n    retry_delay: 100ms\n    command: sh -c 'test \"$BATCHRUN_ATTEMPT\" = 2'\n")
@@ -475,7 +481,7 @@ jobs:
       case $1 in two) exit 2;; seventy-six) test "$n" -ge 2 || exit 76;; three) exit 3;; slow) sleep 30;; esac' sh {{ item }}
 "#;
     let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
-    ran.code(1).stderr_has("not retried: exit 3 is not in retry_on").stderr_has("FAILED t[2] exit 3");
+    ran.code(1).stderr_has("not retried: exit 3 is not in retry_on").stderr_has("FAILED t[three] exit 3");
     let tries = |item: &str| ran.read(&format!("tries-{item}")).lines().count();
     assert_eq!(
         [tries("two"), tries("seventy-six"), tries("three"), tries("slow")],
@@ -508,15 +514,15 @@ fn on_failure_waits_for_its_count_or_share_of_failures() {
     let counted = "jobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6, 7, 8]\n    concurrency: 1\n    on_failure: {stop: 3}\n    command: test {{ item % 2 }} -eq 0\n";
     let ran = batchrun().job(counted).args(&["--progress", "plain"]).run();
     ran.code(1)
-        .stderr_has("stopped early: 3 tasks of `t` failed (t[4] the last) and on_failure is `{stop: 3}`")
+        .stderr_has("stopped early: 3 tasks of `t` failed (t[5] the last) and on_failure is `{stop: 3}`")
         .stderr_has("2 succeeded, 3 failed, 0 skipped, 3 not run");
 
     let share = "on_failure: {kill: \"30%\"}\njobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n    concurrency: 1\n    command: test {{ item }} -ne 1 -a {{ item }} -lt 9\n";
     let ran = batchrun().job(share).args(&["--progress", "plain"]).run();
-    // t[0] fails first (100 % of one) but 10 must finish before a share counts; by t[9], 3 of
+    // t[1] fails first (100 % of one) but 10 must finish before a share counts; by t[10], 3 of
     // 10 have failed.
     ran.code(1)
-        .stderr_has("3 of the run's 10 finished tasks failed (30%, t[9] the last) and the run's on_failure is `{kill: \"30%\"}`")
+        .stderr_has("3 of the run's 10 finished tasks failed (30%, t[10] the last) and the run's on_failure is `{kill: \"30%\"}`")
         .stderr_has("7 succeeded, 3 failed, 0 skipped, 10 not run");
 }
 
@@ -556,9 +562,9 @@ fn an_allowed_failure_is_reported_and_does_not_fail_the_run() {
     assert_eq!((report["counts"]["failed"].as_u64(), report["counts"]["allowed"].as_u64()), (Some(1), Some(1)));
     assert_eq!(report["tasks"][1]["allowed"], true, "{}", report["tasks"][1]);
     ran.success()
-        .stderr_has("FAILED (allowed) lint[1] exit 1")
+        .stderr_has("FAILED (allowed) lint[2] exit 1")
         .stderr_has("2 succeeded, 0 failed (and 1 allowed to fail), 0 skipped")
-        .stdout_has("::warning title=batchrun%3A lint[1] failed (allowed)::exit 1");
+        .stdout_has("::warning title=batchrun%3A lint[2] failed (allowed)::exit 1");
     assert!(!ran.stdout.contains("::error"), "{}", ran.stdout);
 
     // Without it, the same failure fails the run and skips what needs it.

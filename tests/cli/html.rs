@@ -113,3 +113,18 @@ fn the_html_report_counts_each_job_s_products() {
     assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
     assert!(dom.contains("<th>products</th>") && dom.contains("2 (5 bytes)"), "{dom}");
 }
+
+/// A matrix task's bar is labelled with its values: a link to it shows them in its details.
+#[test]
+fn a_bar_is_labelled_with_its_task_s_values() {
+    let Some(browser) = chromium() else { return };
+    let yaml = "jobs:\n  test:\n    matrix: {python: ['3.12'], db: [postgres, sqlite]}\n    command: sh -c 'test \"$1\" = postgres' sh {{ db }}\n";
+    let ran = batchrun().job(yaml).args(&["--report", "run.html", "--progress", "none"]).run();
+    ran.code(1);
+    let page = format!("{}#task-1", ran.path("run.html").display());
+    let dom = headless(browser, Path::new(&page), &["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(r#"<pre id="errors"></pre>"#), "a script error: {dom}");
+    assert!(dom.contains(r#"data-selected="test[python=3.12,db=sqlite]""#), "{dom}");
+    assert!(dom.contains(r##"<a href="#task-1">test[python=3.12,db=sqlite]</a>"##), "{dom}");
+}

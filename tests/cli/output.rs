@@ -41,9 +41,9 @@ fn tagged_prefixes_every_line_with_its_task() {
     let mut out = ran.stdout_lines();
     out.sort();
     assert_eq!(out.len(), 10);
-    assert_eq!(out[0], "c[0] | a1");
-    assert_eq!(out[9], "c[1] | b5");
-    assert!(ran.stderr.contains("c[1] | err-b3\n"), "{}", ran.stderr);
+    assert_eq!(out[0], "c[a] | a1");
+    assert_eq!(out[9], "c[b] | b5");
+    assert!(ran.stderr.contains("c[b] | err-b3\n"), "{}", ran.stderr);
 }
 
 #[test]

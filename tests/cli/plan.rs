@@ -73,7 +73,7 @@ fn plan_marks_a_task_it_cannot_render_and_exits_2() {
     let yaml = "jobs:\n  a:\n    items: {file: rows.jsonl, format: jsonl}\n    command: echo {{ item.id }}\n";
     let ran = batchrun().file("rows.jsonl", "{\"id\": 1}\n{\"name\": 2}\n").arg("plan").job(yaml).run();
     ran.code(2)
-        .stdout_has("a[1]: ERROR command: `item.id` is not defined for this task")
+        .stdout_has("a[name=2]: ERROR command: `item.id` is not defined for this task")
         .stderr_has("error: 1 task could not be rendered");
 }
 
@@ -83,6 +83,6 @@ fn plan_marks_a_task_it_cannot_render_and_exits_2() {
 fn every_task_of_a_matrix_is_checked_before_the_run() {
     let yaml = "jobs:\n  a:\n    matrix: {p: [1, 2], include: [{r: 3}, {r: 4}]}\n    command: touch {{ p }}\n";
     let ran = batchrun().job(yaml).run();
-    ran.code(2).stderr_has("job `a`, task a[2]: command: `p` is not defined for this task (and 1 more task)");
+    ran.code(2).stderr_has("job `a`, task a[r=3]: command: `p` is not defined for this task (and 1 more task)");
     assert!(!ran.path("1").exists(), "a task ran");
 }

@@ -29,9 +29,9 @@ jobs:
 "#;
     let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
     ran.code(1)
-        .stderr_has("FAILED parts[1] exit 1")
-        .stderr_has("FAILED parts[2] not done: it wrote no product")
-        .stderr_has("FAILED parts[3] timed out after 1s")
+        .stderr_has("FAILED parts[fail] exit 1")
+        .stderr_has("FAILED parts[none] not done: it wrote no product")
+        .stderr_has("FAILED parts[slow] timed out after 1s")
         .stderr_has("removed the unfinished product ")
         .stderr_has("(8 bytes) of this attempt");
     assert_eq!(files_in(&ran.path("out")), ["p-ok.csv.gz"], "no half-written file under any name");
@@ -127,13 +127,13 @@ jobs:
     verify: sh -c 'n=$(wc -l < "$1"); test "$n" -eq "$2" || { echo "$n rows, not $2" >&2; exit 1; }' sh {{ product }} {{ item }}
 "#;
     let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
-    ran.success().stderr_has("RETRY p[1] not done: verify failed (exit 1) (attempt 1)");
+    ran.success().stderr_has("RETRY p[5] not done: verify failed (exit 1) (attempt 1)");
     assert_eq!(ran.read("out/5.txt").lines().count(), 5, "the retry's product was committed");
 
     let always = yaml.replace("test \"$BATCHRUN_ATTEMPT\" = 1 && ", "");
     let ran = batchrun().job(&always).args(&["--progress", "none"]).run();
     ran.code(1)
-        .stderr_has("FAILED p[1]: not done: verify failed (exit 1) (2 attempts)")
+        .stderr_has("FAILED p[5]: not done: verify failed (exit 1) (2 attempts)")
         .stderr_has("stderr | verify | 1 rows, not 5");
     assert_eq!(files_in(&ran.path("out")), ["3.txt"], "a product that failed verify is never committed");
 }
@@ -375,7 +375,7 @@ fn a_product_that_cannot_be_a_file_is_refused() {
     }
     let from_file = "jobs:\n  a:\n    items: {file: names.txt}\n    product: \"out/{{ item }}\"\n    command: touch {{ product }}\n";
     let ran = batchrun().job(from_file).file("names.txt", "ok\n..\n").args(&["--progress", "plain"]).run();
-    ran.code(1).stderr_has("ok a[0]").stderr_has("FAILED a[1] not started: product: `out/..` names a folder");
+    ran.code(1).stderr_has("ok a[ok]").stderr_has("FAILED a[..] not started: product: `out/..` names a folder");
 }
 
 /// The manifest never goes over a file that is not this job's manifest (a product of the

@@ -210,8 +210,8 @@ fn the_summary_and_validate_errors_are_coloured_on_a_terminal() {
     assert!(summary.contains(&format!("{green}1\x1b[0m succeeded")), "{summary:?}");
     assert!(summary.contains(&format!("{red}\x1b[1m1\x1b[0m failed")), "{summary:?}");
     assert!(summary.contains(" 0 skipped"), "a count of 0 stays plain: {summary:?}");
-    assert!(screen.contains(&format!("  {red}\x1b[1mFAILED\x1b[0m t[1]: exit 1")), "{screen:?}");
-    assert!(screen.contains(&format!("  {yellow}\x1b[1mFLAKY\x1b[0m t[0]: succeeded on attempt 2")), "{screen:?}");
+    assert!(screen.contains(&format!("  {red}\x1b[1mFAILED\x1b[0m t[b]: exit 1")), "{screen:?}");
+    assert!(screen.contains(&format!("  {yellow}\x1b[1mFLAKY\x1b[0m t[a]: succeeded on attempt 2")), "{screen:?}");
 
     let errors = terminal_screen(b.path(), "validate bad.yaml", false);
     assert!(errors.contains(&format!("{red}\x1b[1merror\x1b[0m")), "{errors:?}");
@@ -223,7 +223,7 @@ fn the_summary_and_validate_errors_are_coloured_on_a_terminal() {
         assert!(!text.is_empty() && !text.contains('\x1b'), "NO_COLOR: {plain:?}");
     }
     let piped = b.args(&["job.yaml", "--progress", "none"]).run();
-    piped.stderr_has("  FLAKY t[0]: succeeded on attempt 2");
+    piped.stderr_has("  FLAKY t[a]: succeeded on attempt 2");
 }
 
 /// `screen` without its colour codes (`ESC [ … m`).

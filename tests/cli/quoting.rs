@@ -132,7 +132,7 @@ fn a_value_that_would_end_its_here_document_fails_its_task_unrun() {
     // First, so the check that renders each job's first task before the run does not stop it.
     let yaml = "jobs:\n  h:\n    items: [\"x\\nEOF\\ntouch PWNED\", \"ok\"]\n    command: |\n      cat <<EOF\n      {{ item }}\n      EOF\n";
     let ran = batchrun().job(yaml).args(&["--output", "ordered"]).run();
-    ran.code(1).stderr_has("FAILED h[0] not started").stderr_has("cannot be placed");
+    ran.code(1).stderr_has("FAILED h[x\\nEOF\\ntouch PWNED] not started").stderr_has("cannot be placed");
     assert_eq!(ran.stdout, "ok\n");
     no_marker(&ran);
 }
@@ -278,7 +278,7 @@ fn a_here_document_inside_a_substitution_ends_where_bash_ends_it() {
             "jobs:\n  h:\n    shell: {shell}\n    items: [\"EOT)\\ntouch MARKER\\nx\", \"ok\"]\n    command: |-\n      x=$(cat <<EOT\n      {{{{ item }}}}\n      EOT\n      ); printf '[%s]' \"$x\"\n"
         );
         let ran = batchrun().job(&yaml).args(&["--output", "ordered"]).run();
-        ran.code(1).stderr_has("FAILED h[0] not started").stderr_has("begins with the delimiter");
+        ran.code(1).stderr_has("FAILED h[EOT)\\ntouch MARKER\\nx] not started").stderr_has("begins with the delimiter");
         assert_eq!(ran.stdout, "[ok]", "{shell}");
         assert!(!ran.path("MARKER").exists(), "{shell}: the value ran as code");
 
@@ -310,7 +310,7 @@ fn values_batchrun_makes_may_sit_in_a_scripts_code_and_outside_values_may_not() 
 #[test]
 fn a_value_that_reads_as_an_option_is_warned_of_once_per_job() {
     let yaml = "jobs:\n  opt:\n    items: [\"-a\", \"b\", \"-c\"]\n    command: /bin/echo \"{{ item }}\"\n  ended:\n    items: [\"-a\"]\n    command: /bin/echo -- {{ item }}\n  builtin:\n    items: [\"-a\"]\n    command: printf '%s' {{ item }}\n";
-    let warning = "job `opt`, task opt[0]: `{{ item }}` is `-a`, which begins with `-`";
+    let warning = "job `opt`, task opt[-a]: `{{ item }}` is `-a`, which begins with `-`";
     let ran = batchrun().job(yaml).args(&["--output", "none"]).run();
     ran.success();
     assert_eq!(ran.stderr.matches("warning:").count(), 1, "{}", ran.stderr);

@@ -103,7 +103,7 @@ fn reports_list_skipped_tasks_too_in_plan_order() {
     let labels: Vec<&str> = tasks.iter().map(|t| t["label"].as_str().unwrap()).collect();
     assert_eq!(
         labels,
-        ["slow_first[0]", "slow_first[1]", "slow_first[2]", "slow_first[3]", "bad", "after[0]", "after[1]"]
+        ["slow_first[0]", "slow_first[1]", "slow_first[2]", "slow_first[3]", "bad", "after[x]", "after[x]"]
     );
     let skipped: Vec<&serde_json::Value> = tasks.iter().filter(|t| t["status"] == "skipped").collect();
     assert_eq!(skipped.len(), 2);
@@ -184,7 +184,7 @@ fn a_flaky_task_is_marked_with_its_failed_attempts_in_every_format() {
         .job(yaml)
         .args(&["--progress", "none", "--report", "r.json", "--report", "r.xml", "--events", "json"])
         .run();
-    ran.code(1).stderr_has("1 succeeded (1 flaky), 1 failed").stderr_has("FLAKY t[0]: succeeded on attempt 2");
+    ran.code(1).stderr_has("1 succeeded (1 flaky), 1 failed").stderr_has("FLAKY t[flaky]: succeeded on attempt 2");
     let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
     assert_eq!(report["counts"]["flaky"], 1);
     let flaky = &report["tasks"][0];
@@ -193,7 +193,7 @@ fn a_flaky_task_is_marked_with_its_failed_attempts_in_every_format() {
     assert_eq!(flaky["failed_attempts"][0]["stderr_tail"][0], "boom flaky");
     assert_eq!(report["tasks"][1]["failed_attempts"].as_array().map(Vec::len), Some(2), "{}", report["tasks"][1]);
     let events = ran.json_lines();
-    let finished = events.iter().find(|e| e["event"] == "task_finished" && e["label"] == "t[0]").unwrap();
+    let finished = events.iter().find(|e| e["event"] == "task_finished" && e["label"] == "t[flaky]").unwrap();
     assert_eq!(finished["flaky"], true, "{finished}");
     let junit = ran.read("r.xml");
     assert!(junit.contains(r#"<flakyFailure message="attempt 1: exit 3" type="Failed">"#), "{junit}");
@@ -274,4 +274,40 @@ fn failures_are_listed_in_plan_order_everywhere() {
     assert_eq!(summary, ["t[0]", "t[1]", "t[2]"], "{}", ran.stderr);
     let annotations: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with("::error")).collect();
     assert!(annotations[0].contains("t[0]") && annotations[2].contains("t[2]"), "{annotations:?}");
+}
+
+/// A matrix or items task is named by its values wherever it is shown (the summary, JUnit,
+/// the annotations); `label:` names it otherwise. Labels are for display only: the same tasks
+/// are recognised by `--resume` under new labels, and `BATCHRUN_TASK` keeps the place. A value
+/// holding a newline and `::error` is shown escaped, so it cannot become a workflow command.
+#[test]
+fn labels_say_what_ran_and_change_nothing_else() {
+    let yaml = "jobs:\n  test:\n    matrix: {python: ['3.12'], db: [postgres, sqlite]}\n    command: sh -c 'echo \"$BATCHRUN_TASK\" >> places; test \"$1\" = postgres' sh {{ db }}\n  fetch:\n    items: [\"x\\n::error::forged\"]\n    command: 'false'\n";
+    let ran =
+        batchrun().job(yaml).args(&["--progress", "plain", "--report", "r.xml"]).env("GITHUB_ACTIONS", "true").run();
+    ran.code(1)
+        .stderr_has("ok test[python=3.12,db=postgres]")
+        .stderr_has("FAILED test[python=3.12,db=sqlite]: exit 1")
+        .stderr_has("FAILED fetch[x\\n::error::forged]: exit 1");
+    assert!(ran.read("r.xml").contains(r#"<testcase name="test[python=3.12,db=sqlite]" classname="test""#));
+    for (name, text) in [("stdout", &ran.stdout), ("stderr", &ran.stderr)] {
+        assert!(!text.lines().any(|l| l.starts_with("::error::forged")), "a forged command on {name}:\n{text}");
+    }
+    let mut places: Vec<String> = ran.read("places").lines().map(str::to_owned).collect();
+    places.sort();
+    assert_eq!(places, ["test[0]", "test[1]"], "BATCHRUN_TASK names the place");
+
+    // A label of its own; the tasks done are still recognised.
+    let labelled = yaml.replace("    command: sh -c", "    label: '{{ db }} on {{ python }}'\n    command: sh -c");
+    let resumed =
+        crate::harness::Batchrun::in_dir(ran.dir).job(&labelled).args(&["--resume", "--progress", "plain"]).run();
+    resumed.code(1).stderr_has("FAILED test[sqlite on 3.12]: exit 1").stderr_has("1 already done");
+}
+
+/// A `label` template that cannot be read is refused before anything runs, where it is written.
+#[test]
+fn a_broken_label_template_is_refused_with_its_place() {
+    let yaml = "jobs:\n  t:\n    items: [a]\n    label: '{{ item '\n    command: 'true'\n";
+    let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
+    ran.code(2).stderr_has("job.yaml:4:12").stderr_has("label");
 }

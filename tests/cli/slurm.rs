@@ -280,7 +280,7 @@ jobs:
     ran.code(1);
     let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
     let labels: Vec<&str> = report["tasks"].as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
-    assert_eq!(labels, ["t[0]", "t[1]"], "each task once:\n{}", ran.stderr);
+    assert_eq!(labels, ["t[a]", "t[b]"], "each task once:\n{}", ran.stderr);
     let c = &report["counts"];
     let sum = ["succeeded", "failed", "skipped", "not_run", "already_done"]
         .iter()
@@ -288,8 +288,8 @@ jobs:
         .sum::<u64>();
     assert_eq!((c["total"].as_u64().unwrap(), sum), (2, 2), "{c}");
     let finished =
-        ran.stderr.lines().filter(|l| l.contains("t[1]") && (l.starts_with("ok ") || l.starts_with("FAILED "))).count();
-    assert!(finished <= 1, "t[1] finished more than once:\n{}", ran.stderr);
+        ran.stderr.lines().filter(|l| l.contains("t[b]") && (l.starts_with("ok ") || l.starts_with("FAILED "))).count();
+    assert!(finished <= 1, "t[b] finished more than once:\n{}", ran.stderr);
 }
 
 /// The command line's settings reach the array elements: `--timeout` stops a task there as it
