@@ -132,7 +132,7 @@ impl GitHub {
                 let last = f.stderr_tail.last().map(|l| table_cell(l)).unwrap_or_default();
                 md.push_str(&format!(
                     "| `{}` | {} | {} | {last} |\n",
-                    f.label,
+                    table_cell(&f.label),
                     table_cell(&f.outcome.describe()),
                     f.attempt
                 ));

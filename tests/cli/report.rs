@@ -282,13 +282,20 @@ fn failures_are_listed_in_plan_order_everywhere() {
 /// holding a newline and `::error` is shown escaped, so it cannot become a workflow command.
 #[test]
 fn labels_say_what_ran_and_change_nothing_else() {
-    let yaml = "jobs:\n  test:\n    matrix: {python: ['3.12'], db: [postgres, sqlite]}\n    command: sh -c 'echo \"$BATCHRUN_TASK\" >> places; test \"$1\" = postgres' sh {{ db }}\n  fetch:\n    items: [\"x\\n::error::forged\"]\n    command: 'false'\n";
-    let ran =
-        batchrun().job(yaml).args(&["--progress", "plain", "--report", "r.xml"]).env("GITHUB_ACTIONS", "true").run();
+    let yaml = "jobs:\n  test:\n    matrix: {python: ['3.12'], db: [postgres, sqlite]}\n    command: sh -c 'echo \"$BATCHRUN_TASK\" >> places; test \"$1\" = postgres' sh {{ db }}\n  fetch:\n    items: [\"x\\n::error::forged|\"]\n    command: 'false'\n";
+    let run = batchrun().job(yaml);
+    let step_summary = run.path().join("step-summary.md").display().to_string();
+    let ran = run
+        .args(&["--progress", "plain", "--report", "r.xml"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .run();
     ran.code(1)
         .stderr_has("ok test[python=3.12,db=postgres]")
         .stderr_has("FAILED test[python=3.12,db=sqlite]: exit 1")
-        .stderr_has("FAILED fetch[x\\n::error::forged]: exit 1");
+        .stderr_has("FAILED fetch[x\\n::error::forged|]: exit 1");
+    let md = ran.read("step-summary.md");
+    assert!(md.contains("| `fetch[x\\n::error::forged\\|]` | exit 1 |"), "a label holding `|` stays in its cell: {md}");
     assert!(ran.read("r.xml").contains(r#"<testcase name="test[python=3.12,db=sqlite]" classname="test""#));
     for (name, text) in [("stdout", &ran.stdout), ("stderr", &ran.stderr)] {
         assert!(!text.lines().any(|l| l.starts_with("::error::forged")), "a forged command on {name}:\n{text}");
