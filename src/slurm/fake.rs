@@ -63,6 +63,9 @@ impl Scheduler for Fake {
 
     fn submit(&self, args: &[String]) -> Result<String, String> {
         let range = args.iter().find_map(|a| a.strip_prefix("--array=0-")).ok_or("no --array")?;
+        if args.iter().rposition(|a| a == "--no-requeue") != Some(args.len() - 2) {
+            return Err("an array must be submitted with --no-requeue, last before its script".into());
+        }
         let last: usize = range.split('%').next().and_then(|n| n.parse().ok()).ok_or("a bad --array")?;
         let throttle = range.split_once('%').and_then(|(_, k)| k.parse().ok());
         let script = PathBuf::from(args.last().ok_or("no script")?);

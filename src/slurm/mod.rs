@@ -374,6 +374,10 @@ impl<'a, 'r> Submitter<'a, 'r> {
         args.extend(s.cpus_per_task.iter().map(|c| format!("--cpus-per-task={c}")));
         args.extend(s.mem.iter().map(|m| format!("--mem={m}")));
         args.extend(s.extra.iter().cloned());
+        // Slurm's own requeue (after a node failure, or `scontrol requeue`) would run an
+        // element's tasks again behind the submitter's back: after the job's own options, so
+        // it holds.
+        args.push("--no-requeue".to_owned());
         args.push(script_path.display().to_string());
         let id = self.scheduler.submit(&args)?;
         let elements = (0..elements)
