@@ -60,16 +60,18 @@ pub struct Options {
     pub keep_logs: bool,
 }
 
-/// Checks what can be checked before anything is submitted: the Slurm commands are there.
+/// Checks what can be checked before anything is planned or submitted: the Slurm commands are
+/// there, and the controller answers (asked once, briefly, rather than by every job's `sbatch`).
 pub fn preflight() -> Result<(), String> {
-    for program in ["sbatch", "squeue", "scancel"] {
+    for program in ["sbatch", "squeue", "scancel", "scontrol"] {
         let found = std::env::var_os("PATH")
             .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
         if !found {
             return Err(format!("--backend slurm needs `{program}` on PATH (Slurm's client commands)"));
         }
     }
-    Ok(())
+    scheduler::ping(scheduler::PING_TIMEOUT)
+        .map_err(|why| format!("--backend slurm: the Slurm controller does not answer: {why}; nothing was submitted"))
 }
 
 /// A warning when the state folder is on a filesystem only this machine sees (tmpfs) while the

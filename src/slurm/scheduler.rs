@@ -7,6 +7,10 @@
 use std::ops::Range;
 use std::process::{Command, Stdio};
 
+/// How long the controller has to answer `scontrol ping` before a run is refused: long enough
+/// for a busy controller, far shorter than the client's own retries against one that is gone.
+pub const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Slurm's default `MaxArraySize`: array indices run from 0 to 1000.
 pub const DEFAULT_MAX_ARRAY_SIZE: u64 = 1001;
 
@@ -48,6 +52,49 @@ impl Scheduler for Slurm {
     fn nodes(&self) -> u64 {
         let counts = call("sinfo", &["-h".into(), "-o".into(), "%D".into()]).unwrap_or_default();
         counts.lines().filter_map(|l| l.trim().parse::<u64>().ok()).sum()
+    }
+}
+
+/// `scontrol ping`, given `timeout` to answer: whether the controller is up, or what was said.
+pub fn ping(timeout: std::time::Duration) -> Result<(), String> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new("scontrol")
+        .arg("ping")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run `scontrol ping`: {e}"))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                let group = rustix::process::Pid::from_child(&child);
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                let _ = child.wait();
+                return Err(format!("`scontrol ping` had no answer within {}", humantime::format_duration(timeout)));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return Err(format!("cannot wait for `scontrol ping`: {e}")),
+        }
+    };
+    let mut said = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut said);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut said);
+    }
+    let said: Vec<&str> = said.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let said = said.join(" / ");
+    // One controller up is enough (a backup may be down while the primary answers).
+    if said.contains(" is UP") {
+        Ok(())
+    } else {
+        Err(format!("`scontrol ping` said: {} ({status})", if said.is_empty() { "nothing" } else { &said }))
     }
 }
 

@@ -396,3 +396,32 @@ jobs:
     assert_eq!(resumed.read("out/part-3.csv"), "1\n2\n3\n");
     assert_eq!(resumed.read("checks"), "checked\nchecked\n", "the check ran again on the rebuilt product");
 }
+
+/// Slurm's client commands on PATH whose controller does not answer: `scontrol ping` says it
+/// is down, or hangs. The run is refused once, before anything is planned or submitted, with
+/// exit 2 (no cluster needed: the commands are stand-ins).
+#[test]
+fn a_controller_that_does_not_answer_is_said_once_before_anything_is_submitted() {
+    for (scontrol, said) in [
+        ("echo 'Slurmctld(primary) at ctl is DOWN'; exit 1", "`scontrol ping` said: Slurmctld(primary) at ctl is DOWN"),
+        ("exec sleep 60", "`scontrol ping` had no answer within 10s"),
+    ] {
+        let run = batchrun().job("jobs:\n  a:\n    items: [1, 2]\n    command: 'true'\n  b:\n    command: 'true'\n");
+        let bin = run.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for (name, body) in
+            [("sbatch", "touch SUBMITTED"), ("squeue", "true"), ("scancel", "true"), ("scontrol", scontrol)]
+        {
+            let path = bin.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let ran = run.args(&["--backend", "slurm", "--progress", "plain"]).env("PATH", &path).run();
+        ran.code(2).stderr_has(said);
+        assert_eq!(ran.stderr.matches("does not answer").count(), 1, "said once: {}", ran.stderr);
+        assert!(ran.elapsed < Duration::from_secs(30), "{:?}", ran.elapsed);
+        assert!(!ran.path("SUBMITTED").exists(), "nothing was submitted");
+    }
+}
