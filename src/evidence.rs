@@ -74,32 +74,34 @@ impl Excerpt {
             let all = source.first(bytes);
             let lines = split(&all);
             if lines.len() <= HEAD_LINES + TAIL_LINES {
-                return Excerpt { bytes, head: texts(&lines, false), ..Excerpt::default() };
+                let (head, shown) = texts(&lines, Cut::None, true);
+                return Excerpt { bytes, head, omitted_bytes: bytes.saturating_sub(shown), ..Excerpt::default() };
             }
-            let (head, tail) = (&lines[..HEAD_LINES], &lines[lines.len() - TAIL_LINES..]);
+            let (head, head_shown) = texts(&lines[..HEAD_LINES], Cut::None, false);
+            let (tail, tail_shown) = texts(&lines[lines.len() - TAIL_LINES..], Cut::None, true);
             return Excerpt {
                 bytes,
-                head: texts(head, false),
-                tail: texts(tail, false),
-                omitted_bytes: bytes - span(head) - span(tail),
+                head,
+                tail,
+                omitted_bytes: bytes.saturating_sub(head_shown + tail_shown),
                 omitted_lines: Some((lines.len() - HEAD_LINES - TAIL_LINES) as u64),
             };
         }
         let first = source.first(HEAD_BYTES);
         let head_lines = split(&first);
         let head = &head_lines[..head_lines.len().min(HEAD_LINES)];
-        // The window starts inside a line (most likely): that part is not a line of its own.
+        let head_cut = head.len() == head_lines.len() && !first.ends_with(b"\n");
+        let (head, head_shown) = texts(head, if head_cut { Cut::LastEnd } else { Cut::None }, false);
+        // The window starts inside a line (most likely): that part is not a line of its own,
+        // unless the window holds no other, when the end of that line is all there is to show.
         let last = source.last(TAIL_BYTES);
         let tail_lines = split(&last);
-        let tail = &tail_lines[tail_lines.len().min(1).max(tail_lines.len().saturating_sub(TAIL_LINES))..];
-        let head_cut = head.len() == head_lines.len() && !first.ends_with(b"\n");
-        Excerpt {
-            bytes,
-            head: texts(head, head_cut),
-            tail: texts(tail, false),
-            omitted_bytes: bytes.saturating_sub(span(head) + span(tail)),
-            omitted_lines: None,
-        }
+        let (tail, tail_shown) = match tail_lines.len() {
+            0 => (Vec::new(), 0),
+            1 => texts(&tail_lines, Cut::FirstStart, true),
+            n => texts(&tail_lines[1.max(n.saturating_sub(TAIL_LINES))..], Cut::None, true),
+        };
+        Excerpt { bytes, head, tail, omitted_bytes: bytes.saturating_sub(head_shown + tail_shown), omitted_lines: None }
     }
 
     /// Whether anything was left out.
@@ -168,29 +170,54 @@ fn split(bytes: &[u8]) -> Vec<&[u8]> {
     bytes.split_inclusive(|&b| b == b'\n').collect()
 }
 
-/// Bytes the lines take, newlines included.
-fn span(lines: &[&[u8]]) -> u64 {
-    lines.iter().map(|l| l.len() as u64).sum()
+/// Where the window a stream was read through cut its lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    None,
+    /// The first line's start lies before the window.
+    FirstStart,
+    /// The last line's end lies after the window.
+    LastEnd,
 }
 
-/// The lines as text (invalid UTF-8 replaced), long ones cut; with `last_cut`, the last one
-/// was cut by the window it was read through.
-fn texts(lines: &[&[u8]], last_cut: bool) -> Vec<String> {
+/// The lines as text (invalid UTF-8 replaced, newlines dropped), with the bytes shown. A line
+/// cut by the window, or longer than [`LINE_CHARS`], is marked `…` where text is missing: a
+/// long line keeps its start, except the stream's last line (`ends_stream`), which keeps its
+/// start and its end, where a failure's last word usually is.
+fn texts(lines: &[&[u8]], cut: Cut, ends_stream: bool) -> (Vec<String>, u64) {
     let n = lines.len();
-    lines
+    let mut shown = 0;
+    let texts = lines
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            let text = String::from_utf8_lossy(line);
-            let text = text.trim_end_matches('\n').trim_end_matches('\r');
-            let mut chars = text.char_indices();
-            match chars.nth(LINE_CHARS) {
-                Some((at, _)) => format!("{}…", &text[..at]),
-                None if last_cut && i + 1 == n => format!("{text}…"),
-                None => text.to_owned(),
+            let raw = String::from_utf8_lossy(line);
+            let text = raw.trim_end_matches('\n').trim_end_matches('\r');
+            let newline = (raw.len() - text.len()) as u64;
+            let starts_cut = cut == Cut::FirstStart && i == 0;
+            let ends_cut = cut == Cut::LastEnd && i + 1 == n;
+            let count = text.chars().count();
+            let at = |k: usize| text.char_indices().nth(k).map_or(text.len(), |(at, _)| at);
+            if count <= LINE_CHARS {
+                shown += text.len() as u64 + if ends_cut { 0 } else { newline };
+                let before = if starts_cut { "…" } else { "" };
+                let after = if ends_cut { "…" } else { "" };
+                return format!("{before}{text}{after}");
             }
+            if ends_stream && i + 1 == n {
+                // Its end, and its start too unless the window cut that off.
+                let end = at(count - LINE_CHARS * 2 / 3);
+                let start = if starts_cut { 0 } else { at(LINE_CHARS / 3) };
+                shown += (start + text.len() - end) as u64 + newline;
+                return format!("{}…{}", &text[..start], &text[end..]);
+            }
+            let start = at(LINE_CHARS);
+            shown += start as u64;
+            let before = if starts_cut { "…" } else { "" };
+            format!("{before}{}…", &text[..start])
         })
-        .collect()
+        .collect();
+    (texts, shown)
 }
 
 #[cfg(test)]
@@ -258,6 +285,21 @@ mod tests {
         assert_eq!(e.tail, ["end"]);
     }
 
+    /// A stream that ends in one long line (progress redrawn with `\r`, then the error) shows
+    /// that line's end, and counts only what it shows as shown.
+    #[test]
+    fn a_stream_ending_in_a_long_line_shows_its_end() {
+        let mut text: Vec<u8> = (0..3000).flat_map(|i| format!("downloading {i}%\r").into_bytes()).collect();
+        text.extend(b"FATAL: connection reset by peer\n");
+        let e = Excerpt::of(&mut Bytes(text.clone()));
+        assert!(e.tail.last().is_some_and(|l| l.ends_with("FATAL: connection reset by peer")), "{e:?}");
+        assert!(e.tail.last().is_some_and(|l| l.starts_with('…')), "its start is not in the window");
+        let small = b"x".repeat(1000).into_iter().chain(*b" the end\n").collect::<Vec<u8>>();
+        let e = Excerpt::of(&mut Bytes(small));
+        assert!(e.head[0].starts_with("xxx") && e.head[0].ends_with("x the end"), "{e:?}");
+        assert_eq!(e.omitted_bytes, 1009 - (LINE_CHARS / 3 + LINE_CHARS * 2 / 3 + 1) as u64);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         /// Whatever was printed, the excerpt stays within its caps, shows the stream's first
@@ -271,7 +313,7 @@ mod tests {
             prop_assert!(e.head.len() <= HEAD_LINES + TAIL_LINES && e.tail.len() <= TAIL_LINES);
             prop_assert_eq!(e.bytes, text.len() as u64);
             if let Some(first) = lines.first() {
-                let shown = e.head[0].trim_end_matches('…');
+                let shown = e.head[0].split('…').next().unwrap_or_default();
                 prop_assert!(first.starts_with(shown), "{:?} is not the start of {:?}", shown, first);
             }
             if e.is_cut() {
