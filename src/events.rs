@@ -444,9 +444,10 @@ pub enum Event<'a> {
         unplanned: Option<&'a str>,
         counts: Counts,
     },
-    /// A resumed run runs every task of `job` again, those done earlier too: `because`, a job
-    /// it needs, renewed its products in this run, and the earlier results were made from the
-    /// old ones. The journal records it, so a later `--resume` does not trust them either.
+    /// A resumed run no longer counts the earlier results of `job`, which runs every task again
+    /// when it runs: `because`, a job it depends on (however far up), renewed what it made in
+    /// this run, and the earlier results were made from the old. The journal records it, so a
+    /// later `--resume` does not trust them either.
     JobRerun {
         job: &'a str,
         because: &'a str,

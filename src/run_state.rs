@@ -60,6 +60,8 @@ struct JobProgress {
     /// A task of it succeeded in this run and what it made is new: its product, or a task a
     /// renewed need made it run again.
     renewed: bool,
+    /// The run said that its earlier results no longer count ([`Event::JobRerun`]).
+    rerun_said: bool,
 }
 
 pub struct RunState<'p, 'r> {
@@ -100,6 +102,7 @@ impl<'p, 'r> RunState<'p, 'r> {
                 products: Vec::new(),
                 rerun: false,
                 renewed: false,
+                rerun_said: false,
             })
             .collect();
         RunState {
@@ -187,20 +190,36 @@ impl<'p, 'r> RunState<'p, 'r> {
                         let (from, also) = hand_back(i, self.jobs[i].count);
                         self.unrun(i, from, &also, &reason, false);
                     } else if !self.stopping && policy::ready(ends().map(|(_, end)| end)) {
-                        let renewed = files[i].needs.iter().copied().find(|&n| self.jobs[n].renewed);
-                        self.jobs[i].rerun = renewed.is_some();
+                        self.jobs[i].rerun = files[i].needs.iter().any(|&n| self.jobs[n].renewed);
                         self.jobs[i].phase = Phase::Active;
-                        if let Some(n) = renewed.filter(|_| self.resumed) {
-                            let plan = self.plan;
-                            let (job, because) = (&plan.file.jobs[i].name, &plan.file.jobs[n].name);
-                            self.emit(&Event::JobRerun { job, because, counts: self.counts });
-                        }
                         ready.push(i);
                     }
                 }
             }
         }
         ready
+    }
+
+    /// Job `i` renewed what it made: every job that depends on it, however far down (and
+    /// whether this run runs it or not), no longer counts its earlier results. Said once per
+    /// job, as it happens, so the journal holds it even if this run stops before those jobs
+    /// run.
+    fn say_reruns(&mut self, i: usize) {
+        let files = &self.plan.file.jobs;
+        // Jobs come in needs order: one pass reaches the whole chain.
+        let mut reached = vec![false; files.len()];
+        reached[i] = true;
+        for d in 0..files.len() {
+            reached[d] |= files[d].needs.iter().any(|&n| reached[n]);
+        }
+        for d in (0..files.len()).filter(|&d| d != i && reached[d]) {
+            if std::mem::replace(&mut self.jobs[d].rerun_said, true) {
+                continue;
+            }
+            let plan = self.plan;
+            let (job, because) = (&plan.file.jobs[d].name, &plan.file.jobs[i].name);
+            self.emit(&Event::JobRerun { job, because, counts: self.counts });
+        }
     }
 
     fn end_of(&self, i: usize) -> JobEnd {
@@ -312,11 +331,13 @@ impl<'p, 'r> RunState<'p, 'r> {
     pub fn finish(&mut self, finished: &Finished, report: bool) -> Option<Stop> {
         let job = &mut self.jobs[finished.job];
         job.settled += 1;
+        let was_renewed = job.renewed;
         if !finished.outcome.is_success() {
             job.failed += 1;
         } else {
             job.renewed |= job.rerun || finished.product.is_some();
         }
+        let renewed_now = job.renewed && !was_renewed && self.resumed;
         if let Some(product) = finished.product.as_ref().filter(|_| self.manifests) {
             job.products.push((finished.index, product.clone()));
         }
@@ -324,6 +345,9 @@ impl<'p, 'r> RunState<'p, 'r> {
         policy::count(&mut self.counts, finished, allow_failure);
         job.ended += 1;
         let (failed, ended) = (job.failed, job.ended);
+        if renewed_now {
+            self.say_reruns(finished.job);
+        }
         let spec = &self.plan.file.jobs[finished.job];
         let own = (spec.settings.on_failure, spec.settings.halt_after);
         let run = (self.counts.failed, self.counts.succeeded + self.counts.failed);

@@ -68,7 +68,9 @@ pub fn planned_line(job: &str, tasks: u64) -> String {
 
 /// Why a resumed run does not count a job's earlier results as done.
 pub fn rerun_line(job: &str, because: &str) -> String {
-    format!("rerun {job}: every task runs again, as `{because}`, which it needs, was rebuilt in this run")
+    format!(
+        "rerun {job}: its earlier results no longer count, as `{because}`, on which it depends, was rebuilt in this run"
+    )
 }
 
 /// `ok export[3] 1.2s`, `FAILED export[4] exit 1 after 3 attempts (1.2s)`.

@@ -127,13 +127,13 @@ jobs:
     verify: sh -c 'n=$(wc -l < "$1"); test "$n" -eq "$2" || { echo "$n rows, not $2" >&2; exit 1; }' sh {{ product }} {{ item }}
 "#;
     let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
-    ran.success().stderr_has("RETRY p[5] not done: verify failed (exit 1) (attempt 1)");
+    ran.success().stderr_has("RETRY p[item=5] not done: verify failed (exit 1) (attempt 1)");
     assert_eq!(ran.read("out/5.txt").lines().count(), 5, "the retry's product was committed");
 
     let always = yaml.replace("test \"$BATCHRUN_ATTEMPT\" = 1 && ", "");
     let ran = batchrun().job(&always).args(&["--progress", "none"]).run();
     ran.code(1)
-        .stderr_has("FAILED p[5]: not done: verify failed (exit 1) (2 attempts)")
+        .stderr_has("FAILED p[item=5]: not done: verify failed (exit 1) (2 attempts)")
         .stderr_has("stderr | verify | 1 rows, not 5");
     assert_eq!(files_in(&ran.path("out")), ["3.txt"], "a product that failed verify is never committed");
 }
@@ -312,7 +312,7 @@ jobs:
         crate::harness::Batchrun::in_dir(ran.dir).args(&["job.yaml", "--resume", "--progress", "plain"]).run();
     resumed
         .code(1)
-        .stderr_has("rerun check: every task runs again, as `export`, which it needs, was rebuilt in this run")
+        .stderr_has("rerun check: its earlier results no longer count, as `export`, on which it depends, was rebuilt in this run")
         .stderr_has("2 succeeded, 1 failed, 0 skipped, 1 already done");
     let status = crate::harness::Batchrun::in_dir(resumed.dir).args(&["status", "job.yaml"]).run();
     status.code(1);
@@ -323,6 +323,47 @@ jobs:
     let mut checks: Vec<String> = again.read("checks").lines().map(str::to_owned).collect();
     checks.sort();
     assert_eq!(checks, ["a", "a", "b", "b"], "each ran again on the rebuilt export, check[a] once it could");
+}
+
+/// The rerun reaches the whole chain below a rebuilt product, at once: a job two steps down
+/// is not trusted by a later `--resume` when the run that rebuilt the product stopped before
+/// it, nor when that run was `--only` the product's job.
+#[test]
+fn a_rerun_reaches_the_whole_chain_below_a_rebuilt_product() {
+    let yaml = r#"
+jobs:
+  a:
+    product: out/a.txt
+    command: sh -c 'echo a > "$1"' sh {{ product }}
+  b:
+    needs: [a]
+    items: [1, 2]
+    command: sh -c 'test ! -e "broken-$1" && echo "b$1" >> runs' sh {{ item }}
+  c:
+    needs: [b]
+    command: sh -c 'echo c >> runs'
+"#;
+    let ran = batchrun().job(yaml).args(&["--progress", "none"]).run();
+    ran.success();
+    let resume = |dir, args: &[&str]| {
+        crate::harness::Batchrun::in_dir(dir).args(&["job.yaml", "--resume", "--progress", "none"]).args(args).run()
+    };
+    // Rebuilt, and b fails: c is skipped, never run in that run.
+    std::fs::remove_file(ran.path("out/a.txt")).unwrap();
+    std::fs::write(ran.path("broken-1"), "").unwrap();
+    let failed = resume(ran.dir, &[]);
+    failed.code(1).stderr_has("1 skipped");
+    std::fs::remove_file(failed.path("broken-1")).unwrap();
+    let fixed = resume(failed.dir, &[]);
+    fixed.success().stderr_has("2 succeeded, 0 failed, 0 skipped, 2 already done");
+    assert_eq!(fixed.read("runs").lines().filter(|l| *l == "c").count(), 2, "c ran again: {}", fixed.read("runs"));
+
+    // Rebuilt by a run of `a` alone: b and c no longer count their results either.
+    std::fs::remove_file(fixed.path("out/a.txt")).unwrap();
+    let only = resume(fixed.dir, &["--only", "a"]);
+    only.success();
+    let after = resume(only.dir, &[]);
+    after.success().stderr_has("3 succeeded, 0 failed, 0 skipped, 1 already done");
 }
 
 /// Two jobs writing products into one folder would write one manifest: refused before the
