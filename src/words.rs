@@ -31,13 +31,20 @@ pub fn count(n: u64, noun: &str) -> String {
 /// The text with its control characters escaped (`\n`, `\u{1b}`), as batchrun shows a value
 /// that came from outside: a value holding a newline cannot start a line of its own (and so
 /// cannot become a CI system's workflow command), nor can it move the cursor or colour text.
+/// Invisible format characters (bidirectional overrides, zero-width spaces) and the Unicode
+/// line separators are escaped too, so a value cannot look like another.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}')
+            || matches!(c, '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+    };
+    if !text.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -64,6 +71,13 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_and_invisible_characters_are_escaped() {
+        assert_eq!(escape_controls("plain é"), "plain é");
+        assert_eq!(escape_controls("a\n::error::b\u{1b}[2J"), "a\\n::error::b\\u{1b}[2J");
+        assert_eq!(escape_controls("\u{202e}gnp.exe a\u{200b}b\u{2028}"), "\\u{202e}gnp.exe a\\u{200b}b\\u{2028}");
+    }
 
     #[test]
     fn sizes_in_binary_units() {

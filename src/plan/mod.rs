@@ -193,6 +193,7 @@ impl Plan {
         errors.append(&mut plan.first_task_errors());
         errors.append(&mut plan.manifest_errors());
         plan.warnings = plan.option_warnings();
+        plan.warnings.append(&mut plan.label_warnings());
         // A command that wrote to stderr and exited 0 may have printed a value it should not
         // have (`wc -l` of a file `tail` could not read): it is said before anything runs.
         for var in computed.iter().filter(|c| !c.stderr_tail.is_empty()) {
@@ -340,7 +341,8 @@ impl Plan {
         }
     }
 
-    /// The task's label as it is shown: its `label` template rendered, or `default`.
+    /// The task's label as it is shown: its `label` template rendered, or `default` when it
+    /// renders to nothing or fails.
     fn shown_label(
         &self,
         job: usize,
@@ -355,13 +357,14 @@ impl Plan {
         let scope = Value::from_object(Scope { vars: self.vars.clone(), own, extra: extra.clone() });
         let rendered = self.env.get_template(name).and_then(|t| t.render(&scope));
         let own = Scope::into_own(scope);
+        // A label is for display: one that cannot be rendered for this task leaves it its
+        // default (the plan warns of it, see `label_warnings`), never keeps it from running.
         match rendered {
             Ok(label) if !label.trim().is_empty() => {
                 let label = crate::words::escape_controls(label.trim());
                 Ok((format!("{}[{label}]", self.file.jobs[job].name), own))
             }
-            Ok(_) => Err(self.broken(job, index, "label: renders to nothing".into())),
-            Err(e) => Err(self.broken(job, index, format!("label: {}", template::describe(&e)))),
+            _ => Ok((default.take().unwrap_or_else(|| self.label(job, index)), own)),
         }
     }
 
@@ -551,6 +554,34 @@ impl Plan {
     /// before any `--`, where the program reads it as an option (`curl {{ item }}` with the
     /// item `-K/etc/x`). Checked on the tasks rendered before the run (see
     /// [`Self::first_task_errors`]); once per job, not per task.
+    /// A warning for each job whose `label` template does not render for one of the tasks
+    /// rendered before the run (they are shown by their default label instead).
+    fn label_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (job, spec) in self.file.jobs.iter().enumerate() {
+            let plan = &self.jobs[job];
+            let Some(name) = plan.label.as_ref().filter(|_| !plan.deferred) else { continue };
+            let checked = match plan.expansion {
+                Expansion::Matrix(_) | Expansion::Inline(_) => CHECKED_IN_FULL,
+                _ => 1,
+            };
+            let found = self.tasks(job).take(checked).filter_map(Result::ok).find_map(|task| {
+                match self.env.get_template(name).and_then(|t| t.render(self.scope(&task))) {
+                    Ok(label) if label.trim().is_empty() => Some((task.label, "it renders to nothing".to_owned())),
+                    Ok(_) => None,
+                    Err(e) => Some((task.label, template::describe(&e))),
+                }
+            });
+            if let Some((label, why)) = found {
+                warnings.push(format!(
+                    "job `{}`, task {label}: `label`: {why}; such tasks are shown by their default label",
+                    spec.name
+                ));
+            }
+        }
+        warnings
+    }
+
     fn option_warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         for (job, spec) in self.file.jobs.iter().enumerate() {

@@ -173,8 +173,12 @@ pub fn values_label(own: &Bindings) -> Option<String> {
                 add(&key.to_string(), &item.get_item(&key).ok()?)?;
             }
         }
+        // A whole number alone would read as the task's place (`f[2]` for the item 2 at index
+        // 1): it is named.
         [(name, item)] if &**name == "item" => {
-            return plain(item).filter(|t| t.chars().count() <= LABEL_VALUES).map(|t| escaped(&t));
+            let text = plain(item).filter(|t| t.chars().count() <= LABEL_VALUES)?;
+            let named = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+            return Some(if named { format!("item={text}") } else { escaped(&text) });
         }
         pairs => {
             for (name, value) in pairs {
@@ -205,6 +209,8 @@ mod tests {
         assert_eq!(values_label(&matrix).as_deref(), Some("python=3.12,db=postgres"));
         let url = own(&[("item", Value::from("https://example.org/a"))]);
         assert_eq!(values_label(&url).as_deref(), Some("https://example.org/a"));
+        assert_eq!(values_label(&own(&[("item", Value::from(2))])).as_deref(), Some("item=2"), "not a place");
+        assert_eq!(values_label(&own(&[("item", Value::from("07"))])).as_deref(), Some("item=07"));
         let record =
             own(&[("item", serde_json::from_value::<Value>(serde_json::json!({"id": 7, "name": "x"})).unwrap())]);
         assert_eq!(values_label(&record).as_deref(), Some("id=7,name=x"));

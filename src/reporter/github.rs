@@ -131,8 +131,8 @@ impl GitHub {
             for f in &self.failures {
                 let last = f.stderr_tail.last().map(|l| table_cell(l)).unwrap_or_default();
                 md.push_str(&format!(
-                    "| `{}` | {} | {} | {last} |\n",
-                    table_cell(&f.label),
+                    "| {} | {} | {} | {last} |\n",
+                    table_cell(&markdown_text(&f.label)),
                     table_cell(&f.outcome.describe()),
                     f.attempt
                 ));
@@ -209,6 +209,19 @@ fn escape_property(text: &str) -> String {
 }
 
 /// Text safe inside a Markdown table cell, and short enough for one.
+/// Text that Markdown shows as it is: its punctuation escaped, so that a label made of outside
+/// values can make no link, code span or emphasis (`|` is left to [`table_cell`]).
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_ascii_punctuation() && c != '|' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn table_cell(text: &str) -> String {
     let mut cell = text.replace('|', "\\|").replace('\n', " ");
     if let Some((at, _)) = cell.char_indices().nth(CELL_CHARS) {

@@ -18,8 +18,9 @@ use std::io::{self, Write};
 /// (1: it failed, then passed on a retry), [failed attempts before the last: [start_ms,
 /// duration_ms, slot, status, outcome, excerpt, stderr log]], excerpt, command, [stdout log,
 /// stderr log]|null, allowed (1: a failure its job allows)], ...] in plan order (a task with
-/// no failed attempt ends after flaky), "excerpts": [[stdout, stderr], ...]}`, where an
-/// excerpt is an index into "excerpts" (-1: none) shared by identical failures.
+/// no failed attempt ends after flaky), "excerpts": [[stdout, stderr], ...], "texts": [...]}`,
+/// where an excerpt is an index into "excerpts" (-1: none), whose stdout and stderr index
+/// "texts": each text is carried once however many attempts printed it.
 pub fn write_page(out: &mut impl Write, title: &str, data: &str) -> io::Result<()> {
     let (head, rest) = PAGE.split_once("@TITLE@").unwrap_or((PAGE, ""));
     let (middle, tail) = rest.split_once("@DATA@").unwrap_or((rest, ""));
@@ -94,7 +95,7 @@ aria-label="Timeline of the run's attempts. Arrow keys move between them; their 
 <script>
 (function () {
   var d = JSON.parse(document.getElementById("data").textContent);
-  var T = d.tasks, X = d.excerpts || [];
+  var T = d.tasks, X = (d.excerpts || []).map(function (p) { return [d.texts[p[0]], d.texts[p[1]]]; });
   var JOB = 0, LABEL = 1, START = 2, DUR = 3, STATUS = 4, ATTEMPTS = 5, OUTCOME = 6, TAIL = 7, SLOT = 8, PRODUCT = 9,
     FLAKY = 10, TRIES = 11, EXCERPT = 12, COMMAND = 13, LOGS = 14, ALLOWED = 15;
   // A colour per job (outcomes are marks, not colours); red is kept for failure.
@@ -322,7 +323,7 @@ aria-label="Timeline of the run's attempts. Arrow keys move between them; their 
     var more = el("details"); more.appendChild(el("summary", "command, logs and output"));
     if (t[COMMAND]) more.appendChild(el("pre", "command: " + t[COMMAND]));
     if (t[LOGS]) more.appendChild(el("div", "logs: " + t[LOGS][0] + ", " + t[LOGS][1], "dim"));
-    if (t[EXCERPT] >= 0) excerpt(more, t[EXCERPT], group.tasks.length > 1 ? "output of " + t[LABEL] + ", the first of these" : "");
+    if (t[EXCERPT] >= 0) excerpt(more, t[EXCERPT], group.tasks.length > 1 ? "output of " + t[LABEL] + ", the first of these (each one's is in its bar's details)" : "");
     else more.appendChild(el("div", "no output excerpt here: the JSON report holds every attempt's", "dim"));
     div.appendChild(more);
     failures.appendChild(div);

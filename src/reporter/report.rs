@@ -331,8 +331,12 @@ fn write_junit(
         seconds(header.duration_ms)
     )?;
     let mut open_suite: Option<String> = None;
+    // Labels show values, and two tasks may have the same: a testcase's name is its own in
+    // its suite (CI renderers merge testcases of one name), the later ones told by their index.
+    let mut names = std::collections::HashSet::new();
     for task in records(tasks, order) {
         if open_suite.as_deref() != Some(task.end.job.as_str()) {
+            names.clear();
             if open_suite.is_some() {
                 writeln!(out, "  </testsuite>")?;
             }
@@ -348,9 +352,14 @@ fn write_junit(
             )?;
             open_suite = Some(task.end.job.clone());
         }
+        let name = if names.insert(task.end.label.clone()) {
+            task.end.label.clone()
+        } else {
+            format!("{} #{}", task.end.label, task.end.index)
+        };
         let open = format!(
             r#"    <testcase name="{}" classname="{}" time="{}""#,
-            xml(&task.end.label),
+            xml(&name),
             xml(&task.end.job),
             seconds(task.end.duration_ms)
         );
@@ -421,9 +430,25 @@ fn write_junit(
     writeln!(out, "</testsuites>")
 }
 
+/// How much of a command JUnit and the HTML page show for each failed attempt: a generated
+/// command can be megabytes, and the JSON report has it whole.
+const COMMAND_SHOWN: usize = 1000;
+
+/// The command, or its start and how long it is.
+fn shown_command(command: &str) -> std::borrow::Cow<'_, str> {
+    match command.char_indices().nth(COMMAND_SHOWN) {
+        None => std::borrow::Cow::Borrowed(command),
+        Some((at, _)) => std::borrow::Cow::Owned(format!(
+            "{}… (cut: {} bytes in all; the JSON report has it whole)",
+            &command[..at],
+            command.len()
+        )),
+    }
+}
+
 /// A failure's body in JUnit: the command, where its logs are, and the last lines of stderr.
 fn failure_text(command: &str, logs: Option<&Logs>, stderr_tail: &[String]) -> String {
-    let mut text = format!("command: {command}\n");
+    let mut text = format!("command: {}\n", shown_command(command));
     if let Some(logs) = logs {
         text.push_str(&format!("stdout: {}\nstderr: {}\n", logs.stdout.display(), logs.stderr.display()));
     }
@@ -484,12 +509,12 @@ fn write_html(
             .failed_attempts
             .iter()
             .map(|a| {
-                let excerpt = excerpts.of(job, &a.outcome, a.evidence.as_ref());
+                let excerpt = excerpts.of(a.evidence.as_ref());
                 (a.started_ms, a.duration_ms, a.slot, a.status, &a.outcome, excerpt, a.logs.as_ref().map(|l| &l.stderr))
             })
             .collect();
-        let excerpt = excerpts.of(job, shown, task.evidence.as_ref().filter(|_| failed));
-        let command = if failed && task.attempts > 0 { task.command.as_str() } else { "" };
+        let excerpt = excerpts.of(task.evidence.as_ref().filter(|_| failed));
+        let command = if failed && task.attempts > 0 { shown_command(&task.command) } else { "".into() };
         let logs = task.logs.as_ref().filter(|_| failed).map(|l| (&l.stdout, &l.stderr));
         let row = (
             job,
@@ -516,36 +541,55 @@ fn write_html(
         }
     }
     data.push_str("],\"excerpts\":");
+    data.push_str(&serde_json::to_string(&excerpts.pairs)?);
+    data.push_str(",\"texts\":");
     data.push_str(&serde_json::to_string(&excerpts.texts)?);
     data.push('}');
     super::html::write_page(out, header.name, &data)
 }
 
-/// The output excerpts the HTML page carries: one per kind of failure (its job, what happened,
-/// the last line of stderr), so that a thousand identical failures carry it once, and at most
-/// [`Excerpts::MOST`] in all (the JSON report holds every one).
+/// The output excerpts the HTML page carries, each text once: a thousand failures that printed
+/// the same stderr carry it once, and each its own stdout beside it. At most
+/// [`Excerpts::MOST_BYTES`] of text in all (the JSON report holds every one).
 #[derive(Default)]
 struct Excerpts {
-    /// Per excerpt: stdout and stderr, as text.
-    texts: Vec<(String, String)>,
-    seen: std::collections::HashMap<(usize, String, String), usize>,
+    /// Per excerpt: its stdout's and its stderr's index in `texts`.
+    pairs: Vec<(usize, usize)>,
+    texts: Vec<String>,
+    text_ids: std::collections::HashMap<String, usize>,
+    pair_ids: std::collections::HashMap<(usize, usize), usize>,
+    bytes: usize,
 }
 
 impl Excerpts {
-    const MOST: usize = 2000;
+    const MOST_BYTES: usize = 16 << 20;
 
-    /// The index of the excerpt that shows this failure, or -1 when there is none to show.
-    fn of(&mut self, job: usize, outcome: &str, evidence: Option<&Evidence>) -> i64 {
+    /// The index of the excerpt of this attempt's output, or -1 when there is none to show.
+    fn of(&mut self, evidence: Option<&Evidence>) -> i64 {
         let Some(evidence) = evidence else { return -1 };
-        let last = evidence.last_stderr_line().unwrap_or_default().to_owned();
+        let (out, err) = (evidence.stdout.text(), evidence.stderr.text());
+        let new =
+            [&out, &err].iter().filter(|t| !self.text_ids.contains_key(t.as_str())).map(|t| t.len()).sum::<usize>();
+        if self.bytes + new > Self::MOST_BYTES {
+            return -1;
+        }
+        self.bytes += new;
+        let pair = (self.text(out), self.text(err));
+        let next = self.pairs.len();
+        *self.pair_ids.entry(pair).or_insert_with(|| {
+            self.pairs.push(pair);
+            next
+        }) as i64
+    }
+
+    fn text(&mut self, text: String) -> usize {
         let next = self.texts.len();
-        match self.seen.entry((job, outcome.to_owned(), last)) {
-            std::collections::hash_map::Entry::Occupied(seen) => *seen.get() as i64,
-            std::collections::hash_map::Entry::Vacant(_) if next >= Self::MOST => -1,
+        match self.text_ids.entry(text) {
+            std::collections::hash_map::Entry::Occupied(seen) => *seen.get(),
             std::collections::hash_map::Entry::Vacant(entry) => {
+                self.texts.push(entry.key().clone());
                 entry.insert(next);
-                self.texts.push((evidence.stdout.text(), evidence.stderr.text()));
-                next as i64
+                next
             }
         }
     }

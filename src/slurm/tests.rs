@@ -183,8 +183,8 @@ fn the_same_failing_file_ends_alike_on_both_drivers() {
     assert_eq!((local.counts.succeeded, local.counts.failed, local.counts.skipped), (6, 1, 2));
     let skipped = ("later".to_owned(), 1, "it needs `after`, which was skipped".to_owned(), false);
     assert!(local.skipped.contains(&skipped), "{:?}", local.skipped);
-    assert!(local.finished.contains(&("bad[2]".into(), "exit 1".into(), 2)), "{:?}", local.finished);
-    assert_eq!(local.evidence.len(), 2, "both attempts of bad[1]: {:?}", local.evidence);
+    assert!(local.finished.contains(&("bad[item=2]".into(), "exit 1".into(), 2)), "{:?}", local.finished);
+    assert_eq!(local.evidence.len(), 2, "both attempts of bad[item=2]: {:?}", local.evidence);
     assert_eq!(slurm, local);
 }
 
@@ -276,7 +276,7 @@ fn command_line_settings_reach_the_elements() {
     let local = Job::new(yaml).locally_with(overrides);
     let slurm = Job::new(yaml).on_slurm_with(&Fake::new(), None, overrides);
     let expected: BTreeSet<(String, String, u32)> =
-        [("t[1]".into(), "ok".into(), 2), ("t[2]".into(), "ok".into(), 2)].into_iter().collect();
+        [("t[item=1]".into(), "ok".into(), 2), ("t[item=2]".into(), "ok".into(), 2)].into_iter().collect();
     assert_eq!(local.finished, expected, "timed out, then passed on the retry");
     assert_eq!(slurm, local);
 }
@@ -394,7 +394,7 @@ fn set_and_only_end_alike_on_both_drivers() {
     let plan = there.plan_selected(Overrides::default(), options());
     let slurm = there.on_slurm_planned(&Fake::new(), None, Overrides::default(), plan);
     let expected: BTreeSet<(String, String, u32)> =
-        [("a[1]".into(), "ok".into(), 1), ("a[2]".into(), "ok".into(), 1), ("b".into(), "ok".into(), 1)]
+        [("a[item=1]".into(), "ok".into(), 1), ("a[item=2]".into(), "ok".into(), 1), ("b".into(), "ok".into(), 1)]
             .into_iter()
             .collect();
     assert_eq!(local.finished, expected, "--set reached the tasks and --only left c out");
@@ -434,7 +434,7 @@ fn fail_fast_stops_both_drivers_alike() {
     let local = Job::new(yaml).locally_with(overrides);
     let slurm = Job::new(yaml).on_slurm_with(&Fake::new(), None, overrides);
     let expected: BTreeSet<(String, String, u32)> =
-        [("t[1]".into(), "exit 1".into(), 1), ("t[2]".into(), "ok".into(), 1)].into_iter().collect();
+        [("t[item=1]".into(), "exit 1".into(), 1), ("t[item=2]".into(), "ok".into(), 1)].into_iter().collect();
     assert_eq!(local.finished, expected);
     assert_eq!((local.counts.failed, local.counts.succeeded, local.counts.not_run), (1, 1, 2));
     assert_eq!(slurm, local);
@@ -587,7 +587,7 @@ fn a_stop_after_n_failures_ends_alike_on_both_drivers() {
     );
     assert_eq!(slurm, local);
     assert_eq!((local.counts.failed, local.counts.not_run), (2, 4), "{local:?}");
-    assert_eq!(local.cancelling, ["2 tasks of `t` failed (t[2] the last) and on_failure is `{stop: 2}`"]);
+    assert_eq!(local.cancelling, ["2 tasks of `t` failed (t[item=2] the last) and on_failure is `{stop: 2}`"]);
 }
 
 /// `allow_failure` is the run state's: the job's failures are counted as allowed and the job

@@ -114,7 +114,7 @@ fn ordered_output_held_back_at_a_kill_reaches_stdout_with_resume() {
     // the same pass that takes q[3]'s result.
     let journal = dir.path().join(".batchrun/job/journal.jsonl");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("\"label\":\"q[4]\"") {
+    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("\"index\":4,") {
         assert!(std::time::Instant::now() < deadline, "q[4] never started");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

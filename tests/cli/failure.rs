@@ -514,15 +514,15 @@ fn on_failure_waits_for_its_count_or_share_of_failures() {
     let counted = "jobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6, 7, 8]\n    concurrency: 1\n    on_failure: {stop: 3}\n    command: test {{ item % 2 }} -eq 0\n";
     let ran = batchrun().job(counted).args(&["--progress", "plain"]).run();
     ran.code(1)
-        .stderr_has("stopped early: 3 tasks of `t` failed (t[5] the last) and on_failure is `{stop: 3}`")
+        .stderr_has("stopped early: 3 tasks of `t` failed (t[item=5] the last) and on_failure is `{stop: 3}`")
         .stderr_has("2 succeeded, 3 failed, 0 skipped, 3 not run");
 
     let share = "on_failure: {kill: \"30%\"}\njobs:\n  t:\n    items: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n    concurrency: 1\n    command: test {{ item }} -ne 1 -a {{ item }} -lt 9\n";
     let ran = batchrun().job(share).args(&["--progress", "plain"]).run();
-    // t[1] fails first (100 % of one) but 10 must finish before a share counts; by t[10], 3 of
+    // t[item=1] fails first (100 % of one) but 10 must finish before a share counts; by t[item=10], 3 of
     // 10 have failed.
     ran.code(1)
-        .stderr_has("3 of the run's 10 finished tasks failed (30%, t[10] the last) and the run's on_failure is `{kill: \"30%\"}`")
+        .stderr_has("3 of the run's 10 finished tasks failed (30%, t[item=10] the last) and the run's on_failure is `{kill: \"30%\"}`")
         .stderr_has("7 succeeded, 3 failed, 0 skipped, 10 not run");
 }
 
@@ -562,9 +562,9 @@ fn an_allowed_failure_is_reported_and_does_not_fail_the_run() {
     assert_eq!((report["counts"]["failed"].as_u64(), report["counts"]["allowed"].as_u64()), (Some(1), Some(1)));
     assert_eq!(report["tasks"][1]["allowed"], true, "{}", report["tasks"][1]);
     ran.success()
-        .stderr_has("FAILED (allowed) lint[2] exit 1")
+        .stderr_has("FAILED (allowed) lint[item=2] exit 1")
         .stderr_has("2 succeeded, 0 failed (and 1 allowed to fail), 0 skipped")
-        .stdout_has("::warning title=batchrun%3A lint[2] failed (allowed)::exit 1");
+        .stdout_has("::warning title=batchrun%3A lint[item=2] failed (allowed)::exit 1");
     assert!(!ran.stdout.contains("::error"), "{}", ran.stdout);
 
     // Without it, the same failure fails the run and skips what needs it.

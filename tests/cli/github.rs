@@ -25,7 +25,7 @@ fn failures_are_folded_annotated_and_summarised() {
     let summary = ran.read("summary.md");
     assert!(summary.contains("### batchrun: job"), "{summary}");
     assert!(summary.contains("| 2 | 1 | 1 | 0 | 0 |"), "{summary}");
-    assert!(summary.contains("| `t[1]` | exit 3 | 1 | cause: 50% gone |"), "{summary}");
+    assert!(summary.contains("| t\\[1\\] | exit 3 | 1 | cause: 50% gone |"), "{summary}");
 }
 
 #[test]

@@ -264,16 +264,16 @@ fn failures_are_listed_in_plan_order_everywhere() {
     ran.code(1);
     let finished: Vec<&str> =
         ran.stderr.lines().filter(|l| l.starts_with("FAILED ")).map(|l| l.split_whitespace().nth(1).unwrap()).collect();
-    assert_eq!(finished, ["t[2]", "t[1]", "t[0]"], "they ended last first");
+    assert_eq!(finished, ["t[item=2]", "t[item=1]", "t[item=0]"], "they ended last first");
     let summary: Vec<&str> = ran
         .stderr
         .lines()
         .filter(|l| l.starts_with("  FAILED "))
         .map(|l| l.split_whitespace().nth(1).unwrap().trim_end_matches(':'))
         .collect();
-    assert_eq!(summary, ["t[0]", "t[1]", "t[2]"], "{}", ran.stderr);
+    assert_eq!(summary, ["t[item=0]", "t[item=1]", "t[item=2]"], "{}", ran.stderr);
     let annotations: Vec<&str> = ran.stdout.lines().filter(|l| l.starts_with("::error")).collect();
-    assert!(annotations[0].contains("t[0]") && annotations[2].contains("t[2]"), "{annotations:?}");
+    assert!(annotations[0].contains("t[item=0]") && annotations[2].contains("t[item=2]"), "{annotations:?}");
 }
 
 /// A matrix or items task is named by its values wherever it is shown (the summary, JUnit,
@@ -295,7 +295,10 @@ fn labels_say_what_ran_and_change_nothing_else() {
         .stderr_has("FAILED test[python=3.12,db=sqlite]: exit 1")
         .stderr_has("FAILED fetch[x\\n::error::forged|]: exit 1");
     let md = ran.read("step-summary.md");
-    assert!(md.contains("| `fetch[x\\n::error::forged\\|]` | exit 1 |"), "a label holding `|` stays in its cell: {md}");
+    assert!(
+        md.contains(r"| fetch\[x\\n\:\:error\:\:forged\|\] | exit 1 |"),
+        "a label holding `|` stays in its cell: {md}"
+    );
     assert!(ran.read("r.xml").contains(r#"<testcase name="test[python=3.12,db=sqlite]" classname="test""#));
     for (name, text) in [("stdout", &ran.stdout), ("stderr", &ran.stderr)] {
         assert!(!text.lines().any(|l| l.starts_with("::error::forged")), "a forged command on {name}:\n{text}");
@@ -311,10 +314,53 @@ fn labels_say_what_ran_and_change_nothing_else() {
     resumed.code(1).stderr_has("FAILED test[sqlite on 3.12]: exit 1").stderr_has("1 already done");
 }
 
-/// A `label` template that cannot be read is refused before anything runs, where it is written.
+/// A `label` template that cannot be read is refused before anything runs, where it is written;
+/// one that cannot be rendered for a task leaves that task its default label, with a warning:
+/// a label never keeps a task from running.
 #[test]
 fn a_broken_label_template_is_refused_with_its_place() {
+    let yaml = "jobs:\n  t:\n    items: [{n: a}, {m: 1}]\n    label: '{{ item.n }}'\n    command: echo ran\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "plain"]).run();
+    ran.success()
+        .stderr_has("ok t[a]")
+        .stderr_has("ok t[m=1]")
+        .stderr_has("warning: job `t`, task t[m=1]: `label`: undefined value: `item.n` is undefined; such tasks are shown by their default label");
+    assert_eq!(ran.stdout.matches("ran").count(), 2);
+
     let yaml = "jobs:\n  t:\n    items: [a]\n    label: '{{ item '\n    command: 'true'\n";
     let ran = batchrun().file("job.yaml", yaml).args(&["validate", "job.yaml"]).run();
     ran.code(2).stderr_has("job.yaml:4:12").stderr_has("label");
+}
+
+/// Two tasks with the same values have the same label; in JUnit each testcase keeps a name of
+/// its own (renderers merge testcases of one name), the later ones told by their index.
+#[test]
+fn testcases_of_one_label_keep_names_of_their_own() {
+    let yaml = "jobs:\n  dup:\n    items: [same, same, other]\n    command: 'true'\n";
+    let ran = batchrun().job(yaml).args(&["--progress", "none", "--report", "r.xml"]).run();
+    ran.success();
+    let junit = ran.read("r.xml");
+    let names: Vec<&str> = junit.split("<testcase name=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(names, ["dup[same]", "dup[same] #1", "dup[other]"], "{junit}");
+}
+
+/// A generated command can be megabytes: JUnit and the HTML page show its start for each
+/// failed attempt, and the JSON report has it whole.
+#[test]
+fn a_long_command_is_cut_in_junit_and_the_page_and_whole_in_json() {
+    let long = "x".repeat(5000);
+    let yaml = format!("jobs:\n  t:\n    command: sh -c 'exit 1' sh {long}\n");
+    let ran = batchrun()
+        .job(&yaml)
+        .args(&["--progress", "none", "--report", "r.xml", "--report", "r.json", "--report", "r.html"])
+        .run();
+    ran.code(1);
+    let whole = format!("sh -c 'exit 1' sh {long}");
+    let report: serde_json::Value = serde_json::from_str(&ran.read("r.json")).unwrap();
+    assert_eq!(report["tasks"][0]["command"], whole.as_str());
+    for page in ["r.xml", "r.html"] {
+        let text = ran.read(page);
+        assert!(!text.contains(&whole), "{page} holds the whole command");
+        assert!(text.contains(&format!("(cut: {} bytes in all; the JSON report has it whole)", whole.len())), "{page}");
+    }
 }
