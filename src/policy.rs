@@ -28,6 +28,9 @@ pub enum JobEnd {
     Succeeded,
     Failed,
     Skipped,
+    /// None of its tasks failed, but batchrun stopped some (the run is stopping): the jobs
+    /// that need it are not run, rather than skipped for a failure.
+    Cancelled,
 }
 
 /// Whether a failed attempt is tried again (`attempt`: 1 for the first). Not once the run is
@@ -144,7 +147,7 @@ pub fn blocked<'a>(needs: impl IntoIterator<Item = (&'a str, JobEnd)>) -> Option
     needs.into_iter().find_map(|(name, end)| match end {
         JobEnd::Failed => Some(format!("it needs `{name}`, which failed")),
         JobEnd::Skipped => Some(format!("it needs `{name}`, which was skipped")),
-        JobEnd::Open | JobEnd::Succeeded => None,
+        JobEnd::Open | JobEnd::Succeeded | JobEnd::Cancelled => None,
     })
 }
 
@@ -227,6 +230,8 @@ mod tests {
         assert_eq!(blocked([("a", JobEnd::Succeeded), ("b", JobEnd::Open)]), None);
         assert_eq!(blocked([("a", JobEnd::Skipped)]).as_deref(), Some("it needs `a`, which was skipped"));
         assert_eq!(blocked([("a", JobEnd::Failed)]).as_deref(), Some("it needs `a`, which failed"));
+        assert_eq!(blocked([("a", JobEnd::Cancelled)]), None, "what needs it is not run, not skipped");
+        assert!(!ready([JobEnd::Cancelled]));
         // Not before every need has ended: which failed first must not change the reason.
         assert_eq!(blocked([("a", JobEnd::Open), ("b", JobEnd::Failed)]), None);
         assert_eq!(

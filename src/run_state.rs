@@ -49,6 +49,8 @@ struct JobProgress {
     /// fields.
     settled: u64,
     failed: u64,
+    /// Tasks batchrun stopped (not counted in `failed`).
+    cancelled: u64,
     /// Tasks whose last attempt ended in this run: what an `on_failure` share is of.
     ended: u64,
     /// Its tasks are being planned (see [`RunState::planning`]).
@@ -97,6 +99,7 @@ impl<'p, 'r> RunState<'p, 'r> {
                 count: j.count(),
                 settled: 0,
                 failed: 0,
+                cancelled: 0,
                 ended: 0,
                 planning: false,
                 products: Vec::new(),
@@ -176,9 +179,14 @@ impl<'p, 'r> RunState<'p, 'r> {
                 Phase::Active if job.settled == job.count && !job.planning => {
                     // A job that allows failure succeeds for the jobs that need it.
                     let failed = job.failed > 0 && !self.plan.file.jobs[i].allow_failure;
-                    job.phase = Phase::Ended(if failed { JobEnd::Failed } else { JobEnd::Succeeded });
+                    job.phase = Phase::Ended(match (failed, job.cancelled > 0) {
+                        (true, _) => JobEnd::Failed,
+                        (false, true) => JobEnd::Cancelled,
+                        (false, false) => JobEnd::Succeeded,
+                    });
                     // A job of no tasks has no products to list.
-                    if job.failed == 0 && job.count > 0 && self.manifests && self.plan.file.jobs[i].product.is_some() {
+                    let whole = job.failed == 0 && job.cancelled == 0 && job.count > 0;
+                    if whole && self.manifests && self.plan.file.jobs[i].product.is_some() {
                         self.write_manifest(i);
                     }
                 }
@@ -332,7 +340,9 @@ impl<'p, 'r> RunState<'p, 'r> {
         let job = &mut self.jobs[finished.job];
         job.settled += 1;
         let was_renewed = job.renewed;
-        if !finished.outcome.is_success() {
+        if finished.outcome == crate::events::Outcome::Cancelled {
+            job.cancelled += 1;
+        } else if !finished.outcome.is_success() {
             job.failed += 1;
         } else {
             job.renewed |= job.rerun || finished.product.is_some();

@@ -599,3 +599,15 @@ fn a_stop_stops_an_items_command_and_the_report_holds_every_task() {
     assert_eq!(flaky["attempt"], 1, "{flaky}");
     assert!(flaky.get("failed_attempts").is_none(), "its one attempt is its last, not also a retried one: {flaky}");
 }
+
+/// A job whose tasks batchrun stopped did not fail: the jobs that need it are not run (the run
+/// stopped before them), not skipped as if it had failed.
+#[test]
+fn a_job_batchrun_stopped_leaves_what_needs_it_not_run_rather_than_skipped() {
+    let yaml = "on_failure: kill\njobs:\n  x:\n    command: sh -c 'while [ ! -e started ]; do sleep 0.01; done; exit 1'\n  a:\n    command: sh -c 'touch started; exec sleep 30'\n  b:\n    needs: [a]\n    command: 'true'\n";
+    let ran = batchrun().job(yaml).args(&["-j", "2", "--progress", "plain"]).run();
+    ran.code(1)
+        .stderr_has("CANCELLED a")
+        .stderr_has("3 tasks: 0 succeeded, 1 failed, 1 cancelled, 0 skipped, 1 not run");
+    assert!(!ran.stderr.contains("which failed"), "{}", ran.stderr);
+}
