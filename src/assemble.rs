@@ -261,17 +261,20 @@ fn reads_items_files(file: &config::JobFile) -> bool {
     })
 }
 
-/// The command that finishes this run: the same selection and state folder, with `--resume`.
+/// The command that finishes this run: the same selection and state folder, with `--resume`,
+/// each value quoted for the shell where it needs it (a path with a space), so it can be
+/// pasted as it is.
 fn resume_hint(args: &RunArgs) -> String {
-    let mut words = vec!["batchrun".to_owned(), "run".into(), args.file.display().to_string()];
+    let quoted = |text: String| shlex::try_quote(&text).map_or_else(|_| text.clone(), |q| q.into_owned());
+    let mut words = vec!["batchrun".to_owned(), "run".into(), quoted(args.file.display().to_string())];
     for (k, v) in &args.selection.set {
-        words.push(format!("--set {k}={v}"));
+        words.push(format!("--set {}", quoted(format!("{k}={v}"))));
     }
     for job in &args.selection.only {
-        words.push(format!("--only {job}"));
+        words.push(format!("--only {}", quoted(job.clone())));
     }
     if let Some(dir) = &args.state_dir {
-        words.push(format!("--state-dir {}", dir.display()));
+        words.push(format!("--state-dir {}", quoted(dir.display().to_string())));
     }
     if args.backend == cli::Backend::Slurm {
         words.push("--backend slurm".into());

@@ -233,3 +233,28 @@ fn resume_dry_run_shows_only_what_would_run() {
     dry.success().stdout_has("t[b]: sh -c").stdout_has("(2 tasks done in an earlier run, left out");
     assert!(!dry.stdout.contains("t[a]:") && !dry.stdout.contains("t[c]:"), "{}", dry.stdout);
 }
+
+/// The resume hint can be pasted as it is: a state folder and a value with a space are quoted,
+/// and the command, run by a shell, finishes the run.
+#[test]
+fn the_resume_hint_is_quoted_for_the_shell() {
+    let yaml =
+        "vars:\n  word: x\njobs:\n  t:\n    command: sh -c 'test -e release && echo \"$1\" > said' sh {{ word }}\n";
+    let b = batchrun().job(yaml).args(&["--state-dir", "my state", "--set", "word=a b", "--progress", "none"]);
+    let dir = b.path().to_path_buf();
+    let first = b.run();
+    first.code(1).stderr_has("--state-dir 'my state'").stderr_has("--set 'word=a b'");
+    let hint = first.stderr.lines().find_map(|l| l.strip_prefix("To run what is left: batchrun ")).unwrap().to_owned();
+    std::fs::write(dir.join("release"), "").unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$0\" {hint}"))
+        .arg(env!("CARGO_BIN_EXE_batchrun"))
+        .current_dir(&dir)
+        .env_remove("CI")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(dir.join("said")).unwrap(), "a b\n");
+    assert!(dir.join("my state").is_dir());
+}
