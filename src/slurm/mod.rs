@@ -156,6 +156,7 @@ struct Running {
     key: u64,
     label: String,
     command: String,
+    attempt: u32,
 }
 
 struct Element {
@@ -458,7 +459,7 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 self.state.started(TaskRef { job, index, key, label: &label, command: &command }, attempt);
                 let element = &mut self.arrays[a].elements[e];
                 element.waiting.remove(&index);
-                element.running.insert(index, Running { key, label, command });
+                element.running.insert(index, Running { key, label, command, attempt });
             }
             Record::End { task: end, retrying, .. } => {
                 let (index, attempt) = (end.index, end.attempt);
@@ -659,6 +660,8 @@ impl<'a, 'r> Submitter<'a, 'r> {
                 (None, None) => self.plan.label(job, index),
             };
             let mut finished = Finished::without_a_run(job, index, key.unwrap_or(0), label, Outcome::Lost(why.clone()));
+            // A task lost before it ran made no attempt.
+            finished.attempt = running.as_ref().map_or(0, |r| r.attempt);
             if let Some(r) = running {
                 finished.command = r.command;
             }

@@ -205,7 +205,8 @@ fn the_tasks_of_a_lost_element_are_reported_lost_with_its_state() {
     let fake = Fake { lose: vec![1], ..Fake::new() };
     let told = job.on_slurm(&fake, None);
     assert_eq!((told.counts.succeeded, told.counts.failed), (2, 1));
-    let lost = ("t[1]".to_owned(), "lost: its array element ended NODE_FAIL before it ran".to_owned(), 1);
+    // It never started: no attempt.
+    let lost = ("t[1]".to_owned(), "lost: its array element ended NODE_FAIL before it ran".to_owned(), 0);
     assert!(told.finished.contains(&lost), "{:?}", told.finished);
 }
 
