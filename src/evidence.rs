@@ -35,12 +35,6 @@ impl Evidence {
     pub fn of(stdout: &mut impl Source, stderr: &mut impl Source) -> Evidence {
         Evidence { stdout: Excerpt::of(stdout), stderr: Excerpt::of(stderr) }
     }
-
-    /// The stderr line that best names a failure: its last non-blank one.
-    pub fn last_stderr_line(&self) -> Option<&str> {
-        let lines = self.stderr.head.iter().chain(&self.stderr.tail);
-        lines.rev().map(|l| l.trim()).find(|l| !l.is_empty())
-    }
 }
 
 /// One stream's first lines and, when it was longer than those can show, its last lines and

@@ -504,7 +504,6 @@ impl Plan {
                 (Some(key), _) => spec.settings.env.get(key).and_then(|v| v.pos),
                 _ if first.error.starts_with("product: ") => spec.product.as_ref().and_then(|p| p.pos),
                 _ if first.error.starts_with("verify: ") => spec.verify.as_ref().and_then(|p| p.pos),
-                _ if first.error.starts_with("label: ") => spec.label.as_ref().and_then(|p| p.pos),
                 (None, Work::Commands(list)) => list.first().and_then(|c| c.pos),
                 (None, Work::Templated { command, .. }) => command.pos,
             };

@@ -4,6 +4,24 @@ use std::time::Duration;
 
 use crate::events::Counts;
 
+/// A command as a report shows it: whole when it has at most `most` bytes, else its start
+/// (cut at a character) and how long it is, with where it stands whole (`whole_in`). A
+/// generated command can be megabytes.
+pub fn cut_command<'a>(command: &'a str, most: usize, whole_in: &str) -> std::borrow::Cow<'a, str> {
+    if command.len() <= most {
+        return std::borrow::Cow::Borrowed(command);
+    }
+    let mut end = most;
+    while !command.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{}… (cut: {} bytes in all; {whole_in} has it whole)",
+        &command[..end],
+        command.len()
+    ))
+}
+
 /// `850ms`, `1.2s`, `2m05s`, `1h02m`: short and stable widths for log lines.
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs_f64();

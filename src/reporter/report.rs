@@ -436,14 +436,7 @@ const COMMAND_SHOWN: usize = 1000;
 
 /// The command, or its start and how long it is.
 fn shown_command(command: &str) -> std::borrow::Cow<'_, str> {
-    match command.char_indices().nth(COMMAND_SHOWN) {
-        None => std::borrow::Cow::Borrowed(command),
-        Some((at, _)) => std::borrow::Cow::Owned(format!(
-            "{}… (cut: {} bytes in all; the JSON report has it whole)",
-            &command[..at],
-            command.len()
-        )),
-    }
+    super::format::cut_command(command, COMMAND_SHOWN, "the JSON report")
 }
 
 /// A failure's body in JUnit: the command, where its logs are, and the last lines of stderr.

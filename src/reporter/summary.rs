@@ -212,17 +212,6 @@ const COMMAND_SHOWN: usize = 300;
 /// The command (its control characters escaped: a value holding a newline cannot start a
 /// line of its own), or its start and where the whole one is.
 fn shown_command(command: &str) -> String {
-    let command: &str = &crate::words::escape_controls(command);
-    if command.len() <= COMMAND_SHOWN {
-        return command.to_owned();
-    }
-    let mut end = COMMAND_SHOWN;
-    while !command.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!(
-        "{}… (cut: {} bytes in all; `batchrun plan FILE` or `--report run.json` has it whole)",
-        &command[..end],
-        command.len()
-    )
+    let command = crate::words::escape_controls(command);
+    super::format::cut_command(&command, COMMAND_SHOWN, "`batchrun plan FILE` or `--report run.json`").into_owned()
 }
